@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine: creates .venv (Python >= 3.11) and
+# installs the package with everything the demo and the tests need on first
+# use (or when pyproject.toml changes), then runs the requested job.
+#
+#   ./dev.sh demo [ap-alerts demo options]   # the demo visit (SQLite butler + APDB)
+#   ./dev.sh test [pytest options]           # the test suite
+#   ./dev.sh bench [benchmark options]       # the throughput benchmark
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+venv=${AP_ALERTS_VENV:-$here/.venv}
+python=${PYTHON:-python3}
+
+if [ ! -x "$venv/bin/python" ] || [ "$here/pyproject.toml" -nt "$venv/.ap_alerts_installed" ]; then
+    echo "Setting up $venv (first run: about a minute) ..." >&2
+    "$python" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --upgrade pip
+    # compat editable mode: a plain path entry, which the lsst.* pkgutil
+    # namespace packages handle like an eups PYTHONPATH.
+    "$venv/bin/python" -m pip install --quiet -e "$here[test]" --config-settings editable_mode=compat
+    touch "$venv/.ap_alerts_installed"
+fi
+
+job=${1:-}
+[ $# -gt 0 ] && shift
+case "$job" in
+    demo)
+        exec "$venv/bin/ap-alerts" demo "$@" ;;
+    test)
+        cd "$here"
+        set +e
+        "$venv/bin/python" -m pytest -n 2 tests "$@"
+        rc=$?
+        set -e
+        # pytest exits 5 when it collected nothing: that is a failure here.
+        if [ "$rc" -eq 5 ]; then echo "No tests were collected." >&2; exit 1; fi
+        exit "$rc" ;;
+    bench)
+        cd "$here"
+        exec "$venv/bin/python" benchmarks/bench_packaging.py "$@" ;;
+    *)
+        echo "usage: $0 {demo|test|bench} [options]" >&2
+        exit 2 ;;
+esac

@@ -1,0 +1,1 @@
+"""Alert schemas added by this project (see README.md here); package data only."""

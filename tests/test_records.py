@@ -1,0 +1,163 @@
+"""DataFrame → schema-typed columns: the value rules of records.py."""
+
+import io
+import unittest
+
+import fastavro
+import numpy as np
+import pandas as pd
+
+import lsst.utils.tests
+from lsst.ap.alerts.records import coerceTable, fieldSpecs
+from lsst.ap.alerts.schemaRegistry import SchemaRegistry
+
+SCHEMA = SchemaRegistry.default().load("11.1")
+
+
+def _forced(n=3, **overrides):
+    table = pd.DataFrame({
+        "diaForcedSourceId": np.arange(n, dtype=np.int64) + 10,
+        "diaObjectId": np.full(n, 7, dtype=np.int64),
+        "ra": np.linspace(10, 11, n),
+        "dec": np.linspace(-5, -4, n),
+        "visit": np.full(n, 123, dtype=np.int64),
+        "detector": np.full(n, 9, dtype=np.int16),
+        "psfFlux": np.linspace(1, 2, n).astype(np.float32),
+        "psfFluxErr": np.ones(n, dtype=np.float32),
+        "midpointMjdTai": np.full(n, 60000.5),
+        "band": ["g"] * n,
+        "timeProcessedMjdTai": np.full(n, 60001.0),
+    })
+    for k, v in overrides.items():
+        table[k] = v
+    return table
+
+
+class RecordsTestCase(lsst.utils.tests.TestCase):
+    def setUp(self):
+        self.records = SCHEMA.records
+
+    def assertEncodesLikeFastavro(self, typed):
+        """toRecords() is what the schema accepts, row for row."""
+        for record in typed.toRecords():
+            buf = io.BytesIO()
+            fastavro.schemaless_writer(buf, fastavro.parse_schema(typed.schema, named_schemas={}), record)
+            decoded = fastavro.schemaless_reader(io.BytesIO(buf.getvalue()),
+                                                 fastavro.parse_schema(typed.schema, named_schemas={}), None)
+            self.assertEqual(set(decoded), {s.name for s in typed.specs})
+
+    def testTypes(self):
+        typed, problems = coerceTable(_forced(), self.records["diaForcedSource"])
+        self.assertEqual(problems, [])
+        self.assertEqual(typed.columns["diaForcedSourceId"].dtype, np.int64)
+        self.assertEqual(typed.columns["detector"].dtype, np.int32)
+        self.assertEqual(typed.columns["psfFlux"].dtype, np.float32)
+        self.assertEqual(typed.columns["ra"].dtype, np.float64)
+        # Absent nullable fields are null.
+        self.assertTrue(typed.nulls["scienceFlux"].all())
+        self.assertTrue(typed.nulls["timeWithdrawnMjdTai"].all())
+        self.assertEncodesLikeFastavro(typed)
+
+    def testNullRules(self):
+        table = _forced(
+            4,
+            psfFlux=pd.array([1.5, None, np.nan, 2.0], dtype="Float32"),
+            scienceFlux=pd.Series([1.0, np.nan, None, 3.0], dtype=object),
+            band=["g", None, pd.NA, ""],
+        )
+        typed, problems = coerceTable(table, self.records["diaForcedSource"])
+        self.assertEqual(problems, [])
+        rows = typed.toRecords()
+        # NA in a masked float column → null; NaN in a float column stays NaN.
+        self.assertIsNone(rows[1]["psfFlux"])
+        self.assertEqual(rows[0]["psfFlux"], 1.5)
+        self.assertIsNone(rows[2]["scienceFlux"])
+        self.assertTrue(np.isnan(rows[1]["scienceFlux"]))
+        # Strings: None/NA → null, "" stays "".
+        self.assertIsNone(rows[1]["band"])
+        self.assertIsNone(rows[2]["band"])
+        self.assertEqual(rows[3]["band"], "")
+
+    def testNullableIntegerFromFloatNaN(self):
+        records = self.records["diaSource"]
+        spec = {s.name: s for s in fieldSpecs(records)}
+        self.assertTrue(spec["ssObjectId"].nullable)
+        table = pd.DataFrame({"ssObjectId": [np.nan, 5.0, 2.0**40]})
+        typed, problems = coerceTable(table, records)
+        self.assertEqual([p.field for p in problems if p.field == "ssObjectId"], [])
+        self.assertEqual(typed.toRecords()[1]["ssObjectId"], 5)
+        self.assertIsNone(typed.toRecords()[0]["ssObjectId"])
+        self.assertEqual(typed.toRecords()[2]["ssObjectId"], 2**40)
+
+    def testProblemsNameRowAndField(self):
+        table = _forced(
+            3,
+            visit=[1.0, np.nan, 2.5],          # non-nullable long: null and non-integral
+            detector=[1, 2**40, 3],            # int out of range
+            psfFlux=[1.0, 1e39, 2.0],          # overflows float32
+        )
+        _, problems = coerceTable(table.astype({"visit": object}), self.records["diaForcedSource"])
+        found = {(p.row, p.field) for p in problems}
+        self.assertIn((1, "visit"), found)
+        self.assertIn((2, "visit"), found)
+        self.assertIn((1, "detector"), found)
+        self.assertIn((1, "psfFlux"), found)
+        self.assertNotIn((0, "visit"), found)
+
+    def testMissingRequiredColumn(self):
+        table = _forced().drop(columns=["midpointMjdTai"])
+        _, problems = coerceTable(table, self.records["diaForcedSource"])
+        self.assertEqual({p.field for p in problems}, {"midpointMjdTai"})
+        self.assertEqual({p.row for p in problems}, {0, 1, 2})
+        self.assertIn("missing", problems[0].reason)
+
+    def testIndexLevelsAreFields(self):
+        table = _forced().set_index(["diaObjectId", "diaForcedSourceId"])
+        typed, problems = coerceTable(table, self.records["diaForcedSource"])
+        self.assertEqual(problems, [])
+        np.testing.assert_array_equal(typed.columns["diaForcedSourceId"], [10, 11, 12])
+
+    def testTimestampMicros(self):
+        records = self.records["mpc_orbits"]
+        table = pd.DataFrame({
+            "id": [1, 2],
+            "designation": ["2024 AB631", "1995 XA"],
+            "packed_primary_provisional_designation": ["_OA004S", "J95X00A"],
+            "unpacked_primary_provisional_designation": ["2024 AB631", "1995 XA"],
+            "created_at": pd.to_datetime(["2025-01-02T03:04:05.123456", None]),
+        })
+        typed, problems = coerceTable(table, records)
+        self.assertEqual(problems, [])
+        rows = typed.toRecords()
+        self.assertEqual(rows[0]["created_at"], 1735787045123456)
+        self.assertIsNone(rows[1]["created_at"])
+
+    def testFloat32RoundingMatchesAvroWriter(self):
+        value = 0.1 + 1e-9
+        typed, _ = coerceTable(_forced(1, psfFlux=[value]), self.records["diaForcedSource"])
+        record = typed.toRecords()[0]
+        schema = fastavro.parse_schema(self.records["diaForcedSource"], named_schemas={})
+        a, b = io.BytesIO(), io.BytesIO()
+        fastavro.schemaless_writer(a, schema, record)
+        fastavro.schemaless_writer(b, schema, dict(record, psfFlux=value))
+        self.assertEqual(a.getvalue(), b.getvalue())
+
+    def testTake(self):
+        typed, _ = coerceTable(_forced(5), self.records["diaForcedSource"])
+        sub = typed.take([4, 0])
+        self.assertEqual(sub.size, 2)
+        np.testing.assert_array_equal(sub.columns["diaForcedSourceId"], [14, 10])
+        self.assertEqual(typed.take([]).toRecords(), [])
+
+
+class MemoryTester(lsst.utils.tests.MemoryTestCase):
+    pass
+
+
+def setup_module(module):
+    lsst.utils.tests.init()
+
+
+if __name__ == "__main__":
+    lsst.utils.tests.init()
+    unittest.main()
