@@ -1,0 +1,9 @@
+"""Package DIA catalogs and images of one visit/detector into Avro alerts.
+
+A drop-in replacement for ``lsst.ap.association.PackageAlertsTask``.
+"""
+
+from .version import __version__
+from .packageAlerts import PackageAlertsConfig, PackageAlertsTask
+
+__all__ = ["PackageAlertsConfig", "PackageAlertsTask", "__version__"]

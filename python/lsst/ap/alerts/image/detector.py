@@ -1,0 +1,88 @@
+"""A minimal detector description, modelled on afw's cameraGeom Detector.
+
+Only identity and pixel bounds are modelled: no amplifiers, no camera
+geometry transforms.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Detector", "DetectorType"]
+
+import enum
+
+from .. import geom
+
+
+class DetectorType(enum.IntEnum):
+    """afw's ``lsst.afw.cameraGeom.DetectorType`` values."""
+
+    SCIENCE = 0
+    FOCUS = 1
+    GUIDER = 2
+    WAVEFRONT = 3
+
+
+class Detector:
+    """A detector's id, name, serial and pixel bounding box.
+
+    Parameters
+    ----------
+    name : `str`
+        Detector name, e.g. ``"R22_S11"``.
+    id : `int`
+        Integer detector id.
+    bbox : `lsst.geom.Box2I`, optional
+        Detector pixel bounds (empty if unknown).
+    serial : `str`, optional
+        Serial number.
+    physicalType : `str`, optional
+        Sensor type, e.g. ``"ITL"``.
+    type : `DetectorType`, optional
+        Detector purpose.
+    """
+
+    def __init__(self, name: str, id: int, bbox=None, serial: str = "", physicalType: str = "",
+                 type: DetectorType = DetectorType.SCIENCE):
+        self._name = str(name)
+        self._id = int(id)
+        self._bbox = geom.Box2I() if bbox is None else geom.Box2I(bbox)
+        self._serial = str(serial)
+        self._physicalType = str(physicalType)
+        self._type = DetectorType(type)
+
+    def getName(self) -> str:
+        return self._name
+
+    def getId(self) -> int:
+        return self._id
+
+    def getBBox(self) -> geom.Box2I:
+        return geom.Box2I(self._bbox)
+
+    def getSerial(self) -> str:
+        return self._serial
+
+    def getPhysicalType(self) -> str:
+        return self._physicalType
+
+    def getType(self) -> DetectorType:
+        return self._type
+
+    def __eq__(self, other):
+        if not isinstance(other, Detector):
+            return NotImplemented
+        return (self._name, self._id, self._bbox, self._serial, self._physicalType, self._type) == (
+            other._name, other._id, other._bbox, other._serial, other._physicalType, other._type)
+
+    def __ne__(self, other):
+        result = self.__eq__(other)
+        return result if result is NotImplemented else not result
+
+    def __hash__(self):
+        return hash((self._name, self._id))
+
+    def __reduce__(self):
+        return (Detector, (self._name, self._id, self._bbox, self._serial, self._physicalType, self._type))
+
+    def __repr__(self):
+        return f"Detector(name={self._name!r}, id={self._id}, bbox={self._bbox!r})"

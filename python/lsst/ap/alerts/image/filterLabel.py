@@ -1,0 +1,85 @@
+"""Filter identity, modelled on ``lsst.afw.image.FilterLabel``."""
+
+from __future__ import annotations
+
+__all__ = ["FilterLabel"]
+
+from .exceptions import InvalidParameterError, LogicError
+
+
+class FilterLabel:
+    """A band and/or a physical filter name.
+
+    Parameters
+    ----------
+    band : `str`, optional
+        Abstract band (e.g. ``"r"``).
+    physical : `str`, optional
+        Physical filter name (e.g. ``"r_03"``).  At least one of the two
+        must be given, as in afw.
+    """
+
+    __slots__ = ("_band", "_physical")
+
+    def __init__(self, *, band: str | None = None, physical: str | None = None):
+        if band is None and physical is None:
+            raise InvalidParameterError("FilterLabel needs a band or a physical filter")
+        self._band = band
+        self._physical = physical
+
+    @staticmethod
+    def fromBand(band: str) -> FilterLabel:
+        return FilterLabel(band=band)
+
+    @staticmethod
+    def fromPhysical(physical: str) -> FilterLabel:
+        return FilterLabel(physical=physical)
+
+    @staticmethod
+    def fromBandPhysical(band: str, physical: str) -> FilterLabel:
+        return FilterLabel(band=band, physical=physical)
+
+    def hasBandLabel(self) -> bool:
+        return self._band is not None
+
+    def hasPhysicalLabel(self) -> bool:
+        return self._physical is not None
+
+    @property
+    def bandLabel(self) -> str:
+        if self._band is None:
+            raise LogicError("FilterLabel has no band.")
+        return self._band
+
+    @property
+    def physicalLabel(self) -> str:
+        if self._physical is None:
+            raise LogicError("FilterLabel has no physical filter.")
+        return self._physical
+
+    def __eq__(self, other):
+        if not isinstance(other, FilterLabel):
+            return NotImplemented
+        return self._band == other._band and self._physical == other._physical
+
+    def __ne__(self, other):
+        result = self.__eq__(other)
+        return result if result is NotImplemented else not result
+
+    def __hash__(self):
+        return hash((self._band, self._physical))
+
+    def __reduce__(self):
+        return (_rebuild, (self._band, self._physical))
+
+    def __repr__(self):
+        parts = []
+        if self._band is not None:
+            parts.append(f'band="{self._band}"')
+        if self._physical is not None:
+            parts.append(f'physical="{self._physical}"')
+        return f"FilterLabel({', '.join(parts)})"
+
+
+def _rebuild(band, physical):
+    return FilterLabel(band=band, physical=physical)

@@ -1,0 +1,479 @@
+"""Visit metadata, modelled on ``lsst.afw.image.VisitInfo`` and
+``lsst.daf.base.DateTime``.
+
+`DateTime` keeps afw's representation: integer TAI nanoseconds since
+1970-01-01T00:00:00 TAI (MJD 40587 TAI), so dates round-trip exactly
+through FITS (``DATE-AVG`` with ``TIMESYS = 'TAI'``).
+"""
+
+from __future__ import annotations
+
+__all__ = ["DateTime", "RotType", "Observatory", "Weather", "VisitInfo"]
+
+import datetime
+import enum
+import math
+import re
+
+from .. import geom
+from .exceptions import InvalidParameterError
+
+_NSEC_PER_DAY = 86_400 * 1_000_000_000
+_EPOCH_MJD = 40587  # 1970-01-01
+_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
+_INVALID_NSECS = -(2**63)
+_ISO_RE = re.compile(
+    r"^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9})\d*)?\s*(Z?)\s*$"
+)
+
+
+class DateTime:
+    """A TAI instant with nanosecond resolution (model of daf_base DateTime).
+
+    Parameters
+    ----------
+    value : `int`, `float` or `str`, optional
+        Integer nanoseconds (with ``system`` omitted), an MJD/JD/epoch
+        (``system`` given) or an ISO-8601 string; omitted gives an invalid
+        date, as afw's default.
+    system : `str`, optional
+        ``DateTime.MJD``, ``DateTime.JD`` or ``DateTime.EPOCH`` for floats.
+    scale : `str`, optional
+        ``DateTime.TAI`` (default), ``DateTime.UTC`` or ``DateTime.TT``.
+    """
+
+    MJD = "MJD"
+    JD = "JD"
+    EPOCH = "EPOCH"
+    TAI = "TAI"
+    UTC = "UTC"
+    TT = "TT"
+
+    __slots__ = ("_nsecs",)
+
+    def __init__(self, value=None, system=None, scale=None):
+        if value is None:
+            self._nsecs = _INVALID_NSECS
+            return
+        if isinstance(value, str):
+            # DateTime(isoString, scale): the second positional is the scale
+            scale = scale or system or self.TAI
+            self._nsecs = _parseIso(value, scale)
+            return
+        if system is None or system in (self.TAI, self.UTC, self.TT):
+            scale = system or scale or self.TAI
+            self._nsecs = _toTaiNsecs(int(value), scale)
+            return
+        scale = scale or self.TAI
+        if system == self.MJD:
+            mjd = float(value)
+        elif system == self.JD:
+            mjd = float(value) - 2400000.5
+        elif system == self.EPOCH:
+            mjd = (float(value) - 2000.0) * 365.25 + 51544.5
+        else:
+            raise InvalidParameterError(f"Unknown date system {system!r}")
+        nsecs = round((mjd - _EPOCH_MJD) * _NSEC_PER_DAY)
+        self._nsecs = _toTaiNsecs(nsecs, scale)
+
+    @classmethod
+    def now(cls) -> DateTime:
+        from astropy.time import Time
+
+        return cls.fromAstropy(Time.now())
+
+    @classmethod
+    def fromAstropy(cls, time) -> DateTime:
+        tai = time.tai
+        days = (tai.jd1 - 2440587.5) + tai.jd2
+        whole = math.floor(days)
+        return cls(int(whole) * _NSEC_PER_DAY + round((days - whole) * _NSEC_PER_DAY), cls.TAI)
+
+    def isValid(self) -> bool:
+        return self._nsecs != _INVALID_NSECS
+
+    def _check(self):
+        if not self.isValid():
+            raise RuntimeError("DateTime not valid")
+
+    def nsecs(self, scale=TAI) -> int:
+        self._check()
+        return _fromTaiNsecs(self._nsecs, scale)
+
+    def get(self, system=MJD, scale=TAI) -> float:
+        """Return the date as an MJD (default), JD or Julian epoch."""
+        self._check()
+        nsecs = _fromTaiNsecs(self._nsecs, scale)
+        days, rem = divmod(nsecs, _NSEC_PER_DAY)
+        mjd = _EPOCH_MJD + days + rem / _NSEC_PER_DAY
+        if system == self.MJD:
+            return mjd
+        if system == self.JD:
+            return mjd + 2400000.5
+        if system == self.EPOCH:
+            return 2000.0 + (mjd - 51544.5) / 365.25
+        raise InvalidParameterError(f"Unknown date system {system!r}")
+
+    def toString(self, scale=TAI) -> str:
+        """ISO-8601 with nanoseconds; ``Z`` is appended for UTC, as afw."""
+        self._check()
+        nsecs = _fromTaiNsecs(self._nsecs, scale)
+        days, rem = divmod(nsecs, _NSEC_PER_DAY)
+        date = datetime.date.fromordinal(_EPOCH_ORDINAL + days)
+        secs, frac = divmod(rem, 1_000_000_000)
+        hh, rest = divmod(secs, 3600)
+        mm, ss = divmod(rest, 60)
+        text = f"{date.isoformat()}T{hh:02d}:{mm:02d}:{ss:02d}.{frac:09d}"
+        return text + ("Z" if scale == self.UTC else "")
+
+    def toAstropy(self):
+        """Return an `astropy.time.Time` in the TAI scale."""
+        from astropy.time import Time
+
+        self._check()
+        days, rem = divmod(self._nsecs, _NSEC_PER_DAY)
+        return Time(2440587.5 + days, rem / _NSEC_PER_DAY, format="jd", scale="tai")
+
+    def toPython(self, scale=UTC) -> datetime.datetime:
+        self._check()
+        nsecs = _fromTaiNsecs(self._nsecs, scale)
+        return datetime.datetime(1970, 1, 1) + datetime.timedelta(microseconds=nsecs // 1000)
+
+    def __eq__(self, other):
+        if not isinstance(other, DateTime):
+            return NotImplemented
+        return self._nsecs == other._nsecs
+
+    def __ne__(self, other):
+        result = self.__eq__(other)
+        return result if result is NotImplemented else not result
+
+    def __hash__(self):
+        return hash(self._nsecs)
+
+    def __reduce__(self):
+        return (DateTime, (self._nsecs, self.TAI))
+
+    def __repr__(self):
+        if not self.isValid():
+            return "DateTime()"
+        return f"DateTime(\"{self.toString(self.TAI)}\", TAI)"
+
+
+def _leapNsecs(nsecs: int, fromScale: str) -> int:
+    """TAI - UTC in nanoseconds at an instant given in ``fromScale``."""
+    from astropy.time import Time
+
+    days, rem = divmod(nsecs, _NSEC_PER_DAY)
+    time = Time(2440587.5 + days, rem / _NSEC_PER_DAY, format="jd", scale=fromScale.lower())
+    if fromScale == DateTime.UTC:
+        tai = time.tai
+        delta = ((tai.jd1 - time.jd1) + (tai.jd2 - time.jd2)) * 86400.0
+    else:
+        utc = time.utc
+        delta = ((time.jd1 - utc.jd1) + (time.jd2 - utc.jd2)) * 86400.0
+    # TAI - UTC is a whole number of seconds since 1972
+    return round(delta) * 1_000_000_000
+
+
+def _toTaiNsecs(nsecs: int, scale: str) -> int:
+    if scale == DateTime.TAI:
+        return nsecs
+    if scale == DateTime.TT:
+        return nsecs - 32_184_000_000
+    if scale == DateTime.UTC:
+        return nsecs + _leapNsecs(nsecs, DateTime.UTC)
+    raise InvalidParameterError(f"Unknown time scale {scale!r}")
+
+
+def _fromTaiNsecs(nsecs: int, scale: str) -> int:
+    if scale == DateTime.TAI:
+        return nsecs
+    if scale == DateTime.TT:
+        return nsecs + 32_184_000_000
+    if scale == DateTime.UTC:
+        return nsecs - _leapNsecs(nsecs, DateTime.TAI)
+    raise InvalidParameterError(f"Unknown time scale {scale!r}")
+
+
+def _parseIso(text: str, scale: str) -> int:
+    match = _ISO_RE.match(text)
+    if not match:
+        raise InvalidParameterError(f"Not an ISO-8601 date: {text!r}")
+    year, month, day, hh, mm, ss, frac, zulu = match.groups()
+    if zulu:
+        scale = DateTime.UTC
+    days = datetime.date(int(year), int(month), int(day)).toordinal() - _EPOCH_ORDINAL
+    fracNs = int((frac or "0").ljust(9, "0"))
+    nsecs = days * _NSEC_PER_DAY + ((int(hh) * 60 + int(mm)) * 60 + int(ss)) * 1_000_000_000 + fracNs
+    return _toTaiNsecs(nsecs, scale)
+
+
+class RotType(enum.IntEnum):
+    """Meaning of the boresight rotation angle (afw's enum values)."""
+
+    UNKNOWN = 0
+    SKY = 1
+    HORIZON = 2
+    MOUNT = 3
+
+
+_NAN = float("nan")
+
+
+class Observatory:
+    """Telescope location: longitude (east positive), latitude, elevation (m)."""
+
+    def __init__(self, longitude=_NAN * geom.degrees, latitude=_NAN * geom.degrees, elevation=_NAN):
+        self._longitude = geom.Angle(longitude)
+        self._latitude = geom.Angle(latitude)
+        self._elevation = float(elevation)
+
+    def getLongitude(self) -> geom.Angle:
+        return self._longitude
+
+    def getLatitude(self) -> geom.Angle:
+        return self._latitude
+
+    def getElevation(self) -> float:
+        return self._elevation
+
+    longitude = property(getLongitude)
+    latitude = property(getLatitude)
+    elevation = property(getElevation)
+
+    def _key(self):
+        return (self._longitude.asRadians(), self._latitude.asRadians(), self._elevation)
+
+    def __eq__(self, other):
+        return isinstance(other, Observatory) and _eqOrNan(self._key(), other._key())
+
+    __hash__ = None
+
+    def __repr__(self):
+        return (f"Observatory({self._longitude.asDegrees()}*degrees, {self._latitude.asDegrees()}*degrees, "
+                f"{self._elevation})")
+
+
+class Weather:
+    """Air temperature (C), pressure (Pa) and relative humidity (%)."""
+
+    def __init__(self, airTemperature=_NAN, airPressure=_NAN, humidity=_NAN):
+        self._airTemperature = float(airTemperature)
+        self._airPressure = float(airPressure)
+        self._humidity = float(humidity)
+
+    def getAirTemperature(self) -> float:
+        return self._airTemperature
+
+    def getAirPressure(self) -> float:
+        return self._airPressure
+
+    def getHumidity(self) -> float:
+        return self._humidity
+
+    airTemperature = property(getAirTemperature)
+    airPressure = property(getAirPressure)
+    humidity = property(getHumidity)
+
+    def __eq__(self, other):
+        return isinstance(other, Weather) and _eqOrNan(
+            (self._airTemperature, self._airPressure, self._humidity),
+            (other._airTemperature, other._airPressure, other._humidity))
+
+    __hash__ = None
+
+    def __repr__(self):
+        return f"Weather({self._airTemperature}, {self._airPressure}, {self._humidity})"
+
+
+def _eqOrNan(lhs, rhs) -> bool:
+    """Element-wise equality where NaN equals NaN (afw's VisitInfo rule)."""
+    return all((a == b) or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+               for a, b in zip(lhs, rhs))
+
+
+class VisitInfo:
+    """Information about the visit an exposure belongs to.
+
+    Keyword arguments and defaults are afw's (NaN for unknown numbers,
+    an invalid `DateTime`, ``id=0``, empty strings).
+    """
+
+    _FIELDS = (
+        "exposureTime", "darkTime", "date", "ut1", "era", "boresightRaDec", "boresightAzAlt",
+        "boresightAirmass", "boresightRotAngle", "rotType", "observatory", "weather", "instrumentLabel",
+        "id", "focusZ", "observationType", "scienceProgram", "observationReason", "object",
+        "hasSimulatedContent",
+    )
+
+    def __init__(self, exposureTime=_NAN, darkTime=_NAN, date=None, ut1=_NAN, era=_NAN * geom.radians,
+                 boresightRaDec=None, boresightAzAlt=None, boresightAirmass=_NAN,
+                 boresightRotAngle=_NAN * geom.radians, rotType=RotType.UNKNOWN, observatory=None,
+                 weather=None, instrumentLabel="", id=0, focusZ=_NAN, observationType="",
+                 scienceProgram="", observationReason="", object="", hasSimulatedContent=False):
+        nanPoint = geom.SpherePoint(_NAN * geom.degrees, _NAN * geom.degrees)
+        self._exposureTime = float(exposureTime)
+        self._darkTime = float(darkTime)
+        self._date = DateTime() if date is None else date
+        self._ut1 = float(ut1)
+        self._era = geom.Angle(era)
+        self._boresightRaDec = nanPoint if boresightRaDec is None else boresightRaDec
+        self._boresightAzAlt = nanPoint if boresightAzAlt is None else boresightAzAlt
+        self._boresightAirmass = float(boresightAirmass)
+        self._boresightRotAngle = geom.Angle(boresightRotAngle)
+        self._rotType = RotType(rotType)
+        self._observatory = Observatory() if observatory is None else observatory
+        self._weather = Weather() if weather is None else weather
+        self._instrumentLabel = str(instrumentLabel)
+        self._id = int(id)
+        self._focusZ = float(focusZ)
+        self._observationType = str(observationType)
+        self._scienceProgram = str(scienceProgram)
+        self._observationReason = str(observationReason)
+        self._object = str(object)
+        self._hasSimulatedContent = bool(hasSimulatedContent)
+
+    def getExposureTime(self) -> float:
+        return self._exposureTime
+
+    def getDarkTime(self) -> float:
+        return self._darkTime
+
+    def getDate(self) -> DateTime:
+        return self._date
+
+    def getUt1(self) -> float:
+        return self._ut1
+
+    def getEra(self) -> geom.Angle:
+        return self._era
+
+    def getBoresightRaDec(self) -> geom.SpherePoint:
+        return self._boresightRaDec
+
+    def getBoresightAzAlt(self) -> geom.SpherePoint:
+        return self._boresightAzAlt
+
+    def getBoresightAirmass(self) -> float:
+        return self._boresightAirmass
+
+    def getBoresightRotAngle(self) -> geom.Angle:
+        return self._boresightRotAngle
+
+    def getRotType(self) -> RotType:
+        return self._rotType
+
+    def getObservatory(self) -> Observatory:
+        return self._observatory
+
+    def getWeather(self) -> Weather:
+        return self._weather
+
+    def getInstrumentLabel(self) -> str:
+        return self._instrumentLabel
+
+    def getId(self) -> int:
+        return self._id
+
+    def getFocusZ(self) -> float:
+        return self._focusZ
+
+    def getObservationType(self) -> str:
+        return self._observationType
+
+    def getScienceProgram(self) -> str:
+        return self._scienceProgram
+
+    def getObservationReason(self) -> str:
+        return self._observationReason
+
+    def getObject(self) -> str:
+        return self._object
+
+    def getHasSimulatedContent(self) -> bool:
+        return self._hasSimulatedContent
+
+    def getLocalEra(self) -> geom.Angle:
+        return self._era + self._observatory.getLongitude()
+
+    def getBoresightHourAngle(self) -> geom.Angle:
+        return self.getLocalEra() - self._boresightRaDec.getRa()
+
+    exposureTime = property(getExposureTime)
+    darkTime = property(getDarkTime)
+    date = property(getDate)
+    ut1 = property(getUt1)
+    era = property(getEra)
+    boresightRaDec = property(getBoresightRaDec)
+    boresightAzAlt = property(getBoresightAzAlt)
+    boresightAirmass = property(getBoresightAirmass)
+    boresightRotAngle = property(getBoresightRotAngle)
+    rotType = property(getRotType)
+    observatory = property(getObservatory)
+    weather = property(getWeather)
+    instrumentLabel = property(getInstrumentLabel)
+    id = property(getId)
+    focusZ = property(getFocusZ)
+    observationType = property(getObservationType)
+    scienceProgram = property(getScienceProgram)
+    observationReason = property(getObservationReason)
+    object = property(getObject)
+    hasSimulatedContent = property(getHasSimulatedContent)
+
+    def _asDict(self) -> dict:
+        return {name: getattr(self, "_" + name) for name in self._FIELDS}
+
+    def copyWith(self, **kwargs) -> VisitInfo:
+        """Return a copy with some fields replaced."""
+        values = self._asDict()
+        values.update(kwargs)
+        return VisitInfo(**values)
+
+    def _key(self):
+        raDec, azAlt = self._boresightRaDec, self._boresightAzAlt
+        return (self._exposureTime, self._darkTime, self._ut1, self._era.asRadians(),
+                raDec.getRa().asRadians(), raDec.getDec().asRadians(),
+                azAlt.getLongitude().asRadians(), azAlt.getLatitude().asRadians(),
+                self._boresightAirmass, self._boresightRotAngle.asRadians(), self._focusZ)
+
+    def __eq__(self, other):
+        if not isinstance(other, VisitInfo):
+            return NotImplemented
+        return (_eqOrNan(self._key(), other._key()) and self._date == other._date
+                and self._rotType == other._rotType and self._observatory == other._observatory
+                and self._weather == other._weather and self._instrumentLabel == other._instrumentLabel
+                and self._id == other._id and self._observationType == other._observationType
+                and self._scienceProgram == other._scienceProgram
+                and self._observationReason == other._observationReason and self._object == other._object
+                and self._hasSimulatedContent == other._hasSimulatedContent)
+
+    def __ne__(self, other):
+        result = self.__eq__(other)
+        return result if result is NotImplemented else not result
+
+    __hash__ = None
+
+    def __reduce__(self):
+        return (_rebuildVisitInfo, (self._asDict(),))
+
+    def __repr__(self):
+        date = self._date.toString(DateTime.TAI) if self._date.isValid() else "<invalid>"
+        return (f"VisitInfo(id={self._id}, exposureTime={self._exposureTime}, date={date}, "
+                f"boresightRaDec={self._boresightRaDec!r}, object={self._object!r})")
+
+    # -- persistence (afw archive layout; see fitsIo)
+    def writeFits(self, path) -> None:
+        from .fitsIo import writePersistableFits
+
+        writePersistableFits(self, path)
+
+    @classmethod
+    def readFits(cls, path) -> VisitInfo:
+        from .fitsIo import readPersistableFits
+
+        return readPersistableFits(path, "VisitInfo")
+
+
+def _rebuildVisitInfo(values):
+    return VisitInfo(**values)

@@ -1,0 +1,527 @@
+"""`PackageAlertsTask`: DIA catalogs + images of one visit/detector → Avro alerts.
+
+Public API and config are those of ``lsst.ap.association.PackageAlertsTask``
+so a pipeline can ``config.alertPackager.retarget(PackageAlertsTask)``.  This
+module only orchestrates; the work lives in `tables` (catalogs), `cutouts`
+(images), `alertEncoding` (Avro), `alertFile` (files) and `producer` (Kafka).
+"""
+
+from __future__ import annotations
+
+__all__ = ["PackageAlertsConfig", "PackageAlertsTask"]
+
+import math
+import os
+import time
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+import lsst.pipe.base as pipeBase
+from lsst.utils.timer import timeMethod
+
+from . import cutouts as cutoutTools
+from ._afw import InvalidParameterError, InvalidPsfError, geom
+from .alertEncoding import AlertEncoder
+from .alertFile import writeAlertFile
+from .config import PackageAlertsConfig
+from .payloads import AlertPayloads
+from .records import coerceTable
+from .schemaRegistry import SchemaRegistry, UnknownSchemaError
+from .tables import prepareVisitTables
+from .validation import validateRunInputs
+
+
+class PackageAlertsTask(pipeBase.Task):
+    """Package DiaSources, their history and image cutouts into Avro alerts.
+
+    Alerts are written to ``{alertWriteLocation}/{visit}_{detector}.avro``
+    when ``doWriteAlerts`` and sent to Kafka when ``doProduceAlerts``; `run`
+    also returns them.
+    """
+
+    ConfigClass = PackageAlertsConfig
+    _DefaultName = "packageAlerts"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.schema = self._loadSchema(self.config.schemaFile)
+        self.alertSchema = self.schema.toPacketSchema()
+        self.encoder = AlertEncoder(self.schema)
+        if self.config.doWriteAlerts or self.config.doWriteFailedAlerts:
+            os.makedirs(self.config.alertWriteLocation, exist_ok=True)
+        self.producer = None
+        if self.config.doProduceAlerts:
+            from .producer import AlertProducer
+
+            self.producer = AlertProducer(self.config, self.log)
+
+    @staticmethod
+    def _loadSchema(spec):
+        try:
+            return SchemaRegistry.default().load(spec)
+        except UnknownSchemaError as e:
+            raise ValueError(f"PackageAlertsConfig.schemaFile: {e}") from e
+
+    @property
+    def kafkaTopic(self):
+        """Topic alerts are sent to (`None` unless ``doProduceAlerts``)."""
+        return None if self.producer is None else self.producer.topic
+
+    @timeMethod
+    def run(
+        self,
+        diaSourceCat,
+        diaObjectCat,
+        diaSrcHistory,
+        diaForcedSources,
+        diffIm,
+        calexp,
+        template,
+        ssSrc=None,
+        doRunForcedMeasurement=True,
+        forcedSourceHistoryThreshold=0,
+    ):
+        """Package DiaSources and their context into Avro alerts.
+
+        Parameters
+        ----------
+        diaSourceCat : `pandas.DataFrame`
+            New DiaSources, indexed on ``["diaObjectId", "band",
+            "diaSourceId"]`` as upstream (any index works as long as the
+            fields are columns or index levels).  ``diaObjectId`` 0 (or null)
+            marks a solar-system source.
+        diaObjectCat : `pandas.DataFrame`
+            DiaObjects of the new DiaSources, indexed on ``diaObjectId``.
+        diaSrcHistory : `pandas.DataFrame`
+            Earlier DiaSources of those DiaObjects (12 months), indexed on
+            ``["diaObjectId", "band", "diaSourceId"]``.
+        diaForcedSources : `pandas.DataFrame`
+            Forced photometry of those DiaObjects, indexed on
+            ``["diaObjectId", "diaForcedSourceId"]`` or similar.
+        diffIm : `lsst.afw.image.ExposureF`
+            Difference image the DiaSources were detected on.
+        calexp : `lsst.afw.image.ExposureF`
+            Science image of the difference.
+        template : `lsst.afw.image.ExposureF` or `None`
+            Template of the difference; `None` gives no template cutouts.
+        ssSrc : `pandas.DataFrame`, optional
+            ssSource rows of the solar-system DiaSources (matched by
+            ``diaSourceId``), with ``MPCORB_``-prefixed columns for
+            ``mpc_orbits``.
+        doRunForcedMeasurement : `bool`, optional
+            Include forced sources at all.
+        forcedSourceHistoryThreshold : `int`, optional
+            Include forced sources only for DiaObjects with at least this many
+            DiaSources.
+
+        Returns
+        -------
+        result : `lsst.pipe.base.Struct`
+            ``alerts`` (`AlertPayloads`: indexing decodes an alert dict),
+            ``alertFile`` (path or `None`), ``skipped`` (list of
+            (diaSourceId, reason)), ``produceReport`` (or `None`),
+            ``timings`` (seconds per stage).
+
+        Raises
+        ------
+        lsst.ap.alerts.validation.AlertInputError
+            If the inputs cannot be packaged at all (listing every problem);
+            raised before anything is written or sent.
+        """
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        validateRunInputs(self.schema, diaSourceCat, diaObjectCat, diaSrcHistory, diaForcedSources,
+                          diffIm, calexp, template, ssSrc)
+        visitInfo = diffIm.visitInfo
+        visit = visitInfo.id
+        detector = diffIm.detector.getId()
+        midpointUnix = visitInfo.date.toAstropy().tai.unix
+        exposureTime = visitInfo.exposureTime
+        tables = prepareVisitTables(self.schema, diaSourceCat, diaObjectCat, diaSrcHistory, diaForcedSources,
+                                    ssSrc, doRunForcedMeasurement, forcedSourceHistoryThreshold, self.log)
+        t1 = time.perf_counter()
+        timings["tables"] = t1 - t0
+        n = len(tables.diaSourceIds)
+        self.log.info("Packaging alerts for %d DiaSources (%d skipped).", n, len(tables.skipped))
+
+        rotPa = self._rotPa(visitInfo)
+        cutoutBytes = {}
+        for name, exposure in (("cutoutDifference", diffIm), ("cutoutScience", calexp),
+                               ("cutoutTemplate", template)):
+            cutoutBytes[name] = self._cutoutsForImage(exposure, tables, rotPa, timings)
+        t2 = time.perf_counter()
+
+        observationReason = _nullIfEmpty(getattr(visitInfo, "observationReason", None))
+        targetName = _nullIfEmpty(getattr(visitInfo, "object", None))
+        encoded = self.encoder.encodeVisit(tables, cutoutBytes, observationReason, targetName, self.log)
+        t3 = time.perf_counter()
+        timings["encoding"] = t3 - t2
+        alerts = AlertPayloads(self.schema, encoded.diaSourceIds, encoded.payloads, encoded.diaObjectIds)
+        skipped = tables.skipped + encoded.failed
+
+        produceReport = None
+        if self.config.doProduceAlerts:
+            self.log.info("Producing %d alerts to %s.", len(alerts), self.kafkaTopic)
+            produceReport = self.produceAlerts(alerts, visit, detector, midpointUnix, exposureTime)
+        else:
+            # Downstream metrics expect these keys even when nothing is sent.
+            self.metadata["visit_midpoint"] = midpointUnix
+            self.metadata["produce_end_timestamp"] = -1
+            self.metadata["produce_start_timestamp"] = -1
+            self.metadata["alert_timing_since_shutter_close"] = -1
+            self.metadata["total_alerts"] = -1
+        t4 = time.perf_counter()
+        timings["produce"] = t4 - t3
+
+        alertFile = None
+        if self.config.doWriteAlerts:
+            alertFile = os.path.join(self.config.alertWriteLocation, f"{visit}_{detector}.avro")
+            self.log.info("Writing %d alerts to %s.", len(alerts), alertFile)
+            writeAlertFile(alertFile, self.schema, alerts.payloads)
+        timings["write"] = time.perf_counter() - t4
+
+        self.metadata["alerts_packaged"] = len(alerts)
+        self.metadata["alerts_skipped"] = len(skipped)
+        self.metadata["alerts_input"] = len(tables.diaSourceIds) + len(tables.skipped)
+        self.metadata["alert_bytes"] = alerts.totalBytes
+        return pipeBase.Struct(
+            alerts=alerts,
+            alertFile=alertFile,
+            skipped=skipped,
+            produceReport=produceReport,
+            timings=timings,
+        )
+
+    # -- images ---------------------------------------------------------
+
+    @staticmethod
+    def _rotPa(visitInfo):
+        try:
+            angle = visitInfo.boresightRotAngle.asDegrees()
+        except Exception:
+            return None
+        return angle if math.isfinite(angle) else None
+
+    def _cutoutsForImage(self, exposure, tables, rotPa, timings):
+        """FITS bytes (or `None`) of the cutout of every source on one image."""
+        n = len(tables.diaSourceIds)
+        if exposure is None or n == 0:
+            return [None] * n
+        t0 = time.perf_counter()
+        wcs = exposure.getWcs()
+        calibrationMean = exposure.getPhotoCalib().getCalibrationMean()
+        maskPlanes = dict(exposure.getMaskedImage().mask.getMaskPlaneDict())
+        noData = exposure.getMaskedImage().mask.getPlaneBitMask("NO_DATA")
+        bbox = geom.Box2D(exposure.getBBox())
+        # Where the catalog has no pixel position, take it from the WCS.
+        x, y = tables.x.copy(), tables.y.copy()
+        missing = ~(np.isfinite(x) & np.isfinite(y))
+        if missing.any():
+            mx, my = wcs.skyToPixelArray(np.radians(tables.ra[missing]), np.radians(tables.dec[missing]),
+                                         degrees=False)
+            x[missing], y[missing] = mx, my
+        # Local WCS of every cutout in one vectorised pass.
+        cx, cy = wcs.skyToPixelArray(np.radians(tables.ra), np.radians(tables.dec), degrees=False)
+        matrices = cutoutTools.localTransformMatrices(wcs, cx, cy, np.radians(tables.ra),
+                                                      np.radians(tables.dec))
+        averagePsf = self._averagePsf(exposure) if self.config.useAveragePsf else None
+        havePsf = exposure.getPsf() is not None
+        if not havePsf:
+            self.log.warning("Exposure has no PSF; its cutouts carry none.")
+        result = []
+        serializeTime = 0.0
+        for i in range(n):
+            srcId = int(tables.diaSourceIds[i])
+            center = geom.Point2D(float(x[i]), float(y[i]))
+            if not bbox.contains(center):
+                self._warnOffImage(srcId, center, exposure.getBBox())
+                result.append(None)
+                continue
+            try:
+                extent = self.createDiaSourceExtent(int(tables.bboxSize[i]))
+                arrays = cutoutTools.cutoutArrays(exposure, center, extent, noData)
+                if self.config.useAveragePsf:
+                    psf = averagePsf
+                else:
+                    psf = self._computePsf(exposure, center, srcId) if havePsf else None
+                minX, minY = arrays.bbox.getMinX(), arrays.bbox.getMinY()
+                ccd = cutoutTools.makeCcdData(
+                    arrays, calibrationMean,
+                    crpix=(cx[i] - minX + 1, cy[i] - minY + 1),
+                    crval=(float(tables.ra[i]), float(tables.dec[i])),
+                    cdMatrix=matrices[i], psf=psf, maskPlanes=maskPlanes, rotPa=rotPa,
+                )
+                s0 = time.perf_counter()
+                result.append(self.streamCcdDataToBytes(ccd))
+                serializeTime += time.perf_counter() - s0
+            except Exception as e:  # one bad cutout must not cost the others their alerts
+                self.log.warning("Cutout for DiaSource id=%d failed (%s: %s); packaging the alert without it.",
+                                 srcId, type(e).__name__, e)
+                result.append(None)
+        elapsed = time.perf_counter() - t0
+        timings["cutouts"] = timings.get("cutouts", 0.0) + elapsed - serializeTime
+        timings["fits"] = timings.get("fits", 0.0) + serializeTime
+        return result
+
+    def _warnOffImage(self, srcId, point, imBBox):
+        self.log.warning(
+            "DiaSource id=%i centroid lies at pixel (%.2f, %.2f) which is outside the Exposure with "
+            "bounding box ((%i, %i), (%i, %i)). Returning None for cutout...",
+            srcId, point.getX(), point.getY(),
+            imBBox.getMinX(), imBBox.getMaxX(), imBBox.getMinY(), imBBox.getMaxY(),
+        )
+
+    def _averagePsf(self, exposure):
+        psf = exposure.getPsf()
+        if psf is None:
+            return None
+        return self._computePsf(exposure, psf.getAveragePosition())
+
+    def _computePsf(self, exposure, pixelCenter, srcId=None):
+        """PSF kernel image at a point, or `None` (with a warning) if it cannot be evaluated."""
+        try:
+            return exposure.getPsf().computeKernelImage(pixelCenter).array
+        except (InvalidParameterError, InvalidPsfError, ValueError, RuntimeError) as e:
+            where = f"DiaSource id={srcId}" if srcId is not None else "the image's average position"
+            self.log.warning("Could not compute the PSF for %s (%s: %s); the cutout carries no PSF.",
+                             where, type(e).__name__, e)
+            return None
+
+    def createDiaSourceExtent(self, bboxSize):
+        """Size of the square cutout for a footprint box of side ``bboxSize``.
+
+        Clamped to [``minCutoutSize``, ``maxCutoutSize``].
+
+        Returns
+        -------
+        extent : `lsst.geom.Extent2I`
+        """
+        size = min(max(int(bboxSize), self.config.minCutoutSize), self.config.maxCutoutSize)
+        return geom.Extent2I(size, size)
+
+    def createCcdDataCutout(self, image, skyCenter, pixelCenter, extent, photoCalib, srcId,
+                            averagePsf=None, rotPa=None):
+        """Cut out one calibrated image around a source.
+
+        Parameters
+        ----------
+        image : `lsst.afw.image.ExposureF`
+            Image to cut.
+        skyCenter : `lsst.geom.SpherePoint`
+            Source position; the cutout WCS is tangent here.
+        pixelCenter : `lsst.geom.Point2D`
+            Source pixel position; the cutout box is centred here.
+        extent : `lsst.geom.Extent2I`
+            Cutout size.
+        photoCalib : `lsst.afw.image.PhotoCalib`
+            Calibration to nJy.
+        srcId : `int`
+            diaSourceId, for messages.
+        averagePsf : `numpy.ndarray`, optional
+            PSF to attach when ``useAveragePsf`` (computed here if `None`).
+        rotPa : `float`, optional
+            Boresight rotation angle in degrees, written as ``ROTPA``.
+
+        Returns
+        -------
+        cutout : `astropy.nddata.CCDData` or `None`
+            `None` (with a warning) when ``pixelCenter`` is off the image.
+        """
+        imBBox = image.getBBox()
+        if not geom.Box2D(imBBox).contains(pixelCenter):
+            self._warnOffImage(srcId, pixelCenter, imBBox)
+            return None
+        wcs = image.getWcs()
+        noData = image.getMaskedImage().mask.getPlaneBitMask("NO_DATA")
+        arrays = cutoutTools.cutoutArrays(image, pixelCenter, extent, noData)
+        if self.config.useAveragePsf:
+            psf = averagePsf if averagePsf is not None else self._averagePsf(image)
+        else:
+            psf = self._computePsf(image, pixelCenter, srcId) if image.getPsf() is not None else None
+        center = wcs.skyToPixel(skyCenter)
+        minX, minY = arrays.bbox.getMinX(), arrays.bbox.getMinY()
+        return cutoutTools.makeCcdData(
+            arrays, photoCalib.getCalibrationMean(),
+            crpix=(center.getX() - minX + 1, center.getY() - minY + 1),
+            crval=(skyCenter.getRa().asDegrees(), skyCenter.getDec().asDegrees()),
+            cdMatrix=self.makeLocalTransformMatrix(wcs, center, skyCenter),
+            psf=psf, maskPlanes=dict(image.getMaskedImage().mask.getMaskPlaneDict()), rotPa=rotPa,
+        )
+
+    def makeLocalTransformMatrix(self, wcs, center, skyCenter):
+        """Local linear approximation of ``wcs`` at ``center``, tangent at ``skyCenter``.
+
+        Parameters
+        ----------
+        wcs : `lsst.afw.geom.SkyWcs`
+            WCS to approximate.
+        center : `lsst.geom.Point2D`
+            Pixel at which to evaluate.
+        skyCenter : `lsst.geom.SpherePoint`
+            Tangent point of the local gnomonic frame.
+
+        Returns
+        -------
+        localMatrix : `numpy.ndarray`
+            2×2 Jacobian of pixel → local gnomonic coordinates, in degrees
+            per pixel (the CD matrix of the cutout's TAN WCS).
+        """
+        return cutoutTools.localTransformMatrices(
+            wcs, [center.getX()], [center.getY()],
+            [skyCenter.getRa().asRadians()], [skyCenter.getDec().asRadians()],
+        )[0]
+
+    def streamCcdDataToBytes(self, cutout):
+        """Serialize a cutout to FITS bytes (layout: `lsst.ap.alerts.cutouts`).
+
+        Parameters
+        ----------
+        cutout : `astropy.nddata.CCDData`
+
+        Returns
+        -------
+        cutoutBytes : `bytes`
+        """
+        return cutoutTools.ccdDataToFitsBytes(cutout)
+
+    # -- alerts ---------------------------------------------------------
+
+    def makeAlertDict(self, alertId, diaSource, diaObject, objDiaSrcHistory, objDiaForcedSources,
+                      diffImCutout, calexpCutout, templateCutout, ssSource=None, mpcOrbit=None,
+                      observationReason=None, targetName=None):
+        """Assemble one alert as a dict following the alert schema.
+
+        Values are converted to the schema's types (numpy scalars, NaN/NA
+        rules of `lsst.ap.alerts.records`), so the dict encodes as is.
+
+        Parameters
+        ----------
+        alertId : `int`
+            The alert's diaSourceId.
+        diaSource : `pandas.Series` or `dict`
+            The new DiaSource.
+        diaObject : `pandas.Series`, `dict` or `None`
+            Its DiaObject (`None` for a solar-system source).
+        objDiaSrcHistory : `pandas.DataFrame` or `None`
+            Earlier DiaSources of the object; `None` gives null.
+        objDiaForcedSources : `pandas.DataFrame`, `pandas.Series` or `None`
+            Forced sources of the object.
+        diffImCutout, calexpCutout, templateCutout : `astropy.nddata.CCDData` or `None`
+            Cutouts (serialized with `streamCcdDataToBytes`).
+        ssSource, mpcOrbit : `pandas.Series`, `dict` or `None`, optional
+            Solar-system association of the source.
+        observationReason, targetName : `str` or `None`, optional
+            Scheduler strings; empty → null.
+
+        Returns
+        -------
+        alert : `dict`
+            With upstream's 13 keys (``prvDiaNondetectionLimits`` is always
+            `None`; schema 11.1 has no such field and ignores it).
+
+        Raises
+        ------
+        ValueError
+            If a value does not fit the schema (naming the diaSourceId and
+            the field).
+        """
+        records = self.schema.records
+
+        def convert(value, recordName, many):
+            if value is None:
+                return None
+            if isinstance(value, pd.Series):
+                frame = value.to_frame().T
+                frame = frame.infer_objects()
+            elif isinstance(value, Mapping):
+                frame = pd.DataFrame([dict(value)])
+            else:
+                frame = value
+            frame = frame.reset_index() if many and any(n is not None for n in frame.index.names) else frame
+            typed, problems = coerceTable(frame, records[recordName])
+            if problems:
+                p = problems[0]
+                raise ValueError(f"diaSourceId={alertId}: {recordName}.{p.field}: {p.reason}")
+            rows = typed.toRecords()
+            return rows if many else rows[0]
+
+        def cutoutBytes(cutout):
+            return None if cutout is None else self.streamCcdDataToBytes(cutout)
+
+        if isinstance(objDiaForcedSources, pd.Series):
+            objDiaForcedSources = objDiaForcedSources.to_frame().T.infer_objects()
+        return {
+            "diaSourceId": int(alertId),
+            "observation_reason": _nullIfEmpty(observationReason),
+            "target_name": _nullIfEmpty(targetName),
+            "diaSource": convert(diaSource, "diaSource", False),
+            "prvDiaSources": convert(objDiaSrcHistory, "diaSource", True),
+            "prvDiaForcedSources": convert(objDiaForcedSources, "diaForcedSource", True),
+            "prvDiaNondetectionLimits": None,
+            "diaObject": convert(diaObject, "diaObject", False),
+            "ssSource": convert(ssSource, "ssSource", False),
+            "mpc_orbits": convert(mpcOrbit, "mpc_orbits", False),
+            "cutoutDifference": cutoutBytes(diffImCutout),
+            "cutoutScience": cutoutBytes(calexpCutout),
+            "cutoutTemplate": cutoutBytes(templateCutout),
+        }
+
+    def produceAlerts(self, alerts, visit, detector, midpoint_unix, exposure_time):
+        """Send alerts to Kafka; undeliverable ones are written or logged, never lost silently.
+
+        Parameters
+        ----------
+        alerts : `AlertPayloads` or `list` [`dict`]
+            Alerts from `run`, or alert dicts (encoded here).
+        visit, detector : `int`
+            Ids used to name files of failed alerts.
+        midpoint_unix : `float`
+            Exposure midpoint, Unix seconds (TAI as upstream).
+        exposure_time : `float`
+            Seconds; the shutter closes at midpoint + exposure_time / 2.
+
+        Returns
+        -------
+        report : `lsst.ap.alerts.producer.ProduceReport`
+        """
+        from .producer import diaObjectKey, produceMetadata
+
+        if self.producer is None:
+            raise RuntimeError("produceAlerts needs doProduceAlerts=True (no Kafka producer was set up).")
+        if not isinstance(alerts, AlertPayloads):
+            encoded = [self.encoder.encodeDict(alert) for alert in alerts]
+            alerts = AlertPayloads(
+                self.schema,
+                [alert["diaSourceId"] for alert in alerts],
+                encoded,
+                [(alert.get("diaObject") or {}).get("diaObjectId") for alert in alerts],
+            )
+        header = self.schema.wireHeader()
+        keyed = self.config.doKeyByDiaObjectId
+
+        def messages():
+            for srcId, objId, payload in zip(alerts.diaSourceIds, alerts.diaObjectIds, alerts.payloads):
+                key = diaObjectKey(objId) if keyed and objId else None
+                yield srcId, key, header + payload
+
+        report = self.producer.produce(messages(), visit, detector)
+        for key, value in produceMetadata(report, midpoint_unix, exposure_time).items():
+            self.metadata[key] = value
+        self.log.info("Total time since shutter close to produce alerts for visit %s detector %s: %s seconds",
+                      visit, detector, self.metadata["alert_timing_since_shutter_close"])
+        return report
+
+    def _server_check(self):
+        """Check the broker is reachable and the topic exists (see `AlertProducer`)."""
+        if self.producer is not None:
+            self.producer._server_check()
+
+
+def _nullIfEmpty(value):
+    """Scheduler strings: empty or missing → `None`."""
+    if value is None:
+        return None
+    value = str(value)
+    return value if value.strip() else None

@@ -1,0 +1,60 @@
+"""Encoded alerts of one visit/detector, decoded only when looked at."""
+
+from __future__ import annotations
+
+__all__ = ["AlertPayloads"]
+
+import io
+from collections.abc import Sequence
+
+import fastavro
+
+from .schemaRegistry import AlertSchema
+
+
+class AlertPayloads(Sequence):
+    """The alerts `PackageAlertsTask.run` made, as Avro payloads.
+
+    Indexing gives the alert as a `dict` (decoded with fastavro on demand),
+    so code that expects upstream's list of alert dicts keeps working while
+    a crowded detector's alerts are held once, as bytes.
+
+    Parameters
+    ----------
+    schema : `lsst.ap.alerts.schemaRegistry.AlertSchema`
+        Schema the payloads are written with.
+    diaSourceIds : `list` [`int`]
+        Id of each alert's DiaSource.
+    payloads : `list` [`bytes`]
+        Schemaless Avro encoding of each alert (no wire header).
+    diaObjectIds : `list` [`int` or `None`]
+        DiaObject of each alert (`None` for solar-system sources).
+    """
+
+    def __init__(self, schema: AlertSchema, diaSourceIds, payloads, diaObjectIds):
+        if not len(diaSourceIds) == len(payloads) == len(diaObjectIds):
+            raise ValueError("diaSourceIds, payloads and diaObjectIds must have the same length")
+        self.schema = schema
+        self.diaSourceIds = list(diaSourceIds)
+        self.payloads = list(payloads)
+        self.diaObjectIds = list(diaObjectIds)
+
+    def __len__(self) -> int:
+        return len(self.payloads)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return fastavro.schemaless_reader(io.BytesIO(self.payloads[index]), self.schema.parsed, None)
+
+    def framed(self, index: int) -> bytes:
+        """Return alert ``index`` with the Confluent wire header, as sent to Kafka."""
+        return self.schema.wireHeader() + self.payloads[index]
+
+    @property
+    def totalBytes(self) -> int:
+        """Total size of the payloads."""
+        return sum(len(p) for p in self.payloads)
+
+    def __repr__(self) -> str:
+        return f"AlertPayloads({len(self)} alerts, {self.totalBytes} bytes, schema {self.schema.versionString})"

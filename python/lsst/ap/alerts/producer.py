@@ -1,0 +1,657 @@
+"""Send Confluent-framed Avro alerts to Kafka without losing any.
+
+`AlertProducer` is the Kafka side of `~lsst.ap.alerts.PackageAlertsTask`.
+It keeps the contract of ``lsst.ap.association.PackageAlertsTask`` (the
+``AP_KAFKA_*`` environment variables, the client settings, a broker check at
+start-up, the ``producer_timestamp`` header, failed alerts written to
+``{visit}_{detector}_{diaSourceId}.avro``, the same task metadata keys) and
+changes how a visit's alerts are sent:
+
+- Messages are queued with an asynchronous ``produce`` and the client's
+  delivery callbacks are served with ``poll(0)``; one ``flush`` at the end
+  waits for the last reports. Waiting for every message in turn, as upstream
+  does, costs one broker round trip per alert and defeats batching.
+- A full local queue (`BufferError`) makes the loop wait for deliveries and
+  retry the same message: nothing is dropped.
+- Every message ends in exactly one state: delivered (its own delivery report
+  says so) or failed (``produce`` raised, its delivery report carries an
+  error, or it was still unconfirmed when the final flush timed out). Failed
+  alerts are written to disk (atomically) when ``doWriteFailedAlerts`` is set
+  and are logged with their ``diaSourceId`` otherwise; upstream only logged
+  asynchronous failures, so those alerts were lost.
+- Messages still queued after the final flush are purged and then counted as
+  failed; a run ignores any report that arrives after its end, so an alert
+  can never be counted twice. A message that was in flight when purged may
+  still have reached the broker: such an alert can be both in Kafka and on
+  disk (at least once, never lost).
+- The message key is optional. With ``doKeyByDiaObjectId`` the caller passes
+  `diaObjectKey` of the alert's ``diaObjectId``: Kafka's partitioner sends
+  equal keys to the same partition, and a partition keeps its order, so the
+  alerts of one object reach consumers in the order they were produced even
+  on a multi-partition topic. Without a key (upstream) alerts are spread
+  over the partitions and consumers may see an object's alerts out of order.
+- The security protocol and SASL mechanism come from the config; the
+  credentials come only from the environment, and are needed only for the
+  ``SASL_*`` protocols. Configuration dictionaries exposed by this module
+  print with the password replaced by ``"***"``.
+
+``confluent_kafka`` is optional: this module imports without it, and
+`AlertProducer` raises `RuntimeError` when it is missing.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlertProducer",
+    "KafkaClientSettings",
+    "ProduceReport",
+    "KAFKA_PASSWORD_ENV",
+    "KAFKA_SERVER_ENV",
+    "KAFKA_TOPIC_ENV",
+    "KAFKA_USERNAME_ENV",
+    "REDACTED",
+    "diaObjectKey",
+    "kafkaClientSettings",
+    "produceMetadata",
+    "redactConfig",
+]
+
+import collections
+import dataclasses
+import functools
+import logging
+import os
+import struct
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
+
+try:
+    import confluent_kafka
+    import confluent_kafka.admin
+except ImportError:
+    confluent_kafka = None
+
+KAFKA_PASSWORD_ENV = "AP_KAFKA_PRODUCER_PASSWORD"
+KAFKA_USERNAME_ENV = "AP_KAFKA_PRODUCER_USERNAME"
+KAFKA_SERVER_ENV = "AP_KAFKA_SERVER"
+KAFKA_TOPIC_ENV = "AP_KAFKA_TOPIC"
+
+REDACTED = "***"
+"""Replacement of secret values in printed configurations."""
+
+# librdkafka properties whose values are secrets.
+_SECRET_KEYS = frozenset(
+    {
+        "sasl.password",
+        "sasl.oauthbearer.client.secret",
+        "ssl.key.password",
+        "ssl.keystore.password",
+        "ssl.key.pem",
+    }
+)
+
+# Client settings upstream uses, kept for identical batching behaviour.
+_BATCH_SIZE = 2097152
+_LINGER_MS = 5
+_COMPRESSION = "snappy"
+
+_QUEUE_FULL_WAIT = 0.05
+"""Seconds to serve delivery reports before retrying a message refused
+because the local queue is full."""
+
+_FLUSH_MARGIN = 5.0
+"""Seconds added to the delivery timeout for the final flush: the client
+reports a message's timeout only when its timer scan runs, shortly after the
+deadline."""
+
+_PURGE_GRACE = 2.0
+"""Seconds to collect the delivery reports of purged messages."""
+
+
+def diaObjectKey(diaObjectId: int) -> bytes:
+    """Return the Kafka message key of a DiaObject.
+
+    Parameters
+    ----------
+    diaObjectId : `int`
+        The DiaObject identifier (a signed 64-bit integer).
+
+    Returns
+    -------
+    key : `bytes`
+        The identifier as 8 bytes, big-endian, signed (Avro ``long`` range).
+    """
+    return struct.pack(">q", int(diaObjectId))
+
+
+def redactConfig(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of a client configuration safe to print.
+
+    Parameters
+    ----------
+    config : `~collections.abc.Mapping`
+        A librdkafka configuration.
+
+    Returns
+    -------
+    redacted : `dict`
+        The same items, secret values replaced by `REDACTED`.
+    """
+    return {key: (REDACTED if key in _SECRET_KEYS else value) for key, value in config.items()}
+
+
+class _RedactedDict(dict):
+    """A `dict` whose `repr` and `str` hide secret values.
+
+    The items themselves are unchanged, so the dict can configure a client;
+    it only cannot leak a password through printing or logging.
+    """
+
+    def __repr__(self) -> str:
+        return repr(redactConfig(self))
+
+    __str__ = __repr__
+
+
+@dataclasses.dataclass(frozen=True)
+class ProduceReport:
+    """Outcome of sending one visit/detector's alerts.
+
+    ``delivered + failed`` is the number of alerts handed to
+    `AlertProducer.produce`.
+    """
+
+    delivered: int
+    """Alerts confirmed by their broker delivery report."""
+
+    failed: int
+    """Alerts not confirmed as delivered."""
+
+    written: int
+    """Failed alerts written to ``alertWriteLocation``."""
+
+    failedDiaSourceIds: tuple[int, ...]
+    """``diaSourceId`` of every failed alert, in the order they failed."""
+
+    startTimestamp: float
+    """`time.time` when producing began."""
+
+    endTimestamp: float
+    """`time.time` when every alert had reached its final state."""
+
+    queueFullWaits: int = 0
+    """How often a message had to wait for room in the local queue."""
+
+    @property
+    def total(self) -> int:
+        """Number of alerts handled (`int`)."""
+        return self.delivered + self.failed
+
+
+def produceMetadata(report: ProduceReport, midpointUnix: float, exposureTime: float) -> dict[str, Any]:
+    """Return the task metadata of one produce run.
+
+    Parameters
+    ----------
+    report : `ProduceReport`
+        The outcome of `AlertProducer.produce`.
+    midpointUnix : `float`
+        Unix time of the visit's mid-exposure.
+    exposureTime : `float`
+        Exposure time in seconds.
+
+    Returns
+    -------
+    metadata : `dict`
+        Upstream's keys (``visit_midpoint``, ``produce_start_timestamp``,
+        ``produce_end_timestamp``, ``alert_timing_since_shutter_close``,
+        ``total_alerts``, the last one counting delivered alerts) and
+        ``alerts_delivered``, ``alerts_failed``, ``alerts_written_failed``.
+    """
+    return {
+        "visit_midpoint": midpointUnix,
+        "produce_start_timestamp": report.startTimestamp,
+        "produce_end_timestamp": report.endTimestamp,
+        "alert_timing_since_shutter_close": report.endTimestamp - (midpointUnix + exposureTime / 2),
+        "total_alerts": report.delivered,
+        "alerts_delivered": report.delivered,
+        "alerts_failed": report.failed,
+        "alerts_written_failed": report.written,
+    }
+
+
+class KafkaClientSettings(NamedTuple):
+    """Where and how `AlertProducer` connects."""
+
+    server: str
+    """Bootstrap servers (``AP_KAFKA_SERVER``)."""
+
+    topic: str
+    """Alert topic (``AP_KAFKA_TOPIC``)."""
+
+    producerConfig: dict[str, Any]
+    """librdkafka configuration of the producer; prints redacted."""
+
+    adminConfig: dict[str, Any]
+    """librdkafka configuration of the start-up check; prints redacted."""
+
+
+def kafkaClientSettings(
+    config, environ: Mapping[str, str] | None = None, producerOverrides: Mapping[str, Any] | None = None
+) -> KafkaClientSettings:
+    """Build the Kafka client configurations from the config and environment.
+
+    Parameters
+    ----------
+    config : `lsst.ap.alerts.config.PackageAlertsConfig`
+        Uses ``deliveryTimeout``, ``kafkaSecurityProtocol`` and
+        ``kafkaSaslMechanism``.
+    environ : `~collections.abc.Mapping`, optional
+        The environment (default `os.environ`).
+    producerOverrides : `~collections.abc.Mapping`, optional
+        librdkafka properties added to the producer configuration last.
+
+    Returns
+    -------
+    settings : `KafkaClientSettings`
+        The server, topic and the two client configurations.
+
+    Raises
+    ------
+    ValueError
+        Raised if ``AP_KAFKA_SERVER`` or ``AP_KAFKA_TOPIC`` or, for a
+        ``SASL_*`` protocol, ``AP_KAFKA_PRODUCER_USERNAME`` or
+        ``AP_KAFKA_PRODUCER_PASSWORD`` is missing or empty. The message
+        names the variables and contains no value.
+    """
+    if environ is None:
+        environ = os.environ
+    protocol = config.kafkaSecurityProtocol
+    usesSasl = protocol.startswith("SASL_")
+    names = [KAFKA_SERVER_ENV, KAFKA_TOPIC_ENV]
+    if usesSasl:
+        names += [KAFKA_USERNAME_ENV, KAFKA_PASSWORD_ENV]
+    values = {name: environ.get(name, "") for name in names}
+    missing = [name for name in names if not values[name]]
+    if missing:
+        raise ValueError(
+            f"Kafka alert production with security protocol {protocol} needs the environment "
+            f"variable(s) {', '.join(missing)}, which are missing or empty."
+        )
+
+    connection: dict[str, Any] = {
+        "bootstrap.servers": values[KAFKA_SERVER_ENV],
+        "security.protocol": protocol,
+    }
+    if usesSasl:
+        connection["sasl.mechanisms"] = config.kafkaSaslMechanism
+        connection["sasl.username"] = values[KAFKA_USERNAME_ENV]
+        connection["sasl.password"] = values[KAFKA_PASSWORD_ENV]
+    producerConfig = dict(connection)
+    producerConfig.update(
+        {
+            "batch.size": _BATCH_SIZE,
+            "linger.ms": _LINGER_MS,
+            # librdkafka wants an integer number of milliseconds.
+            "delivery.timeout.ms": int(round(config.deliveryTimeout)),
+            "compression.type": _COMPRESSION,
+        }
+    )
+    if producerOverrides:
+        producerConfig.update(producerOverrides)
+    return KafkaClientSettings(
+        server=values[KAFKA_SERVER_ENV],
+        topic=values[KAFKA_TOPIC_ENV],
+        producerConfig=_RedactedDict(producerConfig),
+        adminConfig=_RedactedDict(connection),
+    )
+
+
+def _requireKafka():
+    if confluent_kafka is None:
+        raise RuntimeError(
+            "doProduceAlerts is set but confluent_kafka is not installed "
+            "(install the 'kafka' extra of lsst-ap-alerts)."
+        )
+    return confluent_kafka
+
+
+class _DeliveryRun:
+    """Bookkeeping of one `AlertProducer.produce` call.
+
+    Each message is pending from the moment it is queued until the first
+    of: its delivery report, a synchronous produce error, or `close`. Later
+    reports find nothing pending and are ignored, which is what makes every
+    alert count exactly once.
+    """
+
+    def __init__(self, log, visit, detector, writeDir):
+        self.log = log
+        self.visit = visit
+        self.detector = detector
+        self.writeDir = writeDir
+        self.pending: dict[int, tuple[int, bytes]] = {}
+        self.delivered = 0
+        self.written = 0
+        self.failedIds: list[int] = []
+        self.errors: collections.Counter[str] = collections.Counter()
+        self.queueFullWaits = 0
+        self._next = 0
+
+    def add(self, diaSourceId: int, payload: bytes) -> int:
+        index = self._next
+        self._next += 1
+        self.pending[index] = (diaSourceId, payload)
+        return index
+
+    def onDelivery(self, index: int, err, msg) -> None:
+        # Called by the client from poll()/flush(): keep it short and never
+        # let a write error escape into the client.
+        entry = self.pending.pop(index, None)
+        if entry is None:
+            return
+        if err is None:
+            self.delivered += 1
+        else:
+            self._fail(entry, str(err))
+
+    def fail(self, index: int, reason: str) -> None:
+        entry = self.pending.pop(index, None)
+        if entry is not None:
+            self._fail(entry, reason)
+
+    def close(self, reason: str) -> None:
+        for index in list(self.pending):
+            self.fail(index, reason)
+
+    def _fail(self, entry: tuple[int, bytes], reason: str) -> None:
+        diaSourceId, payload = entry
+        self.failedIds.append(diaSourceId)
+        self.errors[reason] += 1
+        if self.writeDir is None:
+            self.log.warning("Alert for diaSourceId %d was not delivered: %s", diaSourceId, reason)
+            return
+        try:
+            path = self._write(diaSourceId, payload)
+        except OSError as exc:
+            self.log.error(
+                "Alert for diaSourceId %d was not delivered (%s) and could not be written: %s",
+                diaSourceId,
+                reason,
+                exc,
+            )
+        else:
+            self.written += 1
+            self.log.debug("Alert for diaSourceId %d was not delivered (%s); wrote %s", diaSourceId, reason, path)
+
+    def _write(self, diaSourceId: int, payload: bytes) -> str:
+        os.makedirs(self.writeDir, exist_ok=True)
+        name = f"{self.visit}_{self.detector}_{diaSourceId}.avro"
+        path = os.path.join(self.writeDir, name)
+        # Write a hidden temporary file and rename it, so that a reader (or a
+        # retry tool) never sees a partial alert under the final name.
+        fd, tmpPath = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.writeDir)
+        try:
+            with os.fdopen(fd, "wb") as stream:
+                stream.write(payload)
+            os.replace(tmpPath, path)
+        except BaseException:
+            try:
+                os.unlink(tmpPath)
+            except OSError:
+                pass
+            raise
+        return path
+
+
+class AlertProducer:
+    """Kafka producer of framed alert messages.
+
+    Parameters
+    ----------
+    config : `lsst.ap.alerts.config.PackageAlertsConfig`
+        Uses ``maxTimeout``, ``deliveryTimeout``, ``doWriteFailedAlerts``,
+        ``alertWriteLocation``, ``kafkaSecurityProtocol`` and
+        ``kafkaSaslMechanism``.
+    log : `logging.Logger` or `lsst.utils.logging.LsstLogAdapter`, optional
+        Where to report failures and summaries.
+    producerOverrides : `~collections.abc.Mapping`, optional
+        librdkafka properties added to (or replacing) the producer settings,
+        e.g. ``queue.buffering.max.messages`` or ``message.max.bytes``. For
+        tests and tuning; the connection and credentials still come from the
+        environment.
+
+    Raises
+    ------
+    RuntimeError
+        Raised if ``confluent_kafka`` is not installed, or if the topic does
+        not exist on the broker.
+    ValueError
+        Raised if a required ``AP_KAFKA_*`` environment variable is missing
+        or empty (the message names the variable, never a value).
+    confluent_kafka.KafkaException
+        Raised if the broker cannot be reached within ``config.maxTimeout``.
+
+    Notes
+    -----
+    The environment variables are ``AP_KAFKA_SERVER`` (bootstrap servers),
+    ``AP_KAFKA_TOPIC`` and, for the ``SASL_*`` protocols,
+    ``AP_KAFKA_PRODUCER_USERNAME`` and ``AP_KAFKA_PRODUCER_PASSWORD``.
+
+    An instance is not thread-safe: call `produce` from one thread at a time.
+    """
+
+    def __init__(self, config, log=None, *, producerOverrides: Mapping[str, Any] | None = None):
+        kafka = _requireKafka()
+        self.config = config
+        self.log = log if log is not None else logging.getLogger(__name__)
+
+        settings = kafkaClientSettings(config, producerOverrides=producerOverrides)
+        self._server = settings.server
+        self._topic = settings.topic
+        self._producerConfig = settings.producerConfig
+        self._adminConfig = settings.adminConfig
+
+        self._serverCheck(kafka)
+        self._producer = kafka.Producer(dict(self._producerConfig))
+        self.log.info("Kafka alert producer ready: %s", self.brokerConfigSummary())
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(server={self._server!r}, topic={self._topic!r}, "
+            f"securityProtocol={self._producerConfig['security.protocol']!r})"
+        )
+
+    @property
+    def topic(self) -> str:
+        """Kafka topic the alerts are sent to (`str`)."""
+        return self._topic
+
+    @property
+    def server(self) -> str:
+        """Bootstrap server list (`str`)."""
+        return self._server
+
+    @property
+    def producerConfig(self) -> dict[str, Any]:
+        """A copy of the producer's librdkafka configuration (`dict`).
+
+        It holds the real credentials, but prints with them redacted.
+        """
+        return _RedactedDict(self._producerConfig)
+
+    @property
+    def adminConfig(self) -> dict[str, Any]:
+        """A copy of the start-up check client's configuration (`dict`).
+
+        It holds the real credentials, but prints with them redacted.
+        """
+        return _RedactedDict(self._adminConfig)
+
+    def brokerConfigSummary(self) -> dict[str, Any]:
+        """Return the producer configuration for logging.
+
+        Returns
+        -------
+        summary : `dict`
+            The producer's librdkafka settings with secrets replaced by
+            `REDACTED`, plus the ``topic``.
+        """
+        summary = redactConfig(self._producerConfig)
+        summary["topic"] = self._topic
+        return summary
+
+    def _serverCheck(self, kafka) -> None:
+        """Check that the broker answers and has the topic.
+
+        Raises
+        ------
+        confluent_kafka.KafkaException
+            Raised if the broker does not answer within ``maxTimeout``.
+        RuntimeError
+            Raised if the topic is not in the broker's topic list.
+        """
+        admin = kafka.admin.AdminClient(dict(self._adminConfig))
+        # No topic argument: asking for one topic can auto-create it.
+        metadata = admin.list_topics(timeout=self.config.maxTimeout)
+        topicMetadata = metadata.topics.get(self._topic)
+        if topicMetadata is None:
+            raise RuntimeError(f"Kafka topic {self._topic!r} does not exist on {self._server}.")
+        if topicMetadata.error is not None:
+            raise RuntimeError(f"Kafka topic {self._topic!r} on {self._server} is unusable: {topicMetadata.error}")
+
+    def produce(
+        self,
+        messages: Iterable[tuple[int, bytes | None, bytes]],
+        visit: int,
+        detector: int,
+        *,
+        flushTimeout: float | None = None,
+    ) -> ProduceReport:
+        """Send alert messages and account for each one.
+
+        Parameters
+        ----------
+        messages : iterable of `tuple` [`int`, `bytes` or `None`, `bytes`]
+            ``(diaSourceId, key, payload)`` per alert; ``payload`` is the
+            complete Confluent-framed Avro message, ``key`` the message key
+            (see `diaObjectKey`) or `None`.
+        visit : `int`
+            Visit of the alerts (names the failed-alert files).
+        detector : `int`
+            Detector of the alerts (names the failed-alert files).
+        flushTimeout : `float`, optional
+            Seconds to wait, after the last message is queued, for the
+            remaining delivery reports; default ``deliveryTimeout`` plus a
+            margin. Messages unconfirmed by then are purged and failed.
+
+        Returns
+        -------
+        report : `ProduceReport`
+            Counts of delivered, failed and written alerts.
+
+        Notes
+        -----
+        If iterating ``messages`` raises, the messages already queued are
+        still flushed and accounted for before the exception propagates.
+        """
+        kafka = _requireKafka()
+        if self._producer is None:
+            raise RuntimeError("AlertProducer.produce called after close().")
+        writeDir = self.config.alertWriteLocation if self.config.doWriteFailedAlerts else None
+        run = _DeliveryRun(self.log, visit, detector, writeDir)
+        if flushTimeout is None:
+            flushTimeout = self.config.deliveryTimeout / 1000.0 + _FLUSH_MARGIN
+        producer = self._producer
+        topic = self._topic
+        start = time.time()
+        try:
+            for diaSourceId, key, payload in messages:
+                index = run.add(diaSourceId, payload)
+                callback = functools.partial(run.onDelivery, index)
+                while True:
+                    headers = [("producer_timestamp", str(time.time() * 1000).encode())]
+                    try:
+                        producer.produce(topic, payload, key, callback=callback, headers=headers)
+                    except BufferError:
+                        # Local queue full: let deliveries drain it, then retry.
+                        run.queueFullWaits += 1
+                        producer.poll(_QUEUE_FULL_WAIT)
+                        continue
+                    except kafka.KafkaException as exc:
+                        # E.g. larger than message.max.bytes: refused before queueing.
+                        run.fail(index, str(exc.args[0] if exc.args else exc))
+                    break
+                producer.poll(0)
+        finally:
+            self._finish(run, flushTimeout)
+        end = time.time()
+        report = ProduceReport(
+            delivered=run.delivered,
+            failed=len(run.failedIds),
+            written=run.written,
+            failedDiaSourceIds=tuple(run.failedIds),
+            startTimestamp=start,
+            endTimestamp=end,
+            queueFullWaits=run.queueFullWaits,
+        )
+        self._logSummary(report, run, visit, detector)
+        return report
+
+    def _finish(self, run: _DeliveryRun, flushTimeout: float) -> None:
+        """Wait for the outstanding reports, then fail what is left."""
+        producer = self._producer
+        if run.pending:
+            producer.flush(flushTimeout)
+        if run.pending:
+            # Drop what the client still holds so it cannot be sent later;
+            # purged messages get an error report, served by the flush.
+            producer.purge(in_queue=True, in_flight=True, blocking=True)
+            producer.flush(_PURGE_GRACE)
+        run.close(f"no delivery report within {flushTimeout:g} s")
+
+    def _logSummary(self, report: ProduceReport, run: _DeliveryRun, visit: int, detector: int) -> None:
+        if report.failed == 0:
+            self.log.info(
+                "Delivered %d alerts of visit %d detector %d to topic %s.",
+                report.delivered,
+                visit,
+                detector,
+                self._topic,
+            )
+            return
+        reasons = "; ".join(f"{reason} ({count})" for reason, count in run.errors.most_common())
+        if run.writeDir is not None:
+            self.log.warning(
+                "Delivered %d alerts of visit %d detector %d to topic %s; %d failed (%s), "
+                "%d of them written to %s.",
+                report.delivered,
+                visit,
+                detector,
+                self._topic,
+                report.failed,
+                reasons,
+                report.written,
+                run.writeDir,
+            )
+        else:
+            self.log.warning(
+                "Delivered %d alerts of visit %d detector %d to topic %s; %d failed (%s) and were "
+                "not written (doWriteFailedAlerts is False).",
+                report.delivered,
+                visit,
+                detector,
+                self._topic,
+                report.failed,
+                reasons,
+            )
+
+    def close(self) -> None:
+        """Release the Kafka client; `produce` cannot be called afterwards.
+
+        Nothing is outstanding between `produce` calls, so this only frees
+        the client's threads and connections without waiting.
+        """
+        self._producer = None

@@ -1,0 +1,446 @@
+"""Catalog tables → schema-typed columns.
+
+Every table that goes into an alert (diaSource, diaObject, the histories,
+ssSource, mpc_orbits) is converted once, column by column, to the types its
+Avro record schema asks for.  The result, a `TypedTable`, is what both the
+fast columnar encoder and the dict path (`TypedTable.toRecords`) consume, so
+the two can never disagree on a value.
+
+Conversion rules (documented in the README, "Value rules"):
+
+- A nullable field (``["null", T]``) is null where the input is ``None``,
+  ``pandas.NA`` or ``NaT``, and, for int/long/boolean/string fields, also
+  where it is a float NaN (pandas' missing-value marker for those dtypes).
+  A NaN in a float/double field stays NaN, as upstream sends it.
+- ``float`` fields are rounded to float32 and ``double`` to float64 exactly as
+  an Avro writer does; ``int``/``long`` values must be integral and in range.
+- A field the table lacks is null if nullable, its schema default if it has
+  one, and otherwise a problem for every row.
+- ``timestamp-micros`` fields accept datetime64 columns (converted to
+  microseconds since the Unix epoch) or integers.
+
+A value that cannot be converted is not raised at once: it is recorded as a
+`FieldProblem` for its row, and the caller decides (skip the alert, drop the
+history row, or fail validation up front).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "FieldProblem",
+    "FieldSpec",
+    "TypedTable",
+    "coerceTable",
+    "fieldSpecs",
+    "namedRecordSchemas",
+]
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+# numpy dtype holding each Avro primitive once converted.
+_NUMPY_TYPES = {
+    "long": np.dtype(np.int64),
+    "int": np.dtype(np.int32),
+    "float": np.dtype(np.float32),
+    "double": np.dtype(np.float64),
+    "boolean": np.dtype(np.bool_),
+    "string": np.dtype(object),
+    "bytes": np.dtype(object),
+}
+_INT_RANGES = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldSpec:
+    """What one field of an Avro record needs.
+
+    Attributes
+    ----------
+    name : `str`
+        Field name.
+    avroType : `str`
+        Primitive Avro type (``long``, ``int``, ``float``, ``double``,
+        ``boolean``, ``string``, ``bytes``).
+    nullable : `bool`
+        Whether the field is a ``["null", T]`` union (null first).
+    logicalType : `str` or `None`
+        Avro logical type, e.g. ``timestamp-micros``.
+    hasDefault : `bool`
+        Whether the schema gives a default.
+    default : `object`
+        The schema default (meaningful only when ``hasDefault``).
+    """
+
+    name: str
+    avroType: str
+    nullable: bool
+    logicalType: str | None = None
+    hasDefault: bool = False
+    default: object = None
+
+    @property
+    def numpyType(self) -> np.dtype:
+        return _NUMPY_TYPES[self.avroType]
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldProblem:
+    """A value that does not fit its schema field.
+
+    Attributes
+    ----------
+    row : `int`
+        Position of the row in the input table.
+    field : `str`
+        Schema field name.
+    reason : `str`
+        What is wrong, e.g. ``"null in a non-nullable long field"``.
+    """
+
+    row: int
+    field: str
+    reason: str
+
+
+def _primitive(avroType) -> tuple[str, str | None]:
+    """Return the primitive type name and logical type of a non-union type."""
+    if isinstance(avroType, dict):
+        return avroType["type"], avroType.get("logicalType")
+    return avroType, None
+
+
+def _fieldSpec(field: Mapping) -> FieldSpec:
+    avroType = field["type"]
+    nullable = False
+    if isinstance(avroType, list):
+        branches = [b for b in avroType if b != "null"]
+        if len(branches) != 1 or avroType[0] != "null":
+            raise ValueError(f"Unsupported union {avroType!r} in field {field['name']!r}")
+        nullable = True
+        avroType = branches[0]
+    primitive, logical = _primitive(avroType)
+    if primitive not in _NUMPY_TYPES:
+        raise ValueError(f"Unsupported Avro type {primitive!r} in field {field['name']!r}")
+    return FieldSpec(
+        name=field["name"],
+        avroType=primitive,
+        nullable=nullable,
+        logicalType=logical,
+        hasDefault="default" in field,
+        default=field.get("default"),
+    )
+
+
+# Keyed by id() but holding the schema itself, so an id is never reused
+# while its entry lives.
+_SPEC_CACHE: dict[int, tuple[Mapping, tuple[FieldSpec, ...]]] = {}
+
+
+def fieldSpecs(recordSchema: Mapping) -> tuple[FieldSpec, ...]:
+    """Return the `FieldSpec` of every field of a flat Avro record schema.
+
+    Parameters
+    ----------
+    recordSchema : `dict`
+        An Avro ``record`` whose fields are primitives or ``["null", T]``.
+
+    Returns
+    -------
+    specs : `tuple` [`FieldSpec`]
+        In schema order.
+    """
+    cached = _SPEC_CACHE.get(id(recordSchema))
+    if cached is not None and cached[0] is recordSchema:
+        return cached[1]
+    specs = tuple(_fieldSpec(f) for f in recordSchema["fields"])
+    _SPEC_CACHE[id(recordSchema)] = (recordSchema, specs)
+    return specs
+
+
+def namedRecordSchemas(alertSchema: Mapping) -> dict[str, dict]:
+    """Find every named record of an alert schema, by short and full name.
+
+    Parameters
+    ----------
+    alertSchema : `dict`
+        The alert schema as loaded by ``fastavro.schema.load_schema`` (named
+        types inlined at first use, referenced by name afterwards).
+
+    Returns
+    -------
+    records : `dict` [`str`, `dict`]
+        Keys are both the full name (``lsst.v11_1.diaSource``) and the short
+        one (``diaSource``).
+    """
+    found: dict[str, dict] = {}
+
+    def visit(node):
+        if isinstance(node, list):
+            for item in node:
+                visit(item)
+        elif isinstance(node, dict):
+            if node.get("type") == "record":
+                name = node["name"]
+                found[name] = node
+                found[name.rsplit(".", 1)[-1]] = node
+                for field in node["fields"]:
+                    visit(field["type"])
+            elif node.get("type") == "array":
+                visit(node["items"])
+
+    visit(alertSchema)
+    return found
+
+
+@dataclasses.dataclass
+class TypedTable:
+    """A table converted to the types of one Avro record schema.
+
+    Attributes
+    ----------
+    schema : `dict`
+        The Avro record schema.
+    specs : `tuple` [`FieldSpec`]
+        Field specifications, in schema order.
+    columns : `dict` [`str`, `numpy.ndarray`]
+        One array per field with the dtype of `FieldSpec.numpyType`
+        (``object`` arrays of `str`/`bytes` for strings and bytes).  Values
+        under a null are unspecified (zero / ``None``).
+    nulls : `dict` [`str`, `numpy.ndarray` or `None`]
+        Boolean null mask per field, `None` where nothing is null.
+    size : `int`
+        Number of rows.
+    """
+
+    schema: dict
+    specs: tuple[FieldSpec, ...]
+    columns: dict[str, np.ndarray]
+    nulls: dict[str, np.ndarray | None]
+    size: int
+
+    def take(self, rows: Sequence[int] | np.ndarray) -> TypedTable:
+        """Return the table restricted to (and reordered by) ``rows``."""
+        rows = np.asarray(rows, dtype=np.intp)
+        return TypedTable(
+            schema=self.schema,
+            specs=self.specs,
+            columns={k: v[rows] for k, v in self.columns.items()},
+            nulls={k: (None if m is None else m[rows]) for k, m in self.nulls.items()},
+            size=len(rows),
+        )
+
+    def toRecords(self) -> list[dict]:
+        """Return the rows as dicts of plain Python values (`None` for null).
+
+        float32 fields give the Python float of the float32 value, so an Avro
+        writer encodes exactly the bytes the columnar encoder does.
+        """
+        lists = {}
+        for spec in self.specs:
+            values = self.columns[spec.name].tolist()
+            mask = self.nulls[spec.name]
+            if mask is not None:
+                for i in np.flatnonzero(mask):
+                    values[i] = None
+            lists[spec.name] = values
+        names = [spec.name for spec in self.specs]
+        return [dict(zip(names, row)) for row in zip(*(lists[n] for n in names))] if self.size else []
+
+
+def _missingMask(series: pd.Series) -> np.ndarray:
+    """Null marker of pandas: None, NA, NaT and NaN."""
+    return np.asarray(pd.isna(series), dtype=bool)
+
+
+def _coerceNumeric(spec, series, problems, positions):
+    """Convert one numeric column; append problems; return (values, nulls)."""
+    n = len(series)
+    missing = _missingMask(series)
+    isFloatField = spec.avroType in ("float", "double")
+    if isFloatField:
+        # NaN is a legitimate float value; only None/NA (not NaN) are nulls.
+        dtype = series.dtype
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype) and hasattr(series.array, "_mask"):
+            nullMask = np.asarray(series.array._mask, dtype=bool)
+        elif dtype == object:
+            nullMask = np.fromiter(
+                (v is None or v is pd.NA or v is pd.NaT for v in series.array), dtype=bool, count=n
+            )
+        elif dtype.kind in "fiub":
+            nullMask = np.zeros(n, dtype=bool)
+        else:
+            nullMask = missing
+    else:
+        nullMask = missing
+    try:
+        filled = series.to_numpy(dtype=np.float64 if isFloatField else object, na_value=np.nan)
+    except (TypeError, ValueError):
+        filled = series.to_numpy(dtype=object)
+    if isFloatField:
+        try:
+            values = np.asarray(filled, dtype=np.float64)
+        except (TypeError, ValueError):
+            values = np.empty(n, dtype=np.float64)
+            for i, v in enumerate(filled):
+                if nullMask[i]:
+                    values[i] = 0.0
+                    continue
+                try:
+                    values[i] = float(v)
+                except (TypeError, ValueError):
+                    problems.append(FieldProblem(positions[i], spec.name, f"not a number: {v!r}"))
+                    values[i] = 0.0
+        values = np.where(nullMask, 0.0, values)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = values.astype(spec.numpyType)
+        if spec.avroType == "float":
+            # Finite doubles beyond float32's range would silently become inf.
+            overflow = np.isfinite(values) & ~np.isfinite(out) & ~nullMask
+            for i in np.flatnonzero(overflow):
+                problems.append(
+                    FieldProblem(positions[i], spec.name, f"{values[i]!r} overflows a float32 field")
+                )
+        return out, nullMask
+    if spec.avroType == "boolean":
+        out = np.zeros(n, dtype=np.bool_)
+        if series.dtype == np.bool_:
+            out[:] = series.to_numpy()
+            return out, nullMask
+        for i, v in enumerate(series.array):
+            if nullMask[i]:
+                continue
+            if isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer, float, np.floating))
+                                                   and v in (0, 1)):
+                out[i] = bool(v)
+            else:
+                problems.append(FieldProblem(positions[i], spec.name, f"not a boolean: {v!r}"))
+        return out, nullMask
+    # int / long (including timestamp-micros)
+    lo, hi = _INT_RANGES[spec.avroType]
+    out = np.zeros(n, dtype=spec.numpyType)
+    kind = series.dtype.kind if not isinstance(series.dtype, pd.api.extensions.ExtensionDtype) else None
+    if kind == "M":
+        micros = series.to_numpy(dtype="datetime64[us]", na_value=np.datetime64("NaT")).astype(np.int64)
+        out[:] = np.where(nullMask, 0, micros)
+        return out, nullMask
+    if kind in ("i", "u"):
+        raw = series.to_numpy()
+        if kind == "u" and raw.dtype.itemsize == 8:
+            bad = raw > np.uint64(hi)
+        else:
+            bad = (raw.astype(np.int64) < lo) | (raw.astype(np.int64) > hi)
+        for i in np.flatnonzero(bad):
+            problems.append(FieldProblem(positions[i], spec.name, f"{raw[i]} out of range for {spec.avroType}"))
+        out[:] = np.where(bad, 0, raw).astype(spec.numpyType)
+        return out, nullMask
+    for i, v in enumerate(series.array):
+        if nullMask[i]:
+            continue
+        if isinstance(v, (bool, np.bool_)):
+            iv = int(v)
+        elif isinstance(v, (int, np.integer)):
+            iv = int(v)
+        elif isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer():
+            iv = int(v)
+        elif isinstance(v, pd.Timestamp):
+            iv = int(v.value // 1000)
+        else:
+            problems.append(FieldProblem(positions[i], spec.name, f"not an integer: {v!r}"))
+            continue
+        if iv < lo or iv > hi:
+            problems.append(FieldProblem(positions[i], spec.name, f"{iv} out of range for {spec.avroType}"))
+            continue
+        out[i] = iv
+    return out, nullMask
+
+
+def _coerceObject(spec, series, problems, positions):
+    """Convert a string or bytes column."""
+    n = len(series)
+    nullMask = _missingMask(series)
+    out = np.empty(n, dtype=object)
+    want = str if spec.avroType == "string" else bytes
+    for i, v in enumerate(series.array):
+        if nullMask[i]:
+            out[i] = None
+        elif isinstance(v, want):
+            out[i] = want(v)
+        elif want is str and isinstance(v, (np.str_, int, np.integer, float, np.floating)):
+            out[i] = str(v)
+        elif want is bytes and isinstance(v, (bytearray, memoryview, np.bytes_)):
+            out[i] = bytes(v)
+        else:
+            problems.append(FieldProblem(positions[i], spec.name, f"not a {spec.avroType}: {type(v).__name__}"))
+            out[i] = None
+    return out, nullMask
+
+
+def coerceTable(
+    table: pd.DataFrame, recordSchema: Mapping, overrides: Mapping[str, object] | None = None
+) -> tuple[TypedTable, list[FieldProblem]]:
+    """Convert a DataFrame to the types of an Avro record schema.
+
+    Parameters
+    ----------
+    table : `pandas.DataFrame`
+        Input rows; index levels are used as columns when a field is not a
+        column (upstream indexes DiaSources on diaObjectId/band/diaSourceId).
+    recordSchema : `dict`
+        Flat Avro record schema.
+    overrides : `dict`, optional
+        Constant values for fields, applied instead of the table's columns.
+
+    Returns
+    -------
+    typed : `TypedTable`
+        The converted table.
+    problems : `list` [`FieldProblem`]
+        Values that did not fit (their slot holds a placeholder); a
+        non-nullable field absent from the table gives one problem per row.
+    """
+    specs = fieldSpecs(recordSchema)
+    n = len(table)
+    positions = np.arange(n)
+    problems: list[FieldProblem] = []
+    columns: dict[str, np.ndarray] = {}
+    nulls: dict[str, np.ndarray | None] = {}
+    indexNames = [name for name in table.index.names if name is not None]
+    overrides = overrides or {}
+    for spec in specs:
+        if spec.name in overrides:
+            series = pd.Series([overrides[spec.name]] * n, dtype=object)
+        elif spec.name in table.columns:
+            series = table[spec.name]
+        elif spec.name in indexNames:
+            series = pd.Series(table.index.get_level_values(spec.name))
+        elif spec.nullable:
+            columns[spec.name] = np.zeros(n, dtype=spec.numpyType)
+            nulls[spec.name] = np.ones(n, dtype=bool) if n else None
+            continue
+        elif spec.hasDefault:
+            series = pd.Series([spec.default] * n, dtype=object)
+        else:
+            problems.extend(FieldProblem(int(i), spec.name, "column missing") for i in positions)
+            columns[spec.name] = np.zeros(n, dtype=spec.numpyType)
+            nulls[spec.name] = None
+            continue
+        if isinstance(series, pd.DataFrame):
+            raise ValueError(f"Duplicate column {spec.name!r} in the input table")
+        if spec.avroType in ("string", "bytes"):
+            values, mask = _coerceObject(spec, series, problems, positions)
+        else:
+            values, mask = _coerceNumeric(spec, series, problems, positions)
+        if not spec.nullable:
+            for i in np.flatnonzero(mask):
+                problems.append(FieldProblem(int(i), spec.name, f"null in a non-nullable {spec.avroType} field"))
+            mask = None
+        elif not mask.any():
+            mask = None
+        columns[spec.name] = values
+        nulls[spec.name] = mask
+    return TypedTable(recordSchema, specs, columns, nulls, n), problems

@@ -1,0 +1,369 @@
+"""The catalogs of one visit/detector, typed and grouped for packaging.
+
+`prepareVisitTables` converts each input DataFrame once (`coerceTable`),
+groups history and forced sources by diaObjectId once (instead of a ``.loc``
+per source), matches solar-system rows by diaSourceId, and decides for every
+DiaSource whether it can be packaged.  Per-source rules (README, "Bad input"):
+
+- a DiaSource row with a value that does not fit the schema, or with a
+  non-finite ra/dec, is skipped with a warning naming its diaSourceId;
+- a history / forced-source row that does not fit is dropped from every
+  alert with a warning naming its id;
+- a DiaSource whose DiaObject row is missing is packaged with
+  ``diaObject = null`` and a warning; likewise a solar-system source without
+  its ssSource (or mpc_orbits) row;
+- a duplicated diaSourceId: the first row is packaged, the others skipped.
+"""
+
+from __future__ import annotations
+
+__all__ = ["PreparedTables", "flattenIndex", "groupRows", "prepareVisitTables"]
+
+import dataclasses
+import logging
+
+import numpy as np
+import pandas as pd
+
+from .designations import DesignationError, ssObjectIdToPackedDesignation, unpackProvisional
+from .records import FieldProblem, TypedTable, coerceTable
+from .schemaRegistry import AlertSchema
+
+MPCORB_PREFIX = "MPCORB_"
+
+
+def flattenIndex(table: pd.DataFrame) -> pd.DataFrame:
+    """Return ``table`` with its named index levels as columns, positional index.
+
+    Levels that are also columns (upstream's DiaSource tables carry
+    diaObjectId both ways) are dropped rather than duplicated.  The input is
+    never modified.
+    """
+    names = [n for n in table.index.names if n is not None and n not in table.columns]
+    if names:
+        table = table.reset_index(level=names)
+    return table.reset_index(drop=True)
+
+
+def groupRows(keys: np.ndarray) -> tuple[np.ndarray, dict[int, tuple[int, int]]]:
+    """Group rows by key in one pass.
+
+    Returns
+    -------
+    order : `numpy.ndarray`
+        Row positions sorted by key (stable: input order within a key).
+    spans : `dict` [`int`, `tuple` [`int`, `int`]]
+        For each key, the [start, stop) range of its rows within ``order``,
+        so a table taken in ``order`` holds each group contiguously.
+    """
+    order = np.argsort(keys, kind="stable")
+    if len(keys) == 0:
+        return order, {}
+    uniq, starts = np.unique(keys[order], return_index=True)
+    stops = np.append(starts[1:], len(order))
+    return order, {int(k): (int(a), int(b)) for k, a, b in zip(uniq, starts, stops)}
+
+
+@dataclasses.dataclass
+class PreparedTables:
+    """Inputs of one visit/detector ready for packaging.
+
+    Attributes
+    ----------
+    sources : `lsst.ap.alerts.records.TypedTable`
+        The DiaSources to package (rows that passed), schema ``diaSource``.
+    diaSourceIds, diaObjectIds : `numpy.ndarray`
+        Per packaged source; diaObjectId 0 marks a solar-system source.
+    ra, dec, x, y : `numpy.ndarray`
+        Positions in full (float64) precision, for the cutouts.
+    bboxSize : `numpy.ndarray`
+        Footprint box side per source.
+    objects, history, forced, ssSources, mpcOrbits : `TypedTable`
+        Converted tables (history/forced only rows that passed).
+    objectRow : `numpy.ndarray`
+        Row in ``objects`` of each source's DiaObject, -1 if none.
+    historyRows, forcedRows : `list` [`tuple` [`int`, `int`] or `None`]
+        [start, stop) rows of ``history`` / ``forced`` (tables ordered by
+        diaObjectId, so each object's rows are contiguous) for each source;
+        `None` means the field is null in the alert.
+    ssRow, mpcRow : `numpy.ndarray`
+        Row in ``ssSources`` / ``mpcOrbits`` per source, -1 if none.
+    skipped : `list` [`tuple` [`int`, `str`]]
+        (diaSourceId, reason) of DiaSources not packaged.
+    """
+
+    sources: TypedTable
+    diaSourceIds: np.ndarray
+    diaObjectIds: np.ndarray
+    ra: np.ndarray
+    dec: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    bboxSize: np.ndarray
+    objects: TypedTable | None
+    history: TypedTable | None
+    forced: TypedTable | None
+    ssSources: TypedTable | None
+    mpcOrbits: TypedTable | None
+    objectRow: np.ndarray
+    historyRows: list
+    forcedRows: list
+    ssRow: np.ndarray
+    mpcRow: np.ndarray
+    skipped: list
+
+
+def _describe(problems: list[FieldProblem]) -> str:
+    return "; ".join(f"{p.field}: {p.reason}" for p in problems)
+
+
+def _problemsByRow(problems: list[FieldProblem]) -> dict[int, list[FieldProblem]]:
+    byRow: dict[int, list[FieldProblem]] = {}
+    for problem in problems:
+        byRow.setdefault(problem.row, []).append(problem)
+    return byRow
+
+
+def _idColumn(table: pd.DataFrame, name: str) -> np.ndarray:
+    """An id column as int64 with -1 for missing values."""
+    if name not in table.columns:
+        return np.full(len(table), -1, dtype=np.int64)
+    values = pd.to_numeric(table[name], errors="coerce")
+    return values.fillna(-1).to_numpy(dtype=np.int64)
+
+
+def _typedRows(table, schema, idName, what, log):
+    """Convert a history-like table; drop (with a warning) rows that do not fit."""
+    typed, problems = coerceTable(table, schema)
+    keep = np.ones(typed.size, dtype=bool)
+    if problems:
+        ids = _idColumn(table, idName)
+        for row, rowProblems in _problemsByRow(problems).items():
+            keep[row] = False
+            log.warning("Dropping %s %s=%d from the alerts: %s", what, idName, ids[row], _describe(rowProblems))
+    return typed, keep
+
+
+def _mpcOrbitsFrame(ssSrc: pd.DataFrame, log) -> pd.DataFrame:
+    """mpc_orbits columns of ``ssSrc``: MPCORB_-prefixed, with designations filled in."""
+    orbits = pd.DataFrame(
+        {c[len(MPCORB_PREFIX):]: ssSrc[c].to_numpy() for c in ssSrc.columns if c.startswith(MPCORB_PREFIX)},
+        index=ssSrc.index,
+    )
+    needPacked = "packed_primary_provisional_designation" not in orbits.columns
+    needUnpacked = "unpacked_primary_provisional_designation" not in orbits.columns
+    needDesignation = "designation" not in orbits.columns
+    if not (needPacked or needUnpacked or needDesignation):
+        return orbits
+    packed, unpacked = [], []
+    ssObjectIds = ssSrc["ssObjectId"].to_numpy() if "ssObjectId" in ssSrc.columns else [None] * len(ssSrc)
+    existingPacked = orbits.get("packed_primary_provisional_designation")
+    for i, ssObjectId in enumerate(ssObjectIds):
+        p = u = None
+        try:
+            if existingPacked is not None and isinstance(existingPacked.iloc[i], str):
+                p = existingPacked.iloc[i]
+            elif ssObjectId is not None and not pd.isna(ssObjectId):
+                p = ssObjectIdToPackedDesignation(int(ssObjectId))
+            if p is not None:
+                u = unpackProvisional(p)
+        except DesignationError as e:
+            log.warning("Cannot derive the MPC designation of ssObjectId %s: %s", ssObjectId, e)
+        packed.append(p)
+        unpacked.append(u)
+    if needPacked:
+        orbits["packed_primary_provisional_designation"] = packed
+    if needUnpacked:
+        orbits["unpacked_primary_provisional_designation"] = unpacked
+    if needDesignation:
+        orbits["designation"] = orbits["unpacked_primary_provisional_designation"].to_numpy()
+    return orbits
+
+
+def prepareVisitTables(
+    schema: AlertSchema,
+    diaSourceCat: pd.DataFrame,
+    diaObjectCat: pd.DataFrame,
+    diaSrcHistory: pd.DataFrame | None,
+    diaForcedSources: pd.DataFrame | None,
+    ssSrc: pd.DataFrame | None,
+    doRunForcedMeasurement: bool,
+    forcedSourceHistoryThreshold: int,
+    log: logging.Logger,
+) -> PreparedTables:
+    """Convert and group the catalogs of one visit/detector.
+
+    Parameters
+    ----------
+    schema : `lsst.ap.alerts.schemaRegistry.AlertSchema`
+        Alert schema; its ``diaSource``, ``diaObject``, ``diaForcedSource``,
+        ``ssSource`` and ``mpc_orbits`` records define the types.
+    diaSourceCat, diaObjectCat, diaSrcHistory, diaForcedSources, ssSrc
+        As `PackageAlertsTask.run`.
+    doRunForcedMeasurement : `bool`
+        Whether forced sources go in the alerts at all.
+    forcedSourceHistoryThreshold : `int`
+        Minimum ``nDiaSources`` of a DiaObject for its forced sources to be
+        included.
+    log : `logging.Logger`
+        Where per-source warnings go.
+    """
+    records = schema.records
+    sourcesIn = flattenIndex(diaSourceCat)
+    sources, problems = coerceTable(sourcesIn, records["diaSource"])
+    ids = _idColumn(sourcesIn, "diaSourceId")
+    ra = pd.to_numeric(sourcesIn["ra"], errors="coerce").to_numpy(dtype=float) if "ra" in sourcesIn else None
+    dec = pd.to_numeric(sourcesIn["dec"], errors="coerce").to_numpy(dtype=float) if "dec" in sourcesIn else None
+    x = pd.to_numeric(sourcesIn["x"], errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(sourcesIn["y"], errors="coerce").to_numpy(dtype=float)
+
+    keep = np.ones(len(sourcesIn), dtype=bool)
+    skipped: list[tuple[int, str]] = []
+
+    def skip(row, reason):
+        if keep[row]:
+            keep[row] = False
+            skipped.append((int(ids[row]), reason))
+            log.warning("Skipping DiaSource diaSourceId=%d: %s", ids[row], reason)
+
+    for row, rowProblems in _problemsByRow(problems).items():
+        skip(row, _describe(rowProblems))
+    for row in np.flatnonzero(~(np.isfinite(ra) & np.isfinite(dec))):
+        skip(row, f"non-finite position ra={ra[row]!r}, dec={dec[row]!r}")
+    seen: set[int] = set()
+    for row in range(len(ids)):
+        if ids[row] in seen:
+            skip(row, "duplicate diaSourceId (the first row with this id is packaged)")
+        seen.add(int(ids[row]))
+
+    rows = np.flatnonzero(keep)
+    sources = sources.take(rows)
+    diaObjectIds = _idColumn(sourcesIn, "diaObjectId")[rows]
+    diaObjectIds[diaObjectIds < 0] = 0  # a null diaObjectId is a solar-system source, like 0
+    ids = ids[rows]
+    n = len(rows)
+
+    # DiaObjects
+    objectsIn = flattenIndex(diaObjectCat)
+    objects, objProblems = coerceTable(objectsIn, records["diaObject"])
+    objectIds = _idColumn(objectsIn, "diaObjectId")
+    badObjects = {p.row for p in objProblems}
+    for row, rowProblems in _problemsByRow(objProblems).items():
+        log.warning("DiaObject diaObjectId=%d does not fit the schema (%s); its alerts get diaObject=null",
+                    objectIds[row], _describe(rowProblems))
+    objectIndex = {int(oid): row for row, oid in enumerate(objectIds) if row not in badObjects}
+    nDiaSources = (
+        pd.to_numeric(objectsIn["nDiaSources"], errors="coerce").fillna(0).to_numpy(dtype=np.int64)
+        if "nDiaSources" in objectsIn.columns else np.zeros(len(objectsIn), dtype=np.int64)
+    )
+    objectRow = np.full(n, -1, dtype=np.int64)
+    for i in range(n):
+        oid = int(diaObjectIds[i])
+        if oid == 0:
+            continue
+        row = objectIndex.get(oid, -1)
+        if row < 0:
+            log.warning("DiaSource diaSourceId=%d: DiaObject %d missing from diaObjectCat; "
+                        "packaging it with diaObject=null", ids[i], oid)
+        objectRow[i] = row
+
+    # Histories, grouped once; each table is reordered so that an object's
+    # rows are contiguous.
+    history = forced = None
+    historyGroups: dict[int, tuple[int, int]] = {}
+    forcedGroups: dict[int, tuple[int, int]] = {}
+    if diaSrcHistory is not None and len(diaSrcHistory):
+        historyIn = flattenIndex(diaSrcHistory)
+        history, keepHistory = _typedRows(historyIn, records["diaSource"], "diaSourceId", "history DiaSource", log)
+        keepRows = np.flatnonzero(keepHistory)
+        order, historyGroups = groupRows(_idColumn(historyIn, "diaObjectId")[keepRows])
+        history = history.take(keepRows[order])
+    if diaForcedSources is not None and len(diaForcedSources) and doRunForcedMeasurement:
+        forcedIn = flattenIndex(diaForcedSources)
+        forced, keepForced = _typedRows(
+            forcedIn, records["diaForcedSource"], "diaForcedSourceId", "DiaForcedSource", log
+        )
+        keepRows = np.flatnonzero(keepForced)
+        order, forcedGroups = groupRows(_idColumn(forcedIn, "diaObjectId")[keepRows])
+        forced = forced.take(keepRows[order])
+
+    empty = (0, 0)
+    historyRows: list = []
+    forcedRows: list = []
+    for i in range(n):
+        oid = int(diaObjectIds[i])
+        row = objectRow[i]
+        if oid == 0:
+            historyRows.append(None)
+            forcedRows.append(None)
+            continue
+        nSources = int(nDiaSources[row]) if row >= 0 else 0
+        # As upstream: no previous DiaSources unless the object has more than
+        # this one; forced sources only above the history threshold.
+        historyRows.append(historyGroups.get(oid, empty) if nSources > 1 else None)
+        if doRunForcedMeasurement and nSources >= forcedSourceHistoryThreshold:
+            forcedRows.append(forcedGroups.get(oid, empty))
+        else:
+            forcedRows.append(empty)
+
+    # Solar-system sources: ssSource and mpc_orbits rows by diaSourceId.
+    ssSources = mpcOrbits = None
+    ssRow = np.full(n, -1, dtype=np.int64)
+    mpcRow = np.full(n, -1, dtype=np.int64)
+    isSso = diaObjectIds == 0
+    if isSso.any():
+        if ssSrc is None or not len(ssSrc):
+            for i in np.flatnonzero(isSso):
+                log.warning("Solar-system DiaSource diaSourceId=%d has no ssSource row (no ssSrc given); "
+                            "packaging it with ssSource=null", ids[i])
+        else:
+            ssIn = flattenIndex(ssSrc)
+            ssSources, ssProblems = coerceTable(ssIn, records["ssSource"])
+            ssIds = _idColumn(ssIn, "diaSourceId")
+            badSs = _problemsByRow(ssProblems)
+            orbitsIn = _mpcOrbitsFrame(ssIn, log)
+            mpcOrbits, mpcProblems = coerceTable(orbitsIn, records["mpc_orbits"])
+            badMpc = _problemsByRow(mpcProblems)
+            ssIndex = {}
+            for row, sid in enumerate(ssIds):
+                ssIndex.setdefault(int(sid), row)
+            for i in np.flatnonzero(isSso):
+                row = ssIndex.get(int(ids[i]), -1)
+                if row < 0:
+                    log.warning("Solar-system DiaSource diaSourceId=%d has no ssSource row; "
+                                "packaging it with ssSource=null", ids[i])
+                    continue
+                if row in badSs:
+                    log.warning("ssSource of diaSourceId=%d does not fit the schema (%s); ssSource=null",
+                                ids[i], _describe(badSs[row]))
+                else:
+                    ssRow[i] = row
+                if not len(orbitsIn.columns):
+                    continue
+                if row in badMpc:
+                    log.warning("mpc_orbits of diaSourceId=%d does not fit the schema (%s); mpc_orbits=null",
+                                ids[i], _describe(badMpc[row]))
+                else:
+                    mpcRow[i] = row
+
+    return PreparedTables(
+        sources=sources,
+        diaSourceIds=ids,
+        diaObjectIds=diaObjectIds,
+        ra=ra[rows],
+        dec=dec[rows],
+        x=x[rows],
+        y=y[rows],
+        bboxSize=sources.columns["bboxSize"].astype(np.int64),
+        objects=objects,
+        history=history,
+        forced=forced,
+        ssSources=ssSources,
+        mpcOrbits=mpcOrbits,
+        objectRow=objectRow,
+        historyRows=historyRows,
+        forcedRows=forcedRows,
+        ssRow=ssRow,
+        mpcRow=mpcRow,
+        skipped=skipped,
+    )
