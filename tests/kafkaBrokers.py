@@ -346,6 +346,9 @@ def consumeAll(bootstrap, topic, expected, timeout=30.0):
             "enable.partition.eof": True,
             "fetch.max.bytes": 64 * 1024 * 1024,
             "max.partition.fetch.bytes": 16 * 1024 * 1024,
+            # noida-db answers a fetch with everything it has, whatever the
+            # requested limits.
+            "receive.message.max.bytes": 1_000_000_000,
             "log_level": 3,
         }
     )

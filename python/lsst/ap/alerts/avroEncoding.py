@@ -354,7 +354,7 @@ def _interleave(segments: Sequence[_Flat], size: int) -> tuple[np.ndarray, np.nd
 # --------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class EncodedRows:
     """Avro encodings of the rows of a table, in one buffer.
 
@@ -437,6 +437,12 @@ def encodeTable(table: TypedTable) -> EncodedRows:
     rows : `EncodedRows`
         Row ``i`` equals ``fastavro.schemaless_writer``'s output for
         ``table.toRecords()[i]`` under ``table.schema``.
+
+    Raises
+    ------
+    TypeError
+        If a string/bytes value is `None` outside a null: rows with
+        `~lsst.ap.alerts.records.FieldProblem` s must be dropped first.
     """
     size = table.size
     parts = []

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 __all__ = [
     "CutoutArrays",
+    "calibrate",
     "ccdDataToFitsBytes",
     "cutoutArrays",
     "localTransformMatrices",
@@ -165,6 +166,12 @@ def cutoutArrays(exposure, center, extent, noDataBit: int) -> CutoutArrays:
     return CutoutArrays(bbox, image, variance, mask)
 
 
+def calibrate(arrays: CutoutArrays, calibrationMean: float) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated float32 image and variance: × mean and × mean², as ``PhotoCalib.calibrateImage``."""
+    mean = np.float32(calibrationMean)
+    return arrays.image * mean, arrays.variance * (mean * mean)
+
+
 def makeCcdData(
     arrays: CutoutArrays,
     calibrationMean: float,
@@ -208,10 +215,10 @@ def makeCcdData(
     if rotPa is not None and np.isfinite(rotPa):
         meta["ROTPA"] = float(rotPa)
     meta.update({f"MP_{name}": bit for name, bit in maskPlanes.items()})
-    mean = np.float32(calibrationMean)
+    image, variance = calibrate(arrays, calibrationMean)
     return CCDData(
-        data=arrays.image * mean,
-        uncertainty=VarianceUncertainty(arrays.variance * (mean * mean)),
+        data=image,
+        uncertainty=VarianceUncertainty(variance),
         flags=arrays.mask,
         wcs=cutoutWcs,
         psf=psf,

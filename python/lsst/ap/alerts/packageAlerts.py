@@ -26,6 +26,7 @@ from ._afw import InvalidParameterError, InvalidPsfError, geom
 from .alertEncoding import AlertEncoder
 from .alertFile import writeAlertFile
 from .config import PackageAlertsConfig
+from .fitsCutout import CutoutFitsWriter
 from .payloads import AlertPayloads
 from .records import coerceTable
 from .schemaRegistry import SchemaRegistry, UnknownSchemaError
@@ -227,6 +228,8 @@ class PackageAlertsTask(pipeBase.Task):
         matrices = cutoutTools.localTransformMatrices(wcs, cx, cy, np.radians(tables.ra),
                                                       np.radians(tables.dec))
         averagePsf = self._averagePsf(exposure) if self.config.useAveragePsf else None
+        # The same FITS layout as streamCcdDataToBytes, written directly.
+        writer = CutoutFitsWriter(maskPlanes)
         havePsf = exposure.getPsf() is not None
         if not havePsf:
             self.log.warning("Exposure has no PSF; its cutouts carry none.")
@@ -247,14 +250,14 @@ class PackageAlertsTask(pipeBase.Task):
                 else:
                     psf = self._computePsf(exposure, center, srcId) if havePsf else None
                 minX, minY = arrays.bbox.getMinX(), arrays.bbox.getMinY()
-                ccd = cutoutTools.makeCcdData(
-                    arrays, calibrationMean,
+                image, variance = cutoutTools.calibrate(arrays, calibrationMean)
+                s0 = time.perf_counter()
+                result.append(writer.write(
+                    image, variance, arrays.mask, psf,
                     crpix=(cx[i] - minX + 1, cy[i] - minY + 1),
                     crval=(float(tables.ra[i]), float(tables.dec[i])),
-                    cdMatrix=matrices[i], psf=psf, maskPlanes=maskPlanes, rotPa=rotPa,
-                )
-                s0 = time.perf_counter()
-                result.append(self.streamCcdDataToBytes(ccd))
+                    cdMatrix=matrices[i], cutMin=(minX - 1, minY - 1), rotPa=rotPa,
+                ))
                 serializeTime += time.perf_counter() - s0
             except Exception as e:  # one bad cutout must not cost the others their alerts
                 self.log.warning("Cutout for DiaSource id=%d failed (%s: %s); packaging the alert without it.",

@@ -309,6 +309,14 @@ def kafkaClientSettings(
     )
 
 
+def _describeError(err) -> str:
+    """Short text of a client error: ``NAME (description)``."""
+    try:
+        return f"{err.name()} ({err.str()})"
+    except AttributeError:
+        return str(err)
+
+
 def _requireKafka():
     if confluent_kafka is None:
         raise RuntimeError(
@@ -355,7 +363,7 @@ class _DeliveryRun:
         if err is None:
             self.delivered += 1
         else:
-            self._fail(entry, str(err))
+            self._fail(entry, _describeError(err))
 
     def fail(self, index: int, reason: str) -> None:
         entry = self.pending.pop(index, None)
@@ -582,7 +590,7 @@ class AlertProducer:
                         continue
                     except kafka.KafkaException as exc:
                         # E.g. larger than message.max.bytes: refused before queueing.
-                        run.fail(index, str(exc.args[0] if exc.args else exc))
+                        run.fail(index, _describeError(exc.args[0]) if exc.args else str(exc))
                     break
                 producer.poll(0)
         finally:

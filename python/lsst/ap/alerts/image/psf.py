@@ -1,0 +1,368 @@
+"""Point-spread functions of the image model, after ``lsst.afw.detection``.
+
+A PSF is evaluated with ``computeKernelImage(position)``: an `ImageD` of
+odd size, normalised to unit sum, centred on pixel ``(0, 0)`` (its ``xy0``
+is ``(-width//2, -height//2)``).  ``computeImage(position)`` is the same
+image recentred on ``position`` in parent pixels: afw's recipe is followed
+(integer part by moving ``xy0`` to the nearest pixel, the fractional
+residual in ``[-0.5, 0.5)`` by a normalised Lanczos-5 shift), so results
+agree with afw to interpolation accuracy, not bit for bit.
+
+Subclasses implement ``_doComputeKernelImage(position, color)`` (and may
+override ``_doComputeBBox``, ``_doComputeShape``, ...), as Python
+subclasses of afw's ``Psf`` do.  A PSF that cannot be evaluated at a
+position raises `InvalidPsfError`, as afw's ``CoaddPsf`` does where it has
+no inputs; `ValidBoxPsf` makes such a PSF for tests.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Psf",
+    "GaussianPsf",
+    "FixedKernel",
+    "ImagePsf",
+    "KernelPsf",
+    "ValidBoxPsf",
+    "Quadrupole",
+]
+
+import math
+
+import numpy as np
+
+from .. import geom
+from .exceptions import InvalidParameterError, InvalidPsfError
+from .image import ImageD
+
+
+class Quadrupole:
+    """Second moments ``(ixx, iyy, ixy)`` of a PSF, after afw's ellipses."""
+
+    def __init__(self, ixx: float, iyy: float, ixy: float = 0.0):
+        self._ixx, self._iyy, self._ixy = float(ixx), float(iyy), float(ixy)
+
+    def getIxx(self) -> float:
+        return self._ixx
+
+    def getIyy(self) -> float:
+        return self._iyy
+
+    def getIxy(self) -> float:
+        return self._ixy
+
+    def getDeterminant(self) -> float:
+        return self._ixx * self._iyy - self._ixy * self._ixy
+
+    def getDeterminantRadius(self) -> float:
+        return self.getDeterminant() ** 0.25
+
+    def getTraceRadius(self) -> float:
+        return math.sqrt(0.5 * (self._ixx + self._iyy))
+
+    def __eq__(self, other):
+        if not isinstance(other, Quadrupole):
+            return NotImplemented
+        return (self._ixx, self._iyy, self._ixy) == (other._ixx, other._iyy, other._ixy)
+
+    __hash__ = None
+
+    def __repr__(self):
+        return f"Quadrupole(ixx={self._ixx}, iyy={self._iyy}, ixy={self._ixy})"
+
+
+def _lanczosWeights(shift: float, size: int, order: int = 5) -> np.ndarray:
+    """``size x size`` matrix moving a 1-d signal by ``shift`` pixels:
+    ``out[i] = sum_j W[i, j] in[j]`` with ``W[i, j] = L(i - j - shift)``,
+    the Lanczos taps normalised to unit sum."""
+    offsets = np.arange(-order, order + 1)
+    taps = np.sinc(offsets - shift) * np.sinc((offsets - shift) / order)
+    taps[np.abs(offsets - shift) >= order] = 0.0
+    taps /= taps.sum()
+    weights = np.zeros((size, size))
+    for k, t in zip(offsets, taps):
+        # i - j == k
+        weights += t * np.eye(size, k=-k)
+    return weights
+
+
+def _positionToIndex(value: float) -> tuple[int, float]:
+    """afw's positionToIndex(..., true): nearest pixel and the residual."""
+    index = math.floor(value + 0.5)
+    return index, value - index
+
+
+class Psf:
+    """Base class of model PSFs.
+
+    Parameters
+    ----------
+    isFixed : `bool`, optional
+        True if the PSF does not vary with position.
+    """
+
+    def __init__(self, isFixed: bool = False):
+        self._isFixed = isFixed
+
+    # -- to be provided by subclasses
+    def _doComputeKernelImage(self, position, color=None) -> ImageD:
+        raise NotImplementedError()
+
+    def _doComputeBBox(self, position, color=None) -> geom.Box2I:
+        return self._doComputeKernelImage(position, color).getBBox()
+
+    def _doComputeShape(self, position, color=None) -> Quadrupole:
+        image = self.computeKernelImage(position, color)
+        array = image.array
+        ys, xs = np.mgrid[image.getY0():image.getY0() + image.getHeight(),
+                          image.getX0():image.getX0() + image.getWidth()]
+        total = array.sum()
+        cx, cy = (xs * array).sum() / total, (ys * array).sum() / total
+        return Quadrupole(((xs - cx) ** 2 * array).sum() / total, ((ys - cy) ** 2 * array).sum() / total,
+                          ((xs - cx) * (ys - cy) * array).sum() / total)
+
+    def _doComputeApertureFlux(self, radius, position, color=None) -> float:
+        image = self.computeKernelImage(position, color)
+        ys, xs = np.mgrid[image.getY0():image.getY0() + image.getHeight(),
+                          image.getX0():image.getX0() + image.getWidth()]
+        return float(image.array[xs * xs + ys * ys <= radius * radius].sum())
+
+    # -- public API
+    def _position(self, position):
+        if position is None:
+            return self.getAveragePosition()
+        position = geom.Point2D(position)
+        if not (math.isfinite(position.x) and math.isfinite(position.y)):
+            raise InvalidParameterError(f"Cannot evaluate a PSF at non-finite position {position}")
+        return position
+
+    def computeKernelImage(self, position=None, color=None) -> ImageD:
+        """Unit-sum image of the PSF centred on pixel ``(0, 0)``."""
+        return self._doComputeKernelImage(self._position(position), color).clone()
+
+    def computeImage(self, position=None, color=None) -> ImageD:
+        """The PSF image centred on ``position`` (parent pixels)."""
+        position = self._position(position)
+        kernel = self._doComputeKernelImage(position, color)
+        ix, dx = _positionToIndex(position.x)
+        iy, dy = _positionToIndex(position.y)
+        array = kernel.array
+        if dx != 0.0 or dy != 0.0:
+            array = (_lanczosWeights(dy, array.shape[0]) @ array) @ _lanczosWeights(dx, array.shape[1]).T
+        else:
+            array = array.copy()
+        return ImageD(array, False, geom.Point2I(kernel.getX0() + ix, kernel.getY0() + iy))
+
+    def computeBBox(self, position=None, color=None) -> geom.Box2I:
+        """Bounding box of the kernel image (centred on 0)."""
+        return self._doComputeBBox(self._position(position), color)
+
+    def computeImageBBox(self, position=None, color=None) -> geom.Box2I:
+        """Bounding box of `computeImage` at ``position``."""
+        position = self._position(position)
+        ix, _ = _positionToIndex(position.x)
+        iy, _ = _positionToIndex(position.y)
+        return self.computeBBox(position, color).shiftedBy(geom.Extent2I(ix, iy))
+
+    def computePeak(self, position=None, color=None) -> float:
+        image = self.computeKernelImage(position, color)
+        return float(image.array[-image.getY0(), -image.getX0()])
+
+    def computeShape(self, position=None, color=None) -> Quadrupole:
+        return self._doComputeShape(self._position(position), color)
+
+    def computeApertureFlux(self, radius: float, position=None, color=None) -> float:
+        return self._doComputeApertureFlux(float(radius), self._position(position), color)
+
+    def getAveragePosition(self) -> geom.Point2D:
+        """Position at which the PSF is evaluated by default (afw: (0, 0))."""
+        return geom.Point2D(0.0, 0.0)
+
+    def isFixed(self) -> bool:
+        return self._isFixed
+
+    def isPersistable(self) -> bool:
+        return False
+
+    def clone(self):
+        return self
+
+
+class GaussianPsf(Psf):
+    """Circular Gaussian PSF on an odd ``width x height`` stamp.
+
+    Parameters
+    ----------
+    width, height : `int`
+        Stamp dimensions (must be odd, as afw requires); or give an
+        `Extent2I` as the first argument and ``sigma`` second.
+    sigma : `float`
+        Gaussian sigma in pixels.
+    """
+
+    def __init__(self, width, height=None, sigma=None):
+        if isinstance(width, geom.Extent2I):
+            width, height, sigma = width.getX(), width.getY(), height
+        super().__init__(isFixed=True)
+        self._dimensions = geom.Extent2I(int(width), int(height))
+        self._sigma = float(sigma)
+        if self._dimensions.getX() % 2 == 0 or self._dimensions.getY() % 2 == 0:
+            raise InvalidParameterError("GaussianPsf dimensions must be odd")
+        if not self._sigma > 0:
+            raise InvalidParameterError(f"GaussianPsf sigma must be positive: {sigma}")
+
+    def getSigma(self) -> float:
+        return self._sigma
+
+    def getDimensions(self) -> geom.Extent2I:
+        return geom.Extent2I(self._dimensions)
+
+    def _doComputeBBox(self, position, color=None) -> geom.Box2I:
+        w, h = self._dimensions.getX(), self._dimensions.getY()
+        return geom.Box2I(geom.Point2I(-(w // 2), -(h // 2)), geom.Extent2I(w, h))
+
+    def _doComputeKernelImage(self, position, color=None) -> ImageD:
+        bbox = self._doComputeBBox(position)
+        x = np.arange(bbox.getBeginX(), bbox.getEndX(), dtype=float)
+        y = np.arange(bbox.getBeginY(), bbox.getEndY(), dtype=float)
+        array = np.exp(-0.5 * (x[None, :] ** 2 + y[:, None] ** 2) / (self._sigma * self._sigma))
+        array /= array.sum()
+        return ImageD(array, False, bbox.getMin())
+
+    def _doComputeShape(self, position, color=None) -> Quadrupole:
+        return Quadrupole(self._sigma ** 2, self._sigma ** 2, 0.0)
+
+    def _doComputeApertureFlux(self, radius, position, color=None) -> float:
+        return 1.0 - math.exp(-0.5 * radius * radius / (self._sigma * self._sigma))
+
+    def resized(self, width: int, height: int) -> GaussianPsf:
+        return GaussianPsf(width, height, self._sigma)
+
+    def clone(self) -> GaussianPsf:
+        return GaussianPsf(self._dimensions.getX(), self._dimensions.getY(), self._sigma)
+
+    def isPersistable(self) -> bool:
+        return True
+
+    def __eq__(self, other):
+        if not isinstance(other, GaussianPsf):
+            return NotImplemented
+        return self._dimensions == other._dimensions and self._sigma == other._sigma
+
+    __hash__ = None
+
+    def __reduce__(self):
+        return (GaussianPsf, (self._dimensions.getX(), self._dimensions.getY(), self._sigma))
+
+    def __repr__(self):
+        return f"GaussianPsf({self._dimensions.getX()}, {self._dimensions.getY()}, {self._sigma})"
+
+
+class FixedKernel:
+    """A convolution kernel given by an image (afw's ``math.FixedKernel``).
+
+    The kernel centre is pixel ``((width - 1) // 2, (height - 1) // 2)`` of
+    the image, as in afw.
+    """
+
+    def __init__(self, image):
+        array = image.array if hasattr(image, "array") else np.asarray(image)
+        if array.ndim != 2:
+            raise InvalidParameterError("FixedKernel needs a 2-d image")
+        self._array = np.array(array, dtype=np.float64)
+
+    def getWidth(self) -> int:
+        return self._array.shape[1]
+
+    def getHeight(self) -> int:
+        return self._array.shape[0]
+
+    def getDimensions(self) -> geom.Extent2I:
+        return geom.Extent2I(self.getWidth(), self.getHeight())
+
+    def getCtr(self) -> geom.Point2I:
+        return geom.Point2I((self.getWidth() - 1) // 2, (self.getHeight() - 1) // 2)
+
+    def getSum(self) -> float:
+        return float(self._array.sum())
+
+    def computeImage(self, doNormalize: bool = True) -> ImageD:
+        array = self._array / self._array.sum() if doNormalize else self._array.copy()
+        ctr = self.getCtr()
+        return ImageD(array, False, geom.Point2I(-ctr.getX(), -ctr.getY()))
+
+    def __reduce__(self):
+        return (FixedKernel, (self._array,))
+
+
+class ImagePsf(Psf):
+    """Base class of PSFs defined by images (afw's ``ImagePsf``)."""
+
+
+class KernelPsf(ImagePsf):
+    """A spatially constant PSF from a fixed kernel image.
+
+    Parameters
+    ----------
+    kernel : `FixedKernel`, `ImageD` or `numpy.ndarray`
+        The PSF image; it is normalised to unit sum when evaluated.
+    averagePosition : `lsst.geom.Point2D`, optional
+        Value of `getAveragePosition`.
+    """
+
+    def __init__(self, kernel, averagePosition=None):
+        super().__init__(isFixed=True)
+        self._kernel = kernel if isinstance(kernel, FixedKernel) else FixedKernel(kernel)
+        if self._kernel.getSum() == 0:
+            raise InvalidParameterError("KernelPsf kernel sums to zero")
+        self._averagePosition = geom.Point2D(0.0, 0.0) if averagePosition is None else geom.Point2D(
+            averagePosition)
+
+    def getKernel(self) -> FixedKernel:
+        return self._kernel
+
+    def getAveragePosition(self) -> geom.Point2D:
+        return geom.Point2D(self._averagePosition)
+
+    def _doComputeKernelImage(self, position, color=None) -> ImageD:
+        return self._kernel.computeImage(True)
+
+    def __reduce__(self):
+        return (KernelPsf, (self._kernel, self._averagePosition))
+
+
+class ValidBoxPsf(Psf):
+    """Wrap a PSF so that it can only be evaluated inside ``validBox``.
+
+    Outside the box every evaluation raises `InvalidPsfError`, as afw's
+    ``CoaddPsf`` does at a point covered by no input image.  Intended for
+    tests of PSF-failure handling.
+    """
+
+    def __init__(self, psf: Psf, validBox):
+        super().__init__(isFixed=False)
+        self._psf = psf
+        self._validBox = validBox if isinstance(validBox, geom.Box2D) else geom.Box2D(validBox)
+
+    def _check(self, position):
+        if not self._validBox.contains(position):
+            raise InvalidPsfError(f"Cannot compute PSF at point {position}; no input images at that point.")
+
+    def getAveragePosition(self) -> geom.Point2D:
+        return self._validBox.getCenter()
+
+    def _doComputeKernelImage(self, position, color=None) -> ImageD:
+        self._check(position)
+        return self._psf._doComputeKernelImage(position, color)
+
+    def _doComputeBBox(self, position, color=None) -> geom.Box2I:
+        self._check(position)
+        return self._psf._doComputeBBox(position, color)
+
+    def _doComputeShape(self, position, color=None) -> Quadrupole:
+        self._check(position)
+        return self._psf._doComputeShape(position, color)
+
+    def _doComputeApertureFlux(self, radius, position, color=None) -> float:
+        self._check(position)
+        return self._psf._doComputeApertureFlux(radius, position, color)
