@@ -32,6 +32,8 @@ __all__ = [
     "schemaDefinition",
 ]
 
+import atexit
+import ctypes
 import functools
 import importlib.resources
 import importlib.util
@@ -43,15 +45,49 @@ import socket
 import stat
 import struct
 import subprocess
+import sys
 import tempfile
 import time
+import weakref
 
 import fastavro
-
 import lsst.alert.packet as alertPack
 
 _READY_TIMEOUT = 20.0
 _STOP_TIMEOUT = 10.0
+
+
+# Brokers still running when the interpreter exits (a test run interrupted
+# between start and cleanup) are stopped here.
+_RUNNING = weakref.WeakSet()
+
+
+@atexit.register
+def _stopAll():
+    for broker in list(_RUNNING):
+        broker.stop(graceful=False)
+
+
+def _loadPrctl():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+# Resolved now, not in the forked child, where loading a library could
+# deadlock on a lock held by another thread of the parent.
+_PRCTL = _loadPrctl()
+_PR_SET_PDEATHSIG = 1
+
+
+def _dieWithParent():
+    """In the child, before exec: have Linux SIGKILL it when the test process
+    dies, even by SIGKILL."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def freePort() -> int:
@@ -144,7 +180,9 @@ class KafkaBroker:
                 stderr=subprocess.STDOUT,
                 cwd=self.workDir,
                 start_new_session=True,
+                preexec_fn=_dieWithParent,  # noqa: PLW1509 (only a prctl call)
             )
+        _RUNNING.add(self)
         try:
             self._waitReady(timeout)
         except BaseException:
@@ -153,6 +191,7 @@ class KafkaBroker:
         return self
 
     def _waitReady(self, timeout):
+        from confluent_kafka import KafkaException
         from confluent_kafka.admin import AdminClient
 
         admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
@@ -166,7 +205,7 @@ class KafkaBroker:
                 else:
                     admin.list_topics(timeout=1.0)
                 return
-            except Exception:
+            except (KafkaException, OSError):
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{self.name} not ready after {timeout} s:\n{self.output()}")
                 time.sleep(0.05)
@@ -175,6 +214,7 @@ class KafkaBroker:
         """Stop the broker's process group (SIGTERM, or SIGKILL if not
         ``graceful`` or still alive after ``timeout`` seconds)."""
         process, self.process = self.process, None
+        _RUNNING.discard(self)
         if process is None:
             return
         if process.poll() is None:
@@ -272,28 +312,31 @@ class TansuBroker(KafkaBroker):
         broker (that needs a login) and memory storage does not survive a
         restart, so it only serves to check the client's side of the
         SCRAM exchange.
+    advertisedPort : `int`, optional
+        Port the broker tells clients to connect to (e.g. a proxy's);
+        ``port`` by default.
     """
 
     name = "tansu"
     maxMessageBytes = None
 
-    def __init__(self, workDir=None, port=None, authentication=False):
+    def __init__(self, workDir=None, port=None, authentication=False, advertisedPort=None):
         super().__init__(workDir, port)
         self.requiresAuthentication = authentication
+        self.advertisedPort = self.port if advertisedPort is None else advertisedPort
 
     @classmethod
     def binary(cls):
         return _tansuBinary()
 
     def command(self):
-        url = f"tcp://127.0.0.1:{self.port}"
         return [
             self.binary(),
             "broker",
             "--listener-url",
-            url,
+            f"tcp://127.0.0.1:{self.port}",
             "--advertised-listener-url",
-            url,
+            f"tcp://127.0.0.1:{self.advertisedPort}",
             "--storage-engine",
             "memory://tansu/",
         ] + (["--authentication"] if self.requiresAuthentication else [])
@@ -362,9 +405,7 @@ def consumeAll(bootstrap, topic, expected, timeout=30.0):
         count = 0
         while not (all(atEnd.values()) and count >= expected):
             if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"read {count} of {expected} messages of {topic}; at end: {atEnd}"
-                )
+                raise TimeoutError(f"read {count} of {expected} messages of {topic}; at end: {atEnd}")
             msg = consumer.poll(0.2)
             if msg is None:
                 continue

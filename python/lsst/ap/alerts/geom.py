@@ -15,24 +15,24 @@ need is modelled, with the same conventions:
 from __future__ import annotations
 
 __all__ = [
-    "AngleUnit",
-    "Angle",
-    "radians",
-    "degrees",
-    "arcminutes",
-    "arcseconds",
-    "milliarcseconds",
-    "hours",
+    "HALFPI",
     "PI",
     "TWOPI",
-    "HALFPI",
-    "Point2D",
-    "Point2I",
+    "Angle",
+    "AngleUnit",
+    "Box2D",
+    "Box2I",
     "Extent2D",
     "Extent2I",
-    "Box2I",
-    "Box2D",
+    "Point2D",
+    "Point2I",
     "SpherePoint",
+    "arcminutes",
+    "arcseconds",
+    "degrees",
+    "hours",
+    "milliarcseconds",
+    "radians",
 ]
 
 import math
@@ -431,7 +431,7 @@ class Box2I:
     ``(Box2D, edgeHandling=Box2I.EXPAND)``, or nothing (an empty box).
     """
 
-    __slots__ = ("_minX", "_minY", "_width", "_height")
+    __slots__ = ("_height", "_minX", "_minY", "_width")
 
     EXPAND = "EXPAND"
     SHRINK = "SHRINK"
@@ -737,7 +737,7 @@ class Box2D:
     (expanded by half a pixel on every side), or nothing (an empty box).
     """
 
-    __slots__ = ("_min", "_max")
+    __slots__ = ("_max", "_min")
 
     def __init__(self, *args, **kwargs):
         nan = float("nan")
@@ -951,7 +951,7 @@ class SpherePoint:
     3-vector; the longitude is wrapped into ``[0, 2 pi)``.
     """
 
-    __slots__ = ("_lon", "_lat")
+    __slots__ = ("_lat", "_lon")
 
     def __init__(self, *args):
         if len(args) == 1 and isinstance(args[0], SpherePoint):

@@ -42,14 +42,14 @@ changes how a visit's alerts are sent:
 from __future__ import annotations
 
 __all__ = [
-    "AlertProducer",
-    "KafkaClientSettings",
-    "ProduceReport",
     "KAFKA_PASSWORD_ENV",
     "KAFKA_SERVER_ENV",
     "KAFKA_TOPIC_ENV",
     "KAFKA_USERNAME_ENV",
     "REDACTED",
+    "AlertProducer",
+    "KafkaClientSettings",
+    "ProduceReport",
     "diaObjectKey",
     "kafkaClientSettings",
     "produceMetadata",
@@ -153,6 +153,9 @@ class _RedactedDict(dict):
         return repr(redactConfig(self))
 
     __str__ = __repr__
+
+    def copy(self) -> _RedactedDict:
+        return _RedactedDict(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -295,7 +298,7 @@ def kafkaClientSettings(
             "batch.size": _BATCH_SIZE,
             "linger.ms": _LINGER_MS,
             # librdkafka wants an integer number of milliseconds.
-            "delivery.timeout.ms": int(round(config.deliveryTimeout)),
+            "delivery.timeout.ms": round(config.deliveryTimeout),
             "compression.type": _COMPRESSION,
         }
     )
@@ -392,7 +395,9 @@ class _DeliveryRun:
             )
         else:
             self.written += 1
-            self.log.debug("Alert for diaSourceId %d was not delivered (%s); wrote %s", diaSourceId, reason, path)
+            self.log.debug(
+                "Alert for diaSourceId %d was not delivered (%s); wrote %s", diaSourceId, reason, path
+            )
 
     def _write(self, diaSourceId: int, payload: bytes) -> str:
         os.makedirs(self.writeDir, exist_ok=True)
@@ -528,7 +533,9 @@ class AlertProducer:
         if topicMetadata is None:
             raise RuntimeError(f"Kafka topic {self._topic!r} does not exist on {self._server}.")
         if topicMetadata.error is not None:
-            raise RuntimeError(f"Kafka topic {self._topic!r} on {self._server} is unusable: {topicMetadata.error}")
+            raise RuntimeError(
+                f"Kafka topic {self._topic!r} on {self._server} is unusable: {topicMetadata.error}"
+            )
 
     def produce(
         self,

@@ -7,14 +7,14 @@
 """
 
 __all__ = [
-    "LsstException",
-    "LogicError",
-    "InvalidParameterError",
-    "LengthError",
-    "OutOfRangeError",
-    "NotFoundError",
     "FitsError",
+    "InvalidParameterError",
     "InvalidPsfError",
+    "LengthError",
+    "LogicError",
+    "LsstException",
+    "NotFoundError",
+    "OutOfRangeError",
 ]
 
 

@@ -10,22 +10,22 @@ sub-images made with ``image[bbox]`` share pixels with their parent.
 from __future__ import annotations
 
 __all__ = [
-    "ImageOrigin",
-    "PARENT",
     "LOCAL",
+    "PARENT",
     "Image",
-    "ImageF",
     "ImageD",
+    "ImageF",
     "ImageI",
-    "ImageU",
     "ImageL",
+    "ImageOrigin",
+    "ImageU",
     "Mask",
-    "MaskX",
     "MaskPixel",
-    "VariancePixel",
+    "MaskX",
     "MaskedImage",
-    "MaskedImageF",
     "MaskedImageD",
+    "MaskedImageF",
+    "VariancePixel",
     "makeMaskedImage",
 ]
 
@@ -153,12 +153,12 @@ class Image:
             return
         first = args[0]
         if isinstance(first, Image):
-            bbox = args[1] if len(args) > 1 else kwargs.get("bbox")
+            bbox = args[1] if len(args) > 1 and isinstance(args[1], geom.Box2I) else kwargs.get("bbox")
             origin = args[2] if len(args) > 2 else kwargs.get("origin", PARENT)
             deep = args[3] if len(args) > 3 else kwargs.get("deep", False)
             if bbox is None:
-                deep = args[1] if len(args) > 1 and isinstance(args[1], bool) else kwargs.get("deep", False)
-                bbox = first.getBBox()
+                deep = args[1] if len(args) > 1 else kwargs.get("deep", False)
+                bbox, origin = first.getBBox(), PARENT
             view = first._view(_subBox(bbox, first.getBBox(), origin))
             self._array = view.astype(self._dtype, copy=True) if (deep or view.dtype != self._dtype) else view
             self._xy0 = (bbox if origin == PARENT else bbox.shiftedBy(

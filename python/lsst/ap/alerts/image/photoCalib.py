@@ -13,7 +13,7 @@ modelled.
 
 from __future__ import annotations
 
-__all__ = ["PhotoCalib", "Measurement", "makePhotoCalibFromCalibZeroPoint", "REFERENCE_FLUX_NJY"]
+__all__ = ["REFERENCE_FLUX_NJY", "Measurement", "PhotoCalib", "makePhotoCalibFromCalibZeroPoint"]
 
 import math
 import warnings

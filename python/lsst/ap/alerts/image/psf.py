@@ -18,13 +18,13 @@ no inputs; `ValidBoxPsf` makes such a PSF for tests.
 from __future__ import annotations
 
 __all__ = [
-    "Psf",
-    "GaussianPsf",
     "FixedKernel",
+    "GaussianPsf",
     "ImagePsf",
     "KernelPsf",
-    "ValidBoxPsf",
+    "Psf",
     "Quadrupole",
+    "ValidBoxPsf",
 ]
 
 import math

@@ -8,7 +8,7 @@ through FITS (``DATE-AVG`` with ``TIMESYS = 'TAI'``).
 
 from __future__ import annotations
 
-__all__ = ["DateTime", "RotType", "Observatory", "Weather", "VisitInfo"]
+__all__ = ["DateTime", "Observatory", "RotType", "VisitInfo", "Weather"]
 
 import datetime
 import enum
@@ -172,8 +172,10 @@ def _leapNsecs(nsecs: int, fromScale: str) -> int:
     else:
         utc = time.utc
         delta = ((time.jd1 - utc.jd1) + (time.jd2 - utc.jd2)) * 86400.0
-    # TAI - UTC is a whole number of seconds since 1972
-    return round(delta) * 1_000_000_000
+    # TAI - UTC is a whole number of seconds since 1972 (fractional before)
+    if abs(delta - round(delta)) < 1e-6:
+        return round(delta) * 1_000_000_000
+    return round(delta * 1e9)
 
 
 def _toTaiNsecs(nsecs: int, scale: str) -> int:

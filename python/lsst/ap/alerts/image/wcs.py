@@ -23,11 +23,11 @@ from __future__ import annotations
 
 __all__ = [
     "SkyWcs",
+    "getImageXY0FromMetadata",
+    "makeCdMatrix",
     "makeSkyWcs",
     "makeSkyWcsFromFitsHeader",
     "makeTanSipWcs",
-    "makeCdMatrix",
-    "getImageXY0FromMetadata",
 ]
 
 import math
@@ -58,7 +58,7 @@ def _toMapping(metadata) -> dict:
     if isinstance(metadata, PropertyList):
         return metadata.toDict()
     if isinstance(metadata, fits.Header):
-        return {key: metadata[key] for key in metadata.keys() if key not in ("COMMENT", "HISTORY", "")}
+        return {key: metadata[key] for key in metadata if key not in ("COMMENT", "HISTORY", "")}
     if isinstance(metadata, Mapping):
         return dict(metadata)
     if hasattr(metadata, "toDict"):
@@ -72,7 +72,7 @@ def getImageXY0FromMetadata(metadata, strip: bool = False) -> geom.Point2I:
     values = _toMapping(metadata)
     if "CRVAL1A" not in values or "CRVAL2A" not in values:
         return geom.Point2I(0, 0)
-    xy0 = geom.Point2I(int(round(float(values["CRVAL1A"]))), int(round(float(values["CRVAL2A"]))))
+    xy0 = geom.Point2I(round(float(values["CRVAL1A"])), round(float(values["CRVAL2A"])))
     if strip:
         for key in _XY0_KEYS:
             _removeKey(metadata, key)
@@ -248,7 +248,7 @@ class SkyWcs:
         if self._wcs.cpdis1 is not None or self._wcs.det2im1 is not None:
             raise FitsError("Lookup-table distortions are not supported by the model SkyWcs")
         self._hasDistortion = self._wcs.sip is not None or any(
-            key.startswith("PV") for key in header.keys())
+            key.startswith("PV") for key in header)
 
     # -- point conversions
     def pixelToSky(self, *args):
@@ -261,7 +261,7 @@ class SkyWcs:
             ra, dec = self.pixelToSkyArray(np.array([float(args[0])]), np.array([float(args[1])]))
             return geom.SpherePoint(geom.Angle(ra[0]), geom.Angle(dec[0]))
         (arg,) = args
-        if isinstance(arg, geom.Point2D) or isinstance(arg, geom.Point2I):
+        if isinstance(arg, (geom.Point2D, geom.Point2I)):
             ra, dec = self.pixelToSkyArray(np.array([float(arg[0])]), np.array([float(arg[1])]))
             return geom.SpherePoint(geom.Angle(ra[0]), geom.Angle(dec[0]))
         points = list(arg)
@@ -390,7 +390,7 @@ class SkyWcs:
     def getFitsMetadata(self, precise: bool = False) -> PropertyList:
         """FITS WCS keywords of this WCS (``CRPIX`` = pixel origin + 1)."""
         result = PropertyList()
-        for key in self._header.keys():
+        for key in self._header:
             result.set(key, self._header[key])
         return result
 

@@ -1,0 +1,7 @@
+"""``python -m lsst.ap.alerts``: the ``ap-alerts`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

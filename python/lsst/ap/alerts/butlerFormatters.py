@@ -1,0 +1,204 @@
+"""Butler storage classes and formatters for alerts and model exposures.
+
+Storage classes (defined in ``configs/apAlertsStorageClasses.yaml``):
+
+``ApAlertPackets``
+    The alerts of one visit/detector, Python type
+    `lsst.ap.alerts.payloads.AlertPayloads`, stored as an Avro object
+    container file (``.avro``) that embeds the schema, so ``fastavro.reader``
+    and ``lsst.alert.packet`` read it without this package.
+``ApAlertsExposureF``
+    The package's own afw-compatible `lsst.ap.alerts.image.ExposureF`, stored
+    as FITS in afw's multi-extension layout.  Used for the image inputs only
+    when ``lsst.afw`` is absent; with the LSST stack the inputs are afw's
+    ``ExposureF`` (see `EXPOSURE_STORAGE_CLASS`).
+
+A butler only knows these storage classes and their formatters (in
+``configs/apAlertsFormatters.yaml``) if its configuration includes them.
+Either
+
+- create the repository with them, so every process that opens it (a
+  ``pipetask`` subprocess included) sees them without any environment::
+
+      butler create REPO --seed-config "$(python -c \\
+          'from lsst.ap.alerts.butlerFormatters import SEED_CONFIG; print(SEED_CONFIG)')"
+
+  or `makeRepo` from Python; or
+- for a repository that already exists, put `CONFIG_DIR` on
+  ``DAF_BUTLER_CONFIG_PATH`` in every process that uses it::
+
+      export DAF_BUTLER_CONFIG_PATH="$(python -c \\
+          'from lsst.ap.alerts.butlerFormatters import CONFIG_DIR; print(CONFIG_DIR)')"
+
+Reading a dataset back only needs the storage class (the formatter is
+recorded with the file); writing one needs both.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ALERTS_STORAGE_CLASS",
+    "AlertPacketsFormatter",
+    "CONFIG_DIR",
+    "EXPOSURE_STORAGE_CLASS",
+    "ExposureFitsFormatter",
+    "SEED_CONFIG",
+    "makeRepo",
+    "readAlertContainer",
+    "repoSeedConfig",
+    "writeAlertContainer",
+]
+
+import io
+import json
+import os
+import re
+from typing import Any, BinaryIO
+
+import fastavro
+from lsst.daf.butler import Butler, Config, FormatterV2
+from lsst.resources import ResourcePath
+
+from ._afw import HAVE_AFW
+from .avroEncoding import ContainerFileWriter
+from .payloads import AlertPayloads
+from .schemaRegistry import AlertSchema, SchemaRegistry, UnknownSchemaError
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
+"""Directory to put on ``DAF_BUTLER_CONFIG_PATH`` (holds ``storageClasses.yaml``
+and ``datastores/fileDatastore.yaml``)."""
+
+SEED_CONFIG = os.path.join(CONFIG_DIR, "apAlertsRepoSeed.yaml")
+"""Seed configuration for ``butler create --seed-config``."""
+
+ALERTS_STORAGE_CLASS = "ApAlertPackets"
+"""Storage class of the alerts dataset."""
+
+# The one place that picks the exposure storage class: afw's own when the
+# stack is there (its formatter comes from obs_base), the model's otherwise.
+EXPOSURE_STORAGE_CLASS = "ExposureF" if HAVE_AFW else "ApAlertsExposureF"
+"""Storage class of the difference, science and template exposure inputs."""
+
+_SCHEMA_NAME_RE = re.compile(r"lsst\.v(\d+)_(\d+)\.alert$")
+
+
+def repoSeedConfig() -> Config:
+    """Return the butler configuration that adds this package's storage
+    classes and formatters (the contents of `SEED_CONFIG`).
+    """
+    return Config(SEED_CONFIG)
+
+
+def makeRepo(root: str, **kwargs: Any) -> Config:
+    """Create a butler repository that knows this package's storage classes.
+
+    Parameters
+    ----------
+    root : `str`
+        Repository location (a new SQLite repository by default).
+    **kwargs
+        Passed on to `lsst.daf.butler.Butler.makeRepo`.
+
+    Returns
+    -------
+    config : `lsst.daf.butler.Config`
+        The configuration written to ``root/butler.yaml``.
+    """
+    return Butler.makeRepo(root, config=repoSeedConfig(), **kwargs)
+
+
+def _schemaOf(writerSchema: dict, schemaJson: str) -> AlertSchema:
+    """The `AlertSchema` of a container file, from its writer schema."""
+    name = writerSchema.get("name", "") if isinstance(writerSchema, dict) else ""
+    match = _SCHEMA_NAME_RE.search(name)
+    if not match:
+        raise ValueError(f"Not an LSST alert container file: its schema is named {name!r}")
+    version = (int(match[1]), int(match[2]))
+    try:
+        # A known version: the registry's copy (with its path) is the same schema.
+        return SchemaRegistry.default().byVersion(version)
+    except UnknownSchemaError:
+        return AlertSchema(version, "", json.loads(schemaJson))
+
+
+def readAlertContainer(source: str | os.PathLike | BinaryIO) -> AlertPayloads:
+    """Read an Avro container file of alerts into `AlertPayloads`.
+
+    Works on the files `AlertPacketsFormatter` writes and on the
+    ``{visit}_{detector}.avro`` files `PackageAlertsTask` writes.  Each record
+    is decoded once, to find where it ends and to read its ids; the payloads
+    keep the exact bytes of the file.
+
+    Parameters
+    ----------
+    source : `str`, path-like or binary file object
+        The file.
+
+    Returns
+    -------
+    alerts : `lsst.ap.alerts.payloads.AlertPayloads`
+
+    Raises
+    ------
+    ValueError
+        If the file's schema is not an LSST alert schema.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as stream:
+            return readAlertContainer(stream)
+    reader = fastavro.block_reader(source)
+    schema = _schemaOf(reader.writer_schema, reader.metadata["avro.schema"])
+    parsed = schema.parsed
+    diaSourceIds, payloads, diaObjectIds = [], [], []
+    for block in reader:
+        data = block.bytes_.getvalue() if hasattr(block.bytes_, "getvalue") else bytes(block.bytes_)
+        stream = io.BytesIO(data)
+        for _ in range(block.num_records):
+            start = stream.tell()
+            record = fastavro.schemaless_reader(stream, parsed, None)
+            payloads.append(data[start:stream.tell()])
+            diaSourceIds.append(record["diaSourceId"])
+            diaObjectIds.append((record.get("diaObject") or {}).get("diaObjectId"))
+    return AlertPayloads(schema, diaSourceIds, payloads, diaObjectIds)
+
+
+def writeAlertContainer(alerts: AlertPayloads) -> bytes:
+    """Return the Avro container file of ``alerts`` (uncompressed: the
+    cutouts are FITS bytes that deflate barely shrinks).
+    """
+    stream = io.BytesIO()
+    with ContainerFileWriter(stream, alerts.schema.definition) as writer:
+        writer.extend(alerts.payloads)
+    return stream.getvalue()
+
+
+class AlertPacketsFormatter(FormatterV2):
+    """Read and write `AlertPayloads` as an Avro object container file."""
+
+    default_extension = ".avro"
+    unsupported_parameters = None
+    can_read_from_local_file = True
+
+    def read_from_local_file(self, path: str, component: str | None = None, expected_size: int = -1) -> Any:
+        return readAlertContainer(path)
+
+    def to_bytes(self, in_memory_dataset: Any) -> bytes:
+        if not isinstance(in_memory_dataset, AlertPayloads):
+            raise TypeError(f"Expected AlertPayloads, got {type(in_memory_dataset).__name__}")
+        return writeAlertContainer(in_memory_dataset)
+
+
+class ExposureFitsFormatter(FormatterV2):
+    """Read and write the model's `lsst.ap.alerts.image.ExposureF` as FITS
+    in afw's layout (``readFits``/``writeFits``).
+    """
+
+    default_extension = ".fits"
+    unsupported_parameters = None
+    can_read_from_local_file = True
+
+    def read_from_local_file(self, path: str, component: str | None = None, expected_size: int = -1) -> Any:
+        return self.file_descriptor.storageClass.pytype.readFits(path)
+
+    def write_local_file(self, in_memory_dataset: Any, uri: ResourcePath) -> None:
+        in_memory_dataset.writeFits(uri.ospath)

@@ -1,0 +1,912 @@
+"""FITS persistence of the image model, in afw's on-disk layout.
+
+Reading (`readExposureFits`) handles files written by afw (any
+``EXPINFO_V``) and by this module:
+
+* HDU 1/2/3 = image, mask, variance (checked against ``EXTTYPE``); ``xy0``
+  from the ``A`` WCS (``CRVAL1A/CRVAL2A``), else from ``-LTV1/-LTV2``;
+  mask planes from ``MP_*`` keys;
+* the WCS from the FITS keywords of the image HDU (TAN, TAN-SIP, other
+  FITS projections; FK5 J2000 converted to ICRS).  afw writes header WCS
+  keywords whenever its WCS is exactly FITS-representable; a WCS stored
+  *only* in the archive (an AST serialisation) cannot be read and raises
+  `FitsError` naming the HDU;
+* primary-header metadata as afw's ``ExposureFitsReader``: ``EXPID`` (the
+  exposure id), VisitInfo keys (``EXPTIME``, ``DARKTIME``, ``DATE-AVG`` with
+  ``TIMESYS='TAI'`` or legacy UTC ``TIME-MID``, ``BORE-RA``, ``BORE-DEC``,
+  ``BORE-ROTANG``, ``ROTTYPE``, ``OBS-*``, ``IDNUM``, ``REASON``,
+  ``OBJECT``, ...), ``FILTER`` (files before EXPINFO_V 2), ``FLUXMAG0``
+  (EXPINFO_V 0); the keys used are stripped, the rest become the exposure
+  metadata;
+* archive tables (``AR_HDU``): PhotoCalib (spatially constant, or a
+  constant Chebyshev field; otherwise `FitsError`), FilterLabel, Detector
+  (name, id, serial, bbox, type only), GaussianPsf.  Other components
+  (other PSF classes, aperture corrections, polygons, ...) are skipped
+  with a log message; the exposure then has no PSF.
+
+Writing (`writeExposureFits`) produces the same layout, ``EXPINFO_V = 2``:
+primary HDU with ``EXPID``, VisitInfo keys, ``DETNAME``/``DETSER``; image,
+mask and variance HDUs with ``EXTTYPE``/``EXTNAME``, the WCS keywords,
+``LTV1/LTV2`` and the ``A`` WCS for ``xy0``, ``MP_*`` keys; an archive
+(index + catalogs) holding the PhotoCalib (+ its constant Chebyshev
+field), the FilterLabel and a GaussianPsf, laid out as afw writes them.
+Model-only extras that afw ignores: the detector id/bbox/type in primary
+keys ``APDETID``, ``APDETBOX``, ``APDETTYP``, ``APDETPHY`` (afw stores a
+full cameraGeom Detector in the archive, which the model cannot write),
+and a `KernelPsf` image in a trailing ``MODEL_PSF`` HDU.  The WCS is not
+written to the archive (afw then falls back to the header WCS).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "readExposureFits",
+    "readImageFits",
+    "readPersistableFits",
+    "writeExposureFits",
+    "writeImageFits",
+    "writePersistableFits",
+]
+
+import logging
+import math
+import re
+import warnings
+from collections import defaultdict
+
+import numpy as np
+from astropy.io import fits
+from astropy.io.fits.verify import VerifyWarning
+
+from .. import geom
+from .detector import Detector, DetectorType
+from .exceptions import FitsError
+from .filterLabel import FilterLabel
+from .image import ImageF, Mask
+from .metadata import PropertyList
+from .photoCalib import PhotoCalib, makePhotoCalibFromCalibZeroPoint
+from .psf import GaussianPsf, KernelPsf
+from .visitInfo import DateTime, Observatory, RotType, VisitInfo, Weather
+from .wcs import SkyWcs, getImageXY0FromMetadata
+
+_log = logging.getLogger(__name__)
+
+EXPOSURE_SERIALIZATION_VERSION = 2
+_STRUCTURAL_KEYS = {
+    "SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3", "EXTEND", "XTENSION", "PCOUNT", "GCOUNT",
+    "BZERO", "BSCALE", "COMMENT", "HISTORY", "", "CHECKSUM", "DATASUM", "EXTNAME", "EXTTYPE", "INHERIT",
+}
+_VISIT_INFO_KEYS = (
+    "EXPID", "EXPTIME", "DARKTIME", "DATE-AVG", "TIMESYS", "TIME-MID", "MJD-AVG-UT1", "AVG-ERA", "BORE-RA",
+    "BORE-DEC", "BORE-AZ", "BORE-ALT", "BORE-AIRMASS", "BORE-ROTANG", "ROTTYPE", "OBS-LONG", "OBS-LAT",
+    "OBS-ELEV", "AIRTEMP", "AIRPRESS", "HUMIDITY", "INSTRUMENT", "IDNUM", "FOCUSZ", "OBSTYPE", "PROGRAM",
+    "REASON", "OBJECT", "HAS-SIMULATED-CONTENT",
+)
+# Old-style archive id keys (afw ExposureFitsReader::ArchiveReader)
+_ARCHIVE_ID_KEYS = ("PSF_ID", "SKYWCS_ID", "COADD_INPUTS_ID", "AP_CORR_MAP_ID", "VALID_POLYGON_ID",
+                    "TRANSMISSION_CURVE_ID", "DETECTOR_ID", "PHOTOCALIB_ID")
+_MODEL_DETECTOR_KEYS = ("APDETID", "APDETBOX", "APDETTYP", "APDETPHY")
+_MODEL_PSF_EXTNAME = "MODEL_PSF"
+_BANDS = {"u", "g", "r", "i", "z", "y", "SH", "PH", "VR", "white"}
+_AFW_FILTER_NAMES = {
+    "r2": FilterLabel(band="r", physical="HSC-R2"),
+    "i2": FilterLabel(band="i", physical="HSC-I2"),
+    "SOLID": FilterLabel(physical="solid plate 0.0 0.0"),
+}
+
+
+# ================================================================ helpers
+
+
+def _key(name: str) -> str:
+    """FITS card name, with HIERARCH for long or non-standard names."""
+    if len(name) <= 8 and re.fullmatch(r"[A-Z0-9_-]+", name):
+        return name
+    return "HIERARCH " + name
+
+
+def _setKey(header: fits.Header, name: str, value, comment: str | None = None) -> None:
+    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        return  # FITS cannot hold NaN/inf; afw also omits non-finite values
+    if isinstance(value, np.generic):
+        value = value.item()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VerifyWarning)  # over-long comments are truncated
+        header[_key(name)] = (value, comment) if comment else value
+
+
+def _headerToPropertyList(header: fits.Header, skip=()) -> PropertyList:
+    result = PropertyList()
+    for card in header.cards:
+        name = card.keyword
+        if name in _STRUCTURAL_KEYS or name in skip:
+            continue
+        result.set(name, card.value, card.comment or None)
+    return result
+
+
+def _cellString(value) -> str:
+    """A string table cell (fixed or variable length) as `str`."""
+    if isinstance(value, (bytes, np.bytes_)):
+        return value.decode("ascii", "replace").rstrip("\x00 ")
+    if isinstance(value, str):
+        return value.rstrip("\x00 ")
+    # variable-length strings come back as arrays of single characters;
+    # read the raw buffer, since chararray access drops blanks
+    raw = np.asarray(value).view(np.ndarray)
+    return "".join(raw.tolist()).rstrip("\x00")
+
+
+class _Catalog:
+    """Rows of one archive catalog (a binary table HDU)."""
+
+    def __init__(self, hdu, hduIndex: int, row0: int, nrows: int):
+        self.hdu = hdu
+        self.hduIndex = hduIndex
+        self.rows = range(row0, row0 + nrows)
+        self.names = set(hdu.columns.names)
+        flagNames = {}
+        header = hdu.header
+        for key in header:
+            match = re.fullmatch(r"TFLAG(\d+)", key)
+            if match:
+                flagNames[header[key]] = int(match.group(1)) - 1
+        self.flagNames = flagNames
+
+    def get(self, name, row=0, default=None):
+        if name not in self.names:
+            return default
+        return self.hdu.data[name][self.rows[row]]
+
+    def getString(self, name, row=0, default=""):
+        if name not in self.names:
+            return default
+        return _cellString(self.hdu.data[name][self.rows[row]])
+
+    def flag(self, name, row=0) -> bool:
+        if name not in self.flagNames or "flags" not in self.names:
+            return False
+        return bool(np.asarray(self.hdu.data["flags"][self.rows[row]]).ravel()[self.flagNames[name]])
+
+    def where(self) -> str:
+        return f"HDU {self.hduIndex} ({self.hdu.header.get('AR_NAME', '?')})"
+
+
+class _UnsupportedComponent(Exception):
+    pass
+
+
+class _ArchiveReader:
+    """afw ``InputArchive``: an index table plus the catalogs after it."""
+
+    def __init__(self, hdul, indexHdu: int):
+        if indexHdu >= len(hdul):
+            raise FitsError(f"Archive HDU {indexHdu} (AR_HDU={indexHdu + 1}) does not exist")
+        index = hdul[indexHdu]
+        if index.header.get("EXTTYPE", "ARCHIVE_INDEX").strip() != "ARCHIVE_INDEX":
+            raise FitsError(f"HDU {indexHdu} is not an afw archive index (EXTTYPE={index.header.get('EXTTYPE')})")
+        self._hdul = hdul
+        self._indexHdu = indexHdu
+        self._entries = defaultdict(list)
+        data = index.data
+        if data is not None:
+            for row in data:
+                self._entries[int(row["id"])].append((
+                    int(row["cat.persistable"]), int(row["cat.archive"]), int(row["row0"]), int(row["nrows"]),
+                    _cellString(row["name"]), _cellString(row["module"]),
+                ))
+        self._cache = {}
+
+    def name(self, archiveId: int) -> str | None:
+        entries = self._entries.get(archiveId)
+        return entries[0][4] if entries else None
+
+    def catalogs(self, archiveId: int) -> list[_Catalog]:
+        result = []
+        for _, catArchive, row0, nrows, _, _ in sorted(self._entries[archiveId]):
+            hduIndex = self._indexHdu + catArchive
+            if hduIndex >= len(self._hdul):
+                raise FitsError(f"Archive catalog {catArchive} (HDU {hduIndex}) is missing")
+            result.append(_Catalog(self._hdul[hduIndex], hduIndex, row0, nrows))
+        return result
+
+    def get(self, archiveId: int):
+        """Return the object with ``archiveId`` (None for id 0)."""
+        if archiveId == 0:
+            return None
+        if archiveId in self._cache:
+            return self._cache[archiveId]
+        name = self.name(archiveId)
+        if name is None:
+            raise FitsError(f"Archive id {archiveId} not found in archive at HDU {self._indexHdu}")
+        reader = _ARCHIVE_READERS.get(name)
+        if reader is None:
+            raise _UnsupportedComponent(f"{name} (archive id {archiveId}) cannot be read by the model")
+        result = reader(self, self.catalogs(archiveId), archiveId)
+        self._cache[archiveId] = result
+        return result
+
+
+# ---------------------------------------------------- archive object readers
+
+
+def _readPhotoCalib(archive, catalogs, archiveId):
+    cat = catalogs[0]
+    version = int(cat.get("version", default=0))
+    if version < 1:
+        raise FitsError(f"PhotoCalib version {version} (in maggies) in {cat.where()} is not supported")
+    mean = float(cat.get("calibrationMean"))
+    err = float(cat.get("calibrationErr"))
+    if not cat.flag("isConstant"):
+        fieldId = int(cat.get("field"))
+        fieldName = archive.name(fieldId)
+        constant = False
+        if fieldName == "ChebyshevBoundedField":
+            field = archive.catalogs(fieldId)[0]
+            coefficients = np.atleast_1d(np.asarray(field.get("coefficients"), dtype=float))
+            constant = int(field.get("order_x")) == 0 and coefficients.size == 1
+        if not constant:
+            raise FitsError(f"PhotoCalib in {cat.where()} is spatially varying ({fieldName}, archive id "
+                            f"{fieldId}); only constant calibrations are supported")
+    return PhotoCalib(mean, err)
+
+
+def _readChebyshevBoundedField(archive, catalogs, archiveId):
+    raise _UnsupportedComponent("ChebyshevBoundedField is only read as part of a PhotoCalib")
+
+
+def _readFilterLabel(archive, catalogs, archiveId):
+    cat = catalogs[0]
+    band = cat.getString("band") if cat.flag("band_exists") else None
+    physical = cat.getString("physical") if cat.flag("physical_exists") else None
+    return FilterLabel(band=band, physical=physical)
+
+
+def _readDetector(archive, catalogs, archiveId):
+    cat = catalogs[0]
+    bbox = geom.Box2I(geom.Point2I(int(cat.get("bbox_min_x")), int(cat.get("bbox_min_y"))),
+                      geom.Point2I(int(cat.get("bbox_max_x")), int(cat.get("bbox_max_y"))))
+    detType = int(cat.get("type", default=0))
+    return Detector(cat.getString("name"), int(cat.get("id")), bbox, serial=cat.getString("serial"),
+                    physicalType=cat.getString("physicalType"),
+                    type=DetectorType(detType) if detType in DetectorType._value2member_map_ else
+                    DetectorType.SCIENCE)
+
+
+def _readGaussianPsf(archive, catalogs, archiveId):
+    cat = catalogs[0]
+    return GaussianPsf(int(cat.get("dimensions_x")), int(cat.get("dimensions_y")), float(cat.get("sigma")))
+
+
+def _readVisitInfo(archive, catalogs, archiveId):
+    cat = catalogs[0]
+    nan = float("nan")
+
+    def num(name):
+        value = cat.get(name)
+        return nan if value is None else float(value)
+
+    tai = cat.get("tai")
+    date = DateTime(int(tai), DateTime.TAI) if tai is not None else DateTime()
+    if date.isValid() and int(tai) == -(2**63):
+        date = DateTime()
+    return VisitInfo(
+        exposureTime=num("exposuretime"), darkTime=num("darktime"), date=date, ut1=num("ut1"),
+        era=num("era") * geom.radians,
+        boresightRaDec=geom.SpherePoint(num("boresightradec_ra") * geom.radians,
+                                        num("boresightradec_dec") * geom.radians),
+        boresightAzAlt=geom.SpherePoint(num("boresightazalt_az") * geom.radians,
+                                        num("boresightazalt_alt") * geom.radians),
+        boresightAirmass=num("boresightairmass"), boresightRotAngle=num("boresightrotangle") * geom.radians,
+        rotType=RotType(int(cat.get("rottype", default=0))),
+        observatory=Observatory(num("longitude") * geom.radians, num("latitude") * geom.radians,
+                                num("elevation")),
+        weather=Weather(num("airtemperature"), num("airpressure"), num("humidity")),
+        instrumentLabel=cat.getString("instrumentlabel"), id=int(cat.get("idnum", default=0)),
+        focusZ=num("focusz"), observationType=cat.getString("observationType"),
+        scienceProgram=cat.getString("scienceProgram"), observationReason=cat.getString("observationReason"),
+        object=cat.getString("object"), hasSimulatedContent=cat.flag("hasSimulatedContent"),
+    )
+
+
+_ARCHIVE_READERS = {
+    "PhotoCalib": _readPhotoCalib,
+    "ChebyshevBoundedField": _readChebyshevBoundedField,
+    "FilterLabel": _readFilterLabel,
+    "Detector": _readDetector,
+    "GaussianPsf": _readGaussianPsf,
+    "VisitInfo": _readVisitInfo,
+}
+
+
+# ---------------------------------------------------------- archive writer
+
+
+class _Field:
+    """One afw-table field of an archive catalog."""
+
+    def __init__(self, name, fitsFormat, values, tccls="Scalar", unit=None, doc=None):
+        self.name, self.format, self.values = name, fitsFormat, values
+        self.tccls, self.unit, self.doc = tccls, unit, doc
+
+
+def _makeCatalogHdu(fields, flags=None, flagDocs=None) -> fits.BinTableHDU:
+    """Build a binary table laid out like an afw-table catalog."""
+    with warnings.catch_warnings():
+        # long TDOC/comment cards are continued or truncated, as afw's are
+        warnings.simplefilter("ignore", VerifyWarning)
+        return _makeCatalogHduImpl(fields, flags, flagDocs)
+
+
+def _makeCatalogHduImpl(fields, flags, flagDocs) -> fits.BinTableHDU:
+    columns = []
+    if flags:
+        columns.append(fits.Column(name="flags", format=f"{len(flags)}X",
+                                   array=np.array([[bool(v) for v in flags.values()]], dtype=bool)))
+    for field in fields:
+        columns.append(fits.Column(name=field.name, format=field.format, unit=field.unit, array=field.values))
+    hdu = fits.BinTableHDU.from_columns(columns)
+    header = hdu.header
+    offset = 0
+    if flags:
+        offset = 1
+        header.set("FLAGCOL", 1, "Column number for the bitflags.", after="TFORM1")
+        for k, name in enumerate(flags, start=1):
+            header[f"TFLAG{k}"] = name
+            if flagDocs and name in flagDocs:
+                header[f"TFDOC{k}"] = flagDocs[name]
+    for k, field in enumerate(fields, start=1 + offset):
+        header[f"TCCLS{k}"] = field.tccls
+        if field.doc:
+            header[f"TDOC{k}"] = field.doc
+    return hdu
+
+
+class _ArchiveWriter:
+    """afw ``OutputArchive``: ids from 1, an index table, one catalog per
+    saved object."""
+
+    def __init__(self):
+        self._catalogs = []  # (className, module, archiveId, hdu)
+        self._nextId = 1
+        self._ids = {}
+
+    def _save(self, className, module, archiveId, hdu):
+        self._catalogs.append((className, module, archiveId, hdu))
+
+    def put(self, obj) -> int:
+        if obj is None:
+            return 0
+        if id(obj) in self._ids:
+            return self._ids[id(obj)]
+        archiveId = self._nextId
+        self._nextId += 1
+        self._ids[id(obj)] = archiveId
+        if isinstance(obj, PhotoCalib):
+            fieldId = self._nextId
+            self._nextId += 1
+            self._save("PhotoCalib", "", archiveId, _makeCatalogHdu([
+                _Field("calibrationMean", "1D", [obj.getCalibrationMean()], unit="count",
+                       doc="mean calibration on this PhotoCalib's domain"),
+                _Field("calibrationErr", "1D", [obj.getCalibrationErr()], unit="count",
+                       doc="1-sigma error on calibrationMean"),
+                _Field("field", "1J", [fieldId], doc="archive ID of the BoundedField object"),
+                _Field("version", "1J", [1], doc="version of this PhotoCalib"),
+            ], flags={"isConstant": True}, flagDocs={"isConstant": "Is this spatially-constant?"}))
+            # the constant calibration as afw stores it: an order-0 Chebyshev field on an empty box
+            self._save("ChebyshevBoundedField", "lsst.afw.math", fieldId, _makeCatalogHdu([
+                _Field("order_x", "1J", [0], doc="maximum Chebyshev function order in x"),
+                _Field("bbox_min_x", "1J", [0], unit="pixel", doc="bounding box (minimum)"),
+                _Field("bbox_min_y", "1J", [0], unit="pixel", doc="bounding box (minimum)"),
+                _Field("bbox_max_x", "1J", [-1], unit="pixel", doc="bounding box (maximum)"),
+                _Field("bbox_max_y", "1J", [-1], unit="pixel", doc="bounding box (maximum)"),
+                _Field("coefficients", "1D", np.array([[obj.getCalibrationMean()]]), tccls="Array",
+                       doc="Chebyshev function coefficients, ordered by y then x"),
+            ]))
+        elif isinstance(obj, FilterLabel):
+            self._save("FilterLabel", "lsst.afw.image", archiveId, _makeCatalogHdu([
+                _Field("band", "32A", [obj._band or ""], tccls="String", doc="Name of the band."),
+                _Field("physical", "32A", [obj._physical or ""], tccls="String",
+                       doc="Name of the physical filter."),
+            ], flags={"band_exists": obj.hasBandLabel(), "physical_exists": obj.hasPhysicalLabel()},
+                flagDocs={"band_exists": "Existence flag for band",
+                          "physical_exists": "Existence flag for physical"}))
+        elif isinstance(obj, GaussianPsf):
+            dims = obj.getDimensions()
+            self._save("GaussianPsf", "lsst.afw.detection", archiveId, _makeCatalogHdu([
+                _Field("dimensions_x", "1J", [dims.getX()], unit="pixel", doc="width/height of realization of Psf"),
+                _Field("dimensions_y", "1J", [dims.getY()], unit="pixel", doc="width/height of realization of Psf"),
+                _Field("sigma", "1D", [obj.getSigma()], unit="pixel", doc="radius of Gaussian"),
+            ]))
+        elif isinstance(obj, VisitInfo):
+            self._save("VisitInfo", "", archiveId, _visitInfoCatalog(obj))
+        else:
+            raise FitsError(f"The model cannot persist {type(obj).__name__} in an afw archive")
+        return archiveId
+
+    def hdus(self) -> list:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", VerifyWarning)
+            return self._hdus()
+
+    def _hdus(self) -> list:
+        rows = len(self._catalogs)
+        index = _makeCatalogHdu([
+            _Field("id", "1J", [c[2] for c in self._catalogs],
+                   doc="Archive ID of the persistable object that owns the records pointed at by this entry"),
+            _Field("cat.archive", "1J", list(range(1, rows + 1)),
+                   doc="index of the catalog this entry points to, from the perspective of the archive"),
+            _Field("cat.persistable", "1J", [0] * rows,
+                   doc="index of the catalog this entry points to, from the perspective of the Persistable"),
+            _Field("row0", "1J", [0] * rows, doc="first row used by the persistable object in this catalog"),
+            _Field("nrows", "1J", [1] * rows, doc="number of rows used by the persistable object in this catalog"),
+            _Field("name", "64A", [c[0] for c in self._catalogs], tccls="String",
+                   doc="unique name for the persistable object's class"),
+            _Field("module", "64A", [c[1] for c in self._catalogs], tccls="String",
+                   doc="Python module that should be imported to register the object's factory"),
+        ])
+        index.header["EXTTYPE"] = "ARCHIVE_INDEX"
+        index.header["EXTNAME"] = "ARCHIVE_INDEX"
+        index.header["AR_CATN"] = (0, "# of this catalog relative to the start of this archive")
+        index.header["AR_NCAT"] = (rows + 1, "# of catalogs in this archive, including the index")
+        index.header["HIERARCH AFW_TABLE_VERSION"] = 3
+        result = [index]
+        for catn, (className, _, _, hdu) in enumerate(self._catalogs, start=1):
+            hdu.header["EXTTYPE"] = "ARCHIVE_DATA"
+            hdu.header["AR_CATN"] = (catn, "# of this catalog relative to the start of this archive")
+            hdu.header["AR_NAME"] = (className, "Class name for objects stored here")
+            hdu.header["EXTNAME"] = className
+            hdu.header["HIERARCH AFW_TABLE_VERSION"] = 3
+            result.append(hdu)
+        return result
+
+
+def _visitInfoCatalog(visitInfo: VisitInfo) -> fits.BinTableHDU:
+    """VisitInfo as afw's version-5 archive record."""
+    vi = visitInfo
+    date = vi.getDate()
+    tai = date.nsecs(DateTime.TAI) if date.isValid() else -(2**63)
+    obs, weather = vi.getObservatory(), vi.getWeather()
+
+    def angle(value):
+        return [value.asRadians()]
+
+    def text(value):
+        return np.array([value], dtype=object) if value else np.array([""], dtype=object)
+
+    return _makeCatalogHdu([
+        _Field("exposuretime", "1D", [vi.getExposureTime()], unit="s", doc="exposure duration"),
+        _Field("darktime", "1D", [vi.getDarkTime()], unit="s", doc="time from CCD flush to readout"),
+        _Field("tai", "1K", [tai], unit="nsec",
+               doc="TAI date and time at middle of exposure as nsec from unix epoch"),
+        _Field("ut1", "1D", [vi.getUt1()], unit="MJD", doc="UT1 date and time at middle of exposure"),
+        _Field("era", "1D", angle(vi.getEra()), tccls="Angle", unit="rad"),
+        _Field("boresightradec_ra", "1D", angle(vi.getBoresightRaDec().getRa()), tccls="Angle", unit="rad"),
+        _Field("boresightradec_dec", "1D", angle(vi.getBoresightRaDec().getDec()), tccls="Angle", unit="rad"),
+        _Field("boresightazalt_az", "1D", angle(vi.getBoresightAzAlt().getLongitude()), tccls="Angle",
+               unit="rad"),
+        _Field("boresightazalt_alt", "1D", angle(vi.getBoresightAzAlt().getLatitude()), tccls="Angle",
+               unit="rad"),
+        _Field("boresightairmass", "1D", [vi.getBoresightAirmass()]),
+        _Field("boresightrotangle", "1D", angle(vi.getBoresightRotAngle()), tccls="Angle", unit="rad"),
+        _Field("rottype", "1J", [int(vi.getRotType())]),
+        _Field("latitude", "1D", angle(obs.getLatitude()), tccls="Angle", unit="rad"),
+        _Field("longitude", "1D", angle(obs.getLongitude()), tccls="Angle", unit="rad"),
+        _Field("elevation", "1D", [obs.getElevation()]),
+        _Field("airtemperature", "1D", [weather.getAirTemperature()], unit="C"),
+        _Field("airpressure", "1D", [weather.getAirPressure()], unit="Pascal"),
+        _Field("humidity", "1D", [weather.getHumidity()]),
+        _Field("instrumentlabel", "QA()", text(vi.getInstrumentLabel()), tccls="String"),
+        _Field("version", "1J", [5]),
+        _Field("idnum", "1K", [vi.getId()]),
+        _Field("focusz", "1D", [vi.getFocusZ()], unit="mm"),
+        _Field("observationType", "QA()", text(vi.getObservationType()), tccls="String"),
+        _Field("scienceProgram", "QA()", text(vi.getScienceProgram()), tccls="String"),
+        _Field("observationReason", "QA()", text(vi.getObservationReason()), tccls="String"),
+        _Field("object", "QA()", text(vi.getObject()), tccls="String"),
+    ], flags={"hasSimulatedContent": vi.getHasSimulatedContent()},
+        flagDocs={"hasSimulatedContent": "Was any part of this observation simulated?"})
+
+
+# ======================================================= header metadata
+
+
+def _visitInfoFromMetadata(md: PropertyList) -> VisitInfo:
+    """afw ``VisitInfo(PropertySet)``: NaN/empty for missing keys."""
+    nan = float("nan")
+
+    def num(key):
+        try:
+            return float(md.getScalar(key)) if md.exists(key) else nan
+        except (TypeError, ValueError):
+            return nan
+
+    def text(key):
+        return str(md.getScalar(key)).rstrip() if md.exists(key) else ""
+
+    date = DateTime()
+    if md.exists("DATE-AVG"):
+        timesys = text("TIMESYS")
+        if timesys != "TAI":
+            raise FitsError(f"TIMESYS = {timesys!r}; VisitInfo requires TIMESYS to exist and to equal 'TAI'")
+        date = DateTime(text("DATE-AVG"), DateTime.TAI)
+    elif md.exists("TIME-MID"):
+        # outdated keyword whose time scale was UTC despite its comment
+        date = DateTime(text("TIME-MID").rstrip("Z"), DateTime.UTC)
+    rotType = RotType.UNKNOWN
+    if md.exists("ROTTYPE"):
+        name = text("ROTTYPE")
+        if name not in RotType.__members__:
+            raise FitsError(f"Unknown ROTTYPE {name!r}")
+        rotType = RotType[name]
+    exposureTime = nan
+    if md.exists("EXPTIME"):
+        exposureTime = float(md.getScalar("EXPTIME"))  # old files store it as a string
+    return VisitInfo(
+        exposureTime=exposureTime, darkTime=num("DARKTIME"), date=date, ut1=num("MJD-AVG-UT1"),
+        era=num("AVG-ERA") * geom.degrees,
+        boresightRaDec=geom.SpherePoint(num("BORE-RA") * geom.degrees, num("BORE-DEC") * geom.degrees),
+        boresightAzAlt=geom.SpherePoint(num("BORE-AZ") * geom.degrees, num("BORE-ALT") * geom.degrees),
+        boresightAirmass=num("BORE-AIRMASS"), boresightRotAngle=num("BORE-ROTANG") * geom.degrees,
+        rotType=rotType,
+        observatory=Observatory(num("OBS-LONG") * geom.degrees, num("OBS-LAT") * geom.degrees,
+                                num("OBS-ELEV")),
+        weather=Weather(num("AIRTEMP"), num("AIRPRESS"), num("HUMIDITY")),
+        instrumentLabel=text("INSTRUMENT"), id=int(md.getScalar("IDNUM")) if md.exists("IDNUM") else 0,
+        focusZ=num("FOCUSZ"), observationType=text("OBSTYPE"), scienceProgram=text("PROGRAM"),
+        observationReason=text("REASON"), object=text("OBJECT"),
+        hasSimulatedContent=bool(md.getScalar("HAS-SIMULATED-CONTENT")) if md.exists(
+            "HAS-SIMULATED-CONTENT") else False,
+    )
+
+
+def _setVisitInfoMetadata(header: fits.Header, vi: VisitInfo) -> None:
+    """afw ``setVisitInfoMetadata``: non-finite values are omitted."""
+    _setKey(header, "EXPTIME", vi.getExposureTime(), "Exposure time (sec)")
+    _setKey(header, "DARKTIME", vi.getDarkTime(), "Time from CCD flush to readout (sec)")
+    if vi.getDate().isValid():
+        _setKey(header, "DATE-AVG", vi.getDate().toString(DateTime.TAI), "TAI date at middle of observation")
+        _setKey(header, "TIMESYS", "TAI")
+    _setKey(header, "MJD-AVG-UT1", vi.getUt1(), "UT1 MJD date at ctr of obs")
+    _setKey(header, "AVG-ERA", vi.getEra().asDegrees(), "Earth rot ang at ctr of obs (deg)")
+    raDec, azAlt = vi.getBoresightRaDec(), vi.getBoresightAzAlt()
+    _setKey(header, "BORE-RA", raDec.getRa().asDegrees(), "ICRS RA (deg) at boresight")
+    _setKey(header, "BORE-DEC", raDec.getDec().asDegrees(), "ICRS Dec (deg) at boresight")
+    _setKey(header, "BORE-AZ", azAlt.getLongitude().asDegrees(), "Refr app topo az (deg) at bore")
+    _setKey(header, "BORE-ALT", azAlt.getLatitude().asDegrees(), "Refr app topo alt (deg) at bore")
+    _setKey(header, "BORE-AIRMASS", vi.getBoresightAirmass(), "Airmass at boresight")
+    _setKey(header, "BORE-ROTANG", vi.getBoresightRotAngle().asDegrees(), "Rotation angle (deg) at boresight")
+    _setKey(header, "ROTTYPE", vi.getRotType().name, "Type of rotation angle")
+    obs, weather = vi.getObservatory(), vi.getWeather()
+    _setKey(header, "OBS-LONG", obs.getLongitude().asDegrees(), "Telescope longitude (+E, deg)")
+    _setKey(header, "OBS-LAT", obs.getLatitude().asDegrees(), "Telescope latitude (deg)")
+    _setKey(header, "OBS-ELEV", obs.getElevation(), "Telescope elevation (m)")
+    _setKey(header, "AIRTEMP", weather.getAirTemperature(), "Outside air temperature (C)")
+    _setKey(header, "AIRPRESS", weather.getAirPressure(), "Outdoor air pressure (P)")
+    _setKey(header, "HUMIDITY", weather.getHumidity(), "Relative humidity (%)")
+    for key, value, comment in (
+        ("INSTRUMENT", vi.getInstrumentLabel(), "Short name of the instrument that took this data"),
+        ("OBSTYPE", vi.getObservationType(), "Type of this observation"),
+        ("PROGRAM", vi.getScienceProgram(), "observing program (survey or proposal) identifier"),
+        ("REASON", vi.getObservationReason(), "reason this observation was taken, or its purpose"),
+        ("OBJECT", vi.getObject(), "object of interest or field name"),
+    ):
+        if value:
+            _setKey(header, key, value, comment)
+    if vi.getId() != 0:
+        _setKey(header, "IDNUM", vi.getId(), "identifier of this full focal plane exposure")
+    _setKey(header, "FOCUSZ", vi.getFocusZ(), "Defocal distance (mm)")
+    _setKey(header, "HAS-SIMULATED-CONTENT", vi.getHasSimulatedContent(),
+            "Was any part of this observation simulated?")
+
+
+def _filterFromName(name: str) -> FilterLabel | None:
+    """afw's heuristic for the old ``FILTER`` keyword."""
+    name = name.rstrip()
+    if name in ("_unknown_", ""):
+        return None
+    if name in _AFW_FILTER_NAMES:
+        return _AFW_FILTER_NAMES[name]
+    if name in _BANDS or re.fullmatch(r"N\d+", name) or re.fullmatch(r"I\d{2,}", name):
+        return FilterLabel(band=name)
+    return FilterLabel(physical=name)
+
+
+# ================================================================ images
+
+
+def _readXY0(header: fits.Header) -> geom.Point2I:
+    if "CRVAL1A" in header and "CRVAL2A" in header:
+        return getImageXY0FromMetadata(header)
+    if "LTV1" in header and "LTV2" in header:
+        return geom.Point2I(-round(float(header["LTV1"])), -round(float(header["LTV2"])))
+    return geom.Point2I(0, 0)
+
+
+def _xy0Cards(header: fits.Header, xy0: geom.Point2I) -> None:
+    """``LTV`` (for ds9) and the ``A`` WCS (read back by afw) for ``xy0``."""
+    header["LTV1"] = float(-xy0.getX())
+    header["LTV2"] = float(-xy0.getY())
+    header["CTYPE1A"] = ("LINEAR", "Type of projection")
+    header["CTYPE2A"] = ("LINEAR", "Type of projection")
+    header["CRPIX1A"] = (1.0, "Column Pixel Coordinate of Reference")
+    header["CRPIX2A"] = (1.0, "Row Pixel Coordinate of Reference")
+    header["CRVAL1A"] = (float(xy0.getX()), "Column pixel of Reference Pixel")
+    header["CRVAL2A"] = (float(xy0.getY()), "Row pixel of Reference Pixel")
+    header["CUNIT1A"] = ("PIXEL", "Column unit")
+    header["CUNIT2A"] = ("PIXEL", "Row unit")
+
+
+def _checkPlane(hdul, index: int, expected: str, path) -> fits.ImageHDU:
+    if index >= len(hdul):
+        raise FitsError(f"{path}: HDU {index} ({expected}) is missing; not an afw Exposure file")
+    hdu = hdul[index]
+    extType = str(hdu.header.get("EXTTYPE", expected)).strip()
+    if extType != expected:
+        raise FitsError(f"{path}: HDU {index} has EXTTYPE={extType!r}, expected {expected!r}")
+    if hdu.data is None or hdu.data.ndim != 2:
+        raise FitsError(f"{path}: HDU {index} ({expected}) holds no 2-d image")
+    return hdu
+
+
+def readImageFits(path, cls=ImageF):
+    """Read a single image (first HDU with 2-d data) with its ``xy0``."""
+    with fits.open(path) as hdul:
+        for hdu in hdul:
+            if hdu.is_image and hdu.data is not None and hdu.data.ndim == 2:
+                return cls(np.array(hdu.data), False, _readXY0(hdu.header))
+    raise FitsError(f"{path}: no 2-d image HDU")
+
+
+def writeImageFits(image, path, metadata=None) -> None:
+    """Write a single image as the primary HDU, with ``xy0`` cards."""
+    header = fits.Header()
+    if metadata is not None:
+        for name, value in metadata.items():
+            _setKey(header, name, value)
+    _xy0Cards(header, image.getXY0())
+    fits.PrimaryHDU(data=image.array, header=header).writeto(path, overwrite=True)
+
+
+# ============================================================= exposures
+
+
+def readExposureFits(path, cls=None):
+    """Read an exposure written by afw or by `writeExposureFits`.
+
+    Raises
+    ------
+    FitsError
+        If the file is not an afw exposure, or holds a component the model
+        cannot represent faithfully (message names the HDU or key).
+    """
+    from .exposure import ExposureF, ExposureInfo
+
+    cls = ExposureF if cls is None else cls
+    path = str(path)
+    with fits.open(path) as hdul:
+        imageHdu = _checkPlane(hdul, 1, "IMAGE", path)
+        maskHdu = _checkPlane(hdul, 2, "MASK", path)
+        varianceHdu = _checkPlane(hdul, 3, "VARIANCE", path)
+        imageHeader = imageHdu.header
+        xy0 = _readXY0(imageHeader)
+
+        imageClass = cls.MaskedImageClass.ImageClass
+        image = imageClass(np.array(imageHdu.data, dtype=imageClass.dtype), False, xy0)
+        planes = {key[3:]: int(value) for key, value in maskHdu.header.items() if key.startswith("MP_")}
+        mask = Mask(np.array(maskHdu.data, dtype=np.int32), False, xy0, planeDict=planes or None)
+        variance = ImageF(np.array(varianceHdu.data, dtype=np.float32), False, xy0)
+        maskedImage = cls.MaskedImageClass(image, mask, variance)
+
+        # WCS from the image HDU keywords, in parent pixels
+        wcs = None
+        if "CRPIX1" in imageHeader and "CTYPE1" in imageHeader:
+            try:
+                wcsHeader = imageHeader.copy()
+                for key in ("CRVAL1A", "CRVAL2A"):
+                    wcsHeader.remove(key, ignore_missing=True)
+                wcs = SkyWcs(wcsHeader).copyAtShiftedPixelOrigin(geom.Extent2D(xy0.getX(), xy0.getY()))
+            except FitsError as err:
+                raise FitsError(f"{path}: cannot read the WCS in HDU 1: {err}") from err
+
+        primary = hdul[0].header
+        version = int(primary.get("EXPINFO_V", 0))
+        # new-style files keep everything but the WCS in the primary HDU
+        metaHeader = primary if "INHERIT" in imageHeader else imageHeader
+        md = _headerToPropertyList(metaHeader)
+        md.remove("EXPINFO_V")
+        if metaHeader is imageHeader:
+            for key in list(md.names()):
+                if key.startswith(("CRPIX", "CRVAL", "CTYPE", "CUNIT", "CD", "LTV",
+                                                             "A_", "B_", "AP_", "BP_", "RADESYS", "EQUINOX")):
+                    md.remove(key)
+
+        info = ExposureInfo(wcs=wcs)
+        if version < 2 and md.exists("FILTER"):
+            info.setFilter(_filterFromName(str(md.getScalar("FILTER"))))
+        md.remove("FILTER")
+        if md.exists("EXPID"):
+            info.setId(int(md.getScalar("EXPID")))
+        info.setVisitInfo(_visitInfoFromMetadata(md))
+        for key in _VISIT_INFO_KEYS:
+            md.remove(key)
+        if version == 0 and md.exists("FLUXMAG0"):
+            info.setPhotoCalib(makePhotoCalibFromCalibZeroPoint(
+                float(md.getScalar("FLUXMAG0")),
+                float(md.getScalar("FLUXMAG0ERR")) if md.exists("FLUXMAG0ERR") else 0.0))
+        md.remove("FLUXMAG0")
+        md.remove("FLUXMAG0ERR")
+        for key in ("MJD-OBS", "DATE-OBS"):
+            md.remove(key)
+        detName = str(md.getScalar("DETNAME")).rstrip() if md.exists("DETNAME") else None
+        detSerial = str(md.getScalar("DETSER")).rstrip() if md.exists("DETSER") else ""
+        md.remove("DETNAME")
+        md.remove("DETSER")
+
+        _readArchiveComponents(hdul, md, info, wcs, path)
+        if not info.hasDetector() and md.exists("APDETID"):
+            info.setDetector(_modelDetector(md, detName, detSerial))
+        for key in _MODEL_DETECTOR_KEYS:
+            md.remove(key)
+        if not info.hasPsf() and _MODEL_PSF_EXTNAME in hdul:
+            psfHdu = hdul[_MODEL_PSF_EXTNAME]
+            info.setPsf(KernelPsf(np.array(psfHdu.data, dtype=np.float64),
+                                  geom.Point2D(psfHdu.header.get("AVGPOSX", 0.0),
+                                               psfHdu.header.get("AVGPOSY", 0.0))))
+        info.setMetadata(md)
+    return cls(maskedImage, info)
+
+
+def _readArchiveComponents(hdul, md: PropertyList, info, wcs, path) -> None:
+    arHdu = int(md.getScalar("AR_HDU")) if md.exists("AR_HDU") else 0
+    md.remove("AR_HDU")
+    ids = {}
+    for key in _ARCHIVE_ID_KEYS:
+        if md.exists(key):
+            ids[key[:-3]] = int(md.getScalar(key))
+            md.remove(key)
+    for key in list(md.names()):
+        if key.startswith("ARCHIVE_ID_"):
+            name = key[len("ARCHIVE_ID_"):]
+            ids[name] = int(md.getScalar(key))
+            md.remove(key)
+            md.remove(name + "_ID")
+    if arHdu == 0:
+        if ids:
+            raise FitsError(f"{path}: archive ids {sorted(ids)} given but no AR_HDU")
+        return
+    archive = _ArchiveReader(hdul, arHdu - 1)
+    for name, archiveId in ids.items():
+        if archiveId == 0:
+            continue
+        if name == "SKYWCS":
+            if wcs is None:
+                raise FitsError(f"{path}: the WCS is stored only in the archive (SKYWCS_ID={archiveId}, "
+                                f"AR_HDU={arHdu}) as an AST object, which the model cannot read")
+            continue  # afw writes header keywords only for exactly FITS-representable WCSs
+        try:
+            value = archive.get(archiveId)
+        except _UnsupportedComponent as err:
+            _log.info("%s: skipping archive component %s: %s", path, name, err)
+            continue
+        if name == "PHOTOCALIB":
+            info.setPhotoCalib(value)
+        elif name == "FILTER":
+            info.setFilter(value)
+        elif name == "DETECTOR":
+            info.setDetector(value)
+        elif name == "PSF":
+            info.setPsf(value)
+        else:
+            info.setComponent(name, value)
+
+
+def _modelDetector(md: PropertyList, name, serial) -> Detector:
+    bbox = geom.Box2I()
+    if md.exists("APDETBOX"):
+        minX, minY, width, height = (int(v) for v in str(md.getScalar("APDETBOX")).split())
+        bbox = geom.Box2I(geom.Point2I(minX, minY), geom.Extent2I(width, height))
+    return Detector(name or "", int(md.getScalar("APDETID")), bbox, serial=serial,
+                    physicalType=str(md.getScalar("APDETPHY")).rstrip() if md.exists("APDETPHY") else "",
+                    type=DetectorType[str(md.getScalar("APDETTYP")).strip()] if md.exists("APDETTYP")
+                    else DetectorType.SCIENCE)
+
+
+def writeExposureFits(exposure, path) -> None:
+    """Write ``exposure`` in afw's layout (see module docstring)."""
+    info = exposure.getInfo()
+    xy0 = exposure.getXY0()
+    primary = fits.Header()
+    for name in info.getMetadata().names():
+        value = info.getMetadata().getScalar(name)
+        if name in _STRUCTURAL_KEYS or value is None:
+            continue
+        _setKey(primary, name, value, info.getMetadata().getComment(name) or None)
+    _setKey(primary, "EXPINFO_V", EXPOSURE_SERIALIZATION_VERSION)
+    _setKey(primary, "AR_HDU", 5, "HDU (1-indexed) containing the archive used to store ancillary objects")
+    archive = _ArchiveWriter()
+    components = (("PSF", info.getPsf() if isinstance(info.getPsf(), GaussianPsf) else None),
+                  ("PHOTOCALIB", info.getPhotoCalib()), ("FILTER", info.getFilter()))
+    for name, value in components:
+        if value is not None:
+            archiveId = archive.put(value)
+            comment = f"archive ID for generic component '{name}'"
+            _setKey(primary, name + "_ID", archiveId, comment)
+            _setKey(primary, "ARCHIVE_ID_" + name, archiveId, comment)
+    if info.hasPsf() and not isinstance(info.getPsf(), (GaussianPsf, KernelPsf)):
+        _log.warning("PSF of type %s is not persisted by the model", type(info.getPsf()).__name__)
+    detector = info.getDetector()
+    if detector is not None:
+        _setKey(primary, "DETNAME", detector.getName())
+        _setKey(primary, "DETSER", detector.getSerial())
+        _setKey(primary, "APDETID", detector.getId(), "detector id (ap_alerts model)")
+        bbox = detector.getBBox()
+        _setKey(primary, "APDETBOX", f"{bbox.getMinX()} {bbox.getMinY()} {bbox.getWidth()} {bbox.getHeight()}",
+                "detector bbox minX minY width height (model)")
+        _setKey(primary, "APDETTYP", detector.getType().name, "detector type (ap_alerts model)")
+        if detector.getPhysicalType():
+            _setKey(primary, "APDETPHY", detector.getPhysicalType(), "detector physical type (model)")
+    if info.hasId():
+        _setKey(primary, "EXPID", info.getId())
+    if info.getVisitInfo() is not None:
+        _setVisitInfoMetadata(primary, info.getVisitInfo())
+
+    planeHeader = fits.Header()
+    if info.hasWcs():
+        shifted = info.getWcs().copyAtShiftedPixelOrigin(geom.Extent2D(-xy0.getX(), -xy0.getY()))
+        for name, value in shifted.getFitsMetadata().items():
+            planeHeader[name] = value
+    _xy0Cards(planeHeader, xy0)
+    planeHeader["INHERIT"] = True
+
+    hdus = [fits.PrimaryHDU(header=primary)]
+    mi = exposure.getMaskedImage()
+    for extType, array in (("IMAGE", mi.image.array), ("MASK", mi.mask.array.astype(np.int32, copy=False)),
+                           ("VARIANCE", mi.variance.array.astype(np.float32, copy=False))):
+        header = planeHeader.copy()
+        header["EXTTYPE"] = extType
+        header["EXTNAME"] = extType
+        if extType == "MASK":
+            for name, bit in sorted(mi.mask.getMaskPlaneDict().items(), key=lambda kv: kv[1]):
+                _setKey(header, "MP_" + name, bit)
+        hdus.append(fits.ImageHDU(data=array, header=header))
+    hdus.extend(archive.hdus())
+    if isinstance(info.getPsf(), KernelPsf):
+        psf = info.getPsf()
+        psfHdu = fits.ImageHDU(data=psf.getKernel().computeImage(False).array, name=_MODEL_PSF_EXTNAME)
+        psfHdu.header["AVGPOSX"] = psf.getAveragePosition().getX()
+        psfHdu.header["AVGPOSY"] = psf.getAveragePosition().getY()
+        hdus.append(psfHdu)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VerifyWarning)
+        fits.HDUList(hdus).writeto(str(path), overwrite=True)
+
+
+# ======================================================= bare persistables
+
+
+def readPersistableFits(path, className: str):
+    """Read the first object of class ``className`` from an afw archive
+    file (as written by e.g. ``PhotoCalib.writeFits``)."""
+    with fits.open(str(path)) as hdul:
+        indexHdu = next((i for i, hdu in enumerate(hdul)
+                         if str(hdu.header.get("EXTTYPE", "")).strip() == "ARCHIVE_INDEX"), None)
+        if indexHdu is None:
+            raise FitsError(f"{path}: no ARCHIVE_INDEX HDU")
+        archive = _ArchiveReader(hdul, indexHdu)
+        for archiveId in sorted(archive._entries):
+            if archive.name(archiveId) == className:
+                try:
+                    return archive.get(archiveId)
+                except _UnsupportedComponent as err:
+                    raise FitsError(f"{path}: {err}") from err
+    raise FitsError(f"{path}: no {className} in the archive")
+
+
+def writePersistableFits(obj, path) -> None:
+    """Write one object as an afw archive file (empty primary + archive)."""
+    archive = _ArchiveWriter()
+    archive.put(obj)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VerifyWarning)
+        fits.HDUList([fits.PrimaryHDU()] + archive.hdus()).writeto(str(path), overwrite=True)

@@ -1,0 +1,294 @@
+"""Check alert files against their schema and their cutouts (``ap-alerts validate``).
+
+Every alert of a file is checked against a registry schema: the one the
+file names (a container's embedded schema name, a framed file's header ID)
+or one given explicitly.  Each cutout must read with
+``CCDData.read(..., format="fits")`` and carry a celestial WCS, unit nJy,
+an uncertainty and a PSF (the layout of `lsst.ap.alerts.cutouts`).
+
+Problems are collected, never raised: each `Problem` says where (file,
+alert index, diaSourceId, field or cutout) and what is wrong.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Problem",
+    "ValidationReport",
+    "checkAlert",
+    "checkCutout",
+    "findAlertFiles",
+    "validateFile",
+    "validatePaths",
+]
+
+import dataclasses
+import io
+import os
+import warnings
+from collections.abc import Callable, Iterable
+
+import astropy.units as u
+import fastavro
+import fastavro.validation
+from astropy.nddata import CCDData
+
+from .inspection import CUTOUT_FIELDS, FRAMED, AlertFile, AlertFileError
+from .schemaRegistry import AlertSchema
+
+# Longest value representation quoted in a schema problem.
+_MAX_DATUM_CHARS = 60
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an alert file.
+
+    Attributes
+    ----------
+    path : `str`
+        The file.
+    reason : `str`
+        What is wrong.
+    index : `int` or `None`
+        The alert's position in the file (`None`: the file as a whole).
+    diaSourceId : `int` or `None`
+        The alert's diaSourceId, when it could be read.
+    where : `str` or `None`
+        Field or cutout concerned.
+    """
+
+    path: str
+    reason: str
+    index: int | None = None
+    diaSourceId: int | None = None
+    where: str | None = None
+
+    def __str__(self) -> str:
+        parts = [self.path]
+        if self.index is not None:
+            alert = f"alert #{self.index}"
+            if self.diaSourceId is not None:
+                alert += f" (diaSourceId {self.diaSourceId})"
+            parts.append(alert)
+        if self.where:
+            parts.append(self.where)
+        parts.append(self.reason)
+        return ": ".join(parts)
+
+
+@dataclasses.dataclass
+class ValidationReport:
+    """Outcome of validating files.
+
+    Attributes
+    ----------
+    files : `int`
+        Files examined.
+    alerts : `int`
+        Alerts decoded.
+    cutouts : `int`
+        Cutouts examined.
+    problems : `list` [`Problem`]
+        Everything found wrong.
+    """
+
+    files: int = 0
+    alerts: int = 0
+    cutouts: int = 0
+    problems: list[Problem] = dataclasses.field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether nothing is wrong (`bool`)."""
+        return not self.problems
+
+    def add(self, other: ValidationReport) -> None:
+        """Add another report's counts and problems to this one."""
+        self.files += other.files
+        self.alerts += other.alerts
+        self.cutouts += other.cutouts
+        self.problems.extend(other.problems)
+
+
+def checkCutout(data: bytes) -> list[str]:
+    """Problems of one serialized cutout.
+
+    Parameters
+    ----------
+    data : `bytes`
+        FITS file content.
+
+    Returns
+    -------
+    reasons : `list` [`str`]
+        Empty if the cutout reads as `~astropy.nddata.CCDData` with a
+        celestial WCS, unit nJy, an uncertainty and a PSF.
+    """
+    try:
+        with warnings.catch_warnings():
+            # Header-fixing chatter of astropy is not a problem of the cutout.
+            warnings.simplefilter("ignore")
+            ccd = CCDData.read(io.BytesIO(data), format="fits")
+    except Exception as e:
+        # First sentence only: astropy appends long how-to-ignore hints.
+        return [f"unreadable FITS ({type(e).__name__}: {str(e).split('. ')[0]})"]
+    reasons = []
+    if ccd.wcs is None or not ccd.wcs.has_celestial:
+        reasons.append("no celestial WCS")
+    if ccd.unit != u.nJy:
+        reasons.append(f"unit is {ccd.unit}, expected nJy")
+    if ccd.uncertainty is None:
+        reasons.append("no uncertainty (UNCERT HDU)")
+    if ccd.psf is None:
+        reasons.append("no PSF (PSFIMAGE HDU)")
+    return reasons
+
+
+def _shortRepr(value) -> str:
+    text = repr(value)
+    return text if len(text) <= _MAX_DATUM_CHARS else text[: _MAX_DATUM_CHARS - 3] + "..."
+
+
+def checkAlert(alert: dict, schema: AlertSchema) -> list[tuple[str, str]]:
+    """Problems of one decoded alert as (field, reason) pairs.
+
+    Checks the record against ``schema`` and that the alert's diaSourceId
+    is its diaSource's.  Cutouts are checked by `checkCutout`.
+    """
+    problems = []
+    try:
+        fastavro.validation.validate(alert, schema.parsed, raise_errors=True)
+    except fastavro.validation.ValidationError as e:
+        # One error per union branch tried; report each field once.
+        byField: dict[str, list] = {}
+        for error in e.errors:
+            byField.setdefault(error.field, []).append(error)
+        for field, errors in byField.items():
+            expected = ", ".join(str(err.schema) for err in errors)
+            problems.append((
+                field,
+                f"value {_shortRepr(errors[0].datum)} does not match schema {schema.versionString} "
+                f"(expected {expected})",
+            ))
+    source = alert.get("diaSource")
+    if isinstance(source, dict) and source.get("diaSourceId") != alert.get("diaSourceId"):
+        problems.append(("diaSourceId", f"{alert.get('diaSourceId')} differs from "
+                                        f"diaSource.diaSourceId {source.get('diaSourceId')}"))
+    return problems
+
+
+def validateFile(path: str, schemaSpec: str | None = None) -> ValidationReport:
+    """Validate every alert and cutout of one file.
+
+    Parameters
+    ----------
+    path : `str`
+        An Avro container file or a Confluent-framed (failed-delivery) file.
+    schemaSpec : `str`, optional
+        Schema version or ID to check against instead of the file's own.
+
+    Returns
+    -------
+    report : `ValidationReport`
+        With every problem found; a file that cannot be read at all, or
+        breaks off, is one problem.
+    """
+    report = ValidationReport(files=1)
+    try:
+        alertFile = AlertFile(path, schemaSpec)
+    except AlertFileError as e:
+        report.problems.append(Problem(path, _withoutPath(str(e), path)))
+        return report
+    schema = alertFile.schema
+    if schema is None:
+        report.problems.append(Problem(
+            path, f"embedded schema {alertFile.schemaName!r} names no schema version; give one to check against"
+        ))
+        return report
+    report.problems.extend(_headerProblems(alertFile, schema))
+    try:
+        for decoded in alertFile:
+            report.alerts += 1
+            alert = decoded.alert
+            srcId = alert.get("diaSourceId")
+            for field, reason in checkAlert(alert, schema):
+                report.problems.append(Problem(path, reason, decoded.index, srcId, field))
+            for name, _ in CUTOUT_FIELDS:
+                data = alert.get(name)
+                if not isinstance(data, bytes):
+                    continue
+                report.cutouts += 1
+                for reason in checkCutout(data):
+                    report.problems.append(Problem(path, reason, decoded.index, srcId, name))
+    except AlertFileError as e:
+        report.problems.append(Problem(path, _withoutPath(str(e), path)))
+    return report
+
+
+def _headerProblems(alertFile: AlertFile, schema: AlertSchema) -> list[Problem]:
+    """Disagreements between what the file declares and the schema checked against."""
+    path = alertFile.path
+    if alertFile.kind == FRAMED:
+        if alertFile.headerSchemaId != schema.schemaId:
+            return [Problem(path, f"wire header schema ID {alertFile.headerSchemaId} is not the expected "
+                                  f"{schema.schemaId} (schema {schema.versionString})")]
+        return []
+    if alertFile.version is not None and alertFile.version != schema.version:
+        return [Problem(path, f"embedded schema {alertFile.schemaName} is not the expected "
+                              f"schema {schema.versionString}")]
+    embedded = fastavro.schema.to_parsing_canonical_form(fastavro.parse_schema(alertFile.embeddedSchema))
+    if embedded != fastavro.schema.to_parsing_canonical_form(schema.parsed):
+        return [Problem(path, f"embedded schema {alertFile.schemaName} differs from the registry's "
+                              f"schema {schema.versionString}")]
+    return []
+
+
+def _withoutPath(message: str, path: str) -> str:
+    """`AlertFileError` messages start with the path, which `Problem` prints itself."""
+    prefix = f"{path}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
+def findAlertFiles(path: str) -> list[str]:
+    """The alert files at ``path``: the file itself, or every ``*.avro`` below a directory.
+
+    Hidden files (writers' temporaries) are skipped.  Sorted.
+    """
+    if not os.path.isdir(path):
+        return [path]
+    found = []
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(os.path.join(root, f) for f in files if f.endswith(".avro") and not f.startswith("."))
+    return sorted(found)
+
+
+def validatePaths(
+    paths: Iterable[str],
+    schemaSpec: str | None = None,
+    onFile: Callable[[str, ValidationReport], None] | None = None,
+) -> ValidationReport:
+    """Validate files one after another.
+
+    Parameters
+    ----------
+    paths : iterable of `str`
+        Files (see `findAlertFiles`).
+    schemaSpec : `str`, optional
+        Schema version or ID to check against instead of each file's own.
+    onFile : callable, optional
+        Called with each file and its report once it is done (progress).
+
+    Returns
+    -------
+    report : `ValidationReport`
+        Totals and every problem.
+    """
+    total = ValidationReport()
+    for path in paths:
+        report = validateFile(path, schemaSpec)
+        total.add(report)
+        if onFile is not None:
+            onFile(path, report)
+    return total

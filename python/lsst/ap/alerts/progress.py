@@ -1,0 +1,86 @@
+"""Progress of long command-line runs, on stderr.
+
+A `tqdm` bar when stderr is a terminal (and tqdm is installed); otherwise,
+so logs of batch jobs stay readable, one line every few seconds.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Progress"]
+
+import sys
+import time
+from typing import TextIO
+
+
+class Progress:
+    """Count work done and show it on a stream.
+
+    Parameters
+    ----------
+    description : `str`
+        What is counted, e.g. ``"validate"``.
+    total : `int`, optional
+        Expected count, if known.
+    unit : `str`
+        Name of one item, e.g. ``"file"``.
+    stream : `io.TextIOBase`, optional
+        Where to show progress (default `sys.stderr`).
+    interval : `float`
+        Seconds between two lines when ``stream`` is not a terminal.
+    """
+
+    def __init__(self, description: str, total: int | None = None, unit: str = "it",
+                 stream: TextIO | None = None, interval: float = 5.0):
+        self.description = description
+        self.total = total
+        self.unit = unit
+        self.stream = stream if stream is not None else sys.stderr
+        self.interval = interval
+        self.count = 0
+        self._bar = None
+        self._last = time.monotonic()
+        if _isTerminal(self.stream):
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                pass
+            else:
+                self._bar = tqdm(total=total, desc=description, unit=unit, file=self.stream, leave=False)
+
+    def update(self, n: int = 1, note: str | None = None) -> None:
+        """Count ``n`` more items; ``note`` is shown with the count."""
+        self.count += n
+        if self._bar is not None:
+            self._bar.update(n)
+            if note:
+                self._bar.set_postfix_str(note, refresh=False)
+            return
+        now = time.monotonic()
+        if now - self._last >= self.interval:
+            self._last = now
+            self._line(note)
+
+    def close(self) -> None:
+        """Remove the bar, if one is shown."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def _line(self, note: str | None) -> None:
+        done = f"{self.count}/{self.total}" if self.total is not None else str(self.count)
+        suffix = f" ({note})" if note else ""
+        print(f"{self.description}: {done} {self.unit}s{suffix}", file=self.stream, flush=True)
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _isTerminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,302 @@
+"""FITS tests: exposure write -> read round trips (run with afw or the
+model), the model's reader on real afw-written files (skipped when
+``shared/data/afw`` is absent), and the model's writer layout and errors.
+"""
+
+import math
+import os
+import tempfile
+import unittest
+from pathlib import Path
+
+import lsst.utils.tests
+import numpy as np
+from lsst.ap.alerts._afw import HAVE_AFW, afwGeom, afwImage, geom
+
+if HAVE_AFW:
+    from lsst.afw.detection import GaussianPsf
+    from lsst.daf.base import DateTime
+else:
+    from lsst.ap.alerts.image import DateTime, GaussianPsf
+
+
+def _findAfwData():
+    here = Path(__file__)
+    for base in (here.parents[2], here.resolve().parents[1].parent):
+        candidate = base / "shared" / "data" / "afw"
+        if candidate.exists():
+            return candidate
+    return None
+
+
+AFW_DATA = _findAfwData()
+
+
+def _path(name):
+    return os.path.join(AFW_DATA, name) if AFW_DATA is not None else "/nonexistent/" + name
+
+
+def makeExposure():
+    bbox = geom.Box2I(geom.Point2I(123, -45), geom.Extent2I(30, 20))
+    exposure = afwImage.ExposureF(bbox)
+    rng = np.random.default_rng(12)
+    exposure.image.array[:] = rng.normal(size=(20, 30)).astype(np.float32)
+    exposure.variance.array[:] = rng.uniform(1, 2, size=(20, 30)).astype(np.float32)
+    exposure.mask.array[:] = 0
+    exposure.mask.array[2, 3] = exposure.mask.getPlaneBitMask(["SAT", "CR"])
+    sipA = np.zeros((3, 3))
+    sipB = np.zeros((3, 3))
+    sipA[2, 0], sipB[0, 2] = 1e-6, -2e-6
+    cd = afwGeom.makeCdMatrix(0.2 * geom.arcseconds, 20.0 * geom.degrees)
+    exposure.setWcs(afwGeom.makeTanSipWcs(geom.Point2D(140.0, -30.0), geom.SpherePoint(200.0, -30.0, geom.degrees),
+                                          cd, sipA, sipB))
+    exposure.setPhotoCalib(afwImage.PhotoCalib(0.75, 0.01))
+    exposure.setPsf(GaussianPsf(17, 17, 1.7))
+    exposure.setFilter(afwImage.FilterLabel(band="i", physical="i_39"))
+    exposure.info.id = 20240101123
+    exposure.info.setVisitInfo(afwImage.VisitInfo(
+        id=2024010112, exposureTime=30.0, darkTime=30.5,
+        date=DateTime("2024-01-01T03:04:05.123456789", DateTime.TAI),
+        boresightRaDec=geom.SpherePoint(200.1, -29.9, geom.degrees), boresightRotAngle=33.0 * geom.degrees,
+        rotType=afwImage.RotType.SKY, observationReason="science", object="field", instrumentLabel="LSSTCam"))
+    exposure.getMetadata().set("MYKEY", 5)
+    return exposure
+
+
+class RoundTripTestCase(lsst.utils.tests.TestCase):
+    def testWriteRead(self):
+        exposure = makeExposure()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "exposure.fits")
+            exposure.writeFits(path)
+            copy = afwImage.ExposureF.readFits(path)
+            copy2 = afwImage.ExposureF(path)
+        self.assertEqual(copy.getBBox(), exposure.getBBox())
+        self.assertEqual(copy2.getBBox(), exposure.getBBox())
+        np.testing.assert_array_equal(copy.image.array, exposure.image.array)
+        np.testing.assert_array_equal(copy.mask.array, exposure.mask.array)
+        np.testing.assert_array_equal(copy.variance.array, exposure.variance.array)
+        self.assertEqual(copy.mask.getMaskPlaneDict()["SAT"], exposure.mask.getMaskPlaneDict()["SAT"])
+        for x, y in ((123.0, -45.0), (152.0, -26.0), (500.0, 500.0)):
+            point = geom.Point2D(x, y)
+            sep = copy.getWcs().pixelToSky(point).separation(exposure.getWcs().pixelToSky(point))
+            self.assertLess(sep.asArcseconds(), 1e-7)
+        self.assertEqual(copy.getPhotoCalib().getCalibrationMean(), 0.75)
+        self.assertEqual(copy.getPhotoCalib().getCalibrationErr(), 0.01)
+        self.assertEqual(copy.getPsf().getSigma(), 1.7)
+        self.assertEqual(copy.getFilter(), afwImage.FilterLabel(band="i", physical="i_39"))
+        self.assertEqual(copy.info.id, 20240101123)
+        visitInfo = copy.getInfo().getVisitInfo()
+        self.assertEqual(visitInfo.getId(), 2024010112)
+        self.assertEqual(visitInfo.getExposureTime(), 30.0)
+        self.assertEqual(visitInfo.getDarkTime(), 30.5)
+        self.assertEqual(visitInfo.getDate(), DateTime("2024-01-01T03:04:05.123456789", DateTime.TAI))
+        self.assertAlmostEqual(visitInfo.getBoresightRaDec().getRa().asDegrees(), 200.1, places=10)
+        self.assertAlmostEqual(visitInfo.getBoresightRotAngle().asDegrees(), 33.0, places=10)
+        self.assertEqual(visitInfo.getRotType(), afwImage.RotType.SKY)
+        self.assertEqual(visitInfo.getObservationReason(), "science")
+        self.assertEqual(visitInfo.getObject(), "field")
+        self.assertEqual(visitInfo.getInstrumentLabel(), "LSSTCam")
+        self.assertEqual(copy.getMetadata().getScalar("MYKEY"), 5)
+
+
+@unittest.skipUnless(AFW_DATA is not None, "afw test files (shared/data/afw) not available")
+class AfwFilesTestCase(lsst.utils.tests.TestCase):
+    """The reader against files written by afw itself."""
+
+    def testExposureVersion2(self):
+        exposure = afwImage.ExposureF(_path("exposure-version-2.fits"))
+        self.assertEqual(exposure.getBBox(), geom.Box2I(geom.Point2I(0, 0), geom.Extent2I(10, 10)))
+        np.testing.assert_array_equal(exposure.image.array, np.arange(100, dtype=np.float32).reshape(10, 10))
+        np.testing.assert_array_equal(exposure.variance.array, np.ones((10, 10), dtype=np.float32))
+        expectedMask = np.zeros((10, 10), dtype=np.int32)
+        expectedMask[5, 5] = 5
+        np.testing.assert_array_equal(exposure.mask.array, expectedMask)
+        self.assertEqual(exposure.getPhotoCalib().getCalibrationMean(), 1e6)
+        self.assertEqual(exposure.getPhotoCalib().getCalibrationErr(), 2e4)
+        wcs = exposure.getWcs()
+        self.assertAlmostEqual(wcs.getPixelOrigin().getX(), 4.0, places=10)
+        self.assertAlmostEqual(wcs.getPixelOrigin().getY(), 4.0, places=10)
+        self.assertAlmostEqual(wcs.getSkyOrigin().getRa().asDegrees(), 30.0, places=10)
+        self.assertAlmostEqual(wcs.getSkyOrigin().getDec().asDegrees(), 40.0, places=10)
+        sky = wcs.pixelToSky(geom.Point2D(4.0, 4.0))
+        self.assertAlmostEqual(sky.getRa().asDegrees(), 30.0, places=10)
+        self.assertAlmostEqual(sky.getDec().asDegrees(), 40.0, places=10)
+        self.assertAlmostEqual(wcs.getPixelScale().asArcseconds(), 0.2, places=6)
+        np.testing.assert_allclose(wcs.getCdMatrix(),
+                                   afwGeom.makeCdMatrix(0.2 * geom.arcseconds, 45 * geom.degrees),
+                                   rtol=1e-12, atol=0)
+        visitInfo = exposure.getInfo().getVisitInfo()
+        self.assertEqual(visitInfo.getExposureTime(), 30.0)
+        self.assertEqual(visitInfo.getDarkTime(), 600.0)
+        self.assertEqual(visitInfo.getDate(), DateTime("2020-01-20T12:34:56.000000000", DateTime.TAI))
+        self.assertEqual(visitInfo.date.toAstropy().tai.isot, "2020-01-20T12:34:56.000")
+        self.assertAlmostEqual(visitInfo.getBoresightRaDec().getRa().asDegrees(), 30.0, places=10)
+        self.assertAlmostEqual(visitInfo.getBoresightRaDec().getDec().asDegrees(), 40.0, places=10)
+        self.assertEqual(exposure.info.id, 12345)
+        self.assertEqual(exposure.getFilter().bandLabel, "N656")
+        self.assertEqual(exposure.getFilter().physicalLabel, "ha")
+        detector = exposure.getDetector()
+        self.assertEqual(detector.getName(), "detector 1")
+        self.assertEqual(detector.getId(), 1)
+        self.assertEqual(detector.getSerial(), "xkcd722")
+        self.assertEqual(detector.getBBox(), geom.Box2I(geom.Point2I(0, 0), geom.Extent2I(10, 10)))
+
+    def testHscCalexp(self):
+        exposure = afwImage.ExposureF(_path("HSC-0908120-056-small.fits"))
+        self.assertEqual(exposure.getXY0(), geom.Point2I(100, 100))
+        self.assertEqual(exposure.getBBox(), geom.Box2I(geom.Point2I(100, 100), geom.Extent2I(200, 200)))
+        self.assertEqual(exposure.mask.array.dtype, np.int32)
+        planes = exposure.mask.getMaskPlaneDict()
+        self.assertEqual(planes["CROSSTALK"], 8)
+        self.assertEqual(planes["NO_DATA"], 9)
+        self.assertEqual(planes["UNMASKEDNAN"], 10)
+        wcs = exposure.getWcs()
+        # FITS CRPIX (local, 1-based) - 1 + xy0
+        self.assertAlmostEqual(wcs.getPixelOrigin().getX(), 866.842697735752 - 1 + 100, places=9)
+        self.assertAlmostEqual(wcs.getPixelOrigin().getY(), 2004.38916604442 - 1 + 100, places=9)
+        for x in (100.0, 199.5, 299.0):
+            for y in (100.0, 250.0, 299.0):
+                point = geom.Point2D(x, y)
+                back = wcs.skyToPixel(wcs.pixelToSky(point))
+                self.assertAlmostEqual(back.getX(), x, delta=1e-9)
+                self.assertAlmostEqual(back.getY(), y, delta=1e-9)
+        # FLUXMAG0 = 0 in this old file: afw's conversion gives an infinite calibration
+        calib = exposure.getPhotoCalib()
+        self.assertTrue(math.isinf(calib.getCalibrationMean()))
+        self.assertEqual(exposure.getInfo().getVisitInfo().getExposureTime(), 0.0)
+
+    def testPhotoCalibFile(self):
+        calib = afwImage.PhotoCalib.readFits(_path("photoCalib-version1.fits"))
+        self.assertEqual(calib.getCalibrationMean(), 123.0)
+        self.assertEqual(calib.getCalibrationErr(), 45.0)
+
+    def testVisitInfoFile(self):
+        visitInfo = afwImage.VisitInfo.readFits(_path("visitInfo-version-5.fits"))
+        self.assertEqual(visitInfo.getExposureTime(), 10.01)
+        self.assertEqual(visitInfo.getDarkTime(), 11.02)
+        self.assertEqual(visitInfo.getDate(), DateTime(2137026240000000000, DateTime.TAI))
+        self.assertAlmostEqual(visitInfo.getDate().get(DateTime.MJD, DateTime.TAI), 65321.1, places=9)
+        self.assertAlmostEqual(visitInfo.getBoresightRaDec().getRa().asRadians(), 0.40317105721069013, places=14)
+        self.assertAlmostEqual(visitInfo.getBoresightRotAngle().asRadians(), 1.2775810124598492, places=14)
+        self.assertEqual(visitInfo.getRotType(), afwImage.RotType.SKY)
+        self.assertEqual(visitInfo.getInstrumentLabel(), "TestCameraOne")
+        self.assertEqual(visitInfo.getId(), 987654)
+        self.assertEqual(visitInfo.getObservationType(), "flat")
+        self.assertEqual(visitInfo.getScienceProgram(), "test program")
+        self.assertEqual(visitInfo.getObservationReason(), "test reason")
+        self.assertEqual(visitInfo.getObject(), "test object")
+        self.assertFalse(visitInfo.getHasSimulatedContent())
+
+
+@unittest.skipIf(HAVE_AFW, "model-only writer/reader details")
+class ModelFitsTestCase(lsst.utils.tests.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.path = os.path.join(self.tmp.name, "exposure.fits")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def testLayout(self):
+        from astropy.io import fits
+
+        exposure = makeExposure()
+        exposure.writeFits(self.path)
+        with fits.open(self.path) as hdul:
+            self.assertEqual([hdul[i].header["EXTTYPE"] for i in (1, 2, 3)], ["IMAGE", "MASK", "VARIANCE"])
+            self.assertEqual([hdul[i].header["EXTNAME"] for i in (1, 2, 3)], ["IMAGE", "MASK", "VARIANCE"])
+            image = hdul[1].header
+            self.assertEqual((image["LTV1"], image["LTV2"]), (-123.0, 45.0))
+            self.assertEqual((image["CRVAL1A"], image["CRVAL2A"]), (123.0, -45.0))
+            # FITS CRPIX is relative to the array: afw pixel - xy0 + 1
+            self.assertAlmostEqual(image["CRPIX1"], 140.0 - 123.0 + 1.0)
+            self.assertAlmostEqual(image["CRPIX2"], -30.0 + 45.0 + 1.0)
+            self.assertEqual(image["CTYPE1"], "RA---TAN-SIP")
+            self.assertEqual(hdul[2].header["MP_NO_DATA"], 8)
+            primary = hdul[0].header
+            self.assertEqual(primary["EXPINFO_V"], 2)
+            self.assertEqual(primary["AR_HDU"], 5)
+            self.assertEqual(primary["EXPID"], 20240101123)
+            self.assertEqual(primary["DATE-AVG"], "2024-01-01T03:04:05.123456789")
+            self.assertEqual(primary["TIMESYS"], "TAI")
+            self.assertEqual(hdul[4].header["EXTTYPE"], "ARCHIVE_INDEX")
+            names = {hdu.header.get("AR_NAME") for hdu in hdul[5:]}
+            self.assertEqual(names, {"PhotoCalib", "ChebyshevBoundedField", "FilterLabel", "GaussianPsf"})
+
+    def testDetectorAndKernelPsfRoundTrip(self):
+        exposure = makeExposure()
+        detector = afwImage.Detector("R22_S11", 94, geom.Box2I(geom.Point2I(0, 0), geom.Extent2I(4072, 4000)),
+                                     serial="ITL-3800C-123", physicalType="ITL")
+        exposure.setDetector(detector)
+        kernel = np.zeros((5, 7))
+        kernel[2, 3], kernel[1, 3] = 1.0, 0.5
+        exposure.setPsf(afwImage.KernelPsf(kernel, geom.Point2D(2.0, 3.0)))
+        exposure.writeFits(self.path)
+        copy = afwImage.ExposureF(self.path)
+        self.assertEqual(copy.getDetector(), detector)
+        np.testing.assert_allclose(copy.getPsf().computeKernelImage().array,
+                                   exposure.getPsf().computeKernelImage().array)
+        self.assertEqual(copy.getPsf().getAveragePosition(), geom.Point2D(2.0, 3.0))
+        self.assertFalse(copy.getMetadata().exists("APDETID"))
+
+    def testPersistableRoundTrip(self):
+        calib = afwImage.PhotoCalib(3.5, 0.25)
+        calib.writeFits(self.path)
+        self.assertEqual(afwImage.PhotoCalib.readFits(self.path), calib)
+        visitInfo = makeExposure().getInfo().getVisitInfo()
+        visitInfo.writeFits(self.path)
+        self.assertEqual(afwImage.VisitInfo.readFits(self.path), visitInfo)
+
+    def testArchiveOnlyWcsFails(self):
+        from astropy.io import fits
+
+        makeExposure().writeFits(self.path)
+        with fits.open(self.path, mode="update") as hdul:
+            for i in (1, 2, 3):
+                for key in list(hdul[i].header):
+                    if key.startswith(("CRPIX1", "CRPIX2", "CTYPE1", "CTYPE2")) and not key.endswith("A"):
+                        del hdul[i].header[key]
+            hdul[0].header["HIERARCH SKYWCS_ID"] = 99
+        with self.assertRaisesRegex(afwImage.FitsError, "SKYWCS_ID=99.*AR_HDU=5"):
+            afwImage.ExposureF(self.path)
+
+    def testVaryingPhotoCalibFails(self):
+        from astropy.io import fits
+
+        makeExposure().writeFits(self.path)
+        with fits.open(self.path, mode="update") as hdul:
+            for hdu in hdul[5:]:
+                if hdu.header.get("AR_NAME") == "PhotoCalib":
+                    hdu.data["flags"][0] = False
+                if hdu.header.get("AR_NAME") == "ChebyshevBoundedField":
+                    hdu.data["order_x"][0] = 1
+        with self.assertRaisesRegex(afwImage.FitsError, "PhotoCalib in HDU \\d+.*spatially varying"):
+            afwImage.ExposureF(self.path)
+
+    def testNotAnExposure(self):
+        from astropy.io import fits
+
+        fits.PrimaryHDU(np.zeros((3, 3))).writeto(self.path)
+        with self.assertRaisesRegex(afwImage.FitsError, "HDU 1 \\(IMAGE\\) is missing"):
+            afwImage.ExposureF(self.path)
+
+    def testImageRoundTrip(self):
+        image = afwImage.ImageF(np.arange(12, dtype=np.float32).reshape(3, 4), False, geom.Point2I(5, 6))
+        image.writeFits(self.path)
+        copy = afwImage.ImageF.readFits(self.path)
+        np.testing.assert_array_equal(copy.array, image.array)
+        self.assertEqual(copy.getXY0(), geom.Point2I(5, 6))
+
+
+class MemoryTester(lsst.utils.tests.MemoryTestCase):
+    pass
+
+
+def setup_module(module):
+    lsst.utils.tests.init()
+
+
+if __name__ == "__main__":
+    lsst.utils.tests.init()
+    unittest.main()
