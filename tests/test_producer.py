@@ -286,7 +286,7 @@ class ProducerConfigTestCase(_EnvironmentMixin, lsst.utils.tests.TestCase):
         config = makeConfig(self.writeDir, kafkaSecurityProtocol="SASL_PLAINTEXT")
         clientConfigs = []
         with (
-            mock.patch.object(AlertProducer, "_serverCheck"),
+            mock.patch.object(AlertProducer, "serverCheck"),
             mock.patch.object(confluent_kafka, "Producer", side_effect=clientConfigs.append),
             self.assertLogs(LOG_NAME, level="DEBUG") as cm,
         ):

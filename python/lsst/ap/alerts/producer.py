@@ -467,7 +467,7 @@ class AlertProducer:
         self._producerConfig = settings.producerConfig
         self._adminConfig = settings.adminConfig
 
-        self._serverCheck(kafka)
+        self.serverCheck()
         self._producer = kafka.Producer(dict(self._producerConfig))
         self.log.info("Kafka alert producer ready: %s", self.brokerConfigSummary())
 
@@ -516,8 +516,10 @@ class AlertProducer:
         summary["topic"] = self._topic
         return summary
 
-    def _serverCheck(self, kafka) -> None:
+    def serverCheck(self) -> None:
         """Check that the broker answers and has the topic.
+
+        Run at construction; call again to re-check before a run.
 
         Raises
         ------
@@ -526,6 +528,7 @@ class AlertProducer:
         RuntimeError
             Raised if the topic is not in the broker's topic list.
         """
+        kafka = _requireKafka()
         admin = kafka.admin.AdminClient(dict(self._adminConfig))
         # No topic argument: asking for one topic can auto-create it.
         metadata = admin.list_topics(timeout=self.config.maxTimeout)
@@ -536,6 +539,9 @@ class AlertProducer:
             raise RuntimeError(
                 f"Kafka topic {self._topic!r} on {self._server} is unusable: {topicMetadata.error}"
             )
+
+    # Upstream's name for the check.
+    _server_check = serverCheck
 
     def produce(
         self,

@@ -88,6 +88,7 @@ _HISTORY_NIGHTS = 350  # inside the APDB's 12 x 30-day window
 _N_DETECTORS = 189
 _MJD_2020 = 58849  # 2020-01-01: origin of the packed visit key in ids
 _RELIABILITY_VERSION = "rbResnet50-DC2-v2"
+_PIXEL_ID_TABLES = ("DiaObject", "DiaSource")
 
 
 # --------------------------------------------------------------------------
@@ -131,9 +132,10 @@ def apdbColumnDtypes(table: str, *, asReturnedByApdb: bool = False) -> dict[str,
         ``SSSource``...
     asReturnedByApdb : `bool`, optional
         If `False` (default), the dtypes of the pipeline's catalogs
-        (convertDataFrameToSdmSchema: numpy dtypes for non-nullable
-        columns); if `True`, what ``Apdb.getDia*`` return (the nullable
-        dtype of every column, and no ``pixelId``).
+        (convertDataFrameToSdmSchema with an SQL APDB's table definitions:
+        numpy dtypes for non-nullable columns, and a ``pixelId`` column in
+        DiaObject and DiaSource); if `True`, what ``Apdb.getDia*`` return
+        (the nullable dtype of every column, no ``pixelId``).
 
     Returns
     -------
@@ -141,8 +143,13 @@ def apdbColumnDtypes(table: str, *, asReturnedByApdb: bool = False) -> dict[str,
     """
     columns = _apdbTables()[table].columns
     if asReturnedByApdb:
-        return {c.name: c.pandas_type for c in columns if c.name != "pixelId"}
-    return {c.name: _pipelineDtype(c) for c in columns}
+        return {c.name: c.pandas_type for c in columns}
+    dtypes = {c.name: _pipelineDtype(c) for c in columns}
+    if table in _PIXEL_ID_TABLES:
+        # An SQL APDB's table definitions (what the pipeline converts with)
+        # end with this non-nullable spatial index column.
+        dtypes["pixelId"] = "int64"
+    return dtypes
 
 
 def _column(values, dtype: str, null=None):
