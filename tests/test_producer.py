@@ -484,6 +484,18 @@ class _DeliveryTests(_EnvironmentMixin):
         with self.assertRaisesRegex(RuntimeError, "no-such-alert-topic"):
             self.makeProducer()
 
+    def testServerCheckAgain(self):
+        """The check can be re-run (also under upstream's name)."""
+        topic = self.newTopic()
+        producer = self.makeProducer()
+        self.assertEqual(producer.topic, topic)
+        self.assertEqual(producer.server, self.broker.bootstrap)
+        producer.serverCheck()
+        producer._server_check()
+        producer.close()
+        with self.assertRaises(RuntimeError):
+            producer.produce([], 1, 2)
+
 
 @unittest.skipIf(kafkaBrokers.brokerUnavailableReason(NoidaBroker), "noida-db is not available")
 class NoidaDeliveryTestCase(_DeliveryTests, lsst.utils.tests.TestCase):

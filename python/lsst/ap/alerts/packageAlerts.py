@@ -519,7 +519,7 @@ class PackageAlertsTask(pipeBase.Task):
     def _server_check(self):
         """Check the broker is reachable and the topic exists (see `AlertProducer`)."""
         if self.producer is not None:
-            self.producer._server_check()
+            self.producer.serverCheck()
 
 
 def _nullIfEmpty(value):
