@@ -27,12 +27,15 @@ flags, dipole and trail measurements only where those fits run, DiaObject
 summaries (per-band means, sigmas, min/max, slopes, forced-photometry means)
 computed from the very DiaSources and forced sources in the catalogs, and
 12-month histories on distinct earlier nights.  Solar-system sources get
-an ``ssSource`` row from a simple but self-consistent geometry (circular
-heliocentric orbits, the Sun's true position at the visit time) and
-``MPCORB_``-prefixed ``mpc_orbits`` columns.  Simplified: history rows' x/y
-are in their own (dithered) visits' frames, so only the current visit's x/y
-follow the WCS; ``pixelId`` is 0, as convertDataFrameToSdmSchema leaves it
-(the APDB computes it on store).
+an ``ssSource`` row from a simple but self-consistent geometry (Keplerian
+orbits in the ecliptic plane through the observed direction, the Sun's
+true position at the visit time: ranges, range rates, sky rates,
+elongation, phase and magnitudes agree) and ``MPCORB_``-prefixed
+``mpc_orbits`` columns of those orbits.  Simplified: light curves are
+random scatter around a per-object amplitude (no periods or rise times);
+history rows' x/y are in their own (dithered) visits' frames, so only the
+current visit's x/y follow the WCS; ``pixelId`` is 0, as
+convertDataFrameToSdmSchema leaves it (the APDB computes it on store).
 
 Notes on the current dax_apdb API (lsst-dax-apdb 30.2026.4100, apdb.yaml
 10.0.0), learnt while writing `writeApdb`/`readApdb`:
@@ -48,9 +51,15 @@ Notes on the current dax_apdb API (lsst-dax-apdb 30.2026.4100, apdb.yaml
 - The history window is ``read_sources_months * 30`` days (360 for the
   default 12), measured on ``midpointMjdTai``.
 - ``getDiaForcedSources`` needs object ids (no region-only queries).
-- The APDB DiaSource table has two columns the 11.1 alert lacks
-  (``ssObjectReassocTimeMjdTai``, ``pixelId``); its SSSource table has the
-  same 39 columns as the alert's ``ssSource``.
+- apdb.yaml has no ``pixelId``: the SQL implementation appends it to the
+  DiaObject and DiaSource definitions that ``Apdb.tableDef`` (hence the
+  pipeline's conversion) sees.  The DiaSource table also has
+  ``ssObjectReassocTimeMjdTai``, DiaObject ``validityEndMjdTai``, which
+  the 11.1 alert lacks; SSSource has exactly the alert ssSource's 39
+  columns.
+- With pandas 3, string columns must be built as explicit ``object``
+  Series, or pandas infers its ``str`` dtype where the pipeline (and the
+  APDB) give ``object``.
 """
 
 from __future__ import annotations
@@ -60,7 +69,10 @@ __all__ = [
     "TanWcs",
     "VisitCatalogs",
     "apdbColumnDtypes",
+    "makeSimulatedVisit",
     "makeVisitCatalogs",
+    "makeVisitExposures",
+    "makeVisitWcs",
     "readApdb",
     "writeApdb",
 ]
@@ -511,7 +523,6 @@ def _sourceColumns(rng, *, n, diaSourceId, diaObjectId, visit, detector, band, m
 
     # Trailed-source fits: on solar-system sources and a few others.
     trailFit = isSso | (rng.random(n) < 0.03)
-    nTrail = trailFit.sum()
     if motion is None:
         motion = (np.zeros(n), np.zeros(n))
     rate, bearing = motion
@@ -967,10 +978,10 @@ def makeVisitCatalogs(
     wcs : callable or SkyWcs, optional
         Maps (ra, dec) in degrees to (x, y) pixels for the current visit
         (numpy arrays in, arrays out), or an afw-like ``SkyWcs`` (uses
-        ``skyToPixelArray``).  Default: `TanWcs` at ``boresight`` centred
-        on the detector, 0.2"/pixel, rotated by ``rotAngle``.  A custom
-        mapping must cover ``boresight`` near the detector (it is inverted
-        by Newton iterations from there).
+        ``skyToPixelArray``/``pixelToSkyArray``).  Default: `TanWcs` at
+        ``boresight`` centred on the detector, 0.2"/pixel, rotated by
+        ``rotAngle``.  A plain function must map ``boresight`` near the
+        detector: it is inverted by Newton iterations from there.
     bbox : `tuple` [`int`, `int`]
         Detector (width, height) in pixels, origin (0, 0).
     boresight : `tuple` [`float`, `float`]
@@ -1031,6 +1042,11 @@ def makeVisitCatalogs(
     if wcs is None:
         tan = TanWcs.make(boresight, ((width - 1) / 2, (height - 1) / 2), rotAngle=rotAngle)
         skyToPixel, pixelToSky = tan.skyToPixel, tan.pixelToSky
+    elif hasattr(wcs, "pixelToSkyArray"):
+        skyToPixel = _skyToPixelFunction(wcs)
+
+        def pixelToSky(x, y):
+            return wcs.pixelToSkyArray(np.asarray(x, float), np.asarray(y, float), degrees=True)
     else:
         skyToPixel = _skyToPixelFunction(wcs)
 
@@ -1042,7 +1058,7 @@ def makeVisitCatalogs(
     currentKey = int(currentKey[0])
 
     # Who is who: solar-system sources last, new objects among the rest.
-    nSso = int(round(fractionSolarSystem * nSources))
+    nSso = round(fractionSolarSystem * nSources)
     if fillAllFields:
         nSso = max(nSso, 1)
     nObj = nSources - nSso
@@ -1147,7 +1163,7 @@ def makeVisitCatalogs(
     sourceNulls["ssObjectId"] = ~sso
 
     if fillAllFields:
-        _fillAllFields(rng, sources, sourceNulls, nObj, midpointMjdTai)
+        _fillAllFields(rng, sources, sourceNulls, midpointMjdTai)
 
     # -- forced photometry: earlier nights since each object's first
     # detection (known objects), plus this visit for every object.
@@ -1237,12 +1253,12 @@ def makeVisitCatalogs(
     )
 
 
-def _fillAllFields(rng, sources, nulls, nObj, mjd):
+def _fillAllFields(rng, sources, nulls, mjd):
     """Give the rarely set diaSource fields a value in some row.
 
-    Rows 0-2 are DiaObject sources: a dipole fit, a trail fit, a deblended
-    child of row 0; the last row (solar-system) also carries a withdrawal
-    time, as after a reprocessing.
+    Row 0 gets a dipole fit, row 1 a trail fit, row 2 becomes a deblended
+    child of row 0, and the last row (solar-system: ``ssObjectId``) a
+    withdrawal time, as after a reprocessing.
     """
     n = len(sources["diaSourceId"])
     psfErr = sources["psfFluxErr"]
@@ -1267,15 +1283,9 @@ def _fillAllFields(rng, sources, nulls, nObj, mjd):
     nulls["trailAlgorithm"][row] = False
     sources["parentDiaSourceId"][2] = sources["diaSourceId"][0]
     nulls["parentDiaSourceId"][2] = False
-    # Every float field non-NaN in row 3 onwards would be unrealistic; one
-    # withdrawn record in the last row suffices.
     withdrawn = np.full(n, np.nan)
     withdrawn[-1] = mjd + 0.5
     sources["timeWithdrawnMjdTai"] = withdrawn
-    # The psfFlux of a source with no good pixels is NaN; keep one finite.
-    for name in ("psfFlux", "psfLnL"):
-        if not np.isfinite(sources[name]).any():
-            sources[name][0] = sources["apFlux"][0]
 
 
 def _ssSrcFrame(rng, diaSourceIds, ssObjectIds, designations, packed, ssColumns, mpcColumns,
@@ -1349,6 +1359,7 @@ def writeApdb(catalogs: VisitCatalogs, path: str):
     apdb : `lsst.dax.apdb.Apdb`
     """
     import astropy.time
+
     from lsst.dax.apdb import Apdb
     from lsst.dax.apdb.sql import ApdbSql
 
@@ -1382,7 +1393,8 @@ def readApdb(apdb, catalogs: VisitCatalogs):
         ``diaObjects``, ``diaSources``, ``diaForcedSources``.
     """
     import astropy.time
-    import lsst.sphgeom as sphgeom
+
+    from lsst import sphgeom
     from lsst.pipe.base import Struct
 
     objects = catalogs.diaObjectCat
@@ -1398,3 +1410,426 @@ def readApdb(apdb, catalogs: VisitCatalogs):
     diaForcedSources = apdb.getDiaForcedSources(region, ids, visitTime).set_index(
         ["diaObjectId", "diaForcedSourceId"], drop=False)
     return Struct(diaObjects=diaObjects, diaSources=diaSources, diaForcedSources=diaForcedSources)
+
+
+# --------------------------------------------------------------------------
+# Exposures
+
+# LSSTCam: rafts in detector-id order (corner rafts hold no science CCDs)
+# and the physical filter of each band.
+_RAFTS = ("R01", "R02", "R03", "R10", "R11", "R12", "R13", "R14", "R20", "R21", "R22", "R23", "R24",
+          "R30", "R31", "R32", "R33", "R34", "R41", "R42", "R43")
+_PHYSICAL_FILTERS = {"u": "u_24", "g": "g_6", "r": "r_57", "i": "i_39", "z": "z_20", "y": "y_10"}
+# Rubin Observatory (Cerro Pachon), degrees and metres.
+_RUBIN_SITE = (-70.749417, -30.244639, 2663.0)
+_GAIN = 1.6  # electrons per count
+_SATURATION = 9.0e4  # counts
+
+
+def _detectorName(detector: int) -> str:
+    raft, sensor = divmod(int(detector), 9)
+    return f"{_RAFTS[raft % len(_RAFTS)]}_S{sensor // 3}{sensor % 3}"
+
+
+def _imageApi():
+    """afw (or the package's model) and the few classes afw keeps elsewhere.
+
+    The LSST stack has DateTime in lsst.daf.base, GaussianPsf in
+    lsst.afw.detection, Observatory in lsst.afw.coord and Detector built
+    through lsst.afw.cameraGeom; the image model keeps them all in
+    `lsst.ap.alerts.image`.  Imported lazily: catalogs need none of it.
+    """
+    from ._afw import HAVE_AFW, afwGeom, afwImage, geom
+
+    if HAVE_AFW:
+        from lsst.afw.cameraGeom.testUtils import DetectorWrapper
+        from lsst.afw.coord import Observatory
+        from lsst.afw.detection import GaussianPsf
+        from lsst.daf.base import DateTime
+
+        def makeDetector(detector, bbox):
+            return DetectorWrapper(name=_detectorName(detector), id=int(detector), bbox=bbox).detector
+    else:
+        from .image import DateTime, Detector, GaussianPsf, Observatory
+
+        def makeDetector(detector, bbox):
+            return Detector(_detectorName(detector), int(detector), bbox)
+
+    return dataclasses.make_dataclass(
+        "ImageApi", ["geom", "afwImage", "afwGeom", "DateTime", "GaussianPsf", "Observatory", "makeDetector"]
+    )(geom, afwImage, afwGeom, DateTime, GaussianPsf, Observatory, makeDetector)
+
+
+def makeVisitWcs(*, width: int, height: int, boresight=(53.16, -28.10), rotAngle: float = 0.0,
+                 pixelScale: float = _PIXEL_SCALE, sip: bool = True, xy0=(0, 0), seed: int = 0):
+    """The SkyWcs of a simulated detector: TAN, or TAN-SIP with mild distortion.
+
+    Parameters
+    ----------
+    width, height : `int`
+        Detector size in pixels.
+    boresight : `tuple` [`float`, `float`]
+        (ra, dec) at the detector centre, degrees.
+    rotAngle : `float`
+        Angle of north from +y, degrees (east of north).
+    pixelScale : `float`
+        Arcseconds per pixel.
+    sip : `bool`
+        Add a third-order SIP distortion (about a pixel at the corners of
+        a 4k detector, as optical distortion across an LSSTCam CCD).
+    xy0 : `tuple` [`int`, `int`]
+        Pixel origin of the detector's bounding box.
+    seed : `int`
+        Seed for the distortion coefficients.
+
+    Returns
+    -------
+    wcs : `lsst.afw.geom.SkyWcs`
+    """
+    api = _imageApi()
+    geom = api.geom
+    crpix = geom.Point2D(xy0[0] + (width - 1) / 2, xy0[1] + (height - 1) / 2)
+    crval = geom.SpherePoint(boresight[0], boresight[1], geom.degrees)
+    cd = api.afwGeom.makeCdMatrix(scale=pixelScale * geom.arcseconds, orientation=rotAngle * geom.degrees,
+                                  flipX=True)
+    if not sip:
+        return api.afwGeom.makeSkyWcs(crpix=crpix, crval=crval, cdMatrix=cd)
+    rng = np.random.default_rng(seed)
+    half = max(width, height) / 2
+    # Displacement of order 0.6 (x, y / 2000)^2 + 0.3 (x, y / 2000)^3 pixels.
+    sipA = np.zeros((4, 4))
+    sipB = np.zeros((4, 4))
+    for p, q in ((2, 0), (1, 1), (0, 2), (3, 0), (2, 1), (1, 2), (0, 3)):
+        order = p + q
+        scale = (0.6 if order == 2 else 0.3) * (half / 2000.0) ** order / half**order
+        sipA[p, q] = rng.normal(0, scale)
+        sipB[p, q] = rng.normal(0, scale)
+    return api.afwGeom.makeTanSipWcs(crpix, crval, cd, sipA, sipB)
+
+
+def _render(shape, origin, x, y, flux, sigma):
+    """Point sources as pixelated Gaussians (each summing to ``flux``).
+
+    Vectorised over sources: one (2r+1)^2 stamp each, summed with a single
+    `numpy.bincount`; pixels outside the image are dropped.
+    """
+    height, width = shape
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    flux = np.asarray(flux, float)
+    radius = int(np.ceil(5 * sigma))
+    offsets = np.arange(-radius, radius + 1)
+    cx = np.rint(x).astype(np.int64)
+    cy = np.rint(y).astype(np.int64)
+    norm = 1.0 / (np.sqrt(2 * np.pi) * sigma)
+    gx = norm * np.exp(-0.5 * ((cx[:, None] + offsets - x[:, None]) / sigma) ** 2)
+    gy = norm * np.exp(-0.5 * ((cy[:, None] + offsets - y[:, None]) / sigma) ** 2)
+    cols = (cx[:, None] + offsets - origin[0])[:, None, :]
+    rows = (cy[:, None] + offsets - origin[1])[:, :, None]
+    values = flux[:, None, None] * gy[:, :, None] * gx[:, None, :]
+    inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+    index = np.broadcast_to(rows * width + cols, values.shape)[inside]
+    return np.bincount(index, values[inside], minlength=height * width).reshape(shape)
+
+
+def _fieldStars(rng, count, bbox):
+    """Static stars: positions and r-band-ish fluxes (nJy), N(<m) ~ 10^(0.3 m)."""
+    x0, y0, width, height = bbox
+    u = rng.random(count)
+    lo, hi = 10 ** (0.3 * 16.0), 10 ** (0.3 * 24.5)
+    mag = np.log10(lo + u * (hi - lo)) / 0.3
+    return (rng.uniform(x0 - 10, x0 + width + 10, count), rng.uniform(y0 - 10, y0 + height + 10, count),
+            10 ** ((_AB_NJY - mag) / 2.5))
+
+
+def _detected(model, sigma, threshold=2.5):
+    """Footprint-like masks: model above / below ``threshold`` noise sigma."""
+    return model > threshold * sigma, model < -threshold * sigma
+
+
+def makeVisitExposures(
+    *,
+    seed: int = 0,
+    width: int = 2048,
+    height: int = 2048,
+    sources=None,
+    visit: int | None = None,
+    detector: int = 94,
+    band: str = "r",
+    midpointMjdTai: float = _DEFAULT_MJD,
+    exposureTime: float = 30.0,
+    boresight: tuple[float, float] = (53.16, -28.10),
+    boresightRotAngle: float = 0.0,
+    sip: bool = True,
+    wcs=None,
+    psfSigma: float = 1.7,
+    templatePsfSigma: float | None = None,
+    depth: float | None = None,
+    nStars: int | None = None,
+    templateOffset: tuple[int, int] = (0, 0),
+    xy0: tuple[int, int] = (0, 0),
+    observationReason: str = "wfd",
+    targetName: str = "lsst_wfd",
+):
+    """Simulate the difference, science and template exposures of a visit.
+
+    Built only through the afw API (`lsst.ap.alerts._afw`), so they are
+    real ``lsst.afw.image.ExposureF`` with the stack installed and the
+    package's model otherwise.  Pixel values are sky-subtracted counts:
+
+    - science (``calexp``): field stars, the template flux and the
+      difference flux of every source, sky and source noise;
+    - template: field stars and template fluxes, deeper (half the noise),
+      a slightly narrower PSF, calibrated to nJy (mean 1);
+    - difference: the sources' difference fluxes (negative ones too), small
+      subtraction residuals at bright stars, the combined noise.
+
+    Variance planes match the noise.  Masks: SAT (+INTRP) at saturated
+    star cores, one BAD (+INTRP) column, a few CR (+INTRP) hits, EDGE on
+    the difference image's border (the convolution kernel's half-width),
+    DETECTED / DETECTED_NEGATIVE around significant signal, NO_DATA where
+    a shifted template does not cover the science image.
+
+    Parameters
+    ----------
+    seed : `int`
+        Seed of the `numpy.random.Generator`.
+    width, height : `int`
+        Image size in pixels.
+    sources : mapping or `pandas.DataFrame`, optional
+        ``x``, ``y`` (pixels) and ``flux`` (difference flux, nJy) arrays,
+        optionally ``templateFlux`` (nJy, default 0).
+    visit : `int`, optional
+        Visit id (default from ``midpointMjdTai`` as in `makeVisitCatalogs`).
+    detector : `int`
+        Detector id; its name follows LSSTCam's (94 is ``R22_S11``).
+    band : `str`
+        Band; the filter label has LSSTCam's physical filter.
+    midpointMjdTai : `float`
+        Exposure midpoint, MJD TAI (the VisitInfo date).
+    exposureTime : `float`
+        Seconds.
+    boresight : `tuple` [`float`, `float`]
+        (ra, dec) of the detector centre, degrees.
+    boresightRotAngle : `float`
+        Sky rotation angle, degrees (WCS and VisitInfo).
+    sip : `bool`
+        TAN-SIP WCS (default) instead of TAN.
+    wcs : `lsst.afw.geom.SkyWcs`, optional
+        Use this WCS instead of making one.
+    psfSigma : `float`
+        Science (and difference) Gaussian PSF sigma, pixels.
+    templatePsfSigma : `float`, optional
+        Template PSF sigma (default ``0.85 * psfSigma``).
+    depth : `float`, optional
+        5-sigma point-source depth of the science image, AB mag (default:
+        LSST's single-visit depth in ``band``).
+    nStars : `int`, optional
+        Field stars (default: about 3 per 10,000 pixels).
+    templateOffset : `tuple` [`int`, `int`]
+        Shift of the template's bounding box relative to the science one
+        (same WCS): uncovered science pixels have no template.
+    xy0 : `tuple` [`int`, `int`]
+        Origin of the bounding boxes.
+    observationReason, targetName : `str`
+        VisitInfo ``observationReason`` and ``object``.
+
+    Returns
+    -------
+    diffIm, calexp, template : `lsst.afw.image.ExposureF`
+    """
+    api = _imageApi()
+    geom, afwImage = api.geom, api.afwImage
+    rng = np.random.default_rng(seed)
+    bandIndex = LSST_BANDS.index(band)
+    if visit is None:
+        visit = int(_visitKeys(np.array([midpointMjdTai]))[0][0])
+    if wcs is None:
+        wcs = makeVisitWcs(width=width, height=height, boresight=boresight, rotAngle=boresightRotAngle,
+                           sip=sip, xy0=xy0, seed=seed)
+    templateSigma = 0.85 * psfSigma if templatePsfSigma is None else templatePsfSigma
+    if sources is None:
+        sources = {"x": np.zeros(0), "y": np.zeros(0), "flux": np.zeros(0)}
+    sx = np.asarray(sources["x"], float)
+    sy = np.asarray(sources["y"], float)
+    diffFlux = np.nan_to_num(np.asarray(sources["flux"], float))
+    templateFlux = (np.clip(np.nan_to_num(np.asarray(sources["templateFlux"], float)), 0, None)
+                    if "templateFlux" in sources else np.zeros(len(sx)))
+
+    # Calibrations (nJy per count): science from a realistic zero point,
+    # difference close to it, template coadds in nJy.  Distinct on purpose.
+    calexpCalib = rng.uniform(0.55, 0.75)
+    diffCalib = calexpCalib * rng.uniform(1.01, 1.04)
+    templateCalib = 1.0
+    m5 = _DEPTH5[bandIndex] if depth is None else depth
+    # Per-pixel sky noise giving the 5-sigma depth with PSF photometry.
+    skyNjy = 10 ** ((_AB_NJY - m5) / 2.5) / 5.0 / (np.sqrt(4 * np.pi) * psfSigma)
+
+    bbox = geom.Box2I(geom.Point2I(*xy0), geom.Extent2I(width, height))
+    shape = (height, width)
+    nStars = int(width * height * 3e-4) if nStars is None else nStars
+    starX, starY, starFlux = _fieldStars(rng, nStars, (xy0[0], xy0[1], width, height))
+
+    def noisy(modelCounts, skySigma, gain=_GAIN):
+        variance = skySigma**2 + np.clip(modelCounts, 0, None) / gain
+        return modelCounts + rng.normal(0, 1, shape) * np.sqrt(variance), variance
+
+    # Science image.
+    sciModel = _render(shape, xy0, np.concatenate([starX, sx]), np.concatenate([starY, sy]),
+                       np.concatenate([starFlux, templateFlux + diffFlux]) / calexpCalib, psfSigma)
+    sciSky = skyNjy / calexpCalib
+    sciImage, sciVar = noisy(sciModel, sciSky)
+    # Template: covers the science box shifted by templateOffset.
+    tx0, ty0 = xy0[0] + templateOffset[0], xy0[1] + templateOffset[1]
+    tmplModel = _render(shape, (tx0, ty0), np.concatenate([starX, sx]), np.concatenate([starY, sy]),
+                        np.concatenate([starFlux, templateFlux]) / templateCalib, templateSigma)
+    tmplSky = 0.5 * skyNjy / templateCalib
+    tmplImage, tmplVar = noisy(tmplModel, tmplSky, gain=_GAIN * 8)
+    # Difference: transients, plus residuals where bright stars subtract
+    # imperfectly (a 2% flux mismatch and a 0.05-pixel shift).
+    bright = starFlux > 3e5
+    residual = (_render(shape, xy0, starX[bright] + 0.05, starY[bright], starFlux[bright] * 1.02, psfSigma)
+                - _render(shape, xy0, starX[bright], starY[bright], starFlux[bright], psfSigma)) / diffCalib
+    diffModel = _render(shape, xy0, sx, sy, diffFlux / diffCalib, psfSigma) + residual
+    diffSky = np.sqrt(sciSky**2 + (tmplSky * templateCalib / calexpCalib) ** 2) * calexpCalib / diffCalib
+    diffVar = diffSky**2 + np.clip(sciModel, 0, None) / _GAIN * (calexpCalib / diffCalib) ** 2
+    diffImage = diffModel + rng.normal(0, 1, shape) * np.sqrt(diffVar)
+
+    # Masks.
+    planes = afwImage.Mask.getPlaneBitMask
+    sciMask = np.zeros(shape, np.int32)
+    saturated = sciModel > _SATURATION
+    sciMask[saturated] |= planes(["SAT", "INTRP"])
+    sciImage[saturated] = _SATURATION  # as ISR leaves interpolated cores, at the level
+    badColumn = rng.integers(0, width)
+    sciMask[:, badColumn] |= planes(["BAD", "INTRP"])
+    sciImage[:, badColumn] = rng.normal(0, sciSky, height)
+    nCr = max(1, int(width * height * 2e-6))
+    crRows = np.clip(rng.integers(0, height, nCr)[:, None] + rng.integers(-1, 2, (nCr, 4)), 0, height - 1)
+    crCols = np.clip(rng.integers(0, width, nCr)[:, None] + rng.integers(-1, 2, (nCr, 4)), 0, width - 1)
+    sciMask[crRows, crCols] |= planes(["CR", "INTRP"])
+    positive, _ = _detected(sciModel, sciSky)
+    sciMask[positive] |= planes("DETECTED")
+
+    tmplMask = np.zeros(shape, np.int32)
+    tmplMask[tmplModel > _SATURATION * 20] |= planes("SAT")
+    tmplPositive, _ = _detected(tmplModel, tmplSky)
+    tmplMask[tmplPositive] |= planes("DETECTED")
+
+    diffMask = sciMask & planes(["SAT", "BAD", "CR", "INTRP"])
+    edge = int(np.ceil(8 * psfSigma))  # half the PSF-matching kernel
+    diffMask[:edge] |= planes("EDGE")
+    diffMask[-edge:] |= planes("EDGE")
+    diffMask[:, :edge] |= planes("EDGE")
+    diffMask[:, -edge:] |= planes("EDGE")
+    positive, negative = _detected(diffModel, diffSky)
+    diffMask[positive] |= planes("DETECTED")
+    diffMask[negative] |= planes("DETECTED_NEGATIVE")
+    # Science pixels the template does not cover: no difference there.
+    rows = np.arange(height)[:, None] + xy0[1] - ty0
+    cols = np.arange(width)[None, :] + xy0[0] - tx0
+    uncovered = (rows < 0) | (rows >= height) | (cols < 0) | (cols >= width)
+    diffMask[uncovered] |= planes("NO_DATA")
+    diffImage[uncovered] = np.nan
+    diffVar[uncovered] = np.nan
+
+    detectorObj = api.makeDetector(detector, bbox)
+    visitInfo = afwImage.VisitInfo(
+        exposureTime=exposureTime,
+        darkTime=exposureTime + 0.5,
+        date=api.DateTime(midpointMjdTai, api.DateTime.MJD, api.DateTime.TAI),
+        boresightRaDec=geom.SpherePoint(boresight[0], boresight[1], geom.degrees),
+        boresightRotAngle=boresightRotAngle * geom.degrees,
+        rotType=afwImage.RotType.SKY,
+        observatory=api.Observatory(_RUBIN_SITE[0] * geom.degrees, _RUBIN_SITE[1] * geom.degrees,
+                                    _RUBIN_SITE[2]),
+        instrumentLabel="LSSTCam",
+        id=visit,
+        observationType="science",
+        scienceProgram="BLOCK-365",
+        observationReason=observationReason,
+        object=targetName,
+    )
+    filterLabel = afwImage.FilterLabel(band=band, physical=_PHYSICAL_FILTERS[band])
+    psfSize = 2 * int(np.ceil(5 * psfSigma)) + 1
+
+    def exposure(origin, pixels, variance, mask, calib, sigma):
+        exp = afwImage.ExposureF(geom.Box2I(geom.Point2I(*origin), geom.Extent2I(width, height)))
+        exp.image.array[:] = pixels
+        exp.variance.array[:] = variance
+        exp.mask.array[:] = mask
+        exp.setWcs(wcs)
+        exp.setPhotoCalib(afwImage.PhotoCalib(calib, calib * 0.005))
+        exp.setPsf(api.GaussianPsf(psfSize, psfSize, sigma))
+        exp.setFilter(filterLabel)
+        exp.setDetector(detectorObj)
+        exp.info.setVisitInfo(visitInfo)
+        exp.info.id = visit * 1000 + detector
+        return exp
+
+    calexp = exposure(xy0, sciImage, sciVar, sciMask, calexpCalib, psfSigma)
+    template = exposure((tx0, ty0), tmplImage, tmplVar, tmplMask, templateCalib, templateSigma)
+    diffIm = exposure(xy0, diffImage, diffVar, diffMask, diffCalib, psfSigma)
+    return diffIm, calexp, template
+
+
+def makeSimulatedVisit(nSources: int = 50, historyDepth: int = 10, *, seed: int = 0, size=400,
+                       boresight: tuple[float, float] = (53.16, -28.10), boresightRotAngle: float = 0.0,
+                       sip: bool = True, exposureKwargs: dict | None = None, **catalogKwargs):
+    """Everything `PackageAlertsTask.run` needs for one simulated visit.
+
+    The catalogs' x/y are the exposures' WCS applied to their ra/dec, and
+    the images show the DiaSources at those positions with their measured
+    difference fluxes and true template fluxes.
+
+    Parameters
+    ----------
+    nSources, historyDepth, seed
+        As `makeVisitCatalogs`.
+    size : `int` or `tuple` [`int`, `int`]
+        Detector (width, height) in pixels.
+    boresight, boresightRotAngle, sip
+        Pointing, rotation and distortion of the WCS (`makeVisitWcs`).
+    exposureKwargs : `dict`, optional
+        More `makeVisitExposures` arguments (``psfSigma``, ``nStars``,
+        ``templateOffset``...).
+    **catalogKwargs
+        More `makeVisitCatalogs` arguments (``fractionSolarSystem``,
+        ``band``, ``midpointMjdTai``, ``fillAllFields``...).
+
+    Returns
+    -------
+    visit : `lsst.pipe.base.Struct`
+        ``diaSourceCat``, ``diaObjectCat``, ``diaSrcHistory``,
+        ``diaForcedSources``, ``diffIm``, ``calexp``, ``template``,
+        ``ssSrc`` (the `PackageAlertsTask.run` arguments) and
+        ``catalogs`` (the `VisitCatalogs`).
+    """
+    from lsst.pipe.base import Struct
+
+    width, height = (size, size) if np.isscalar(size) else size
+    wcs = makeVisitWcs(width=width, height=height, boresight=boresight, rotAngle=boresightRotAngle, sip=sip,
+                       seed=seed)
+    catalogs = makeVisitCatalogs(nSources, historyDepth, seed=seed, wcs=wcs, bbox=(width, height),
+                                 boresight=boresight, **catalogKwargs)
+    src = catalogs.diaSourceCat
+    measured = src["psfFlux"].to_numpy(float)
+    flux = np.where(np.isfinite(measured), measured, src["apFlux"].to_numpy(float))
+    diffIm, calexp, template = makeVisitExposures(
+        seed=seed, width=width, height=height, visit=catalogs.visit, detector=catalogs.detector,
+        band=catalogs.band, midpointMjdTai=catalogs.midpointMjdTai, exposureTime=catalogs.exposureTime,
+        boresight=boresight, boresightRotAngle=boresightRotAngle, wcs=wcs,
+        sources={"x": src["x"].to_numpy(float), "y": src["y"].to_numpy(float), "flux": flux,
+                 "templateFlux": catalogs.templateFlux},
+        **(exposureKwargs or {}))
+    return Struct(
+        diaSourceCat=catalogs.diaSourceCat,
+        diaObjectCat=catalogs.diaObjectCat,
+        diaSrcHistory=catalogs.diaSrcHistory,
+        diaForcedSources=catalogs.diaForcedSources,
+        diffIm=diffIm,
+        calexp=calexp,
+        template=template,
+        ssSrc=catalogs.ssSrc,
+        catalogs=catalogs,
+    )
