@@ -38,11 +38,11 @@ from __future__ import annotations
 
 __all__ = [
     "ALERTS_STORAGE_CLASS",
-    "AlertPacketsFormatter",
     "CONFIG_DIR",
     "EXPOSURE_STORAGE_CLASS",
-    "ExposureFitsFormatter",
     "SEED_CONFIG",
+    "AlertPacketsFormatter",
+    "ExposureFitsFormatter",
     "makeRepo",
     "readAlertContainer",
     "repoSeedConfig",
@@ -56,6 +56,7 @@ import re
 from typing import Any, BinaryIO
 
 import fastavro
+
 from lsst.daf.butler import Butler, Config, FormatterV2
 from lsst.resources import ResourcePath
 

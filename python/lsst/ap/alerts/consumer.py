@@ -114,7 +114,8 @@ def consumerConfig(server: str | None = None, topic: str | None = None, plaintex
     try:
         settings = kafkaClientSettings(connection, environ=environ)
     except ValueError as e:
-        raise ConsumeError(str(e)) from None
+        raise ConsumeError(f"{e} (consuming uses the producer's credentials; --plaintext for brokers "
+                           "without SASL)") from None
     config = settings.adminConfig
     config.update({
         "group.id": group or f"ap-alerts-cli-{uuid.uuid4().hex[:12]}",
@@ -169,7 +170,8 @@ def iterTopic(topic: str, config: Mapping[str, Any], maxMessages: int | None = N
             # No topic argument: asking for one topic can auto-create it.
             metadata = consumer.list_topics(timeout=max(timeout, 1.0))
         except confluent_kafka.KafkaException as e:
-            raise ConsumeError(f"Kafka at {config['bootstrap.servers']} did not answer: {e}") from None
+            reason = e.args[0].str() if e.args and hasattr(e.args[0], "str") else str(e)
+            raise ConsumeError(f"Kafka at {config['bootstrap.servers']} did not answer: {reason}") from None
         topicMetadata = metadata.topics.get(topic)
         if topicMetadata is None:
             raise ConsumeError(f"Kafka topic {topic!r} does not exist on {config['bootstrap.servers']}")

@@ -27,10 +27,12 @@ PSFIMAGE    PSF kernel image (float64, sums to 1), when available
 from __future__ import annotations
 
 __all__ = [
+    "ArrayCutter",
     "CutoutArrays",
+    "MASK_PLANES_META",
     "calibrate",
     "ccdDataToFitsBytes",
-    "cutoutArrays",
+    "centeredBoxMin",
     "localTransformMatrices",
     "makeCcdData",
 ]
@@ -44,7 +46,6 @@ from astropy import wcs as astropyWcs
 from astropy.io import fits
 from astropy.nddata import CCDData, VarianceUncertainty
 
-from ._afw import geom
 
 # Offset, in pixels, of the central differences that give the local WCS
 # Jacobian; the projection is smooth on this scale, and a full pixel keeps
@@ -107,63 +108,92 @@ def localTransformMatrices(wcs, x, y, ra, dec) -> np.ndarray:
     return matrices
 
 
+def centeredBoxMin(x, y, width, height):
+    """Lower-left pixel of ``Box2I.makeCenteredBox((x, y), (width, height))``, vectorised.
+
+    lsst.geom shifts the centre by half the size, then by half a pixel for
+    Box2I's inclusive-max convention, and rounds half up (Point2I(Point2D)).
+    """
+    minX = np.floor(np.asarray(x, dtype=float) - 0.5 * np.asarray(width) + 1.0).astype(np.int64)
+    minY = np.floor(np.asarray(y, dtype=float) - 0.5 * np.asarray(height) + 1.0).astype(np.int64)
+    return minX, minY
+
+
 @dataclasses.dataclass
 class CutoutArrays:
     """Pixels of one cutout, in the parent's units (not yet calibrated).
 
     Attributes
     ----------
-    bbox : `lsst.geom.Box2I`
-        Cutout box in parent pixel coordinates (may extend off the parent).
+    minX, minY : `int`
+        Parent pixel of the cutout's first pixel (the box may leave the parent).
     image, variance : `numpy.ndarray`
         float32; NaN off the parent.
     mask : `numpy.ndarray`
         int32 afw mask planes; NO_DATA off the parent.
     """
 
-    bbox: object
+    minX: int
+    minY: int
     image: np.ndarray
     variance: np.ndarray
     mask: np.ndarray
 
 
-def cutoutArrays(exposure, center, extent, noDataBit: int) -> CutoutArrays:
-    """Cut a box centred on ``center`` out of an exposure's pixel arrays.
+class ArrayCutter:
+    """Cut boxes out of one exposure's pixel arrays.
 
-    Same box and padding as afw's ``Exposure.getCutout(center, extent)``:
-    ``Box2I.makeCenteredBox``, NaN image/variance and NO_DATA mask where the
-    box leaves the parent.  Works on the arrays directly to avoid building
-    an Exposure per cutout.
+    Same pixels and padding as afw's ``Exposure.getCutout``: NaN image and
+    variance and the NO_DATA mask bit where the box leaves the parent.
+    Works on the arrays directly (fetched once) instead of building an
+    Exposure per cutout.
 
     Parameters
     ----------
     exposure : `lsst.afw.image.Exposure`
-        Parent exposure; ``center`` must lie inside its bounding box.
-    center : `lsst.geom.Point2D`
-        Centre in parent pixel coordinates.
-    extent : `lsst.geom.Extent2I`
-        Size of the cutout.
-    noDataBit : `int`
-        Bit mask of the NO_DATA plane in ``exposure``'s mask.
+        Parent exposure.
     """
-    bbox = geom.Box2I.makeCenteredBox(center, extent)
-    parent = exposure.getBBox()
-    masked = exposure.getMaskedImage()
-    width, height = bbox.getWidth(), bbox.getHeight()
-    image = np.full((height, width), np.nan, dtype=np.float32)
-    variance = np.full((height, width), np.nan, dtype=np.float32)
-    mask = np.full((height, width), noDataBit, dtype=np.int32)
-    x0, y0 = max(bbox.getMinX(), parent.getMinX()), max(bbox.getMinY(), parent.getMinY())
-    x1, y1 = min(bbox.getMaxX(), parent.getMaxX()), min(bbox.getMaxY(), parent.getMaxY())
-    if x0 <= x1 and y0 <= y1:
-        src = (slice(y0 - parent.getMinY(), y1 - parent.getMinY() + 1),
-               slice(x0 - parent.getMinX(), x1 - parent.getMinX() + 1))
-        dst = (slice(y0 - bbox.getMinY(), y1 - bbox.getMinY() + 1),
-               slice(x0 - bbox.getMinX(), x1 - bbox.getMinX() + 1))
-        image[dst] = masked.image.array[src]
-        variance[dst] = masked.variance.array[src]
-        mask[dst] = masked.mask.array[src]
-    return CutoutArrays(bbox, image, variance, mask)
+
+    def __init__(self, exposure):
+        masked = exposure.getMaskedImage()
+        bbox = exposure.getBBox()
+        self._x0, self._y0 = bbox.getMinX(), bbox.getMinY()
+        self._image = masked.image.array
+        self._variance = masked.variance.array
+        self._mask = masked.mask.array
+        self._height, self._width = self._image.shape
+        self._noData = masked.mask.getPlaneBitMask("NO_DATA")
+
+    def cut(self, minX: int, minY: int, width: int, height: int) -> CutoutArrays:
+        """Return the box with lower-left parent pixel (minX, minY) and the given size."""
+        lx, ly = minX - self._x0, minY - self._y0
+        x0, y0 = max(lx, 0), max(ly, 0)
+        x1, y1 = min(lx + width, self._width), min(ly + height, self._height)
+        if x0 == lx and y0 == ly and x1 == lx + width and y1 == ly + height:
+            # Fully inside: plain copies, the common case.
+            return CutoutArrays(minX, minY, self._image[y0:y1, x0:x1].copy(),
+                                self._variance[y0:y1, x0:x1].copy(),
+                                self._mask[y0:y1, x0:x1].astype(np.int32))
+        image = np.full((height, width), np.nan, dtype=np.float32)
+        variance = np.full((height, width), np.nan, dtype=np.float32)
+        mask = np.full((height, width), self._noData, dtype=np.int32)
+        if x0 < x1 and y0 < y1:
+            dst = (slice(y0 - ly, y1 - ly), slice(x0 - lx, x1 - lx))
+            image[dst] = self._image[y0:y1, x0:x1]
+            variance[dst] = self._variance[y0:y1, x0:x1]
+            mask[dst] = self._mask[y0:y1, x0:x1]
+        return CutoutArrays(minX, minY, image, variance, mask)
+
+    def cutCentered(self, center, extent) -> CutoutArrays:
+        """The box afw's ``getCutout(center, extent)`` would take."""
+        width, height = extent.getX(), extent.getY()
+        minX, minY = centeredBoxMin(center.getX(), center.getY(), width, height)
+        return self.cut(int(minX), int(minY), width, height)
+
+
+# CCDData.meta key holding the mask plane dictionary (written to the MASK HDU
+# as MP_* keys, never to PRIMARY).
+MASK_PLANES_META = "maskPlanes"
 
 
 def calibrate(arrays: CutoutArrays, calibrationMean: float) -> tuple[np.ndarray, np.ndarray]:
@@ -211,10 +241,10 @@ def makeCcdData(
     cutoutWcs.wcs.crpix = list(crpix)
     cutoutWcs.wcs.crval = list(crval)
     cutoutWcs.wcs.cd = np.asarray(cdMatrix)
-    meta = {"cutMinX": arrays.bbox.getMinX() - 1, "cutMinY": arrays.bbox.getMinY() - 1}
+    meta = {"cutMinX": arrays.minX - 1, "cutMinY": arrays.minY - 1}
     if rotPa is not None and np.isfinite(rotPa):
         meta["ROTPA"] = float(rotPa)
-    meta.update({f"MP_{name}": bit for name, bit in maskPlanes.items()})
+    meta[MASK_PLANES_META] = dict(maskPlanes)
     image, variance = calibrate(arrays, calibrationMean)
     return CCDData(
         data=image,
@@ -231,15 +261,25 @@ def ccdDataToFitsBytes(cutout: CCDData) -> bytes:
     """Serialize a cutout to FITS bytes, keeping its integer mask planes.
 
     ``CCDData.write`` writes data, uncertainty, PSF and WCS but never the
-    ``flags`` upstream puts the afw mask in; they are added here as the
-    ``MASK`` HDU with the ``MP_*`` plane keys.
+    ``flags`` upstream puts the afw mask in unless asked; they are written
+    here as the ``MASK`` HDU with the ``MP_*`` plane keys taken from
+    ``meta["maskPlanes"]`` (set by `makeCcdData`).
     """
-    hdus = cutout.to_hdu(hdu_mask=None, hdu_flags=None, hdu_psf="PSFIMAGE")
+    planes = cutout.meta.get(MASK_PLANES_META, {})
+    if MASK_PLANES_META in cutout.meta:
+        cutout = cutout.copy()
+        del cutout.meta[MASK_PLANES_META]
+    hdus = cutout.to_hdu(hdu_mask=None, hdu_flags="MASK" if cutout.flags is not None else None,
+                         hdu_psf="PSFIMAGE")
     if cutout.flags is not None:
-        maskHdu = fits.ImageHDU(np.asarray(cutout.flags, dtype=np.int32), name="MASK")
-        for key, value in cutout.meta.items():
-            if key.upper().startswith("MP_"):
-                maskHdu.header[key.upper()] = value
+        maskHdu = hdus["MASK"]
+        maskHdu.data = np.asarray(maskHdu.data, dtype=np.int32)
+        for name, bit in planes.items():
+            key = f"MP_{name}"
+            # Long names as explicit HIERARCH cards, as afw writes them (and no warning).
+            maskHdu.header[key if len(key) <= 8 else f"HIERARCH {key}"] = bit
+        # Keep the layout of the direct writer: MASK last.
+        hdus.remove(maskHdu)
         hdus.append(maskHdu)
     with io.BytesIO() as stream:
         hdus.writeto(stream)

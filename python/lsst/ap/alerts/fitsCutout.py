@@ -87,8 +87,7 @@ class CutoutFitsWriter:
     ----------
     maskPlanes : `dict` [`str`, `int`]
         Mask plane name → bit number of the parent image, written as
-        ``MP_<name>`` keys (on the primary header, as the CCDData path's
-        ``meta`` does, and on the MASK HDU).
+        ``MP_<name>`` keys on the MASK HDU.
     """
 
     def __init__(self, maskPlanes: dict[str, int]):
@@ -131,7 +130,6 @@ class CutoutFitsWriter:
         cards += [_int("CUTMINX", cutMin[0]), _int("CUTMINY", cutMin[1])]
         if rotPa is not None:
             cards.append(_float("ROTPA", rotPa))
-        cards += self._planeCards
         cards += [
             _string("BUNIT", "nJy"),
             _int("WCSAXES", 2),

@@ -214,49 +214,53 @@ class PackageAlertsTask(pipeBase.Task):
         wcs = exposure.getWcs()
         calibrationMean = exposure.getPhotoCalib().getCalibrationMean()
         maskPlanes = dict(exposure.getMaskedImage().mask.getMaskPlaneDict())
-        noData = exposure.getMaskedImage().mask.getPlaneBitMask("NO_DATA")
-        bbox = geom.Box2D(exposure.getBBox())
+        imBBox = exposure.getBBox()
+        ra, dec = np.radians(tables.ra), np.radians(tables.dec)
         # Where the catalog has no pixel position, take it from the WCS.
         x, y = tables.x.copy(), tables.y.copy()
         missing = ~(np.isfinite(x) & np.isfinite(y))
         if missing.any():
-            mx, my = wcs.skyToPixelArray(np.radians(tables.ra[missing]), np.radians(tables.dec[missing]),
-                                         degrees=False)
-            x[missing], y[missing] = mx, my
-        # Local WCS of every cutout in one vectorised pass.
-        cx, cy = wcs.skyToPixelArray(np.radians(tables.ra), np.radians(tables.dec), degrees=False)
-        matrices = cutoutTools.localTransformMatrices(wcs, cx, cy, np.radians(tables.ra),
-                                                      np.radians(tables.dec))
-        averagePsf = self._averagePsf(exposure) if self.config.useAveragePsf else None
+            x[missing], y[missing] = wcs.skyToPixelArray(ra[missing], dec[missing], degrees=False)
+        # Geometry of every cutout in vectorised passes: the sky position's
+        # pixel (the cutout WCS reference), the local CD matrices, the boxes.
+        cx, cy = wcs.skyToPixelArray(ra, dec, degrees=False)
+        matrices = cutoutTools.localTransformMatrices(wcs, cx, cy, ra, dec)
+        sizes = np.clip(tables.bboxSize, self.config.minCutoutSize, self.config.maxCutoutSize)
+        minX, minY = cutoutTools.centeredBoxMin(x, y, sizes, sizes)
+        # Box2D(bbox) of the parent: pixel edges half a pixel beyond the centres.
+        onImage = ((x >= imBBox.getMinX() - 0.5) & (x <= imBBox.getMaxX() + 0.5)
+                   & (y >= imBBox.getMinY() - 0.5) & (y <= imBBox.getMaxY() + 0.5))
+        cutter = cutoutTools.ArrayCutter(exposure)
         # The same FITS layout as streamCcdDataToBytes, written directly.
         writer = CutoutFitsWriter(maskPlanes)
         havePsf = exposure.getPsf() is not None
         if not havePsf:
             self.log.warning("Exposure has no PSF; its cutouts carry none.")
+        averagePsf = self._averagePsf(exposure) if self.config.useAveragePsf else None
         result = []
         serializeTime = 0.0
         for i in range(n):
             srcId = int(tables.diaSourceIds[i])
-            center = geom.Point2D(float(x[i]), float(y[i]))
-            if not bbox.contains(center):
-                self._warnOffImage(srcId, center, exposure.getBBox())
+            if not onImage[i]:
+                self._warnOffImage(srcId, geom.Point2D(float(x[i]), float(y[i])), imBBox)
                 result.append(None)
                 continue
             try:
-                extent = self.createDiaSourceExtent(int(tables.bboxSize[i]))
-                arrays = cutoutTools.cutoutArrays(exposure, center, extent, noData)
+                size = int(sizes[i])
+                arrays = cutter.cut(int(minX[i]), int(minY[i]), size, size)
                 if self.config.useAveragePsf:
                     psf = averagePsf
+                elif havePsf:
+                    psf = self._computePsf(exposure, geom.Point2D(float(x[i]), float(y[i])), srcId)
                 else:
-                    psf = self._computePsf(exposure, center, srcId) if havePsf else None
-                minX, minY = arrays.bbox.getMinX(), arrays.bbox.getMinY()
+                    psf = None
                 image, variance = cutoutTools.calibrate(arrays, calibrationMean)
                 s0 = time.perf_counter()
                 result.append(writer.write(
                     image, variance, arrays.mask, psf,
-                    crpix=(cx[i] - minX + 1, cy[i] - minY + 1),
+                    crpix=(cx[i] - arrays.minX + 1, cy[i] - arrays.minY + 1),
                     crval=(float(tables.ra[i]), float(tables.dec[i])),
-                    cdMatrix=matrices[i], cutMin=(minX - 1, minY - 1), rotPa=rotPa,
+                    cdMatrix=matrices[i], cutMin=(arrays.minX - 1, arrays.minY - 1), rotPa=rotPa,
                 ))
                 serializeTime += time.perf_counter() - s0
             except Exception as e:  # one bad cutout must not cost the others their alerts
@@ -337,17 +341,15 @@ class PackageAlertsTask(pipeBase.Task):
             self._warnOffImage(srcId, pixelCenter, imBBox)
             return None
         wcs = image.getWcs()
-        noData = image.getMaskedImage().mask.getPlaneBitMask("NO_DATA")
-        arrays = cutoutTools.cutoutArrays(image, pixelCenter, extent, noData)
+        arrays = cutoutTools.ArrayCutter(image).cutCentered(pixelCenter, extent)
         if self.config.useAveragePsf:
             psf = averagePsf if averagePsf is not None else self._averagePsf(image)
         else:
             psf = self._computePsf(image, pixelCenter, srcId) if image.getPsf() is not None else None
         center = wcs.skyToPixel(skyCenter)
-        minX, minY = arrays.bbox.getMinX(), arrays.bbox.getMinY()
         return cutoutTools.makeCcdData(
             arrays, photoCalib.getCalibrationMean(),
-            crpix=(center.getX() - minX + 1, center.getY() - minY + 1),
+            crpix=(center.getX() - arrays.minX + 1, center.getY() - arrays.minY + 1),
             crval=(skyCenter.getRa().asDegrees(), skyCenter.getDec().asDegrees()),
             cdMatrix=self.makeLocalTransformMatrix(wcs, center, skyCenter),
             psf=psf, maskPlanes=dict(image.getMaskedImage().mask.getMaskPlaneDict()), rotPa=rotPa,

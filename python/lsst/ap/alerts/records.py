@@ -306,10 +306,14 @@ def _coerceNumeric(spec, series, problems, positions):
                     FieldProblem(positions[i], spec.name, f"{values[i]!r} overflows a float32 field")
                 )
         return out, nullMask
+    native = _nativeValues(series)
     if spec.avroType == "boolean":
         out = np.zeros(n, dtype=np.bool_)
-        if series.dtype == np.bool_:
-            out[:] = series.to_numpy()
+        if native is not None:
+            valid = ~nullMask & ((native == 0) | (native == 1))
+            for i in np.flatnonzero(~nullMask & ~valid):
+                problems.append(FieldProblem(positions[i], spec.name, f"not a boolean: {native[i]!r}"))
+            out[valid] = native[valid] != 0
             return out, nullMask
         for i, v in enumerate(series.array):
             if nullMask[i]:
@@ -323,20 +327,27 @@ def _coerceNumeric(spec, series, problems, positions):
     # int / long (including timestamp-micros)
     lo, hi = _INT_RANGES[spec.avroType]
     out = np.zeros(n, dtype=spec.numpyType)
-    kind = series.dtype.kind if not isinstance(series.dtype, pd.api.extensions.ExtensionDtype) else None
-    if kind == "M":
+    if series.dtype.kind == "M":
         micros = series.to_numpy(dtype="datetime64[us]", na_value=np.datetime64("NaT")).astype(np.int64)
         out[:] = np.where(nullMask, 0, micros)
         return out, nullMask
-    if kind in ("i", "u"):
-        raw = series.to_numpy()
-        if kind == "u" and raw.dtype.itemsize == 8:
-            bad = raw > np.uint64(hi)
+    if native is not None:
+        kind = native.dtype.kind
+        if kind == "f":
+            with np.errstate(invalid="ignore"):
+                bad = ~nullMask & ~(np.isfinite(native) & (np.floor(native) == native)
+                                    & (native >= lo) & (native <= hi))
+            reason = "not an integer in range for " + spec.avroType
+        elif kind == "u" and native.dtype.itemsize == 8:
+            bad = ~nullMask & (native > np.uint64(hi))
+            reason = "out of range for " + spec.avroType
         else:
-            bad = (raw.astype(np.int64) < lo) | (raw.astype(np.int64) > hi)
+            wide = native.astype(np.int64)
+            bad = ~nullMask & ((wide < lo) | (wide > hi))
+            reason = "out of range for " + spec.avroType
         for i in np.flatnonzero(bad):
-            problems.append(FieldProblem(positions[i], spec.name, f"{raw[i]} out of range for {spec.avroType}"))
-        out[:] = np.where(bad, 0, raw).astype(spec.numpyType)
+            problems.append(FieldProblem(positions[i], spec.name, f"{native[i]!r} {reason}"))
+        out[:] = np.where(bad | nullMask, 0, native).astype(spec.numpyType)
         return out, nullMask
     for i, v in enumerate(series.array):
         if nullMask[i]:
@@ -359,12 +370,36 @@ def _coerceNumeric(spec, series, problems, positions):
     return out, nullMask
 
 
+def _nativeValues(series: pd.Series) -> np.ndarray | None:
+    """Values of a numeric or boolean column as a plain numpy array (nulls as 0).
+
+    Covers numpy dtypes and pandas' masked ones (Int64, boolean, Float32 …);
+    `None` for object and other columns, which take the per-value path.
+    """
+    dtype = series.dtype
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        numpyDtype = getattr(dtype, "numpy_dtype", None)
+        if numpyDtype is None or numpyDtype.kind not in "biuf":
+            return None
+        return series.to_numpy(dtype=numpyDtype, na_value=0)
+    if dtype.kind in "biuf":
+        return series.to_numpy()
+    return None
+
+
 def _coerceObject(spec, series, problems, positions):
     """Convert a string or bytes column."""
     n = len(series)
     nullMask = _missingMask(series)
-    out = np.empty(n, dtype=object)
     want = str if spec.avroType == "string" else bytes
+    values = series.to_numpy(dtype=object)
+    # Fast path: every non-null value already has the right type (C-speed check).
+    inferred = pd.api.types.infer_dtype(values[~nullMask], skipna=False)
+    if inferred == ("string" if want is str else "bytes") or not (~nullMask).any():
+        out = values.copy()
+        out[nullMask] = None
+        return out, nullMask
+    out = np.empty(n, dtype=object)
     for i, v in enumerate(series.array):
         if nullMask[i]:
             out[i] = None

@@ -24,7 +24,6 @@ from astropy.visualization import (
     AsinhStretch,
     ImageNormalize,
     LinearStretch,
-    PercentileInterval,
     ZScaleInterval,
 )
 
@@ -44,8 +43,15 @@ _EMPTY_PANEL = "#dcdcdc"
 _BAD_PIXEL = "#2b3a55"
 _MARKER = "#ff3b30"
 _ARROWS = "#ffd60a"
-# Fraction of the panel's side: arrow length, and gap/length of the source tick marks.
+# Fractions of the panel's side: arrow length, arrow tip to label, and the
+# gap/length of the source tick marks.
 _ARROW_FRACTION = 0.18
+_LABEL_OFFSET = 0.07
+# asinh stretch: black level (sigmas below the sky), extent of the linear
+# part (sigmas) and the smallest softening allowed.
+_ASINH_SKY_SIGMAS = 2.0
+_ASINH_LINEAR_SIGMAS = 5.0
+_ASINH_MIN_A = 0.005
 _TICK_GAP = 0.06
 _TICK_LENGTH = 0.10
 
@@ -95,11 +101,20 @@ def _norm(data: np.ndarray, stretch: str) -> ImageNormalize:
         vmin, vmax = ZScaleInterval().get_limits(finite)
         stretchObject = LinearStretch()
     else:
-        vmin, vmax = PercentileInterval(99.5).get_limits(finite)
-        stretchObject = AsinhStretch(0.1)
+        # Lupton-style: linear up to a few sigma of sky noise, logarithmic
+        # beyond, from just below the sky to the peak, so noise stays dark
+        # and both faint wings and bright cores show.
+        median = float(np.median(finite))
+        sigma = 1.4826 * float(np.median(np.abs(finite - median)))
+        vmin = median - _ASINH_SKY_SIGMAS * sigma
+        vmax = float(finite.max())
+        softening = _ASINH_LINEAR_SIGMAS * sigma / (vmax - vmin) if vmax > vmin else 1.0
+        stretchObject = AsinhStretch(min(max(softening, _ASINH_MIN_A), 1.0))
     if not vmax > vmin:
         vmin, vmax = vmin - 1.0, vmax + 1.0
-    return ImageNormalize(vmin=vmin, vmax=vmax, stretch=stretchObject, clip=True)
+    # No clipping: it would turn masked (off-image) pixels into the top colour;
+    # out-of-range values take the colour map's end colours anyway.
+    return ImageNormalize(vmin=vmin, vmax=vmax, stretch=stretchObject, clip=False)
 
 
 def _emptyPanel(ax, text: str) -> None:
@@ -125,17 +140,19 @@ def _drawCompass(ax, wcs, ra: float, dec: float, shape) -> None:
     east = _directionVector(wcs, ra, dec, step / max(math.cos(math.radians(dec)), 1e-6), 0.0, x0, y0)
     if north is None or east is None:
         return
-    length = _ARROW_FRACTION * min(width, height)
-    # Place the arrows' common origin so that both fit inside the panel.
-    ends = np.array([[0.0, 0.0], north * length, east * length])
-    margin = 0.08 * min(width, height)
+    side = min(width, height)
+    length = _ARROW_FRACTION * side
+    labelDistance = length + _LABEL_OFFSET * side
+    # Put the arrows' common origin where both arrows and labels fit inside
+    # the panel, whichever way the WCS turns them.
+    ends = np.array([[0.0, 0.0], north * labelDistance, east * labelDistance])
+    margin = _LABEL_OFFSET * side
     origin = np.array([margin - 0.5 - ends[:, 0].min(), margin - 0.5 - ends[:, 1].min()])
     for vector, label in ((north, "N"), (east, "E")):
-        tip = origin + vector * length
-        ax.annotate("", xy=tip, xytext=origin,
+        ax.annotate("", xy=origin + vector * length, xytext=origin,
                     arrowprops=dict(arrowstyle="-|>", color=_ARROWS, lw=1.6, mutation_scale=10))
-        label_at = origin + vector * (length + 0.09 * min(width, height))
-        ax.text(*label_at, label, color=_ARROWS, fontsize=9, fontweight="bold", ha="center", va="center")
+        ax.text(*(origin + vector * labelDistance), label, color=_ARROWS, fontsize=10, fontweight="bold",
+                ha="center", va="center")
 
 
 def _markSource(ax, x: float, y: float, shape) -> None:
@@ -148,7 +165,9 @@ def _markSource(ax, x: float, y: float, shape) -> None:
 
 def _imagePanel(ax, ccd: CCDData, ra, dec, stretch: str, cmap) -> None:
     data = np.asarray(ccd.data, dtype=float)
-    ax.imshow(data, origin="lower", cmap=cmap, norm=_norm(data, stretch), interpolation="nearest")
+    # Masked, so that pixels off the parent image (NaN) take the colour map's "bad" colour.
+    ax.imshow(np.ma.masked_invalid(data), origin="lower", cmap=cmap, norm=_norm(data, stretch),
+              interpolation="nearest")
     wcs = ccd.wcs
     if wcs is None or not wcs.has_celestial:
         return
@@ -168,15 +187,18 @@ def _caption(alert: dict) -> str:
         value = source.get(key)
         return "?" if value is None or not math.isfinite(value) else format(value, spec)
 
-    diaObjectId = source.get("diaObjectId")
-    if diaObjectId is None:
-        diaObjectId = (alert.get("diaObject") or {}).get("diaObjectId")
+    diaObjectId = source.get("diaObjectId") or (alert.get("diaObject") or {}).get("diaObjectId")
+    # diaObjectId 0 (or null) marks a solar-system source: name its ssObject instead.
+    if diaObjectId:
+        objectText = f"diaObjectId {diaObjectId}"
+    else:
+        objectText = f"ssObjectId {source.get('ssObjectId') or '?'}"
     flux, err = source.get("psfFlux"), source.get("psfFluxErr")
     snr = ""
     if flux is not None and err and math.isfinite(flux) and math.isfinite(err):
         snr = f"  (S/N {flux / err:.1f})"
     return (
-        f"diaSourceId {alert.get('diaSourceId')}    diaObjectId {diaObjectId if diaObjectId else '—'}    "
+        f"diaSourceId {alert.get('diaSourceId')}    {objectText}    "
         f"band {source.get('band') or '?'}    MJD {num('midpointMjdTai', '.5f')}\n"
         f"psfFlux {num('psfFlux', ',.1f')} ± {num('psfFluxErr', ',.1f')} nJy{snr}    "
         f"RA {num('ra', '.6f')}°  Dec {num('dec', '+.6f')}°"

@@ -145,38 +145,44 @@ def _typedRows(table, schema, idName, what, log):
 
 
 def _mpcOrbitsFrame(ssSrc: pd.DataFrame, log) -> pd.DataFrame:
-    """mpc_orbits columns of ``ssSrc``: MPCORB_-prefixed, with designations filled in."""
+    """mpc_orbits columns of ``ssSrc`` (MPCORB_-prefixed), designations filled in.
+
+    Where the packed / unpacked provisional designation is absent (column
+    missing or value null) it is derived from the row's ``ssObjectId``
+    (Rubin's encoding of the packed designation); ``designation`` defaults
+    to the unpacked one.
+    """
     orbits = pd.DataFrame(
         {c[len(MPCORB_PREFIX):]: ssSrc[c].to_numpy() for c in ssSrc.columns if c.startswith(MPCORB_PREFIX)},
         index=ssSrc.index,
     )
-    needPacked = "packed_primary_provisional_designation" not in orbits.columns
-    needUnpacked = "unpacked_primary_provisional_designation" not in orbits.columns
-    needDesignation = "designation" not in orbits.columns
-    if not (needPacked or needUnpacked or needDesignation):
+    if not len(orbits.columns):
         return orbits
-    packed, unpacked = [], []
-    ssObjectIds = ssSrc["ssObjectId"].to_numpy() if "ssObjectId" in ssSrc.columns else [None] * len(ssSrc)
-    existingPacked = orbits.get("packed_primary_provisional_designation")
-    for i, ssObjectId in enumerate(ssObjectIds):
-        p = u = None
+    n = len(orbits)
+
+    def column(name):
+        values = orbits[name].to_numpy(dtype=object) if name in orbits.columns else np.full(n, None, object)
+        return [v if isinstance(v, str) else None for v in values]
+
+    packed = column("packed_primary_provisional_designation")
+    unpacked = column("unpacked_primary_provisional_designation")
+    designation = column("designation")
+    ssObjectIds = ssSrc["ssObjectId"].to_numpy(dtype=object) if "ssObjectId" in ssSrc.columns else [None] * n
+    for i in range(n):
+        if packed[i] is not None and unpacked[i] is not None and designation[i] is not None:
+            continue
         try:
-            if existingPacked is not None and isinstance(existingPacked.iloc[i], str):
-                p = existingPacked.iloc[i]
-            elif ssObjectId is not None and not pd.isna(ssObjectId):
-                p = ssObjectIdToPackedDesignation(int(ssObjectId))
-            if p is not None:
-                u = unpackProvisional(p)
+            if packed[i] is None and ssObjectIds[i] is not None and not pd.isna(ssObjectIds[i]):
+                packed[i] = ssObjectIdToPackedDesignation(int(ssObjectIds[i]))
+            if unpacked[i] is None and packed[i] is not None:
+                unpacked[i] = unpackProvisional(packed[i])
         except DesignationError as e:
-            log.warning("Cannot derive the MPC designation of ssObjectId %s: %s", ssObjectId, e)
-        packed.append(p)
-        unpacked.append(u)
-    if needPacked:
-        orbits["packed_primary_provisional_designation"] = packed
-    if needUnpacked:
-        orbits["unpacked_primary_provisional_designation"] = unpacked
-    if needDesignation:
-        orbits["designation"] = orbits["unpacked_primary_provisional_designation"].to_numpy()
+            log.warning("Cannot derive the MPC designation of ssObjectId %s: %s", ssObjectIds[i], e)
+        if designation[i] is None:
+            designation[i] = unpacked[i]
+    orbits["packed_primary_provisional_designation"] = pd.Series(packed, index=orbits.index, dtype=object)
+    orbits["unpacked_primary_provisional_designation"] = pd.Series(unpacked, index=orbits.index, dtype=object)
+    orbits["designation"] = pd.Series(designation, index=orbits.index, dtype=object)
     return orbits
 
 

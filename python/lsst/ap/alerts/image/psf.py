@@ -222,12 +222,16 @@ class GaussianPsf(Psf):
         return geom.Box2I(geom.Point2I(-(w // 2), -(h // 2)), geom.Extent2I(w, h))
 
     def _doComputeKernelImage(self, position, color=None) -> ImageD:
-        bbox = self._doComputeBBox(position)
-        x = np.arange(bbox.getBeginX(), bbox.getEndX(), dtype=float)
-        y = np.arange(bbox.getBeginY(), bbox.getEndY(), dtype=float)
-        array = np.exp(-0.5 * (x[None, :] ** 2 + y[:, None] ** 2) / (self._sigma * self._sigma))
-        array /= array.sum()
-        return ImageD(array, False, bbox.getMin())
+        # Position-independent: computed once (callers get clones).
+        kernel = getattr(self, "_cachedKernel", None)
+        if kernel is None:
+            bbox = self._doComputeBBox(position)
+            x = np.arange(bbox.getBeginX(), bbox.getEndX(), dtype=float)
+            y = np.arange(bbox.getBeginY(), bbox.getEndY(), dtype=float)
+            array = np.exp(-0.5 * (x[None, :] ** 2 + y[:, None] ** 2) / (self._sigma * self._sigma))
+            array /= array.sum()
+            kernel = self._cachedKernel = ImageD(array, False, bbox.getMin())
+        return kernel
 
     def _doComputeShape(self, position, color=None) -> Quadrupole:
         return Quadrupole(self._sigma ** 2, self._sigma ** 2, 0.0)

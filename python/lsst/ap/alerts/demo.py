@@ -1,0 +1,609 @@
+"""End-to-end demonstration: simulated visit → butler + APDB → ``pipetask run`` → alerts.
+
+`runDemo` builds, under a work directory,
+
+- ``repo/``: an embedded SQLite butler repository created with this
+  package's storage classes (`lsst.ap.alerts.butlerFormatters.makeRepo`),
+  holding the `DemoCam` instrument (one LSSTCam-like raft of 3x3 detectors),
+  one visit, and per detector the simulated difference, science and
+  template exposures and DIA catalogs;
+- ``apdb/{key}.sqlite3``: a real APDB (lsst-dax-apdb) the catalogs are
+  stored into and read back from, so their columns and types are the
+  APDB's;
+- ``alerts/{key}/{timestamp}/{visit}_{detector}.avro``: the alert files,
+
+then runs ``pipetask run`` on ``pipelines/PackageAlerts.yaml`` and reports
+where the alerts are, how many and how large.  Simulated inputs are reused
+by later runs with the same parameters (``key``); each run writes a new
+output run.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "INSTRUMENT",
+    "DemoCam",
+    "DemoInputs",
+    "DemoResult",
+    "makeDemoInputs",
+    "pipelinePath",
+    "pipetaskCommand",
+    "runDemo",
+    "subprocessEnvironment",
+]
+
+import dataclasses
+import datetime
+import glob
+import os
+import shutil
+import site
+import subprocess
+import sys
+import time
+from importlib import resources
+
+from lsst import sphgeom
+from lsst.daf.butler import Butler, DatasetType, Timespan
+from lsst.pipe.base import Instrument
+
+from . import simulation
+from ._afw import geom
+from .butlerFormatters import makeRepo
+from .pipelineTask import PackageAlertsPipelineConfig, PackageAlertsPipelineConnections
+from .progress import Progress
+
+INSTRUMENT = "DemoCam"
+"""Name of the demo instrument."""
+
+_BAND = "r"
+_PHYSICAL_FILTER = "r_57"  # LSSTCam's, as the simulated exposures' filter label
+_RAFT = "R22"
+_FIRST_DETECTOR = 90  # LSSTCam ids of raft R22: 90..98, 94 = R22_S11
+_N_DETECTORS = 9
+_TASK_LABEL = "packageAlerts"
+_PIPELINE_FILE = "PackageAlerts.yaml"
+_BORESIGHT = (53.16, -28.10)  # ECDFS
+_ROT_ANGLE = 30.0  # degrees; a rotated field exercises the cutouts' ROTPA
+_DETECTOR_GAP = 60  # pixels between neighbouring detectors of the raft
+
+
+def _detectorName(sensor: int) -> str:
+    return f"S{sensor // 3}{sensor % 3}"
+
+
+class DemoCam(Instrument):
+    """A demo instrument: one LSSTCam-like raft (R22) of 3x3 detectors,
+    ids 90-98, and the r band.
+
+    Only its dimension records matter; ``pipetask`` never imports it (the
+    demo pipeline names no instrument), but the class named in the
+    registry exists.
+    """
+
+    @classmethod
+    def getName(cls) -> str:
+        return INSTRUMENT
+
+    def register(self, registry, *, update: bool = False) -> None:
+        with registry.transaction():
+            registry.syncDimensionData(
+                "instrument",
+                {
+                    "name": INSTRUMENT,
+                    "visit_max": 2**50,
+                    "visit_system": 0,
+                    "exposure_max": 2**50,
+                    "detector_max": 1000,
+                    "class_name": f"{__name__}.{type(self).__name__}",
+                },
+                update=update,
+            )
+            registry.syncDimensionData(
+                "physical_filter",
+                {"instrument": INSTRUMENT, "name": _PHYSICAL_FILTER, "band": _BAND},
+                update=update,
+            )
+            for sensor in range(_N_DETECTORS):
+                registry.syncDimensionData(
+                    "detector",
+                    {
+                        "instrument": INSTRUMENT,
+                        "id": _FIRST_DETECTOR + sensor,
+                        "full_name": f"{_RAFT}_{_detectorName(sensor)}",
+                        "name_in_raft": _detectorName(sensor),
+                        "raft": _RAFT,
+                        "purpose": "SCIENCE",
+                    },
+                    update=update,
+                )
+
+    def getRawFormatter(self, dataId):
+        raise NotImplementedError("DemoCam has no raw data.")
+
+
+@dataclasses.dataclass
+class DemoInputs:
+    """What `makeDemoInputs` put into a butler.
+
+    Attributes
+    ----------
+    run : `str`
+        The input run.
+    visit : `int`
+    detectors : `list` [`int`]
+    nDiaSources : `int`
+        New DiaSources over all detectors (one alert each).
+    dataQuery : `str`
+        ``pipetask -d`` expression selecting the visit.
+    """
+
+    run: str
+    visit: int
+    detectors: list[int]
+    nDiaSources: int
+
+    @property
+    def dataQuery(self) -> str:
+        return f"instrument='{INSTRUMENT}' AND visit={self.visit}"
+
+
+@dataclasses.dataclass
+class DemoResult:
+    """What `runDemo` did and where its alerts are.
+
+    Attributes
+    ----------
+    workdir, repo, apdb : `str`
+        Work directory, butler repository and APDB (SQLite URL).
+    inputCollection : `str`
+        Run holding the simulated inputs.
+    outputCollection : `str`
+        Output CHAINED collection (``pipetask -o``).
+    outputRun : `str`
+        The run this demo wrote (``pipetask --output-run``).
+    datasetType : `str`
+        Dataset type of the alerts (storage class ``ApAlertPackets``).
+    visit : `int`
+    detectors : `list` [`int`]
+    nAlerts : `int`
+        Alerts read back from the butler.
+    totalBytes : `int`
+        Size of their Avro payloads.
+    alertFiles : `list` [`str`]
+        The ``{visit}_{detector}.avro`` files written.
+    fileAlerts : `int`
+        Alerts in those files.
+    reusedInputs : `bool`
+        Inputs came from an earlier run with the same parameters.
+    seconds, simulateSeconds, pipetaskSeconds : `float`
+        Wall-clock time in total, for making inputs, and for ``pipetask``.
+    command : `list` [`str`]
+        The ``pipetask`` command line.
+    """
+
+    workdir: str
+    repo: str
+    apdb: str
+    inputCollection: str
+    outputCollection: str
+    outputRun: str
+    datasetType: str
+    visit: int
+    detectors: list[int]
+    nAlerts: int
+    totalBytes: int
+    alertFiles: list[str]
+    fileAlerts: int
+    reusedInputs: bool
+    seconds: float
+    simulateSeconds: float
+    pipetaskSeconds: float
+    command: list[str]
+
+    @property
+    def meanBytes(self) -> float:
+        """Mean alert size in bytes (0 without alerts)."""
+        return self.totalBytes / self.nAlerts if self.nAlerts else 0.0
+
+    def summary(self) -> str:
+        """Human-readable report of the run."""
+        lines = [
+            (f"{self.nAlerts} alerts of visit {self.visit} ({INSTRUMENT}, detectors "
+             f"{', '.join(map(str, self.detectors))}): {_size(self.totalBytes)} in total, "
+             f"{_size(self.meanBytes)} per alert on average."),
+            f"Butler: repo {self.repo}",
+            f"  dataset type {self.datasetType} (storage class ApAlertPackets), run {self.outputRun}",
+            f"  (chain {self.outputCollection}); read with",
+            (f"  Butler.from_config({self.repo!r}).get({self.datasetType!r}, instrument={INSTRUMENT!r}, "
+             f"visit={self.visit}, detector={self.detectors[0]}, collections={self.outputRun!r})"),
+            f"Avro files ({self.fileAlerts} alerts):",
+        ]
+        lines += [f"  {path} ({_size(os.path.getsize(path))})" for path in self.alertFiles]
+        lines.append(f"APDB: {self.apdb}")
+        lines.append(
+            f"Took {self.seconds:.1f} s: inputs {self.simulateSeconds:.1f} s "
+            f"({'reused' if self.reusedInputs else 'simulated'}), pipetask {self.pipetaskSeconds:.1f} s."
+        )
+        return "\n".join(lines)
+
+
+def _size(nBytes: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if nBytes < 1000 or unit == "GB":
+            return f"{nBytes:.0f} {unit}" if unit == "B" else f"{nBytes:.1f} {unit}"
+        nBytes /= 1000
+    raise AssertionError("unreachable")
+
+
+def pipelinePath() -> str:
+    """Path of ``PackageAlerts.yaml``, in a source checkout or an installed package.
+
+    The package ships it as ``lsst/ap/alerts/pipelines/`` (in the source
+    tree a link to the top-level ``pipelines/``).
+    """
+    path = resources.files("lsst.ap.alerts").joinpath("pipelines", _PIPELINE_FILE)
+    if not path.is_file():
+        raise FileNotFoundError(f"{_PIPELINE_FILE} is not installed with lsst.ap.alerts (looked at {path})")
+    return str(path)
+
+
+def _connectionDatasetTypes() -> dict[str, tuple[str, str]]:
+    """(dataset type name, storage class) of each connection, as the pipeline
+    resolves them with ``doSolarSystemSources``.
+    """
+    config = PackageAlertsPipelineConfig()
+    config.doSolarSystemSources = True
+    connections = PackageAlertsPipelineConnections(config=config)
+    return {
+        name: (getattr(connections, name).name, getattr(connections, name).storageClass)
+        for name in connections.allConnections
+    }
+
+
+def _detectorCentres(nDetectors: int, size: int) -> list[tuple[float, float]]:
+    """Sky centres of the first ``nDetectors`` detectors of a rotated 3x3 raft."""
+    pitch = size + _DETECTOR_GAP
+    raftWcs = simulation.makeVisitWcs(width=3 * pitch, height=3 * pitch, boresight=_BORESIGHT,
+                                      rotAngle=_ROT_ANGLE, sip=False)
+    centres = []
+    for sensor in range(nDetectors):
+        row, column = divmod(sensor, 3)
+        point = raftWcs.pixelToSky(geom.Point2D((column + 0.5) * pitch - 0.5, (row + 0.5) * pitch - 0.5))
+        centres.append((point.getRa().asDegrees(), point.getDec().asDegrees()))
+    return centres
+
+
+def _detectorRegion(exposure) -> sphgeom.ConvexPolygon:
+    """Sky polygon of an exposure's bounding box."""
+    box = geom.Box2D(exposure.getBBox())
+    wcs = exposure.getWcs()
+    vertices = []
+    for corner in box.getCorners():
+        point = wcs.pixelToSky(corner)
+        vertices.append(sphgeom.UnitVector3d(sphgeom.LonLat.fromDegrees(point.getRa().asDegrees(),
+                                                                        point.getDec().asDegrees())))
+    return sphgeom.ConvexPolygon(vertices)
+
+
+def _registerVisit(registry, visit: int, midpointMjdTai: float, exposureTime: float,
+                   regions: dict[int, sphgeom.ConvexPolygon]) -> None:
+    """Insert the day_obs, visit and visit_detector_region records of the visit."""
+    import astropy.time
+
+    midpoint = astropy.time.Time(midpointMjdTai, format="mjd", scale="tai")
+    half = datetime.timedelta(seconds=exposureTime / 2)
+    dayObs = visit // 100000
+    dayStart = astropy.time.Time(
+        datetime.datetime.strptime(str(dayObs), "%Y%m%d") + datetime.timedelta(hours=12), scale="tai"
+    )
+    registry.syncDimensionData(
+        "day_obs",
+        {"instrument": INSTRUMENT, "id": dayObs,
+         "timespan": Timespan(dayStart, dayStart + datetime.timedelta(days=1))},
+    )
+    visitRegion = sphgeom.ConvexPolygon.convexHull(
+        [vertex for region in regions.values() for vertex in region.getVertices()]
+    )
+    registry.syncDimensionData(
+        "visit",
+        {
+            "instrument": INSTRUMENT,
+            "id": visit,
+            "name": str(visit),
+            "physical_filter": _PHYSICAL_FILTER,
+            "day_obs": dayObs,
+            "seq_num": visit % 100000,
+            "exposure_time": exposureTime,
+            "target_name": "lsst_wfd",
+            "observation_reason": "wfd",
+            "science_program": "demo",
+            "region": visitRegion,
+            "timespan": Timespan(midpoint - half, midpoint + half),
+        },
+        # Demo runs with another image size share the visit but not its footprint.
+        update=True,
+    )
+    registry.insertDimensionData(
+        "visit_detector_region",
+        *[{"instrument": INSTRUMENT, "visit": visit, "detector": detector, "region": region}
+          for detector, region in regions.items()],
+        replace=True,
+    )
+
+
+def makeDemoInputs(butler: Butler, run: str, apdbPath: str, *, nSources: int = 300, nDetectors: int = 2,
+                   seed: int = 0, historyDepth: int = 20, imageSize: int = 1024,
+                   progress: bool = True) -> DemoInputs:
+    """Simulate one visit of `DemoCam` and put its pipeline inputs into a butler.
+
+    Per detector: `lsst.ap.alerts.simulation.makeSimulatedVisit` makes the
+    exposures and catalogs; the catalogs are stored into the APDB at
+    ``apdbPath`` and the DiaObjects, DiaSource history and forced sources
+    are read back from it (with the APDB's columns and types), as
+    DiaPipelineTask preloads them; this visit's DiaSources and ssSources are
+    the simulation's (DiaPipelineTask's in-memory ones).
+
+    Parameters
+    ----------
+    butler : `lsst.daf.butler.Butler`
+        Writeable butler whose configuration has this package's storage
+        classes (`lsst.ap.alerts.butlerFormatters.makeRepo`).
+    run : `str`
+        Run to put the inputs into.
+    apdbPath : `str`
+        SQLite file of the APDB (created if missing).
+    nSources : `int`
+        New DiaSources per detector, 5% of them solar-system sources.
+    nDetectors : `int`
+        Detectors (1-9).
+    seed : `int`
+        Simulation seed (detector ``d`` uses ``seed * 100 + d``).
+    historyDepth : `int`
+        Earlier DiaSources per known DiaObject.
+    imageSize : `int`
+        Detector width and height in pixels.
+    progress : `bool`
+        Report progress on stderr.
+
+    Returns
+    -------
+    inputs : `DemoInputs`
+    """
+    if not 1 <= nDetectors <= _N_DETECTORS:
+        raise ValueError(f"nDetectors must be 1-{_N_DETECTORS}, not {nDetectors}")
+    datasetTypes = _connectionDatasetTypes()
+    DemoCam().register(butler.registry)
+    fractionSolarSystem = max(1, round(0.05 * nSources)) / nSources
+    detectors = [_FIRST_DETECTOR + sensor for sensor in range(nDetectors)]
+    centres = _detectorCentres(nDetectors, imageSize)
+    datasets = []
+    regions = {}
+    nDiaSources = 0
+    visitInfo = None
+    bar = Progress("simulate", total=nDetectors, unit="detector") if progress else None
+    try:
+        for detector, centre in zip(detectors, centres):
+            visit = simulation.makeSimulatedVisit(
+                nSources, historyDepth, seed=seed * 100 + detector, size=imageSize, boresight=centre,
+                boresightRotAngle=_ROT_ANGLE, detector=detector, band=_BAND,
+                fractionSolarSystem=fractionSolarSystem,
+            )
+            catalogs = visit.catalogs
+            apdb = simulation.writeApdb(catalogs, apdbPath)
+            preloaded = simulation.readApdb(apdb, catalogs)
+            history = preloaded.diaSources[preloaded.diaSources["visit"] != catalogs.visit]
+            tables = {
+                "associatedDiaSources": visit.diaSourceCat,
+                "diaObjects": preloaded.diaObjects,
+                "diaSourceHistory": history,
+                "diaForcedSources": preloaded.diaForcedSources,
+                "ssSources": visit.ssSrc,
+                "diffIm": visit.diffIm,
+                "exposure": visit.calexp,
+                "template": visit.template,
+            }
+            dataId = {"instrument": INSTRUMENT, "visit": catalogs.visit, "detector": detector}
+            datasets += [(name, dataId, value) for name, value in tables.items()]
+            regions[detector] = _detectorRegion(visit.diffIm)
+            nDiaSources += len(visit.diaSourceCat)
+            visitInfo = (catalogs.visit, catalogs.midpointMjdTai, catalogs.exposureTime)
+            if bar is not None:
+                bar.update(1, note=f"detector {detector}: {len(visit.diaSourceCat)} DiaSources, "
+                                   f"{len(history)} earlier, {len(preloaded.diaForcedSources)} forced")
+    finally:
+        if bar is not None:
+            bar.close()
+    visitId = visitInfo[0]
+    _registerVisit(butler.registry, *visitInfo, regions)
+    butler.registry.registerRun(run)
+    for connection in tables:
+        name, storageClass = datasetTypes[connection]
+        butler.registry.registerDatasetType(
+            DatasetType(name, ("instrument", "visit", "detector"), storageClass, universe=butler.dimensions)
+        )
+    # All puts or none: a failed attempt leaves no half-filled input run.
+    with butler.transaction():
+        for connection, dataId, value in datasets:
+            butler.put(_butlerTable(value), datasetTypes[connection][0], dataId, run=run)
+    return DemoInputs(run=run, visit=visitId, detectors=detectors, nDiaSources=nDiaSources)
+
+
+def _butlerTable(value):
+    """Catalogs as Parquet can store them: upstream's index levels are also
+    columns (``drop=False``), which Parquet cannot hold twice, so the index is
+    dropped (the task finds the fields among the columns).
+    """
+    if hasattr(value, "reset_index") and any(name is not None for name in value.index.names):
+        return value.reset_index(drop=True)
+    return value
+
+
+def subprocessEnvironment() -> dict[str, str]:
+    """Environment for a ``pipetask`` subprocess that must import this package.
+
+    The current environment, plus this package's source root on
+    ``PYTHONPATH`` when it is not installed in a site-packages directory
+    (a source checkout used through ``PYTHONPATH`` or ``sys.path``).
+    """
+    env = dict(os.environ)
+    import lsst.ap.alerts
+
+    root = os.path.abspath(os.path.join(os.path.dirname(lsst.ap.alerts.__file__), "..", "..", ".."))
+    installed = {os.path.abspath(p) for p in site.getsitepackages() + [site.getusersitepackages()]}
+    if root not in installed:
+        paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        if root not in (os.path.abspath(p) for p in paths):
+            env["PYTHONPATH"] = os.pathsep.join([root] + paths)
+    return env
+
+
+def pipetaskCommand() -> list[str]:
+    """The ``pipetask`` executable of this interpreter's environment."""
+    script = os.path.join(os.path.dirname(sys.executable), "pipetask")
+    if os.path.isfile(script) and os.access(script, os.X_OK):
+        return [script]
+    onPath = shutil.which("pipetask")
+    if onPath:
+        return [onPath]
+    return [sys.executable, "-c", "import sys; from lsst.ctrl.mpexec.cli.pipetask import main; sys.exit(main())"]
+
+
+def _runPipetask(command: list[str], progress: bool) -> None:
+    """Run ``pipetask``; its output is shown live with ``progress``, else only on failure."""
+    process = subprocess.Popen(command, env=subprocessEnvironment(), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, bufsize=1)
+    captured = []
+    for line in process.stdout:
+        captured.append(line)
+        if progress:
+            sys.stderr.write(f"  pipetask| {line}")
+            sys.stderr.flush()
+    process.wait()
+    if process.returncode != 0:
+        tail = "".join(captured[-40:])
+        raise RuntimeError(f"pipetask failed with exit code {process.returncode}:\n{tail}")
+
+
+def _newRunName(butler: Butler, chain: str) -> str:
+    """A timestamped run name under ``chain`` that does not exist yet."""
+    existing = set(butler.collections.query(f"{chain}/*"))
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    name, n = f"{chain}/{stamp}", 1
+    while name in existing:
+        n += 1
+        name = f"{chain}/{stamp}-{n}"
+    return name
+
+
+def runDemo(workdir: str = "demo_repo", nSources: int = 300, nDetectors: int = 2, jobs: int = 2,
+            seed: int = 0, historyDepth: int = 20, fresh: bool = False, progress: bool = True,
+            imageSize: int = 1024) -> DemoResult:
+    """Simulate a visit, run the PackageAlerts pipeline on it with ``pipetask`` and report.
+
+    Parameters
+    ----------
+    workdir : `str`
+        Directory of the repository, APDB and alert files (created if
+        missing, reused if present).
+    nSources : `int`
+        New DiaSources (alerts) per detector.
+    nDetectors : `int`
+        Detectors of the visit (1-9), processed as separate quanta.
+    jobs : `int`
+        ``pipetask -j``: quanta run in parallel.
+    seed : `int`
+        Simulation seed.
+    historyDepth : `int`
+        Earlier DiaSources per known DiaObject.
+    fresh : `bool`
+        Delete ``workdir`` first.
+    progress : `bool`
+        Show progress and ``pipetask``'s log on stderr.
+    imageSize : `int`
+        Detector width and height in pixels.
+
+    Returns
+    -------
+    result : `DemoResult`
+        Also printed (`DemoResult.summary`) on stdout.
+    """
+    start = time.monotonic()
+    workdir = os.path.abspath(workdir)
+    if fresh and os.path.exists(workdir):
+        shutil.rmtree(workdir)
+    os.makedirs(os.path.join(workdir, "apdb"), exist_ok=True)
+    repo = os.path.join(workdir, "repo")
+    key = f"n{nSources}_d{nDetectors}_h{historyDepth}_s{seed}_px{imageSize}"
+    apdbPath = os.path.join(workdir, "apdb", f"{key}.sqlite3")
+
+    def say(message):
+        if progress:
+            print(f"[demo] {message}", file=sys.stderr, flush=True)
+
+    if not os.path.exists(os.path.join(repo, "butler.yaml")):
+        say(f"Creating butler repository {repo}")
+        makeRepo(repo)
+    inputRun = f"{INSTRUMENT}/inputs/{key}"
+    datasetTypes = _connectionDatasetTypes()
+    with Butler.from_config(repo, writeable=True) as butler:
+        reused = inputRun in butler.collections.query(f"{INSTRUMENT}/inputs/*")
+        if reused:
+            say(f"Reusing the simulated inputs in {inputRun}")
+            refs = butler.query_datasets(datasetTypes["diffIm"][0], collections=inputRun)
+            visit = refs[0].dataId["visit"]
+            detectors = sorted(ref.dataId["detector"] for ref in refs)
+        else:
+            say(f"Simulating {nDetectors} detectors x {nSources} DiaSources ({imageSize}x{imageSize} px, "
+                f"history {historyDepth}) into {inputRun} and the APDB {apdbPath}")
+            if os.path.exists(apdbPath):
+                os.remove(apdbPath)  # left by an attempt that failed before its butler puts
+            inputs = makeDemoInputs(butler, inputRun, apdbPath, nSources=nSources, nDetectors=nDetectors,
+                                    seed=seed, historyDepth=historyDepth, imageSize=imageSize,
+                                    progress=progress)
+            visit, detectors = inputs.visit, inputs.detectors
+        outputChain = f"{INSTRUMENT}/alerts/{key}"
+        outputRun = _newRunName(butler, outputChain)
+    simulated = time.monotonic()
+
+    alertDir = os.path.join(workdir, "alerts", key, outputRun.rsplit("/", 1)[-1])
+    label = _TASK_LABEL
+    command = pipetaskCommand() + [
+        "run", "-b", repo, "-i", inputRun, "-o", outputChain, "--output-run", outputRun,
+        "-p", pipelinePath(), "--register-dataset-types", "-j", str(jobs),
+        "-d", f"instrument='{INSTRUMENT}' AND visit={visit}",
+        "-c", f"{label}:doSolarSystemSources=True",
+        "-c", f"{label}:alertPackager.doWriteAlerts=True",
+        "-c", f"{label}:alertPackager.alertWriteLocation={alertDir}",
+    ]
+    say(f"Running {' '.join(command)}")
+    _runPipetask(command, progress)
+    finished = time.monotonic()
+
+    datasetType = datasetTypes["alerts"][0]
+    nAlerts = totalBytes = 0
+    with Butler.from_config(repo) as butler:
+        for ref in butler.query_datasets(datasetType, collections=outputRun):
+            alerts = butler.get(ref)
+            nAlerts += len(alerts)
+            totalBytes += alerts.totalBytes
+    alertFiles = sorted(glob.glob(os.path.join(alertDir, "*.avro")))
+    fileAlerts = sum(_countRecords(path) for path in alertFiles)
+    result = DemoResult(
+        workdir=workdir, repo=repo, apdb=f"sqlite:///{apdbPath}", inputCollection=inputRun,
+        outputCollection=outputChain, outputRun=outputRun, datasetType=datasetType, visit=int(visit),
+        detectors=[int(d) for d in detectors], nAlerts=nAlerts, totalBytes=totalBytes,
+        alertFiles=alertFiles, fileAlerts=fileAlerts, reusedInputs=reused,
+        seconds=time.monotonic() - start, simulateSeconds=simulated - start,
+        pipetaskSeconds=finished - simulated, command=command,
+    )
+    print(result.summary(), flush=True)
+    return result
+
+
+def _countRecords(path: str) -> int:
+    """Records in an Avro container file (blocks are counted, not decoded)."""
+    import fastavro
+
+    with open(path, "rb") as stream:
+        return sum(block.num_records for block in fastavro.block_reader(stream))

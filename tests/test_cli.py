@@ -1,0 +1,407 @@
+"""Tests of the ``ap-alerts`` command line (`lsst.ap.alerts.cli`).
+
+Every subcommand runs on alerts the package itself made: `PackageAlertsTask`
+on small simulated visits (one with a template, one without), written with
+``doWriteAlerts``; a failed-delivery file is a payload framed with the
+schema's wire header, as the producer frames it.  Damaged inputs (truncated
+container, wrong schema ID, corrupted cutout) must give a clear message and
+exit status 1, never a traceback.  ``consume`` reads real brokers started by
+``kafkaBrokers.py``.
+"""
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import types
+import unittest
+import uuid
+from pathlib import Path
+from unittest import mock
+
+import fastavro
+import numpy as np
+import lsst.utils.tests
+from kafkaBrokers import BROKER_CLASSES, brokerUnavailableReason
+
+import lsst.ap.alerts
+from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask
+from lsst.ap.alerts.cli import main
+from lsst.ap.alerts.progress import Progress
+from lsst.ap.alerts.render import renderAlert
+from lsst.ap.alerts.schemaRegistry import SchemaRegistry, makeWireHeader
+from lsst.ap.alerts.simulation import makeSimulatedVisit
+
+
+def runTask(outDir, seed, nSources, withTemplate=True):
+    """Run the real task on a simulated visit; return its result."""
+    visit = makeSimulatedVisit(nSources, 4, seed=seed, size=(300, 260), fractionSolarSystem=0.1)
+    config = PackageAlertsConfig()
+    config.doWriteAlerts = True
+    config.alertWriteLocation = outDir
+    task = PackageAlertsTask(config=config)
+    return task.run(visit.diaSourceCat, visit.diaObjectCat, visit.diaSrcHistory, visit.diaForcedSources,
+                    visit.diffIm, visit.calexp, visit.template if withTemplate else None, ssSrc=visit.ssSrc)
+
+
+def runCli(*argv):
+    """Run ``main`` in-process; return (status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main([str(a) for a in argv])
+    return status, out.getvalue(), err.getvalue()
+
+
+class CliTestCase(lsst.utils.tests.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="ap-alerts-cli-")
+        root = Path(cls.tmp.name)
+        cls.good = root / "good"
+        cls.result = runTask(str(cls.good), seed=3, nSources=10)
+        cls.alertFile = Path(cls.result.alertFile)
+        cls.alerts = cls.result.alerts
+        cls.schema = cls.alerts.schema
+        # A failed-delivery file: exactly the framed message the producer sends.
+        visitDetector = cls.alertFile.stem
+        cls.framedId = cls.alerts.diaSourceIds[1]
+        cls.framedFile = cls.good / f"{visitDetector}_{cls.framedId}.avro"
+        cls.framedFile.write_bytes(cls.alerts.framed(1))
+        noTemplate = runTask(str(root / "notemplate"), seed=5, nSources=4, withTemplate=False)
+        cls.noTemplateFile = Path(noTemplate.alertFile)
+        cls.noTemplateAlerts = noTemplate.alerts
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def setUp(self):
+        self.work = Path(tempfile.mkdtemp(dir=self.tmp.name))
+
+    def assertCleanFailure(self, status, out, err, *fragments):
+        """Exit 1, every fragment in the output, no traceback."""
+        self.assertEqual(status, 1, msg=out + err)
+        self.assertNotIn("Traceback", out + err)
+        for fragment in fragments:
+            self.assertIn(fragment, out + err)
+
+    # -- inspect ---------------------------------------------------------
+
+    def testInspect(self):
+        status, out, err = runCli("inspect", self.alertFile)
+        self.assertEqual(status, 0, msg=err)
+        lines = out.splitlines()
+        self.assertEqual(len(lines), len(self.alerts) + 2)
+        self.assertTrue(lines[0].split()[0] == "diaSourceId")
+        for i, line in enumerate(lines[1:-1]):
+            alert = self.alerts[i]
+            fields = line.split()
+            self.assertEqual(int(fields[0]), alert["diaSourceId"])
+            self.assertEqual(int(fields[1]), alert["diaSource"]["diaObjectId"])
+            self.assertEqual(fields[2], alert["diaSource"]["band"])
+            self.assertAlmostEqual(float(fields[3]), alert["diaSource"]["ra"], places=5)
+            self.assertAlmostEqual(float(fields[4]), alert["diaSource"]["dec"], places=5)
+            self.assertEqual(int(fields[7]), len(alert["prvDiaSources"] or []))
+            self.assertEqual(int(fields[8]), len(alert["prvDiaForcedSources"] or []))
+            self.assertEqual(fields[9], "DST")
+            self.assertEqual(int(fields[10]), len(self.alerts.payloads[i]))
+        total = self.alerts.totalBytes
+        self.assertEqual(lines[-1], f"{len(self.alerts)} alerts, schema 11.1 (ID 1101), {total:,} bytes total, "
+                                    f"{total / len(self.alerts):,.0f} bytes mean")
+
+    def testInspectJson(self):
+        status, out, err = runCli("inspect", self.alertFile, "--json")
+        self.assertEqual(status, 0, msg=err)
+        document = json.loads(out)
+        summary = document["summary"]
+        self.assertEqual(summary["count"], len(self.alerts))
+        self.assertEqual(summary["schemaVersion"], "11.1")
+        self.assertEqual(summary["schemaId"], 1101)
+        self.assertEqual(summary["totalBytes"], self.alerts.totalBytes)
+        self.assertAlmostEqual(summary["meanBytes"], self.alerts.totalBytes / len(self.alerts))
+        self.assertEqual([a["size"] for a in document["alerts"]], [len(p) for p in self.alerts.payloads])
+        self.assertEqual([a["diaSourceId"] for a in document["alerts"]], self.alerts.diaSourceIds)
+        for entry, alert in zip(document["alerts"], self.alerts):
+            source = alert["diaSource"]
+            self.assertAlmostEqual(entry["snr"], source["psfFlux"] / source["psfFluxErr"], places=4)
+            self.assertEqual(entry["nHistory"], len(alert["prvDiaSources"] or []))
+            self.assertEqual(entry["cutouts"], "DST")
+
+    def testInspectFramedAndNoTemplate(self):
+        status, out, err = runCli("inspect", self.framedFile, "--json")
+        self.assertEqual(status, 0, msg=err)
+        document = json.loads(out)
+        self.assertEqual(document["kind"], "framed")
+        self.assertEqual([a["diaSourceId"] for a in document["alerts"]], [self.framedId])
+        self.assertEqual(document["alerts"][0]["size"], len(self.alerts.payloads[1]))
+        self.assertEqual(document["summary"]["schemaId"], 1101)
+        status, out, err = runCli("inspect", self.noTemplateFile, "--json")
+        self.assertEqual(status, 0, msg=err)
+        self.assertEqual({a["cutouts"] for a in json.loads(out)["alerts"]}, {"DS-"})
+
+    def testModuleEntryPoint(self):
+        """``python -m lsst.ap.alerts`` runs the same command."""
+        packageRoot = str(Path(lsst.ap.alerts.__file__).parents[3])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (packageRoot, env.get("PYTHONPATH")) if p)
+        done = subprocess.run([sys.executable, "-m", "lsst.ap.alerts", "inspect", str(self.alertFile)],
+                              capture_output=True, text=True, env=env, timeout=300)
+        self.assertEqual(done.returncode, 0, msg=done.stderr)
+        self.assertIn(f"{len(self.alerts)} alerts, schema 11.1 (ID 1101)", done.stdout)
+        self.assertIn(str(self.alerts.diaSourceIds[0]), done.stdout)
+
+    def testInspectBadFiles(self):
+        truncated = self.truncatedCopy()
+        status, out, err = runCli("inspect", truncated)
+        self.assertCleanFailure(status, out, err, str(truncated), "truncated or corrupt Avro data")
+        garbage = self.work / "garbage.avro"
+        garbage.write_bytes(b"not an alert at all")
+        self.assertCleanFailure(*runCli("inspect", garbage), "neither an Avro container file")
+        self.assertCleanFailure(*runCli("inspect", self.work / "missing.avro"), "cannot read")
+
+    # -- validate --------------------------------------------------------
+
+    def testValidateGood(self):
+        for path in (self.alertFile, self.framedFile, self.noTemplateFile):
+            with self.subTest(path=path.name):
+                status, out, err = runCli("validate", path)
+                self.assertEqual(status, 0, msg=out + err)
+                self.assertIn(": OK", out)
+        status, out, err = runCli("validate", self.tmp.name)
+        self.assertEqual(status, 0, msg=out + err)
+        nAlerts = len(self.alerts) + 1 + len(self.noTemplateAlerts)
+        nCutouts = 3 * (len(self.alerts) + 1) + 2 * len(self.noTemplateAlerts)
+        self.assertIn(f"3 file(s), {nAlerts} alert(s), {nCutouts} cutout(s) checked: OK", out)
+        status, out, err = runCli("validate", self.alertFile, "--schema", "1101")
+        self.assertEqual(status, 0, msg=out + err)
+
+    def testValidateTruncated(self):
+        truncated = self.truncatedCopy()
+        status, out, err = runCli("validate", truncated)
+        self.assertCleanFailure(status, out, err, f"{truncated}: truncated or corrupt Avro data")
+
+    def testValidateWrongSchemaId(self):
+        payload = self.alerts.payloads[0]
+        unknown = self.work / "1_2_3.avro"
+        unknown.write_bytes(makeWireHeader(9999) + payload)
+        self.assertCleanFailure(*runCli("validate", unknown), str(unknown), "Unknown alert schema ID 9999")
+        self.assertCleanFailure(*runCli("inspect", unknown), "Unknown alert schema ID 9999")
+        # A known but wrong schema: the payload does not decode as 11.0.
+        older = self.work / "1_2_4.avro"
+        older.write_bytes(makeWireHeader(1100) + payload)
+        self.assertCleanFailure(*runCli("validate", older), str(older), "schema 11.0 (ID 1100)")
+        # Checked against an explicit schema, the header's ID is reported.
+        self.assertCleanFailure(*runCli("validate", older, "--schema", "11.1"),
+                                "wire header schema ID 1100 is not the expected 1101")
+        self.assertCleanFailure(*runCli("validate", self.alertFile, "--schema", "11.0"),
+                                "embedded schema lsst.v11_1.alert is not the expected schema 11.0")
+        self.assertCleanFailure(*runCli("validate", self.alertFile, "--schema", "99.9"),
+                                "Unknown alert schema version 99.9")
+
+    def testValidateCorruptCutout(self):
+        with open(self.alertFile, "rb") as stream:
+            records = list(fastavro.reader(stream))
+        index = 2
+        cutout = bytearray(records[index]["cutoutScience"])
+        cutout[:6] = bytes(b ^ 0xFF for b in cutout[:6])  # destroys the SIMPLE card
+        records[index]["cutoutScience"] = bytes(cutout)
+        corrupt = self.work / "corrupt.avro"
+        with open(corrupt, "wb") as stream:
+            fastavro.writer(stream, self.schema.parsed, records)
+        status, out, err = runCli("validate", corrupt)
+        srcId = records[index]["diaSourceId"]
+        self.assertCleanFailure(
+            status, out, err,
+            f"{corrupt}: alert #{index} (diaSourceId {srcId}): cutoutScience: unreadable FITS",
+            "1 problem(s)",
+        )
+        # A directory holding it fails too, naming only that file.
+        directory = self.work / "mixed"
+        directory.mkdir()
+        shutil.copy(corrupt, directory)
+        shutil.copy(self.alertFile, directory)
+        status, out, err = runCli("validate", directory)
+        self.assertCleanFailure(status, out, err, "2 file(s)", "1 problem(s)")
+        self.assertNotIn(self.alertFile.name + ":", out)
+        # render shows the unreadable cutout as a labelled, empty panel.
+        png = self.work / "corrupt.png"
+        status, out, err = runCli("render", corrupt, "--id", srcId, "-o", png)
+        self.assertEqual(status, 0, msg=err)
+        self.assertTrue(png.exists())
+
+    def testValidateNothingToCheck(self):
+        empty = self.work / "empty"
+        empty.mkdir()
+        self.assertCleanFailure(*runCli("validate", empty), "no .avro files")
+
+    # -- render ----------------------------------------------------------
+
+    def checkPanels(self, png, alert, expectDrawn, stretch="zscale"):
+        """Compare the CLI's PNG with the layout `renderAlert` reports."""
+        import matplotlib.image
+
+        pixels = matplotlib.image.imread(str(png))
+        layout = renderAlert(alert, str(self.work / "layout.png"), stretch=stretch)
+        self.assertEqual(pixels.shape[:2], (layout.height, layout.width))
+        self.assertEqual(layout.drawn, expectDrawn)
+        for name, (left, top, right, bottom) in layout.panels.items():
+            # Inside the frame of the panel.
+            region = pixels[top + 3:bottom - 3, left + 3:right - 3, :3]
+            colours, counts = np.unique(region.reshape(-1, 3), axis=0, return_counts=True)
+            with self.subTest(panel=name):
+                if expectDrawn[name]:
+                    self.assertGreater(len(colours), 20)
+                else:
+                    # Uniform background, except for the label.
+                    self.assertGreater(counts.max() / counts.sum(), 0.9)
+                    self.assertGreater(len(colours), 1)
+        return pixels
+
+    def testRender(self):
+        alert = self.alerts[3]
+        png = self.work / "stamp.png"
+        status, out, err = runCli("render", self.alertFile, "--id", alert["diaSourceId"], "-o", png)
+        self.assertEqual(status, 0, msg=err)
+        self.assertIn(f"wrote {png}", out)
+        allDrawn = dict.fromkeys(("cutoutDifference", "cutoutScience", "cutoutTemplate", "psf"), True)
+        zscale = self.checkPanels(png, alert, allDrawn)
+        asinhPng = self.work / "asinh.png"
+        status, out, err = runCli("render", self.alertFile, "--id", alert["diaSourceId"], "-o", asinhPng,
+                                  "--stretch", "asinh")
+        self.assertEqual(status, 0, msg=err)
+        asinh = self.checkPanels(asinhPng, alert, allDrawn, stretch="asinh")
+        self.assertFalse(np.array_equal(zscale, asinh))
+
+    def testRenderMissingTemplate(self):
+        alert = self.noTemplateAlerts[0]
+        png = self.work / "notemplate.png"
+        status, out, err = runCli("render", self.noTemplateFile, "--id", alert["diaSourceId"], "-o", png)
+        self.assertEqual(status, 0, msg=err)
+        self.checkPanels(png, alert, {"cutoutDifference": True, "cutoutScience": True,
+                                      "cutoutTemplate": False, "psf": True})
+
+    def testRenderUnknownId(self):
+        png = self.work / "none.png"
+        status, out, err = runCli("render", self.alertFile, "--id", 12345, "-o", png)
+        self.assertCleanFailure(status, out, err, "no alert with diaSourceId 12345",
+                                f"({len(self.alerts)} alerts)")
+        self.assertFalse(png.exists())
+
+    # -- consume ---------------------------------------------------------
+
+    def testConsume(self):
+        available = [cls for cls in BROKER_CLASSES if brokerUnavailableReason(cls) is None]
+        if not available:
+            raise unittest.SkipTest("; ".join(brokerUnavailableReason(cls) for cls in BROKER_CLASSES))
+        for brokerClass in available:
+            with self.subTest(broker=brokerClass.name), brokerClass() as broker:
+                self.checkConsume(broker)
+
+    def checkConsume(self, broker):
+        from confluent_kafka import Producer
+
+        topic = f"alerts-{uuid.uuid4().hex[:8]}"
+        # One partition keeps the produced order.
+        broker.createTopic(topic, partitions=1)
+        producer = Producer({"bootstrap.servers": broker.bootstrap})
+        for i in range(3):
+            producer.produce(topic, self.alerts.framed(i))
+        producer.produce(topic, makeWireHeader(9999) + self.alerts.payloads[3])
+        self.assertEqual(producer.flush(30), 0)
+        common = ("--topic", topic, "--server", broker.bootstrap, "--plaintext")
+
+        status, out, err = runCli("consume", *common, "--max", 3, "--timeout", 30)
+        self.assertEqual(status, 0, msg=err)
+        lines = out.splitlines()
+        self.assertEqual([int(line.split()[0]) for line in lines[1:-1]], self.alerts.diaSourceIds[:3])
+        self.assertEqual([int(line.split()[-1]) for line in lines[1:-1]],
+                         [len(p) for p in self.alerts.payloads[:3]])
+        self.assertTrue(lines[-1].startswith("3 alerts, schema 11.1 (ID 1101)"), lines[-1])
+
+        # Without --max: reads to the end and stops after the idle timeout;
+        # the undecodable message is reported and fails the run.
+        status, out, err = runCli("consume", *common, "--timeout", 3)
+        self.assertCleanFailure(status, out, err, "offset 3: Unknown alert schema ID 9999",
+                                "1 undecodable message(s)")
+        self.assertEqual(len(out.splitlines()), 3 + 2)
+
+        # The environment works as for the producer.
+        with mock.patch.dict(os.environ, {"AP_KAFKA_SERVER": broker.bootstrap, "AP_KAFKA_TOPIC": topic}):
+            status, out, err = runCli("consume", "--plaintext", "--max", 1, "--timeout", 30)
+        self.assertEqual(status, 0, msg=err)
+        self.assertIn(str(self.alerts.diaSourceIds[0]), out)
+
+        self.assertCleanFailure(*runCli("consume", "--topic", "no-such-topic", "--server", broker.bootstrap,
+                                        "--plaintext", "--timeout", 5), "'no-such-topic' does not exist")
+
+    def testConsumeConfigurationErrors(self):
+        with mock.patch.dict(os.environ):
+            for name in ("AP_KAFKA_SERVER", "AP_KAFKA_TOPIC", "AP_KAFKA_PRODUCER_USERNAME",
+                         "AP_KAFKA_PRODUCER_PASSWORD"):
+                os.environ.pop(name, None)
+            self.assertCleanFailure(*runCli("consume", "--topic", "t"),
+                                    "give --server or set AP_KAFKA_SERVER")
+            self.assertCleanFailure(*runCli("consume", "--server", "127.0.0.1:9"),
+                                    "give --topic or set AP_KAFKA_TOPIC")
+            # SASL by default: the producer's credential variables are needed.
+            self.assertCleanFailure(*runCli("consume", "--topic", "t", "--server", "127.0.0.1:9"),
+                                    "AP_KAFKA_PRODUCER_USERNAME")
+
+    # -- demo, usage, progress --------------------------------------------
+
+    def testDemoDelegates(self):
+        calls = []
+        fake = types.ModuleType("lsst.ap.alerts.demo")
+        fake.runDemo = lambda **kwargs: calls.append(kwargs)
+        with mock.patch.dict(sys.modules, {"lsst.ap.alerts.demo": fake}):
+            status, _, err = runCli("demo", "--workdir", self.work / "repo", "--sources", 20,
+                                    "--detectors", 1, "--jobs", 1, "--seed", 4, "--fresh")
+            self.assertEqual(status, 0, msg=err)
+            status, _, err = runCli("demo")
+            self.assertEqual(status, 0, msg=err)
+        self.assertEqual(calls, [
+            dict(workdir=str(self.work / "repo"), nSources=20, nDetectors=1, jobs=1, seed=4, fresh=True),
+            dict(workdir="demo_repo", nSources=300, nDetectors=2, jobs=2, seed=0, fresh=False),
+        ])
+
+    def testUsage(self):
+        status, out, err = runCli()
+        self.assertEqual(status, 2)
+        self.assertIn("usage: ap-alerts", err)
+        status, out, err = runCli("render", self.alertFile, "--id", 1)
+        self.assertEqual(status, 2)
+        self.assertIn("-o/--output", err)
+
+    def testProgressLines(self):
+        """Without a terminal, progress is a plain line every ``interval`` seconds."""
+        stream = io.StringIO()
+        with Progress("validate", total=3, unit="file", stream=stream, interval=0.0) as progress:
+            for _ in range(3):
+                progress.update(note="ok")
+        self.assertEqual(stream.getvalue().splitlines(),
+                         [f"validate: {i}/3 files (ok)" for i in (1, 2, 3)])
+
+    # -- helpers -----------------------------------------------------------
+
+    def truncatedCopy(self):
+        data = self.alertFile.read_bytes()
+        truncated = self.work / "truncated.avro"
+        truncated.write_bytes(data[: len(data) // 2])
+        return truncated
+
+
+class MemoryTester(lsst.utils.tests.MemoryTestCase):
+    pass
+
+
+def setup_module(module):
+    lsst.utils.tests.init()
+
+
+if __name__ == "__main__":
+    lsst.utils.tests.init()
+    unittest.main()

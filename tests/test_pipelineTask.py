@@ -1,0 +1,261 @@
+"""PackageAlertsPipelineTask in a real butler; its storage classes; the ap_pipe
+override; the end-to-end demo (``pipetask run`` in a subprocess).
+"""
+
+import glob
+import io
+import os
+import shutil
+import tempfile
+import unittest
+
+import fastavro
+import numpy as np
+
+import lsst.pex.config as pexConfig
+import lsst.pipe.base as pipeBase
+import lsst.utils.tests
+from lsst.ap.alerts import PackageAlertsTask
+from lsst.ap.alerts._afw import HAVE_AFW
+from lsst.ap.alerts.butlerFormatters import (
+    ALERTS_STORAGE_CLASS,
+    EXPOSURE_STORAGE_CLASS,
+    makeRepo,
+    readAlertContainer,
+    writeAlertContainer,
+)
+from lsst.ap.alerts.demo import makeDemoInputs, pipelinePath, runDemo
+from lsst.ap.alerts.payloads import AlertPayloads
+from lsst.daf.butler import Butler, DatasetType
+from lsst.pipe.base import Pipeline
+from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+OVERRIDE = os.path.join(ROOT, "config", "retargetAlertPackager.py")
+LABEL = "packageAlerts"
+CUTOUTS = ("cutoutDifference", "cutoutScience", "cutoutTemplate")
+# Small enough for the whole module to run in well under a minute on 2 cores.
+SMALL = dict(nSources=20, nDetectors=2, historyDepth=5, imageSize=256)
+
+
+class PipelineTaskTestCase(lsst.utils.tests.TestCase):
+    """Simulated inputs in a SQLite repo, run with SimplePipelineExecutor."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="test_pipelineTask-")
+        cls.repo = os.path.join(cls.tmp, "repo")
+        cls.alertDir = os.path.join(cls.tmp, "alerts")
+        makeRepo(cls.repo)
+        with Butler.from_config(cls.repo, writeable=True) as butler:
+            cls.inputs = makeDemoInputs(butler, "inputs", os.path.join(cls.tmp, "apdb.sqlite3"),
+                                        seed=3, progress=False, **{k: v for k, v in SMALL.items()
+                                                                    if k != "imageSize"},
+                                        imageSize=SMALL["imageSize"])
+        pipeline = Pipeline.from_uri(pipelinePath())
+        pipeline.addConfigOverride(LABEL, "doSolarSystemSources", True)
+        pipeline.addConfigOverride(LABEL, "alertPackager.doWriteAlerts", True)
+        pipeline.addConfigOverride(LABEL, "alertPackager.alertWriteLocation", cls.alertDir)
+        cls.butler = SimplePipelineExecutor.prep_butler(cls.repo, inputs=["inputs"], output="out")
+        executor = SimplePipelineExecutor.from_pipeline(pipeline, where=cls.inputs.dataQuery,
+                                                        butler=cls.butler)
+        cls.quanta = executor.run(register_dataset_types=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.butler.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def _alertsByDetector(self):
+        refs = self.butler.query_datasets("deepDiff_alerts", collections="out")
+        return {ref.dataId["detector"]: self.butler.get(ref) for ref in refs}
+
+    def testAlertsFromButler(self):
+        self.assertEqual(len(self.quanta), len(self.inputs.detectors))
+        byDetector = self._alertsByDetector()
+        self.assertEqual(sorted(byDetector), self.inputs.detectors)
+        for detector, alerts in byDetector.items():
+            with self.subTest(detector=detector):
+                self.assertIsInstance(alerts, AlertPayloads)
+                sources = self.butler.get("deepDiff_assocDiaSrc", collections="out",
+                                          instrument="DemoCam", visit=self.inputs.visit, detector=detector)
+                self.assertEqual(sorted(alerts.diaSourceIds), sorted(sources["diaSourceId"].tolist()))
+                self.assertGreater(alerts.totalBytes, 0)
+                nWithObject = 0
+                for i, alert in enumerate(alerts):
+                    self.assertEqual(alert["diaSourceId"], alerts.diaSourceIds[i])
+                    self.assertEqual(alert["diaSource"]["diaSourceId"], alert["diaSourceId"])
+                    self.assertEqual(alert["diaSource"]["detector"], detector)
+                    self.assertEqual(alert["diaSource"]["visit"], self.inputs.visit)
+                    for name in CUTOUTS:
+                        self.assertTrue(alert[name].startswith(b"SIMPLE"), msg=name)
+                    if alert["diaObject"] is not None:
+                        nWithObject += 1
+                        self.assertEqual(alert["diaObject"]["diaObjectId"], alerts.diaObjectIds[i])
+                        self.assertEqual(alert["diaSource"]["diaObjectId"], alerts.diaObjectIds[i])
+                    else:
+                        self.assertIsNotNone(alert["ssSource"])
+                self.assertGreater(nWithObject, 0)
+                # History from the APDB made it into the alerts.
+                self.assertTrue(any(alert["prvDiaSources"] for alert in alerts))
+                self.assertTrue(any(alert["prvDiaForcedSources"] for alert in alerts))
+
+    def testAlertFilesOnDisk(self):
+        byDetector = self._alertsByDetector()
+        for detector, alerts in byDetector.items():
+            path = os.path.join(self.alertDir, f"{self.inputs.visit}_{detector}.avro")
+            with self.subTest(path=path):
+                self.assertTrue(os.path.isfile(path))
+                self.assertEqual(readAlertContainer(path).payloads, alerts.payloads)
+                with open(path, "rb") as stream:
+                    records = list(fastavro.reader(stream))
+                self.assertEqual([r["diaSourceId"] for r in records], alerts.diaSourceIds)
+
+    def testDatasetTypesAndMetadata(self):
+        alertsType = self.butler.get_dataset_type("deepDiff_alerts")
+        self.assertEqual(alertsType.storageClass_name, ALERTS_STORAGE_CLASS)
+        self.assertEqual(self.butler.get_dataset_type("deepDiff_differenceExp").storageClass_name,
+                         EXPOSURE_STORAGE_CLASS)
+        metadata = self.butler.get(f"{LABEL}_metadata", collections="out", instrument="DemoCam",
+                                   visit=self.inputs.visit, detector=self.inputs.detectors[0])
+        self.assertEqual(metadata[f"{LABEL}:alertPackager"]["alerts_packaged"], SMALL["nSources"])
+
+
+class RetargetTestCase(lsst.utils.tests.TestCase):
+    """config/retargetAlertPackager.py on a DiaPipelineTask-like config."""
+
+    def testRetarget(self):
+        class StandInConfig(pexConfig.Config):
+            doWriteAlerts = pexConfig.Field(dtype=bool, default=False, doc="")
+
+        class StandInTask(pipeBase.Task):
+            ConfigClass = StandInConfig
+            _DefaultName = "standIn"
+
+        class DiaPipelineLikeConfig(pexConfig.Config):
+            alertPackager = pexConfig.ConfigurableField(target=StandInTask, doc="")
+
+        config = DiaPipelineLikeConfig()
+        config.load(OVERRIDE)
+        self.assertIs(config.alertPackager.target, PackageAlertsTask)
+        self.assertIsInstance(config.alertPackager.value, PackageAlertsTask.ConfigClass)
+        # Overrides of upstream fields still apply after the retarget.
+        config.alertPackager.doWriteAlerts = True
+        task = config.alertPackager.apply()
+        self.assertIsInstance(task, PackageAlertsTask)
+        self.assertTrue(task.config.doWriteAlerts)
+
+
+class StorageClassTestCase(lsst.utils.tests.TestCase):
+    """The formatters, through a real butler and on their own."""
+
+    @classmethod
+    def setUpClass(cls):
+        from lsst.ap.alerts import simulation
+
+        cls.visit = simulation.makeSimulatedVisit(8, 3, seed=5, size=128)
+        v = cls.visit
+        cls.alerts = PackageAlertsTask().run(v.diaSourceCat, v.diaObjectCat, v.diaSrcHistory,
+                                             v.diaForcedSources, v.diffIm, v.calexp, v.template,
+                                             ssSrc=v.ssSrc).alerts
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="test_storageClasses-")
+        makeRepo(self.tmp)
+        self.butler = Butler.from_config(self.tmp, writeable=True, run="test")
+
+    def tearDown(self):
+        self.butler.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _roundTrip(self, value, storageClass):
+        datasetType = DatasetType("thing", (), storageClass, universe=self.butler.dimensions)
+        self.butler.registry.registerDatasetType(datasetType)
+        ref = self.butler.put(value, datasetType)
+        return self.butler.get(ref), self.butler.getURI(ref)
+
+    def testAlertPayloads(self):
+        back, uri = self._roundTrip(self.alerts, ALERTS_STORAGE_CLASS)
+        self.assertTrue(uri.ospath.endswith(".avro"))
+        self.assertEqual(back.payloads, self.alerts.payloads)
+        self.assertEqual(back.diaSourceIds, self.alerts.diaSourceIds)
+        self.assertEqual(back.schema.version, self.alerts.schema.version)
+        self.assertEqual(back[0], self.alerts[0])
+        with open(uri.ospath, "rb") as stream:
+            self.assertEqual(len(list(fastavro.reader(stream))), len(self.alerts))
+
+    def testAlertContainerBytes(self):
+        back = readAlertContainer(io.BytesIO(writeAlertContainer(self.alerts)))
+        self.assertEqual(back.payloads, self.alerts.payloads)
+        empty = AlertPayloads(self.alerts.schema, [], [], [])
+        self.assertEqual(len(readAlertContainer(io.BytesIO(writeAlertContainer(empty)))), 0)
+
+    @unittest.skipIf(HAVE_AFW, "afw's ExposureF is stored with obs_base's formatter")
+    def testModelExposure(self):
+        exposure = self.visit.diffIm
+        back, uri = self._roundTrip(exposure, EXPOSURE_STORAGE_CLASS)
+        self.assertTrue(uri.ospath.endswith(".fits"))
+        self.assertIsInstance(back, type(exposure))
+        self.assertEqual(back.getBBox(), exposure.getBBox())
+        np.testing.assert_array_equal(back.image.array, exposure.image.array)
+        np.testing.assert_array_equal(back.mask.array, exposure.mask.array)
+        np.testing.assert_array_equal(back.variance.array, exposure.variance.array)
+        self.assertEqual(back.visitInfo.id, exposure.visitInfo.id)
+        self.assertEqual(back.detector.getId(), exposure.detector.getId())
+        self.assertAlmostEqual(back.getPhotoCalib().getCalibrationMean(),
+                               exposure.getPhotoCalib().getCalibrationMean())
+        center = exposure.getBBox().getCenter()
+        self.assertSpherePointsAlmostEqual(back.getWcs().pixelToSky(center),
+                                           exposure.getWcs().pixelToSky(center))
+        np.testing.assert_allclose(back.getPsf().computeKernelImage(center).array,
+                                   exposure.getPsf().computeKernelImage(center).array)
+
+    def assertSpherePointsAlmostEqual(self, a, b):
+        self.assertAlmostEqual(a.getRa().asDegrees(), b.getRa().asDegrees(), places=9)
+        self.assertAlmostEqual(a.getDec().asDegrees(), b.getDec().asDegrees(), places=9)
+
+
+class DemoTestCase(lsst.utils.tests.TestCase):
+    """runDemo: pipetask in a subprocess, twice on the same work directory."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="test_demo-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def testRunTwice(self):
+        first = runDemo(self.tmp, jobs=2, seed=1, progress=False, **SMALL)
+        expected = SMALL["nSources"] * SMALL["nDetectors"]
+        self.assertFalse(first.reusedInputs)
+        self.assertEqual(first.nAlerts, expected)
+        self.assertEqual(first.fileAlerts, expected)
+        self.assertEqual(len(first.alertFiles), SMALL["nDetectors"])
+        for path in first.alertFiles:
+            alerts = readAlertContainer(path)
+            self.assertEqual(len(alerts), SMALL["nSources"])
+            self.assertTrue(alerts[0]["cutoutDifference"].startswith(b"SIMPLE"))
+        self.assertAlmostEqual(first.meanBytes, first.totalBytes / expected)
+
+        second = runDemo(self.tmp, jobs=1, seed=1, progress=False, **SMALL)
+        self.assertTrue(second.reusedInputs)
+        self.assertNotEqual(second.outputRun, first.outputRun)
+        self.assertEqual(second.outputCollection, first.outputCollection)
+        self.assertEqual(second.nAlerts, expected)
+        self.assertEqual(second.totalBytes, first.totalBytes)
+        self.assertTrue(all(os.path.isfile(p) for p in first.alertFiles + second.alertFiles))
+        self.assertEqual(len(glob.glob(os.path.join(self.tmp, "alerts", "*", "*", "*.avro"))),
+                         2 * SMALL["nDetectors"])
+
+
+class MemoryTester(lsst.utils.tests.MemoryTestCase):
+    pass
+
+
+def setup_module(module):
+    lsst.utils.tests.init()
+
+
+if __name__ == "__main__":
+    lsst.utils.tests.init()
+    unittest.main()
