@@ -24,16 +24,15 @@ from pathlib import Path
 from unittest import mock
 
 import fastavro
-import numpy as np
-import lsst.utils.tests
-from kafkaBrokers import BROKER_CLASSES, brokerUnavailableReason
-
 import lsst.ap.alerts
+import lsst.utils.tests
+import numpy as np
+from kafkaBrokers import BROKER_CLASSES, brokerUnavailableReason
 from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask
 from lsst.ap.alerts.cli import main
 from lsst.ap.alerts.progress import Progress
 from lsst.ap.alerts.render import renderAlert
-from lsst.ap.alerts.schemaRegistry import SchemaRegistry, makeWireHeader
+from lsst.ap.alerts.schemaRegistry import makeWireHeader
 from lsst.ap.alerts.simulation import makeSimulatedVisit
 
 
@@ -80,7 +79,9 @@ class CliTestCase(lsst.utils.tests.TestCase):
         cls.tmp.cleanup()
 
     def setUp(self):
-        self.work = Path(tempfile.mkdtemp(dir=self.tmp.name))
+        # Outside the class directory, which testValidateGood validates whole.
+        self.work = Path(tempfile.mkdtemp(prefix="ap-alerts-cli-work-"))
+        self.addCleanup(shutil.rmtree, self.work, ignore_errors=True)
 
     def assertCleanFailure(self, status, out, err, *fragments):
         """Exit 1, every fragment in the output, no traceback."""

@@ -459,13 +459,13 @@ def subprocessEnvironment() -> dict[str, str]:
 
 
 def pipetaskCommand() -> list[str]:
-    """The ``pipetask`` executable of this interpreter's environment."""
+    """``pipetask`` for this interpreter: its environment's script, else the
+    same entry point run by this interpreter (never another environment's
+    ``pipetask`` found on ``PATH``, which could not import this package).
+    """
     script = os.path.join(os.path.dirname(sys.executable), "pipetask")
     if os.path.isfile(script) and os.access(script, os.X_OK):
         return [script]
-    onPath = shutil.which("pipetask")
-    if onPath:
-        return [onPath]
     return [sys.executable, "-c", "import sys; from lsst.ctrl.mpexec.cli.pipetask import main; sys.exit(main())"]
 
 

@@ -247,7 +247,7 @@ def _headerProblems(alertFile: AlertFile, schema: AlertSchema) -> list[Problem]:
 def _withoutPath(message: str, path: str) -> str:
     """`AlertFileError` messages start with the path, which `Problem` prints itself."""
     prefix = f"{path}: "
-    return message[len(prefix):] if message.startswith(prefix) else message
+    return message.removeprefix(prefix)
 
 
 def findAlertFiles(path: str) -> list[str]:

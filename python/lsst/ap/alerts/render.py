@@ -10,7 +10,7 @@ in-process and without a display.
 
 from __future__ import annotations
 
-__all__ = ["PANELS", "RenderedStamp", "STRETCHES", "renderAlert"]
+__all__ = ["PANELS", "STRETCHES", "RenderedStamp", "renderAlert"]
 
 import dataclasses
 import io
@@ -26,6 +26,7 @@ from astropy.visualization import (
     LinearStretch,
     ZScaleInterval,
 )
+from matplotlib import patheffects
 
 PANELS = (
     ("cutoutDifference", "Difference", "difference"),
@@ -43,6 +44,9 @@ _EMPTY_PANEL = "#dcdcdc"
 _BAD_PIXEL = "#2b3a55"
 _MARKER = "#ff3b30"
 _ARROWS = "#ffd60a"
+# Dark rim that keeps the overlays visible on light and dark pixels alike.
+_OUTLINE = [patheffects.withStroke(linewidth=3.0, foreground="#00000099")]
+_TEXT_OUTLINE = [patheffects.withStroke(linewidth=1.5, foreground="#000000aa")]
 # Fractions of the panel's side: arrow length, arrow tip to label, and the
 # gap/length of the source tick marks.
 _ARROW_FRACTION = 0.18
@@ -82,7 +86,7 @@ class RenderedStamp:
 
 
 def _readCutout(data):
-    """(CCDData or None, reason it is missing or None)."""
+    """(CCDData or None, error name if the cutout is there but unreadable)."""
     if data is None:
         return None, None
     try:
@@ -90,7 +94,7 @@ def _readCutout(data):
             warnings.simplefilter("ignore")
             return CCDData.read(io.BytesIO(data), format="fits"), None
     except Exception as e:
-        return None, f"unreadable ({type(e).__name__})"
+        return None, f"{type(e).__name__}"
 
 
 def _norm(data: np.ndarray, stretch: str) -> ImageNormalize:
@@ -150,17 +154,18 @@ def _drawCompass(ax, wcs, ra: float, dec: float, shape) -> None:
     origin = np.array([margin - 0.5 - ends[:, 0].min(), margin - 0.5 - ends[:, 1].min()])
     for vector, label in ((north, "N"), (east, "E")):
         ax.annotate("", xy=origin + vector * length, xytext=origin,
-                    arrowprops=dict(arrowstyle="-|>", color=_ARROWS, lw=1.6, mutation_scale=10))
+                    arrowprops=dict(arrowstyle="-|>", color=_ARROWS, lw=1.6, mutation_scale=10,
+                                    path_effects=_OUTLINE))
         ax.text(*(origin + vector * labelDistance), label, color=_ARROWS, fontsize=10, fontweight="bold",
-                ha="center", va="center")
+                ha="center", va="center", path_effects=_TEXT_OUTLINE)
 
 
 def _markSource(ax, x: float, y: float, shape) -> None:
     """Tick marks left of and above the source, leaving it visible."""
     size = min(shape)
     gap, length = _TICK_GAP * size, _TICK_LENGTH * size
-    ax.plot([x - gap - length, x - gap], [y, y], color=_MARKER, lw=1.8, solid_capstyle="butt")
-    ax.plot([x, x], [y + gap, y + gap + length], color=_MARKER, lw=1.8, solid_capstyle="butt")
+    for xs, ys in (([x - gap - length, x - gap], [y, y]), ([x, x], [y + gap, y + gap + length])):
+        ax.plot(xs, ys, color=_MARKER, lw=1.8, solid_capstyle="butt", path_effects=_OUTLINE)
 
 
 def _imagePanel(ax, ccd: CCDData, ra, dec, stretch: str, cmap) -> None:
@@ -226,7 +231,6 @@ def renderAlert(alert: dict, path: str, stretch: str = "zscale") -> RenderedStam
     if stretch not in STRETCHES:
         raise ValueError(f"Unknown stretch {stretch!r}; choose one of {', '.join(STRETCHES)}")
     import matplotlib
-
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -234,8 +238,7 @@ def renderAlert(alert: dict, path: str, stretch: str = "zscale") -> RenderedStam
     ra, dec = source.get("ra"), source.get("dec")
     if ra is None or dec is None or not (math.isfinite(ra) and math.isfinite(dec)):
         ra = dec = None
-    cmap = matplotlib.colormaps["gray"].copy()
-    cmap.set_bad(_BAD_PIXEL)
+    cmap = matplotlib.colormaps["gray"].with_extremes(bad=_BAD_PIXEL)
 
     fig = Figure(figsize=(4 * _PANEL_INCHES, _PANEL_INCHES + 1.0), dpi=_DPI, facecolor=_BACKGROUND)
     FigureCanvasAgg(fig)
@@ -247,7 +250,7 @@ def renderAlert(alert: dict, path: str, stretch: str = "zscale") -> RenderedStam
     for ax, (field, title, word) in zip(axes, PANELS):
         ccd, problem = _readCutout(alert.get(field))
         if ccd is None:
-            _emptyPanel(ax, f"{word} {problem}" if problem else f"no {word}")
+            _emptyPanel(ax, f"unreadable {word} cutout\n({problem})" if problem else f"no {word}")
             ax.set_title(title, fontsize=11)
         else:
             _imagePanel(ax, ccd, ra, dec, stretch, cmap)

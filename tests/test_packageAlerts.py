@@ -1,0 +1,467 @@
+"""PackageAlertsTask end to end: alerts, files, metadata, upstream rules and fixed upstream bugs.
+
+The exposures are built through ``lsst.ap.alerts._afw``: with the LSST stack
+installed these tests run on real ``lsst.afw`` objects, otherwise on the
+package's afw-compatible model.
+"""
+
+import io
+import logging
+import os
+import tempfile
+import unittest
+
+import fastavro
+import numpy as np
+import pandas as pd
+from astropy.nddata import CCDData
+
+import lsst.alert.packet as alertPack
+import lsst.utils.tests
+from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask
+from lsst.ap.alerts._afw import afwGeom, afwImage, geom
+from lsst.ap.alerts.designations import ssObjectIdToPackedDesignation, unpackProvisional
+from lsst.ap.alerts.simulation import makeSimulatedVisit
+from lsst.ap.alerts.validation import AlertInputError
+
+LOG_NAME = "lsst.packageAlerts"
+ALERT_KEYS = {
+    "diaSourceId", "observation_reason", "target_name", "diaSource", "prvDiaSources", "prvDiaForcedSources",
+    "prvDiaNondetectionLimits", "diaObject", "ssSource", "mpc_orbits", "cutoutDifference", "cutoutScience",
+    "cutoutTemplate",
+}
+
+
+def _runArgs(visit):
+    return (visit.diaSourceCat, visit.diaObjectCat, visit.diaSrcHistory, visit.diaForcedSources,
+            visit.diffIm, visit.calexp, visit.template)
+
+
+def _sourceRows(visit):
+    return visit.diaSourceCat.reset_index(drop=True).set_index("diaSourceId", drop=False)
+
+
+class PackageAlertsTestBase(lsst.utils.tests.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.visit = makeSimulatedVisit(40, 8, seed=3, size=400, fractionSolarSystem=0.1, fillAllFields=True,
+                                       edgeMargin=-20.0)
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
+    def makeTask(self, **overrides):
+        config = PackageAlertsConfig()
+        config.alertWriteLocation = self.tmp.name
+        for key, value in overrides.items():
+            setattr(config, key, value)
+        return PackageAlertsTask(config=config)
+
+
+class RunTestCase(PackageAlertsTestBase):
+    def testRunWritesReadableFile(self):
+        visit = self.visit
+        task = self.makeTask(doWriteAlerts=True)
+        before = visit.diaSourceCat.copy()
+        result = task.run(*_runArgs(visit), ssSrc=visit.ssSrc)
+        pd.testing.assert_frame_equal(visit.diaSourceCat, before)  # inputs never modified
+        nInput = len(visit.diaSourceCat)
+        self.assertEqual(len(result.alerts) + len(result.skipped), nInput)
+        self.assertGreater(len(result.alerts), 0.8 * nInput)
+        expectedName = f"{visit.diffIm.visitInfo.id}_{visit.diffIm.detector.getId()}.avro"
+        self.assertEqual(os.path.basename(result.alertFile), expectedName)
+        self.assertEqual(os.listdir(self.tmp.name), [expectedName])  # no temporary files left
+
+        with open(result.alertFile, "rb") as f:
+            fromFastavro = list(fastavro.reader(f))
+        with open(result.alertFile, "rb") as f:
+            schema, records = alertPack.Schema.from_uri(task.config.schemaFile).retrieve_alerts(f)
+            fromPacket = list(records)
+        self.assertEqual(schema.get_schema_id(), 1101)
+        self.assertEqual(len(fromFastavro), len(result.alerts))
+        for i, (a, b) in enumerate(zip(fromFastavro, fromPacket)):
+            self.assertEqual(a["diaSourceId"], b["diaSourceId"])
+            # (NaN != NaN, so compare the encodings.)
+            self.assertEqual(task.encoder.encodeDict(a), result.alerts.payloads[i])
+
+    def testRoundTripValues(self):
+        """Every diaSource field survives run → file → read (float32 fields as float32)."""
+        visit = self.visit
+        task = self.makeTask(doWriteAlerts=True)
+        result = task.run(*_runArgs(visit), ssSrc=visit.ssSrc)
+        with open(result.alertFile, "rb") as f:
+            alerts = list(fastavro.reader(f))
+        rows = _sourceRows(visit)
+        specs = {f["name"]: f["type"] for f in task.schema.records["diaSource"]["fields"]}
+        populated = set()
+        for alert in alerts:
+            row = rows.loc[alert["diaSourceId"]]
+            for name, avroType in specs.items():
+                value, expected = alert["diaSource"][name], row[name]
+                base = avroType[1] if isinstance(avroType, list) else avroType
+                if value is not None:
+                    populated.add(name)
+                if base in ("float", "double") and isinstance(expected, (float, np.floating)):
+                    # A NaN in a float column stays NaN (not null), as upstream sends it.
+                    dtype = np.float32 if base == "float" else np.float64
+                    np.testing.assert_array_equal(dtype(value), dtype(expected), err_msg=name)
+                elif pd.isna(expected):
+                    self.assertIsNone(value, name)
+                elif base == "float":
+                    np.testing.assert_array_equal(np.float32(value), np.float32(expected), err_msg=name)
+                elif base == "double":
+                    np.testing.assert_array_equal(value, float(expected), err_msg=name)
+                else:
+                    self.assertEqual(value, expected, name)
+        self.assertEqual(populated, set(specs), "every diaSource field populated in at least one alert")
+
+    def testHistoryAndObjects(self):
+        visit = self.visit
+        task = self.makeTask()
+        result = task.run(*_runArgs(visit), ssSrc=visit.ssSrc)
+        objects = visit.diaObjectCat.reset_index(drop=True).set_index("diaObjectId", drop=False)
+        history = visit.diaSrcHistory.reset_index(drop=True)
+        forced = visit.diaForcedSources.reset_index(drop=True)
+        nChecked = 0
+        for alert in result.alerts:
+            objId = alert["diaSource"]["diaObjectId"]
+            if objId == 0:
+                continue
+            nChecked += 1
+            obj = objects.loc[objId]
+            self.assertEqual(alert["diaObject"]["diaObjectId"], objId)
+            self.assertEqual(alert["diaObject"]["nDiaSources"], obj["nDiaSources"])
+            if obj["nDiaSources"] > 1:
+                expected = history[history["diaObjectId"] == objId]["diaSourceId"].tolist()
+                self.assertEqual([s["diaSourceId"] for s in alert["prvDiaSources"]], expected)
+            else:
+                self.assertIsNone(alert["prvDiaSources"])
+            expectedForced = forced[forced["diaObjectId"] == objId]["diaForcedSourceId"].tolist()
+            self.assertEqual([s["diaForcedSourceId"] for s in alert["prvDiaForcedSources"]], expectedForced)
+        self.assertGreater(nChecked, 10)
+
+    def testForcedSourceRules(self):
+        visit = self.visit
+        task = self.makeTask()
+        off = task.run(*_runArgs(visit), ssSrc=visit.ssSrc, doRunForcedMeasurement=False)
+        for alert in off.alerts:
+            if alert["diaObject"] is not None:
+                self.assertEqual(alert["prvDiaForcedSources"], [])
+        threshold = 3
+        some = task.run(*_runArgs(visit), ssSrc=visit.ssSrc, forcedSourceHistoryThreshold=threshold)
+        sawBoth = set()
+        for alert in some.alerts:
+            if alert["diaObject"] is None:
+                continue
+            below = alert["diaObject"]["nDiaSources"] < threshold
+            sawBoth.add(below)
+            if below:
+                self.assertEqual(alert["prvDiaForcedSources"], [])
+        self.assertEqual(sawBoth, {True, False})
+
+    def testSolarSystemAlerts(self):
+        visit = self.visit
+        result = self.makeTask().run(*_runArgs(visit), ssSrc=visit.ssSrc)
+        ssRows = visit.ssSrc.reset_index(drop=True).set_index("diaSourceId", drop=False)
+        sso = [a for a in result.alerts if a["diaSource"]["diaObjectId"] == 0]
+        self.assertGreater(len(sso), 0)
+        for alert in sso:
+            self.assertIsNone(alert["diaObject"])
+            self.assertIsNone(alert["prvDiaSources"])
+            self.assertIsNone(alert["prvDiaForcedSources"])
+            row = ssRows.loc[alert["diaSourceId"]]
+            self.assertEqual(alert["ssSource"]["ssObjectId"], row["ssObjectId"])
+            orbit = alert["mpc_orbits"]
+            packed = ssObjectIdToPackedDesignation(int(row["ssObjectId"]))
+            self.assertEqual(orbit["packed_primary_provisional_designation"], packed)
+            self.assertEqual(orbit["unpacked_primary_provisional_designation"], unpackProvisional(packed))
+            self.assertIsInstance(orbit["a"], float)
+
+    def testSchedulerStrings(self):
+        visit = self.visit
+        result = self.makeTask().run(*_runArgs(visit), ssSrc=visit.ssSrc)
+        info = visit.diffIm.visitInfo
+        self.assertEqual(result.alerts[0]["observation_reason"], info.observationReason or None)
+        self.assertEqual(result.alerts[0]["target_name"], info.object or None)
+
+    def testMetadata(self):
+        visit = self.visit
+        task = self.makeTask()
+        result = task.run(*_runArgs(visit), ssSrc=visit.ssSrc)
+        md = task.getFullMetadata()
+        prefix = f"{task.getFullName()}."
+        self.assertAlmostEqual(md[prefix + "visit_midpoint"], visit.diffIm.visitInfo.date.toAstropy().tai.unix)
+        for key in ("produce_start_timestamp", "produce_end_timestamp", "alert_timing_since_shutter_close",
+                    "total_alerts"):
+            self.assertEqual(md[prefix + key], -1)
+        self.assertEqual(md[prefix + "alerts_packaged"], len(result.alerts))
+        self.assertEqual(md[prefix + "alerts_skipped"], len(result.skipped))
+
+    def testTemplateNone(self):
+        visit = self.visit
+        result = self.makeTask().run(*_runArgs(visit)[:-1], None, ssSrc=visit.ssSrc)
+        self.assertTrue(all(a["cutoutTemplate"] is None for a in result.alerts))
+        self.assertTrue(any(a["cutoutDifference"] is not None for a in result.alerts))
+
+    def testEmptyInput(self):
+        visit = self.visit
+        task = self.makeTask(doWriteAlerts=True)
+        result = task.run(visit.diaSourceCat.iloc[:0], visit.diaObjectCat.iloc[:0], visit.diaSrcHistory.iloc[:0],
+                          visit.diaForcedSources.iloc[:0], visit.diffIm, visit.calexp, visit.template)
+        self.assertEqual(len(result.alerts), 0)
+        with open(result.alertFile, "rb") as f:
+            self.assertEqual(list(fastavro.reader(f)), [])
+        self.assertEqual(task.metadata["alerts_packaged"], 0)
+
+    def testRerunReplacesFile(self):
+        visit = self.visit
+        task = self.makeTask(doWriteAlerts=True)
+        first = task.run(*_runArgs(visit), ssSrc=visit.ssSrc)
+        few = visit.diaSourceCat.iloc[:3]
+        second = task.run(few, *_runArgs(visit)[1:], ssSrc=visit.ssSrc)
+        self.assertEqual(first.alertFile, second.alertFile)
+        with open(second.alertFile, "rb") as f:
+            self.assertEqual(len(list(fastavro.reader(f))), len(second.alerts))
+        self.assertEqual(len(os.listdir(self.tmp.name)), 1)
+
+
+class BadInputTestCase(PackageAlertsTestBase):
+    def testValidationListsEveryProblemBeforeWriting(self):
+        visit = self.visit
+        task = self.makeTask(doWriteAlerts=True)
+        sources = visit.diaSourceCat.drop(columns=["midpointMjdTai", "bboxSize"])
+        objects = visit.diaObjectCat.drop(columns=["nDiaSources"])
+        diffIm = visit.diffIm.clone()
+        diffIm.setPhotoCalib(afwImage.PhotoCalib(float("nan"), 0.0))
+        with self.assertRaises(AlertInputError) as cm:
+            task.run(sources, objects, visit.diaSrcHistory, visit.diaForcedSources, diffIm, visit.calexp,
+                     visit.template)
+        message = str(cm.exception)
+        for fragment in ("diaSourceCat", "midpointMjdTai", "bboxSize", "diaObjectCat", "nDiaSources",
+                         "diffIm PhotoCalib"):
+            self.assertIn(fragment, message)
+        self.assertEqual(len(cm.exception.problems), 3)
+        self.assertEqual(os.listdir(self.tmp.name), [])
+
+    def testPerSourceProblemsSkipOnlyThatSource(self):
+        visit = self.visit
+        sources = visit.diaSourceCat.copy()
+        badIds = sources["diaSourceId"].to_numpy()[[1, 4]]
+        sources.loc[sources.index[1], "ra"] = np.nan
+        sources["visit"] = sources["visit"].astype(object)
+        sources.loc[sources.index[4], "visit"] = "not a visit"
+        task = self.makeTask(doWriteAlerts=True)
+        with self.assertLogs(LOG_NAME, level="WARNING") as logs:
+            result = task.run(sources, *_runArgs(visit)[1:], ssSrc=visit.ssSrc)
+        self.assertEqual({s for s, _ in result.skipped} & set(badIds), set(badIds))
+        self.assertEqual(len(result.alerts) + len(result.skipped), len(sources))
+        text = "\n".join(logs.output)
+        for srcId in badIds:
+            self.assertIn(str(srcId), text)
+        self.assertEqual(task.metadata["alerts_skipped"], len(result.skipped))
+
+    def testMissingDiaObjectGivesNullObject(self):
+        visit = self.visit
+        sources = _sourceRows(visit)
+        victim = int(sources[sources["diaObjectId"] != 0]["diaObjectId"].iloc[0])
+        objects = visit.diaObjectCat[visit.diaObjectCat["diaObjectId"] != victim]
+        with self.assertLogs(LOG_NAME, level="WARNING") as logs:
+            result = self.makeTask().run(visit.diaSourceCat, objects, *_runArgs(visit)[2:], ssSrc=visit.ssSrc)
+        hit = [a for a in result.alerts if a["diaSource"]["diaObjectId"] == victim]
+        self.assertTrue(hit)
+        self.assertTrue(all(a["diaObject"] is None for a in hit))
+        self.assertIn(str(victim), "\n".join(logs.output))
+
+    def testNaNPixelPositionUsesWcs(self):
+        visit = self.visit
+        sources = visit.diaSourceCat.copy()
+        sources.loc[sources.index[0], ["x", "y"]] = np.nan
+        withNan = self.makeTask().run(sources, *_runArgs(visit)[1:], ssSrc=visit.ssSrc)
+        normal = self.makeTask().run(*_runArgs(visit), ssSrc=visit.ssSrc)
+        srcId = sources["diaSourceId"].iloc[0]
+        a = next(a for a in withNan.alerts if a["diaSourceId"] == srcId)
+        b = next(a for a in normal.alerts if a["diaSourceId"] == srcId)
+        self.assertIsNotNone(a["cutoutDifference"])
+        ca = CCDData.read(io.BytesIO(a["cutoutDifference"]), format="fits")
+        cb = CCDData.read(io.BytesIO(b["cutoutDifference"]), format="fits")
+        self.assertEqual(ca.shape, cb.shape)
+        self.assertLessEqual(abs(ca.meta["CUTMINX"] - cb.meta["CUTMINX"]), 1)
+
+
+class CutoutTestCase(PackageAlertsTestBase):
+    def _source(self, i=0):
+        rows = _sourceRows(self.visit)
+        row = rows.iloc[i]
+        return (row, geom.SpherePoint(row["ra"], row["dec"], geom.degrees),
+                geom.Point2D(float(row["x"]), float(row["y"])))
+
+    def testCreateDiaSourceExtent(self):
+        task = self.makeTask()
+        self.assertEqual(task.createDiaSourceExtent(5), geom.Extent2I(30, 30))
+        self.assertEqual(task.createDiaSourceExtent(45), geom.Extent2I(45, 45))
+        self.assertEqual(task.createDiaSourceExtent(500), geom.Extent2I(102, 102))
+
+    def testCcdDataCutout(self):
+        task = self.makeTask()
+        row, sky, pix = self._source()
+        exposure = self.visit.calexp
+        calib = exposure.getPhotoCalib()
+        extent = geom.Extent2I(30, 30)
+        ccd = task.createCcdDataCutout(exposure, sky, pix, extent, calib, row["diaSourceId"], rotPa=12.5)
+        reference = exposure.getCutout(pix, extent)
+        calibrated = calib.calibrateImage(reference.getMaskedImage())
+        np.testing.assert_array_equal(ccd.data, calibrated.image.array)
+        np.testing.assert_array_equal(ccd.uncertainty.array, calibrated.variance.array)
+        self.assertEqual(str(ccd.unit), "nJy")
+        self.assertEqual(ccd.meta["cutMinX"], reference.getBBox().getMinX() - 1)
+        self.assertEqual(ccd.meta["cutMinY"], reference.getBBox().getMinY() - 1)
+        self.assertEqual(ccd.meta["ROTPA"], 12.5)
+        np.testing.assert_array_equal(ccd.psf, exposure.getPsf().computeKernelImage(pix).array)
+        # The cutout WCS is tangent at the source: crval = its sky position.
+        np.testing.assert_allclose(ccd.wcs.wcs.crval, [sky.getRa().asDegrees(), sky.getDec().asDegrees()])
+        # Round trip through FITS bytes keeps data, variance, WCS, unit, PSF and mask planes.
+        data = task.streamCcdDataToBytes(ccd)
+        back = CCDData.read(io.BytesIO(data), format="fits")
+        np.testing.assert_array_equal(back.data, ccd.data)
+        np.testing.assert_array_equal(back.uncertainty.array, ccd.uncertainty.array)
+        np.testing.assert_array_equal(back.psf, ccd.psf)
+        self.assertEqual(str(back.unit), "nJy")
+        np.testing.assert_allclose(back.wcs.pixel_scale_matrix, ccd.wcs.pixel_scale_matrix, rtol=1e-12)
+        from astropy.io import fits
+
+        with fits.open(io.BytesIO(data)) as hdus:
+            np.testing.assert_array_equal(hdus["MASK"].data, reference.getMaskedImage().mask.array)
+            self.assertEqual(hdus["MASK"].header["MP_NO_DATA"],
+                             reference.getMaskedImage().mask.getMaskPlaneDict()["NO_DATA"])
+
+    def testEdgeCutoutIsPadded(self):
+        task = self.makeTask()
+        exposure = self.visit.diffIm
+        bbox = exposure.getBBox()
+        pix = geom.Point2D(bbox.getMinX() + 2.0, bbox.getMinY() + 3.0)
+        sky = exposure.getWcs().pixelToSky(pix)
+        ccd = task.createCcdDataCutout(exposure, sky, pix, geom.Extent2I(30, 30), exposure.getPhotoCalib(), 7)
+        self.assertEqual(ccd.shape, (30, 30))
+        noData = exposure.getMaskedImage().mask.getPlaneBitMask("NO_DATA")
+        self.assertTrue(np.isnan(ccd.data[0, 0]))
+        self.assertTrue(ccd.flags[0, 0] & noData)
+        self.assertTrue(np.isfinite(ccd.data[-1, -1]))
+
+    def testOffImageSourceGivesNoneWithWarning(self):
+        task = self.makeTask()
+        exposure = self.visit.diffIm
+        pix = geom.Point2D(-50.0, -50.0)
+        sky = exposure.getWcs().pixelToSky(pix)
+        with self.assertLogs(LOG_NAME, level="WARNING") as logs:
+            ccd = task.createCcdDataCutout(exposure, sky, pix, geom.Extent2I(30, 30),
+                                           exposure.getPhotoCalib(), 123456789)
+        self.assertIsNone(ccd)
+        self.assertIn("123456789", "\n".join(logs.output))
+
+    def testPsfFailureGivesCutoutWithoutPsf(self):
+        from lsst.ap.alerts._afw import InvalidPsfError
+
+        class BrokenPsf:
+            def computeKernelImage(self, point):
+                raise InvalidPsfError("no inputs here")
+
+            def getAveragePosition(self):
+                return geom.Point2D(0, 0)
+
+        task = self.makeTask()
+        row, sky, pix = self._source()
+        exposure = self.visit.calexp.clone()
+        exposure.setPsf(BrokenPsf())
+        with self.assertLogs(LOG_NAME, level="WARNING") as logs:
+            ccd = task.createCcdDataCutout(exposure, sky, pix, geom.Extent2I(30, 30), exposure.getPhotoCalib(),
+                                           row["diaSourceId"])
+        self.assertIsNone(ccd.psf)
+        self.assertIn(str(row["diaSourceId"]), "\n".join(logs.output))
+
+    def testLocalTransformMatrixEqualsCdAtTanReference(self):
+        task = self.makeTask()
+        crpix = geom.Point2D(1000.0, 1500.0)
+        crval = geom.SpherePoint(215.5, 53.1, geom.degrees)
+        scale = 0.2 / 3600
+        angle = np.radians(30.0)
+        cd = np.array([[-scale * np.cos(angle), scale * np.sin(angle)],
+                       [scale * np.sin(angle), scale * np.cos(angle)]])
+        wcs = afwGeom.makeSkyWcs(crpix, crval, cd)
+        matrix = task.makeLocalTransformMatrix(wcs, crpix, crval)
+        np.testing.assert_allclose(matrix, wcs.getCdMatrix(), rtol=5e-10, atol=5e-10)
+
+    def testCutoutWcsFollowsTanSipParent(self):
+        """The cutout's linear WCS maps every pixel of a 102×102 cutout within 5 mas of the parent's."""
+        task = self.makeTask()
+        exposure = self.visit.diffIm
+        wcs = exposure.getWcs()
+        self.assertTrue(wcs.getFitsMetadata().toDict()["CTYPE1"].endswith("-SIP"))
+        bbox = exposure.getBBox()
+        for pix in (geom.Point2D(bbox.getMinX() + 60.5, bbox.getMinY() + 60.2),
+                    geom.Point2D(bbox.getCenterX() + 0.3, bbox.getCenterY() - 0.4)):
+            sky = wcs.pixelToSky(pix)
+            ccd = task.createCcdDataCutout(exposure, sky, pix, geom.Extent2I(102, 102),
+                                           exposure.getPhotoCalib(), 1)
+            ys, xs = np.mgrid[0:102, 0:102]
+            world = ccd.wcs.pixel_to_world(xs.ravel(), ys.ravel())
+            parentX = xs.ravel() + ccd.meta["cutMinX"] + 1
+            parentY = ys.ravel() + ccd.meta["cutMinY"] + 1
+            ra, dec = wcs.pixelToSkyArray(parentX.astype(float), parentY.astype(float), degrees=True)
+            from astropy.coordinates import SkyCoord
+            import astropy.units as u
+
+            sep = world.separation(SkyCoord(ra * u.deg, dec * u.deg)).to(u.mas).value
+            self.assertLess(sep.max(), 5.0)
+
+
+class MakeAlertDictTestCase(PackageAlertsTestBase):
+    def testKeysAndConversion(self):
+        visit = self.visit
+        task = self.makeTask()
+        rows = _sourceRows(visit)
+        row = rows[rows["diaObjectId"] != 0].iloc[0]
+        objects = visit.diaObjectCat.reset_index(drop=True).set_index("diaObjectId", drop=False)
+        obj = objects.loc[row["diaObjectId"]]
+        history = visit.diaSrcHistory.reset_index(drop=True)
+        hist = history[history["diaObjectId"] == row["diaObjectId"]]
+        forced = visit.diaForcedSources.reset_index(drop=True)
+        forcedRows = forced[forced["diaObjectId"] == row["diaObjectId"]]
+        alert = task.makeAlertDict(row["diaSourceId"], row, obj, hist, forcedRows, None, None, None,
+                                   observationReason="", targetName="  ")
+        self.assertEqual(set(alert), ALERT_KEYS)
+        self.assertIsNone(alert["observation_reason"])
+        self.assertIsNone(alert["target_name"])
+        self.assertIsNone(alert["prvDiaNondetectionLimits"])
+        self.assertEqual(len(alert["prvDiaSources"]), len(hist))
+        self.assertIsInstance(alert["diaSource"]["diaSourceId"], int)
+        self.assertEqual(alert["diaSource"]["psfFlux"], float(np.float32(row["psfFlux"])))
+        # The dict encodes as it is.
+        buf = io.BytesIO()
+        fastavro.schemaless_writer(buf, task.schema.parsed, alert)
+        # A single forced source given as a Series is a one-element list, as upstream.
+        single = task.makeAlertDict(row["diaSourceId"], row, obj, None, forcedRows.iloc[0], None, None, None)
+        self.assertEqual(len(single["prvDiaForcedSources"]), 1)
+        self.assertIsNone(single["prvDiaSources"])
+
+    def testBadValueNamesSourceAndField(self):
+        task = self.makeTask()
+        row = _sourceRows(self.visit).iloc[0].copy()
+        row["visit"] = None
+        with self.assertRaises(ValueError) as cm:
+            task.makeAlertDict(row["diaSourceId"], row, None, None, None, None, None, None)
+        self.assertIn(str(row["diaSourceId"]), str(cm.exception))
+        self.assertIn("visit", str(cm.exception))
+
+
+class MemoryTester(lsst.utils.tests.MemoryTestCase):
+    pass
+
+
+def setup_module(module):
+    lsst.utils.tests.init()
+
+
+if __name__ == "__main__":
+    lsst.utils.tests.init()
+    unittest.main()
