@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import unittest
+import unittest.mock
 
 import fastavro
 import lsst.pex.config as pexConfig
@@ -18,6 +19,7 @@ from lsst.ap.alerts import PackageAlertsTask
 from lsst.ap.alerts._afw import HAVE_AFW
 from lsst.ap.alerts.butlerFormatters import (
     ALERTS_STORAGE_CLASS,
+    CONFIG_DIR,
     EXPOSURE_STORAGE_CLASS,
     makeRepo,
     readAlertContainer,
@@ -181,6 +183,18 @@ class StorageClassTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(back[0]["diaSource"]["diaSourceId"], self.alerts.diaSourceIds[0])
         with open(uri.ospath, "rb") as stream:
             self.assertEqual(len(list(fastavro.reader(stream))), len(self.alerts))
+
+    def testConfigPathForAnyRepo(self):
+        # A repo created without the seed knows the formatters through
+        # DAF_BUTLER_CONFIG_PATH.
+        plain = os.path.join(self.tmp, "plain")
+        Butler.makeRepo(plain)
+        with unittest.mock.patch.dict(os.environ, {"DAF_BUTLER_CONFIG_PATH": CONFIG_DIR}):
+            with Butler.from_config(plain, writeable=True, run="test") as butler:
+                datasetType = DatasetType("alerts", (), ALERTS_STORAGE_CLASS, universe=butler.dimensions)
+                butler.registry.registerDatasetType(datasetType)
+                ref = butler.put(self.alerts, datasetType)
+                self.assertEqual(butler.get(ref).payloads, self.alerts.payloads)
 
     def testAlertContainerBytes(self):
         back = readAlertContainer(io.BytesIO(writeAlertContainer(self.alerts)))

@@ -168,13 +168,13 @@ def checkAlert(alert: dict, schema: AlertSchema) -> list[tuple[str, str]]:
             expected = ", ".join(str(err.schema) for err in errors)
             problems.append((
                 field,
-                f"value {_shortRepr(errors[0].datum)} does not match schema {schema.versionString} "
-                f"(expected {expected})",
+                (f"value {_shortRepr(errors[0].datum)} does not match schema {schema.versionString} "
+                 f"(expected {expected})"),
             ))
     source = alert.get("diaSource")
     if isinstance(source, dict) and source.get("diaSourceId") != alert.get("diaSourceId"):
-        problems.append(("diaSourceId", f"{alert.get('diaSourceId')} differs from "
-                                        f"diaSource.diaSourceId {source.get('diaSourceId')}"))
+        problems.append(("diaSourceId", (f"{alert.get('diaSourceId')} differs from "
+                                         f"diaSource.diaSourceId {source.get('diaSourceId')}")))
     return problems
 
 

@@ -154,8 +154,8 @@ def _drawCompass(ax, wcs, ra: float, dec: float, shape) -> None:
     origin = np.array([margin - 0.5 - ends[:, 0].min(), margin - 0.5 - ends[:, 1].min()])
     for vector, label in ((north, "N"), (east, "E")):
         ax.annotate("", xy=origin + vector * length, xytext=origin,
-                    arrowprops=dict(arrowstyle="-|>", color=_ARROWS, lw=1.6, mutation_scale=10,
-                                    path_effects=_OUTLINE))
+                    arrowprops={"arrowstyle": "-|>", "color": _ARROWS, "lw": 1.6, "mutation_scale": 10,
+                                "path_effects": _OUTLINE})
         ax.text(*(origin + vector * labelDistance), label, color=_ARROWS, fontsize=10, fontweight="bold",
                 ha="center", va="center", path_effects=_TEXT_OUTLINE)
 
@@ -244,7 +244,8 @@ def renderAlert(alert: dict, path: str, stretch: str = "zscale") -> RenderedStam
     FigureCanvasAgg(fig)
     bottom = 0.8 / (_PANEL_INCHES + 1.0)
     top = 1.0 - 0.35 / (_PANEL_INCHES + 1.0)
-    axes = fig.subplots(1, 4, gridspec_kw=dict(left=0.01, right=0.99, bottom=bottom, top=top, wspace=0.04))
+    axes = fig.subplots(1, 4, gridspec_kw={"left": 0.01, "right": 0.99, "bottom": bottom,
+                                                 "top": top, "wspace": 0.04})
     drawn = {}
     psfSource = None
     for ax, (field, title, word) in zip(axes, PANELS):
@@ -277,12 +278,12 @@ def renderAlert(alert: dict, path: str, stretch: str = "zscale") -> RenderedStam
     fig.text(0.5, 0.4 / (_PANEL_INCHES + 1.0), _caption(alert), ha="center", va="center", fontsize=10.5,
              family="monospace", linespacing=1.5)
     fig.canvas.draw()
-    width, height = (int(round(v)) for v in fig.canvas.get_width_height())
+    width, height = fig.canvas.get_width_height()
     panels = {}
     for ax, field in zip(axes, [p[0] for p in PANELS] + ["psf"]):
         box = ax.get_window_extent()
         # Display coordinates have y up from the bottom; image rows run down.
-        panels[field] = (int(math.ceil(box.x0)), int(math.ceil(height - box.y1)),
-                         int(math.floor(box.x1)), int(math.floor(height - box.y0)))
+        panels[field] = (math.ceil(box.x0), math.ceil(height - box.y1),
+                         math.floor(box.x1), math.floor(height - box.y0))
     fig.savefig(path, dpi=_DPI, facecolor=_BACKGROUND)
     return RenderedStamp(str(path), width, height, panels, drawn)
