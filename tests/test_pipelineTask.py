@@ -189,12 +189,12 @@ class StorageClassTestCase(lsst.utils.tests.TestCase):
         # DAF_BUTLER_CONFIG_PATH.
         plain = os.path.join(self.tmp, "plain")
         Butler.makeRepo(plain)
-        with unittest.mock.patch.dict(os.environ, {"DAF_BUTLER_CONFIG_PATH": CONFIG_DIR}):
-            with Butler.from_config(plain, writeable=True, run="test") as butler:
-                datasetType = DatasetType("alerts", (), ALERTS_STORAGE_CLASS, universe=butler.dimensions)
-                butler.registry.registerDatasetType(datasetType)
-                ref = butler.put(self.alerts, datasetType)
-                self.assertEqual(butler.get(ref).payloads, self.alerts.payloads)
+        with (unittest.mock.patch.dict(os.environ, {"DAF_BUTLER_CONFIG_PATH": CONFIG_DIR}),
+              Butler.from_config(plain, writeable=True, run="test") as butler):
+            datasetType = DatasetType("alerts", (), ALERTS_STORAGE_CLASS, universe=butler.dimensions)
+            butler.registry.registerDatasetType(datasetType)
+            ref = butler.put(self.alerts, datasetType)
+            self.assertEqual(butler.get(ref).payloads, self.alerts.payloads)
 
     def testAlertContainerBytes(self):
         back = readAlertContainer(io.BytesIO(writeAlertContainer(self.alerts)))

@@ -131,7 +131,6 @@ class AlertFile:
     def __init__(self, path: str, schemaSpec: str | None = None, registry: SchemaRegistry | None = None):
         self.path = str(path)
         self.registry = registry if registry is not None else SchemaRegistry.default()
-        self.schemaSpec = schemaSpec
         self.headerSchemaId = None
         self._embedded = None
         try:
@@ -221,6 +220,10 @@ class AlertFile:
             yield from self._iterContainer()
         else:
             yield from self._iterFramed()
+
+    # Damaged input makes fastavro raise almost anything (EOFError,
+    # ValueError, IndexError, UnicodeDecodeError, ...): every exception while
+    # decoding is reported as damage of the file.
 
     def _iterContainer(self) -> Iterator[DecodedAlert]:
         writerSchema = self._reader.writer_schema
