@@ -69,13 +69,19 @@ def _validate(args) -> int:
     paths = findAlertFiles(args.path)
     if not paths:
         raise _CliError(f"no .avro files under {args.path}")
-    with Progress("validate", total=len(paths), unit="file") as progress:
-        def onFile(path, report):
-            for problem in report.problems:
-                print(problem)
-            progress.update(note=f"{len(report.problems)} problem(s)" if report.problems else None)
+    # Alerts, not files, are counted: one visit's file can take a while.
+    with Progress("validate", unit="alert") as progress:
+        done = []
 
-        report = validatePaths(paths, args.schema, onFile)
+        def onFile(path, report):
+            done.append(path)
+            for problem in report.problems:
+                print(problem, flush=True)
+
+        def onAlert():
+            progress.update(note=f"file {len(done) + 1}/{len(paths)}")
+
+        report = validatePaths(paths, args.schema, onFile, onAlert)
     status = "OK" if report.ok else f"{len(report.problems)} problem(s)"
     print(f"{report.files} file(s), {report.alerts} alert(s), {report.cutouts} cutout(s) checked: {status}")
     return 0 if report.ok else 1

@@ -380,7 +380,7 @@ def makeDemoInputs(butler: Butler, run: str, apdbPath: str, *, nSources: int = 3
     datasets = []
     regions = {}
     nDiaSources = 0
-    visitInfo = None
+    visitRecord = None
     bar = Progress("simulate", total=nDetectors, unit="detector") if progress else None
     try:
         for detector, centre in zip(detectors, centres):
@@ -407,17 +407,16 @@ def makeDemoInputs(butler: Butler, run: str, apdbPath: str, *, nSources: int = 3
             datasets += [(name, dataId, value) for name, value in tables.items()]
             regions[detector] = _detectorRegion(visit.diffIm)
             nDiaSources += len(visit.diaSourceCat)
-            visitInfo = (catalogs.visit, catalogs.midpointMjdTai, catalogs.exposureTime)
+            visitRecord = (catalogs.visit, catalogs.midpointMjdTai, catalogs.exposureTime)
             if bar is not None:
                 bar.update(1, note=f"detector {detector}: {len(visit.diaSourceCat)} DiaSources, "
                                    f"{len(history)} earlier, {len(preloaded.diaForcedSources)} forced")
     finally:
         if bar is not None:
             bar.close()
-    visitId = visitInfo[0]
-    _registerVisit(butler.registry, *visitInfo, regions)
+    _registerVisit(butler.registry, *visitRecord, regions)
     butler.registry.registerRun(run)
-    for connection in tables:
+    for connection in {connection for connection, _, _ in datasets}:
         name, storageClass = datasetTypes[connection]
         butler.registry.registerDatasetType(
             DatasetType(name, ("instrument", "visit", "detector"), storageClass, universe=butler.dimensions)
@@ -425,18 +424,8 @@ def makeDemoInputs(butler: Butler, run: str, apdbPath: str, *, nSources: int = 3
     # All puts or none: a failed attempt leaves no half-filled input run.
     with butler.transaction():
         for connection, dataId, value in datasets:
-            butler.put(_butlerTable(value), datasetTypes[connection][0], dataId, run=run)
-    return DemoInputs(run=run, visit=visitId, detectors=detectors, nDiaSources=nDiaSources)
-
-
-def _butlerTable(value):
-    """Catalogs as Parquet can store them: upstream's index levels are also
-    columns (``drop=False``), which Parquet cannot hold twice, so the index is
-    dropped (the task finds the fields among the columns).
-    """
-    if hasattr(value, "reset_index") and any(name is not None for name in value.index.names):
-        return value.reset_index(drop=True)
-    return value
+            butler.put(value, datasetTypes[connection][0], dataId, run=run)
+    return DemoInputs(run=run, visit=visitRecord[0], detectors=detectors, nDiaSources=nDiaSources)
 
 
 def subprocessEnvironment() -> dict[str, str]:
@@ -447,9 +436,8 @@ def subprocessEnvironment() -> dict[str, str]:
     (a source checkout used through ``PYTHONPATH`` or ``sys.path``).
     """
     env = dict(os.environ)
-    import lsst.ap.alerts
-
-    root = os.path.abspath(os.path.join(os.path.dirname(lsst.ap.alerts.__file__), "..", "..", ".."))
+    # The directory holding lsst/ap/alerts/.
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
     installed = {os.path.abspath(p) for p in site.getsitepackages() + [site.getusersitepackages()]}
     if root not in installed:
         paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
