@@ -10,6 +10,7 @@ exit status 1, never a traceback.  ``consume`` reads real brokers started by
 """
 
 import contextlib
+import copy
 import io
 import json
 import os
@@ -235,6 +236,28 @@ class CliTestCase(lsst.utils.tests.TestCase):
         self.checkPanels(png, records[index], {"cutoutDifference": True, "cutoutScience": False,
                                                "cutoutTemplate": True, "psf": True})
 
+    def testValidateSchemaViolation(self):
+        """A file whose embedded schema is not the registry's is checked against the registry's."""
+        definition = copy.deepcopy(self.schema.definition)
+        diaSourceType = next(f["type"] for f in definition["fields"] if f["name"] == "diaSource")
+        next(f for f in diaSourceType["fields"] if f["name"] == "ra")["type"] = "string"
+        with open(self.alertFile, "rb") as stream:
+            records = list(fastavro.reader(stream))[:2]
+        for record in records:
+            record["diaSource"]["ra"] = "north"
+            record["prvDiaSources"] = None  # they share the record type
+        forged = self.work / "forged.avro"
+        with open(forged, "wb") as stream:
+            fastavro.writer(stream, fastavro.parse_schema(definition), records)
+        status, out, err = runCli("validate", forged)
+        self.assertCleanFailure(
+            status, out, err,
+            f"{forged}: embedded schema lsst.v11_1.alert differs from the registry's schema 11.1",
+            f"alert #1 (diaSourceId {records[1]['diaSourceId']}): lsst.v11_1.diaSource.ra: value 'north' "
+            "does not match schema 11.1 (expected double)",
+            "3 problem(s)",
+        )
+
     def testValidateNothingToCheck(self):
         empty = self.work / "empty"
         empty.mkdir()
@@ -387,6 +410,19 @@ class CliTestCase(lsst.utils.tests.TestCase):
                 progress.update(note="ok")
         self.assertEqual(stream.getvalue().splitlines(),
                          [f"validate: {i}/3 files (ok)" for i in (1, 2, 3)])
+
+    def testProgressBar(self):
+        """On a terminal, progress is a tqdm bar, removed at the end."""
+
+        class Terminal(io.StringIO):
+            def isatty(self):
+                return True
+
+        stream = Terminal()
+        with Progress("validate", unit="alert", stream=stream) as progress:
+            progress.update(note="file 1/1")
+        self.assertIn("validate: 0 alerts", stream.getvalue())
+        self.assertTrue(stream.getvalue().endswith("\r"))
 
     # -- helpers -----------------------------------------------------------
 

@@ -198,6 +198,40 @@ class RunTestCase(PackageAlertsTestBase):
         self.assertEqual(md[prefix + "alerts_packaged"], len(result.alerts))
         self.assertEqual(md[prefix + "alerts_skipped"], len(result.skipped))
 
+    def testUseAveragePsf(self):
+        """With useAveragePsf every cutout carries the PSF at the average position, else its own."""
+
+        class VaryingPsf:
+            """A Gaussian PSF whose width grows with x (duck-typed afw Psf)."""
+
+            def computeKernelImage(self, point):
+                sigma = 1.0 + point.getX() / 200.0
+                r = np.arange(-7, 8)
+                array = np.exp(-0.5 * (r[None, :] ** 2 + r[:, None] ** 2) / sigma**2)
+                return type("Kernel", (), {"array": array / array.sum()})()
+
+            def getAveragePosition(self):
+                return geom.Point2D(100.0, 100.0)
+
+        visit = self.visit
+        calexp = visit.calexp.clone()
+        calexp.setPsf(VaryingPsf())
+        args = list(_runArgs(visit))
+        args[5] = calexp
+        expected = VaryingPsf().computeKernelImage(geom.Point2D(100.0, 100.0)).array
+        for useAverage in (True, False):
+            result = self.makeTask(useAveragePsf=useAverage).run(*args, ssSrc=visit.ssSrc)
+            same = []
+            for alert in result.alerts:
+                if alert["cutoutScience"] is not None:
+                    ccd = CCDData.read(io.BytesIO(alert["cutoutScience"]), format="fits")
+                    same.append(np.array_equal(ccd.psf, expected))
+            self.assertGreater(len(same), 5)
+            if useAverage:
+                self.assertTrue(all(same))
+            else:
+                self.assertFalse(any(same))
+
     def testTemplateNone(self):
         visit = self.visit
         result = self.makeTask().run(*_runArgs(visit)[:-1], None, ssSrc=visit.ssSrc)

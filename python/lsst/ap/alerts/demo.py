@@ -46,6 +46,7 @@ from importlib import resources
 from lsst import sphgeom
 from lsst.daf.butler import Butler, DatasetType, Timespan
 from lsst.pipe.base import Instrument
+from lsst.utils.timer import duration_from_timeMethod
 
 from . import simulation
 from ._afw import geom
@@ -178,6 +179,9 @@ class DemoResult:
         Inputs came from an earlier run with the same parameters.
     seconds, simulateSeconds, pipetaskSeconds : `float`
         Wall-clock time in total, for making inputs, and for ``pipetask``.
+    packagingSeconds : `dict` [`int`, `float`]
+        Wall-clock time of `PackageAlertsTask.run` per detector (from the
+        task metadata).
     command : `list` [`str`]
         The ``pipetask`` command line.
     """
@@ -199,6 +203,7 @@ class DemoResult:
     seconds: float
     simulateSeconds: float
     pipetaskSeconds: float
+    packagingSeconds: dict[int, float]
     command: list[str]
 
     @property
@@ -221,6 +226,12 @@ class DemoResult:
         ]
         lines += [f"  {path} ({_size(os.path.getsize(path))})" for path in self.alertFiles]
         lines.append(f"APDB: {self.apdb}")
+        packaging = sum(self.packagingSeconds.values())
+        lines.append(
+            "Packaging (PackageAlertsTask.run): "
+            + ", ".join(f"{s:.2f} s" for _, s in sorted(self.packagingSeconds.items()))
+            + (f" per detector, {self.nAlerts / packaging:.0f} alerts/s." if packaging > 0 else ".")
+        )
         lines.append(
             f"Took {self.seconds:.1f} s: inputs {self.simulateSeconds:.1f} s "
             f"({'reused' if self.reusedInputs else 'simulated'}), pipetask {self.pipetaskSeconds:.1f} s."
@@ -505,7 +516,7 @@ def runDemo(workdir: str = "demo_repo", nSources: int = 300, nDetectors: int = 2
     historyDepth : `int`
         Earlier DiaSources per known DiaObject.
     fresh : `bool`
-        Delete ``workdir`` first.
+        Delete ``workdir`` first (only if empty or holding a demo's ``repo/``).
     progress : `bool`
         Show progress and ``pipetask``'s log on stderr.
     imageSize : `int`
@@ -519,6 +530,9 @@ def runDemo(workdir: str = "demo_repo", nSources: int = 300, nDetectors: int = 2
     start = time.monotonic()
     workdir = os.path.abspath(workdir)
     if fresh and os.path.exists(workdir):
+        # Never wipe a directory this demo did not make.
+        if os.listdir(workdir) and not os.path.exists(os.path.join(workdir, "repo", "butler.yaml")):
+            raise FileExistsError(f"fresh=True would delete {workdir}, which is not a demo work directory")
         shutil.rmtree(workdir)
     os.makedirs(os.path.join(workdir, "apdb"), exist_ok=True)
     repo = os.path.join(workdir, "repo")
@@ -570,11 +584,16 @@ def runDemo(workdir: str = "demo_repo", nSources: int = 300, nDetectors: int = 2
 
     datasetType = datasetTypes["alerts"][0]
     nAlerts = totalBytes = 0
+    packagingSeconds = {}
     with Butler.from_config(repo) as butler:
         for ref in butler.query_datasets(datasetType, collections=outputRun):
             alerts = butler.get(ref)
             nAlerts += len(alerts)
             totalBytes += alerts.totalBytes
+        for ref in butler.query_datasets(f"{_TASK_LABEL}_metadata", collections=outputRun):
+            metadata = butler.get(ref)[f"{_TASK_LABEL}:alertPackager"]
+            packagingSeconds[int(ref.dataId["detector"])] = duration_from_timeMethod(metadata, "run",
+                                                                                    clock="Utc")
     alertFiles = sorted(glob.glob(os.path.join(alertDir, "*.avro")))
     fileAlerts = sum(_countRecords(path) for path in alertFiles)
     result = DemoResult(
@@ -583,7 +602,7 @@ def runDemo(workdir: str = "demo_repo", nSources: int = 300, nDetectors: int = 2
         detectors=[int(d) for d in detectors], nAlerts=nAlerts, totalBytes=totalBytes,
         alertFiles=alertFiles, fileAlerts=fileAlerts, reusedInputs=reused,
         seconds=time.monotonic() - start, simulateSeconds=simulated - start,
-        pipetaskSeconds=finished - simulated, command=command,
+        pipetaskSeconds=finished - simulated, packagingSeconds=packagingSeconds, command=command,
     )
     print(result.summary(), flush=True)
     return result

@@ -46,7 +46,9 @@ class Progress:
             except ImportError:
                 pass
             else:
-                self._bar = tqdm(total=total, desc=description, unit=unit, file=self.stream, leave=False)
+                # tqdm glues the unit to the count ("5alert"): give it " alerts".
+                self._bar = tqdm(total=total, desc=description, unit=f" {unit}s", file=self.stream,
+                                 leave=False)
 
     def update(self, n: int = 1, note: str | None = None) -> None:
         """Count ``n`` more items; ``note`` is shown with the count."""
