@@ -260,6 +260,31 @@ class RunTestCase(PackageAlertsTestBase):
         self.assertEqual(len(os.listdir(self.tmp.name)), 1)
 
 
+class ApdbCatalogTestCase(PackageAlertsTestBase):
+    def testCatalogsReadFromRealApdb(self):
+        """Catalogs stored in and read back from a real SQLite APDB package like the originals."""
+        from lsst.ap.alerts.simulation import readApdb, writeApdb
+
+        visit = makeSimulatedVisit(15, 4, seed=8, size=300)
+        apdb = writeApdb(visit.catalogs, os.path.join(self.tmp.name, "apdb.db"))
+        read = readApdb(apdb, visit.catalogs)
+        visitId = visit.diffIm.visitInfo.id
+        fromApdb = read.diaSources
+        newSources = fromApdb[fromApdb["visit"] == visitId]
+        history = fromApdb[fromApdb["visit"] != visitId]
+        direct = self.makeTask().run(*_runArgs(visit))
+        viaApdb = self.makeTask().run(newSources, read.diaObjects, history, read.diaForcedSources,
+                                      visit.diffIm, visit.calexp, visit.template)
+        self.assertEqual(sorted(viaApdb.alerts.diaSourceIds), sorted(direct.alerts.diaSourceIds))
+        byId = {a["diaSourceId"]: a for a in direct.alerts}
+        for alert in viaApdb.alerts:
+            other = byId[alert["diaSourceId"]]
+            self.assertEqual(alert["diaSource"]["psfFlux"], other["diaSource"]["psfFlux"])
+            self.assertEqual(alert["diaObject"]["diaObjectId"], other["diaObject"]["diaObjectId"])
+            self.assertEqual(len(alert["prvDiaSources"] or []), len(other["prvDiaSources"] or []))
+            self.assertEqual(len(alert["prvDiaForcedSources"]), len(other["prvDiaForcedSources"]))
+
+
 class BadInputTestCase(PackageAlertsTestBase):
     def testValidationListsEveryProblemBeforeWriting(self):
         visit = self.visit

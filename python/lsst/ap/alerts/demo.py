@@ -526,6 +526,14 @@ def runDemo(workdir: str = "demo_repo", nSources: int = 300, nDetectors: int = 2
     -------
     result : `DemoResult`
         Also printed (`DemoResult.summary`) on stdout.
+
+    Raises
+    ------
+    FileExistsError
+        If ``fresh`` and ``workdir`` is a non-empty directory without a
+        demo repository.
+    RuntimeError
+        If ``pipetask`` fails (with the end of its output).
     """
     start = time.monotonic()
     workdir = os.path.abspath(workdir)
