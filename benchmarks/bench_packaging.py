@@ -75,7 +75,10 @@ def machineDescription() -> str:
     except (OSError, subprocess.CalledProcessError):
         pass
     try:
-        nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout.strip()
+        # nproc honours OMP_NUM_THREADS, which this script sets to 1.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OMP_")}
+        nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=True,
+                               env=env).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         nproc = str(os.cpu_count())
     memGiB = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30

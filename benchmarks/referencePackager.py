@@ -400,11 +400,11 @@ def _sameCutout(a: bytes | None, b: bytes | None) -> str | None:
     }
     bad = [k for k, ok in checks.items() if not ok]
     if bad == ["uncertainty"] and type(ca.uncertainty) is type(cb.uncertainty) and np.allclose(
-            ca.uncertainty.array, cb.uncertainty.array, rtol=2.0**-23, atol=0, equal_nan=True):
+            ca.uncertainty.array, cb.uncertainty.array, rtol=2.0**-21, atol=0, equal_nan=True):
         # PhotoCalib.calibrateImage scales the variance by float32(mean**2),
-        # lsst.ap.alerts.cutouts.calibrate by float32(mean)**2: they can
-        # differ in the last bit (reported as a bug, counted separately).
-        return "uncertainty within 1 ulp"
+        # lsst.ap.alerts.cutouts.calibrate by float32(mean)**2: the results
+        # differ in the last bits (up to ~3 ulp; reported, counted apart).
+        return "uncertainty within float32 rounding"
     return ", ".join(bad) if bad else None
 
 
@@ -451,11 +451,12 @@ def compareAlerts(taskAlerts, referenceAlerts, cutoutSample=None, seed=0):
     for i in indices:
         for name in _CUTOUTS:
             diff = _sameCutout(taskAlerts[i].get(name), referenceAlerts[i].get(name))
-            if diff == "uncertainty within 1 ulp":
+            if diff == "uncertainty within float32 rounding":
                 ulp += 1
             elif diff:
                 problems.append(f"{taskAlerts[i]['diaSourceId']}: {name}: {diff}")
     notes = []
     if ulp:
-        notes.append(f"{ulp} cutouts' variance differ from PhotoCalib.calibrateImage's by <= 1 ulp")
+        notes.append(f"{ulp} cutouts' variance differ from PhotoCalib.calibrateImage's in the last bits "
+                     "(float32(mean)**2 vs float32(mean**2) scale; <= 4 ulp)")
     return problems, notes

@@ -27,6 +27,7 @@ from lsst.ap.alerts.butlerFormatters import (
 )
 from lsst.ap.alerts.demo import makeDemoInputs, pipelinePath, runDemo
 from lsst.ap.alerts.payloads import AlertPayloads
+from lsst.ap.alerts.pipelineTask import PackageAlertsPipelineConfig, PackageAlertsPipelineConnections
 from lsst.daf.butler import Butler, DatasetType
 from lsst.pipe.base import Pipeline
 from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
@@ -120,12 +121,24 @@ class PipelineTaskTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(metadata[f"{LABEL}:alertPackager"]["alerts_packaged"], SMALL["nSources"])
 
 
+class ConnectionsTestCase(lsst.utils.tests.TestCase):
+    def testSolarSystemInputIsOptional(self):
+        config = PackageAlertsPipelineConfig()
+        connections = PackageAlertsPipelineConnections(config=config)
+        self.assertNotIn("ssSources", connections.inputs)
+        self.assertEqual(set(connections.outputs), {"alerts"})
+        config.doSolarSystemSources = True
+        connections = PackageAlertsPipelineConnections(config=config)
+        self.assertIn("ssSources", connections.inputs)
+        self.assertIs(config.alertPackager.target, PackageAlertsTask)
+
+
 class RetargetTestCase(lsst.utils.tests.TestCase):
     """config/retargetAlertPackager.py on a DiaPipelineTask-like config."""
 
     def testRetarget(self):
         class StandInConfig(pexConfig.Config):
-            doWriteAlerts = pexConfig.Field(dtype=bool, default=False, doc="Write alerts.")
+            useAveragePsf = pexConfig.Field(dtype=bool, default=False, doc="Average PSF.")
 
         class StandInTask(pipeBase.Task):
             ConfigClass = StandInConfig
@@ -139,10 +152,10 @@ class RetargetTestCase(lsst.utils.tests.TestCase):
         self.assertIs(config.alertPackager.target, PackageAlertsTask)
         self.assertIsInstance(config.alertPackager.value, PackageAlertsTask.ConfigClass)
         # Overrides of upstream fields still apply after the retarget.
-        config.alertPackager.doWriteAlerts = True
+        config.alertPackager.useAveragePsf = True
         task = config.alertPackager.apply()
         self.assertIsInstance(task, PackageAlertsTask)
-        self.assertTrue(task.config.doWriteAlerts)
+        self.assertTrue(task.config.useAveragePsf)
 
 
 class StorageClassTestCase(lsst.utils.tests.TestCase):

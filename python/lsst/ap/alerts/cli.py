@@ -13,7 +13,9 @@ from __future__ import annotations
 __all__ = ["main"]
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 
 from .inspection import (
@@ -30,6 +32,8 @@ from .progress import Progress
 from .schemaRegistry import UnknownSchemaError
 
 _PROG = "ap-alerts"
+# Exit status of a process killed by SIGPIPE (128 + 13), what shells expect.
+_SIGPIPE_STATUS = 141
 
 
 class _CliError(Exception):
@@ -140,9 +144,13 @@ def _demo(args) -> int:
         from .demo import runDemo
     except ImportError as e:
         raise _CliError(f"the demo is not available: {e}") from None
-    result = runDemo(workdir=args.workdir, nSources=args.sources, nDetectors=args.detectors,
-                     jobs=args.jobs, seed=args.seed, fresh=args.fresh)
-    return result if isinstance(result, int) else 0
+    try:
+        # runDemo prints its own summary.
+        runDemo(workdir=args.workdir, nSources=args.sources, nDetectors=args.detectors,
+                jobs=args.jobs, seed=args.seed, fresh=args.fresh)
+    except (RuntimeError, ValueError) as e:  # pipetask failure, bad parameters
+        raise _CliError(f"demo failed: {e}") from None
+    return 0
 
 
 def _positive(text: str) -> int:
@@ -206,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     -------
     status : `int`
         0 on success, 1 on an expected failure (message on stderr), 2 on
-        bad usage (argparse's status).
+        bad usage (argparse's status), 141 when stdout was closed early.
     """
     parser = _makeParser()
     try:
@@ -215,6 +223,13 @@ def main(argv: list[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else 2
     try:
         return args.run(args)
+    except BrokenPipeError:
+        # The reader went away (``ap-alerts inspect ... | head``): stop
+        # quietly as Unix tools do, and keep the interpreter's final flush
+        # from failing again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return _SIGPIPE_STATUS
     except (_CliError, AlertFileError, UnknownSchemaError, OSError) as e:
         print(f"{_PROG}: error: {e}", file=sys.stderr)
         return 1
