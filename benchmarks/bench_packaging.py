@@ -153,12 +153,8 @@ def measureMemory(function, useTracemalloc: bool) -> dict[str, float]:
 
 
 def makeVisit(nSources, history, cutout, seed, size, solarSystem):
-    # fractionMissingDesignations=0: null MPCORB designation columns make
-    # the task fail (see README, "Bugs found"); every ssSrc row has them.
-    visit = simulation.makeSimulatedVisit(
-        nSources, history, seed=seed, size=size, fractionSolarSystem=solarSystem,
-        fractionMissingDesignations=0.0,
-    )
+    visit = simulation.makeSimulatedVisit(nSources, history, seed=seed, size=size,
+                                          fractionSolarSystem=solarSystem)
     src = visit.diaSourceCat
     # Every cutout cutout x cutout: bboxSize = cutout (clamped to [30, 102] by the task).
     src["bboxSize"] = np.full(len(src), cutout, dtype=src["bboxSize"].dtype)

@@ -28,6 +28,10 @@ print(lsst.ap.alerts.__file__)
 print(projectSchemaRoot() / "README.md")
 print(SchemaRegistry.default().latest.schemaId)
 print(PackageAlertsTask.ConfigClass is PackageAlertsConfig)
+from lsst.ap.alerts.demo import pipelinePath
+from lsst.ap.alerts.butlerFormatters import SEED_CONFIG
+print(pipelinePath())
+print(SEED_CONFIG)
 """
 
 
@@ -54,12 +58,15 @@ class PipInstallTestCase(lsst.utils.tests.TestCase):
             run = subprocess.run([str(python), "-c", CHECK], capture_output=True, text=True, env=env,
                                  cwd=tmp)
             self.assertEqual(run.returncode, 0, run.stderr[-3000:])
-            moduleFile, schemaReadme, latest, sameConfig = run.stdout.split("\n")[:4]
+            moduleFile, schemaReadme, latest, sameConfig, pipeline, seed = run.stdout.split("\n")[:6]
             self.assertTrue(moduleFile.startswith(purelib), moduleFile)
             self.assertTrue(Path(schemaReadme).is_file())
             self.assertTrue(schemaReadme.startswith(purelib))
             self.assertEqual(latest, "1101")
             self.assertEqual(sameConfig, "True")
+            # Package data the demo and pipetask need.
+            for path in (pipeline, seed):
+                self.assertTrue(path.startswith(purelib) and Path(path).is_file(), path)
 
 
 class MemoryTester(lsst.utils.tests.MemoryTestCase):

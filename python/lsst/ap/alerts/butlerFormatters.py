@@ -159,7 +159,7 @@ def readAlertContainer(source: str | os.PathLike | BinaryIO) -> AlertPayloads:
             record = fastavro.schemaless_reader(stream, parsed, None)
             payloads.append(data[start:stream.tell()])
             diaSourceIds.append(record["diaSourceId"])
-            diaObjectIds.append((record.get("diaObject") or {}).get("diaObjectId"))
+            diaObjectIds.append(record["diaSource"].get("diaObjectId") or 0)
     return AlertPayloads(schema, diaSourceIds, payloads, diaObjectIds)
 
 

@@ -501,7 +501,7 @@ class PackageAlertsTask(pipeBase.Task):
                 self.schema,
                 [alert["diaSourceId"] for alert in alerts],
                 encoded,
-                [(alert.get("diaObject") or {}).get("diaObjectId") for alert in alerts],
+                [alert["diaSource"].get("diaObjectId") or 0 for alert in alerts],
             )
         header = self.schema.wireHeader()
         keyed = self.config.doKeyByDiaObjectId

@@ -27,8 +27,9 @@ class AlertPayloads(Sequence):
         Id of each alert's DiaSource.
     payloads : `list` [`bytes`]
         Schemaless Avro encoding of each alert (no wire header).
-    diaObjectIds : `list` [`int` or `None`]
-        DiaObject of each alert (`None` for solar-system sources).
+    diaObjectIds : `list` [`int`]
+        The diaSource's diaObjectId of each alert (0 for solar-system
+        sources).
     """
 
     def __init__(self, schema: AlertSchema, diaSourceIds, payloads, diaObjectIds):
