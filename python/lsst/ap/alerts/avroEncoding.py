@@ -552,7 +552,11 @@ class ContainerFileWriter:
         self._fileobj = fileobj
         self._compress = _CODECS[codec]
         self._level = compressionLevel
-        self._block = bytearray()
+        self._codec = codec
+        # Pending records are kept as they are and written without joining
+        # them (alerts are ~100 kB each: copies dominate otherwise).
+        self._pending: list[bytes] = []
+        self._size = 0
         self._count = 0
         self._closed = False
         # fastavro's (compiled) writer adds the codec, then the schema.
@@ -565,9 +569,10 @@ class ContainerFileWriter:
         """Add one record, given its Avro encoding."""
         if self._closed:
             raise ValueError("append to a closed ContainerFileWriter")
-        self._block += encodedRecord
+        self._pending.append(encodedRecord)
+        self._size += len(encodedRecord)
         self._count += 1
-        if len(self._block) >= self.syncInterval:
+        if self._size >= self.syncInterval:
             self._writeBlock()
 
     def extend(self, encodedRecords: Iterable[bytes]) -> None:
@@ -598,7 +603,14 @@ class ContainerFileWriter:
             self._closed = True
 
     def _writeBlock(self) -> None:
-        data = self._compress(bytes(self._block), self._level)
-        self._fileobj.write(encodeLong(self._count) + encodeLong(len(data)) + data + self.syncMarker)
-        self._block.clear()
+        if self._codec == "null":
+            self._fileobj.write(encodeLong(self._count) + encodeLong(self._size))
+            for record in self._pending:
+                self._fileobj.write(record)
+            self._fileobj.write(self.syncMarker)
+        else:
+            data = self._compress(b"".join(self._pending), self._level)
+            self._fileobj.write(encodeLong(self._count) + encodeLong(len(data)) + data + self.syncMarker)
+        self._pending.clear()
+        self._size = 0
         self._count = 0

@@ -34,15 +34,6 @@ def _int(key: str, value: int) -> str:
     return _card(key, str(int(value)))
 
 
-def _float(key: str, value: float) -> str:
-    if not math.isfinite(value):
-        raise ValueError(f"FITS header value {key}={value!r} is not finite")
-    text = repr(float(value)).upper()
-    if "." not in text and "E" not in text:
-        text += ".0"
-    return _card(key, text)
-
-
 def _string(key: str, value: str) -> str:
     quoted = "'" + value.replace("'", "''").ljust(8) + "'"
     return f"{key:<8}= {quoted:<20}".ljust(_CARD)
@@ -65,8 +56,13 @@ def _header(cards: list[str]) -> bytes:
     return _pad(text.encode("ascii"), b" ")
 
 
-def _data(array: np.ndarray, bigEndian: str) -> bytes:
-    return _pad(np.ascontiguousarray(array, dtype=bigEndian).tobytes(), b"\x00")
+_ZEROS = bytes(_BLOCK)
+
+
+def _dataParts(array: np.ndarray, bigEndian: str) -> tuple[bytes, bytes]:
+    """Big-endian array bytes and the zero padding to a whole block (joined later, once)."""
+    data = np.ascontiguousarray(array, dtype=bigEndian).tobytes()
+    return data, _ZEROS[:-len(data) % _BLOCK]
 
 
 def _imageAxes(kind: str, bitpix: int, shape) -> list[str]:
@@ -80,8 +76,32 @@ def _imageAxes(kind: str, bitpix: int, shape) -> list[str]:
     return cards
 
 
+def _valueSlot(key: str) -> str:
+    """A card whose value is filled in later with ``%``-formatting (right-justified to column 40).
+
+    Free-format values are valid FITS for non-mandatory keywords, and the
+    30 columns hold any float repr (at most 24 characters) in full.
+    """
+    # "%30s" is 4 characters now and 30 once filled.
+    return f"{key:<8}= %30s".ljust(_CARD - 26)
+
+
+def _floatText(value: float) -> str:
+    """Shortest round-trip repr of a finite float, FITS style (upper-case exponent)."""
+    if not math.isfinite(value):
+        raise ValueError(f"FITS header value {value!r} is not finite")
+    text = repr(float(value))
+    return text.upper() if "e" in text else text
+
+
+_WCS_KEYS = ("CRPIX1", "CRPIX2", "CD1_1", "CD1_2", "CD2_1", "CD2_2")
+
+
 class CutoutFitsWriter:
     """Serialize cutouts of one image to FITS bytes.
+
+    Headers are templates built once per cutout shape; per cutout only the
+    numbers are formatted in.
 
     Parameters
     ----------
@@ -92,19 +112,41 @@ class CutoutFitsWriter:
 
     def __init__(self, maskPlanes: dict[str, int]):
         self._planeCards = [_planeCard(name, bit) for name, bit in sorted(maskPlanes.items(), key=lambda kv: kv[1])]
-        self._headers: dict[tuple, tuple[bytes, bytes]] = {}
+        self._templates: dict[tuple, str] = {}
+        self._headers: dict[tuple, bytes] = {}
 
-    def _fixedHeaders(self, shape) -> tuple[bytes, bytes]:
-        """UNCERT and MASK headers, which depend only on the cutout shape."""
-        key = tuple(shape)
-        cached = self._headers.get(key)
-        if cached is None:
-            uncert = _header(_imageAxes("ext", -32, shape) + [_string("UTYPE", "VarianceUncertainty"),
-                                                                _string("EXTNAME", "UNCERT")])
-            mask = _header(_imageAxes("ext", 32, shape) + [_string("EXTNAME", "MASK")] + self._planeCards)
-            cached = (uncert, mask)
-            self._headers[key] = cached
-        return cached
+    def _primaryTemplate(self, shape, withRotPa: bool) -> str:
+        key = (tuple(shape), withRotPa)
+        template = self._templates.get(key)
+        if template is None:
+            cards = _imageAxes("primary", -32, shape)
+            cards += [_valueSlot("CUTMINX"), _valueSlot("CUTMINY")]
+            if withRotPa:
+                cards.append(_valueSlot("ROTPA"))
+            cards += [_string("BUNIT", "nJy"), _int("WCSAXES", 2)]
+            cards += [_valueSlot(k) for k in _WCS_KEYS]
+            cards += [_string("CUNIT1", "deg"), _string("CUNIT2", "deg"),
+                      _string("CTYPE1", "RA---TAN"), _string("CTYPE2", "DEC--TAN"),
+                      _valueSlot("CRVAL1"), _valueSlot("CRVAL2"), _string("RADESYS", "ICRS")]
+            text = "".join(c.replace("%", "%%") if "%30s" not in c else c for c in cards)
+            template = text + "END".ljust(_CARD) + " " * (-(len(cards) + 1) * _CARD % _BLOCK)
+            self._templates[key] = template
+        return template
+
+    def _extensionHeader(self, kind: str, shape) -> bytes:
+        """UNCERT, MASK and PSFIMAGE headers: fixed for a given shape."""
+        key = (kind, tuple(shape))
+        header = self._headers.get(key)
+        if header is None:
+            if kind == "UNCERT":
+                cards = _imageAxes("ext", -32, shape) + [_string("UTYPE", "VarianceUncertainty"),
+                                                          _string("EXTNAME", "UNCERT")]
+            elif kind == "MASK":
+                cards = _imageAxes("ext", 32, shape) + [_string("EXTNAME", "MASK")] + self._planeCards
+            else:
+                cards = _imageAxes("ext", -64, shape) + [_string("EXTNAME", "PSFIMAGE")]
+            header = self._headers[key] = _header(cards)
+        return header
 
     def write(self, image, variance, mask, psf, crpix, crval, cdMatrix, cutMin, rotPa) -> bytes:
         """Return the FITS bytes of one calibrated cutout.
@@ -125,26 +167,23 @@ class CutoutFitsWriter:
             CUTMINX, CUTMINY.
         rotPa : `float` or `None`
             ROTPA in degrees.
+
+        Raises
+        ------
+        ValueError
+            If a WCS or ROTPA value is not finite (FITS cannot hold it).
         """
-        cards = _imageAxes("primary", -32, image.shape)
-        cards += [_int("CUTMINX", cutMin[0]), _int("CUTMINY", cutMin[1])]
+        values = [str(int(cutMin[0])), str(int(cutMin[1]))]
         if rotPa is not None:
-            cards.append(_float("ROTPA", rotPa))
-        cards += [
-            _string("BUNIT", "nJy"),
-            _int("WCSAXES", 2),
-            _float("CRPIX1", crpix[0]), _float("CRPIX2", crpix[1]),
-            _float("CD1_1", cdMatrix[0][0]), _float("CD1_2", cdMatrix[0][1]),
-            _float("CD2_1", cdMatrix[1][0]), _float("CD2_2", cdMatrix[1][1]),
-            _string("CUNIT1", "deg"), _string("CUNIT2", "deg"),
-            _string("CTYPE1", "RA---TAN"), _string("CTYPE2", "DEC--TAN"),
-            _float("CRVAL1", crval[0]), _float("CRVAL2", crval[1]),
-            _string("RADESYS", "ICRS"),
-        ]
-        uncertHeader, maskHeader = self._fixedHeaders(image.shape)
-        parts = [_header(cards), _data(image, ">f4"), uncertHeader, _data(variance, ">f4")]
+            values.append(_floatText(rotPa))
+        values += [_floatText(crpix[0]), _floatText(crpix[1]),
+                   _floatText(cdMatrix[0][0]), _floatText(cdMatrix[0][1]),
+                   _floatText(cdMatrix[1][0]), _floatText(cdMatrix[1][1]),
+                   _floatText(crval[0]), _floatText(crval[1])]
+        primary = (self._primaryTemplate(image.shape, rotPa is not None) % tuple(values)).encode("ascii")
+        parts = [primary, *_dataParts(image, ">f4"), self._extensionHeader("UNCERT", image.shape),
+                 *_dataParts(variance, ">f4")]
         if psf is not None:
-            parts += [_header(_imageAxes("ext", -64, psf.shape) + [_string("EXTNAME", "PSFIMAGE")]),
-                      _data(psf, ">f8")]
-        parts += [maskHeader, _data(mask, ">i4")]
+            parts += [self._extensionHeader("PSFIMAGE", psf.shape), *_dataParts(psf, ">f8")]
+        parts += [self._extensionHeader("MASK", mask.shape), *_dataParts(mask, ">i4")]
         return b"".join(parts)
