@@ -76,24 +76,19 @@ def _imageAxes(kind: str, bitpix: int, shape) -> list[str]:
     return cards
 
 
-def _valueSlot(key: str) -> str:
-    """A card whose value is filled in later with ``%``-formatting (right-justified to column 40).
+def _valueSlot(key: str, slot: str) -> str:
+    """A card whose value is ``%``-formatted in later, right-justified to column 40.
 
-    Free-format values are valid FITS for non-mandatory keywords, and the
-    30 columns hold any float repr (at most 24 characters) in full.
+    Free-format values are valid FITS for non-mandatory keywords; 30 columns
+    hold a 17-significant-digit float (exact double round trip) in full.
+    ``slot`` is `_INT` or `_FLOAT` (``#`` keeps the decimal point, ``G``
+    gives FITS's upper-case exponent).
     """
-    # "%30s" is 4 characters now and 30 once filled.
-    return f"{key:<8}= %30s".ljust(_CARD - 26)
+    return f"{key:<8}= {slot}".ljust(_CARD - 30 + len(slot))
 
 
-def _floatText(value: float) -> str:
-    """Shortest round-trip repr of a finite float, FITS style (upper-case exponent)."""
-    if not math.isfinite(value):
-        raise ValueError(f"FITS header value {value!r} is not finite")
-    text = repr(float(value))
-    return text.upper() if "e" in text else text
-
-
+_INT = "%30d"
+_FLOAT = "%#30.17G"
 _WCS_KEYS = ("CRPIX1", "CRPIX2", "CD1_1", "CD1_2", "CD2_1", "CD2_2")
 
 
@@ -120,15 +115,15 @@ class CutoutFitsWriter:
         template = self._templates.get(key)
         if template is None:
             cards = _imageAxes("primary", -32, shape)
-            cards += [_valueSlot("CUTMINX"), _valueSlot("CUTMINY")]
+            cards += [_valueSlot("CUTMINX", _INT), _valueSlot("CUTMINY", _INT)]
             if withRotPa:
-                cards.append(_valueSlot("ROTPA"))
+                cards.append(_valueSlot("ROTPA", _FLOAT))
             cards += [_string("BUNIT", "nJy"), _int("WCSAXES", 2)]
-            cards += [_valueSlot(k) for k in _WCS_KEYS]
+            cards += [_valueSlot(k, _FLOAT) for k in _WCS_KEYS]
             cards += [_string("CUNIT1", "deg"), _string("CUNIT2", "deg"),
                       _string("CTYPE1", "RA---TAN"), _string("CTYPE2", "DEC--TAN"),
-                      _valueSlot("CRVAL1"), _valueSlot("CRVAL2"), _string("RADESYS", "ICRS")]
-            text = "".join(c.replace("%", "%%") if "%30s" not in c else c for c in cards)
+                      _valueSlot("CRVAL1", _FLOAT), _valueSlot("CRVAL2", _FLOAT), _string("RADESYS", "ICRS")]
+            text = "".join(cards)
             template = text + "END".ljust(_CARD) + " " * (-(len(cards) + 1) * _CARD % _BLOCK)
             self._templates[key] = template
         return template
@@ -173,14 +168,12 @@ class CutoutFitsWriter:
         ValueError
             If a WCS or ROTPA value is not finite (FITS cannot hold it).
         """
-        values = [str(int(cutMin[0])), str(int(cutMin[1]))]
-        if rotPa is not None:
-            values.append(_floatText(rotPa))
-        values += [_floatText(crpix[0]), _floatText(crpix[1]),
-                   _floatText(cdMatrix[0][0]), _floatText(cdMatrix[0][1]),
-                   _floatText(cdMatrix[1][0]), _floatText(cdMatrix[1][1]),
-                   _floatText(crval[0]), _floatText(crval[1])]
-        primary = (self._primaryTemplate(image.shape, rotPa is not None) % tuple(values)).encode("ascii")
+        values = (int(cutMin[0]), int(cutMin[1])) + (() if rotPa is None else (float(rotPa),)) + (
+            float(crpix[0]), float(crpix[1]), float(cdMatrix[0][0]), float(cdMatrix[0][1]),
+            float(cdMatrix[1][0]), float(cdMatrix[1][1]), float(crval[0]), float(crval[1]))
+        if not all(map(math.isfinite, values)):
+            raise ValueError(f"non-finite cutout header value in {values}")
+        primary = (self._primaryTemplate(image.shape, rotPa is not None) % values).encode("ascii")
         parts = [primary, *_dataParts(image, ">f4"), self._extensionHeader("UNCERT", image.shape),
                  *_dataParts(variance, ">f4")]
         if psf is not None:
