@@ -346,12 +346,20 @@ BROKER_CLASSES = (NoidaBroker, TansuBroker)
 
 
 def brokerUnavailableReason(brokerClass):
-    """Why ``brokerClass`` cannot run here (`str`), or `None` if it can."""
+    """Why ``brokerClass`` cannot run here (`str`), or `None` if it can.
+
+    With ``AP_ALERTS_REQUIRE_BROKERS`` set (``dev.sh test`` and CI set it,
+    having installed both brokers) a missing broker is an error, not a skip,
+    so the broker tests can never silently drop out of a run.
+    """
+    reason = None
     if importlib.util.find_spec("confluent_kafka") is None:
-        return "confluent_kafka is not installed"
-    if brokerClass.binary() is None:
-        return f"the {brokerClass.name} broker binary is not installed"
-    return None
+        reason = "confluent_kafka is not installed"
+    elif brokerClass.binary() is None:
+        reason = f"the {brokerClass.name} broker binary is not installed"
+    if reason and os.environ.get("AP_ALERTS_REQUIRE_BROKERS"):
+        raise RuntimeError(f"AP_ALERTS_REQUIRE_BROKERS is set but {reason}")
+    return reason
 
 
 def consumeAll(bootstrap, topic, expected, timeout=30.0):

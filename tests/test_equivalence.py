@@ -233,6 +233,33 @@ class EquivalenceTestCase(lsst.utils.tests.TestCase):
             with self.subTest(case=name):
                 self.checkAvro(task, result, visit, kwargs)
 
+    def testEdgeCasesExercised(self):
+        """The cases above do contain what they are meant to test."""
+        visit, _ = self.cases["perturbed"]
+        task, result = self.results["perturbed"]
+        reasons = [reason for _, reason in result.skipped]
+        self.assertTrue(any("duplicate" in r for r in reasons), reasons)
+        self.assertTrue(any("non-finite" in r for r in reasons), reasons)
+        alerts = list(result.alerts)
+        known = [a for a in alerts if a["diaObject"] is not None]
+        self.assertTrue(any(all(a[c] is None for c in CUTOUTS) for a in alerts), "no off-image source")
+        self.assertTrue(any(a["diaObject"] is None and a["ssSource"] is None for a in alerts),
+                        "no source with a missing DiaObject")
+        self.assertTrue(any(a["prvDiaSources"] is None for a in known), "no object with nDiaSources 1")
+        self.assertTrue(any(a["prvDiaSources"] for a in known), "no history at all")
+        floats = [v for a in alerts for v in a["diaSource"].values() if isinstance(v, float)]
+        self.assertTrue(any(v != v for v in floats), "no NaN")
+        self.assertTrue(any(v is None for a in alerts for v in a["diaSource"].values()), "no null")
+        sso = [a for name in ("plain", "solarSystem") for a in self.results[name][1].alerts
+               if a["ssSource"] is not None]
+        self.assertTrue(sso and all(a["mpc_orbits"] is not None for a in sso))
+        self.assertTrue(self.cases["solarSystem"][0].ssSrc[
+            "MPCORB_packed_primary_provisional_designation"].isna().any(), "no missing designation")
+        for a in self.results["emptyHistories"][1].alerts:
+            self.assertIn(a["prvDiaSources"], (None, []))
+            self.assertIn(a["prvDiaForcedSources"], (None, []))
+        self.assertTrue(all(a["cutoutTemplate"] is None for a in self.results["noTemplate"][1].alerts))
+
     def testNoSourcesFile(self):
         task, result = self.results["noSources"]
         self.assertEqual(len(result.alerts), 0)
@@ -460,7 +487,7 @@ class EquivalenceTestCase(lsst.utils.tests.TestCase):
 
     # -- hypothesis ---------------------------------------------------------
 
-    @settings(max_examples=8, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=25, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow])
     @given(seed=st.integers(0, 2**16), nSources=st.integers(1, 14), history=st.integers(1, 6),
            solarSystem=st.sampled_from([0.0, 0.3, 1.0]), varyHistory=st.booleans(),
