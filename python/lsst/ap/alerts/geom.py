@@ -37,6 +37,7 @@ __all__ = [
 
 import math
 import numbers
+import operator
 
 import numpy as np
 
@@ -289,6 +290,13 @@ class _Pair:
         yield self._x
         yield self._y
 
+    # point + extent, point - point, ...: see _combine
+    def __add__(self, other):
+        return _combine(self, other, _SUM_KINDS, operator.add)
+
+    def __sub__(self, other):
+        return _combine(self, other, _DIFFERENCE_KINDS, operator.sub)
+
     def __eq__(self, other):
         if isinstance(other, _Pair):
             return (type(self)._kind == type(other)._kind
@@ -315,29 +323,30 @@ class _Pair:
         return f"({self._x}, {self._y})"
 
 
-def _pointType(a, b):
-    return Point2I if (a._isInt and b._isInt) else Point2D
+# lsst.geom's point/extent algebra: the kind of ``a + b`` and ``a - b`` by
+# the kinds of ``a`` and ``b``. Other pairs (point + point, extent - point)
+# are undefined; a result is integer only if both operands are.
+_SUM_KINDS = {("point", "extent"): "point", ("extent", "point"): "point", ("extent", "extent"): "extent"}
+_DIFFERENCE_KINDS = {("point", "point"): "extent", ("point", "extent"): "point", ("extent", "extent"): "extent"}
 
 
-def _extentType(a, b):
-    return Extent2I if (a._isInt and b._isInt) else Extent2D
+def _combine(a, b, kinds, op):
+    """Apply ``op`` to the coordinates of ``a`` and ``b``, returning the type
+    ``kinds`` gives, or `NotImplemented` if the combination is undefined."""
+    kind = kinds.get((a._kind, b._kind)) if isinstance(b, _Pair) else None
+    if kind is None:
+        return NotImplemented
+    isInt = a._isInt and b._isInt
+    if kind == "point":
+        resultType = Point2I if isInt else Point2D
+    else:
+        resultType = Extent2I if isInt else Extent2D
+    return resultType(op(a._x, b._x), op(a._y, b._y))
 
 
 class _PointBase(_Pair):
     __slots__ = ()
     _kind = "point"
-
-    def __add__(self, other):
-        if isinstance(other, _ExtentBase):
-            return _pointType(self, other)(self._x + other._x, self._y + other._y)
-        return NotImplemented
-
-    def __sub__(self, other):
-        if isinstance(other, _PointBase):
-            return _extentType(self, other)(self._x - other._x, self._y - other._y)
-        if isinstance(other, _ExtentBase):
-            return _pointType(self, other)(self._x - other._x, self._y - other._y)
-        return NotImplemented
 
     def shift(self, offset):
         """Shift the point in place by an extent."""
@@ -364,18 +373,6 @@ class Point2I(_PointBase):
 class _ExtentBase(_Pair):
     __slots__ = ()
     _kind = "extent"
-
-    def __add__(self, other):
-        if isinstance(other, _ExtentBase):
-            return _extentType(self, other)(self._x + other._x, self._y + other._y)
-        if isinstance(other, _PointBase):
-            return _pointType(self, other)(self._x + other._x, self._y + other._y)
-        return NotImplemented
-
-    def __sub__(self, other):
-        if isinstance(other, _ExtentBase):
-            return _extentType(self, other)(self._x - other._x, self._y - other._y)
-        return NotImplemented
 
     def __mul__(self, other):
         if isinstance(other, numbers.Real):
@@ -542,17 +539,13 @@ class Box2I:
     def getMaxY(self) -> int:
         return self._minY + self._height - 1
 
-    def getBegin(self) -> Point2I:
-        return self.getMin()
+    # lsst.geom's begin is the minimum; the end is one past the maximum
+    getBegin = getMin
+    getBeginX = getMinX
+    getBeginY = getMinY
 
     def getEnd(self) -> Point2I:
         return Point2I(self.getEndX(), self.getEndY())
-
-    def getBeginX(self) -> int:
-        return self._minX
-
-    def getBeginY(self) -> int:
-        return self._minY
 
     def getEndX(self) -> int:
         return self._minX + self._width

@@ -634,40 +634,18 @@ class AlertProducer:
         run.close(f"no delivery report within {flushTimeout:g} s")
 
     def _logSummary(self, report: ProduceReport, run: _DeliveryRun, visit: int, detector: int) -> None:
+        """Log the outcome: info if all were delivered, else a warning with the reasons."""
+        delivered = "Delivered %d alerts of visit %d detector %d to topic %s"
+        args = (report.delivered, visit, detector, self._topic)
         if report.failed == 0:
-            self.log.info(
-                "Delivered %d alerts of visit %d detector %d to topic %s.",
-                report.delivered,
-                visit,
-                detector,
-                self._topic,
-            )
+            self.log.info(delivered + ".", *args)
             return
         reasons = "; ".join(f"{reason} ({count})" for reason, count in run.errors.most_common())
         if run.writeDir is not None:
-            self.log.warning(
-                "Delivered %d alerts of visit %d detector %d to topic %s; %d failed (%s), "
-                "%d of them written to %s.",
-                report.delivered,
-                visit,
-                detector,
-                self._topic,
-                report.failed,
-                reasons,
-                report.written,
-                run.writeDir,
-            )
+            fate, fateArgs = ", %d of them written to %s.", (report.written, run.writeDir)
         else:
-            self.log.warning(
-                "Delivered %d alerts of visit %d detector %d to topic %s; %d failed (%s) and were "
-                "not written (doWriteFailedAlerts is False).",
-                report.delivered,
-                visit,
-                detector,
-                self._topic,
-                report.failed,
-                reasons,
-            )
+            fate, fateArgs = " and were not written (doWriteFailedAlerts is False).", ()
+        self.log.warning(delivered + "; %d failed (%s)" + fate, *args, report.failed, reasons, *fateArgs)
 
     def close(self) -> None:
         """Release the Kafka client; `produce` cannot be called afterwards.

@@ -6,97 +6,36 @@ Used through ``lsst.ap.alerts._afw`` when the LSST stack is not installed;
 the same names and call signatures as afw, pure Python on numpy/astropy.
 """
 
-from .detector import Detector, DetectorType
-from .exceptions import (
-    FitsError,
-    InvalidParameterError,
-    InvalidPsfError,
-    LengthError,
-    LogicError,
-    LsstException,
-    NotFoundError,
-    OutOfRangeError,
-)
-from .exposure import Exposure, ExposureD, ExposureF, ExposureInfo, makeExposure
-from .filterLabel import FilterLabel
-from .image import (
-    LOCAL,
-    PARENT,
-    Image,
-    ImageD,
-    ImageF,
-    ImageI,
-    ImageL,
-    ImageOrigin,
-    ImageU,
-    Mask,
-    MaskedImage,
-    MaskedImageD,
-    MaskedImageF,
-    MaskPixel,
-    MaskX,
-    VariancePixel,
-    makeMaskedImage,
-)
-from .metadata import PropertyList
+# Each module's public names (its __all__) are the package's, as in afw;
+# photoCalib and wcs also hold helpers the package does not export
+# (REFERENCE_FLUX_NJY, getImageXY0FromMetadata), so their names are listed.
+from . import detector, exceptions, exposure, filterLabel, image, metadata, psf, visitInfo
+from .detector import *
+from .exceptions import *
+from .exposure import *
+from .filterLabel import *
+from .image import *
+from .metadata import *
 from .photoCalib import Measurement, PhotoCalib, makePhotoCalibFromCalibZeroPoint
-from .psf import FixedKernel, GaussianPsf, ImagePsf, KernelPsf, Psf, Quadrupole, ValidBoxPsf
-from .visitInfo import DateTime, Observatory, RotType, VisitInfo, Weather
+from .psf import *
+from .visitInfo import *
 from .wcs import SkyWcs, makeCdMatrix, makeSkyWcs, makeSkyWcsFromFitsHeader, makeTanSipWcs
 
 __all__ = [
-    "LOCAL",
-    "PARENT",
-    "DateTime",
-    "Detector",
-    "DetectorType",
-    "Exposure",
-    "ExposureD",
-    "ExposureF",
-    "ExposureInfo",
-    "FilterLabel",
-    "FitsError",
-    "FixedKernel",
-    "GaussianPsf",
-    "Image",
-    "ImageD",
-    "ImageF",
-    "ImageI",
-    "ImageL",
-    "ImageOrigin",
-    "ImagePsf",
-    "ImageU",
-    "InvalidParameterError",
-    "InvalidPsfError",
-    "KernelPsf",
-    "LengthError",
-    "LogicError",
-    "LsstException",
-    "Mask",
-    "MaskPixel",
-    "MaskX",
-    "MaskedImage",
-    "MaskedImageD",
-    "MaskedImageF",
     "Measurement",
-    "NotFoundError",
-    "Observatory",
-    "OutOfRangeError",
     "PhotoCalib",
-    "PropertyList",
-    "Psf",
-    "Quadrupole",
-    "RotType",
     "SkyWcs",
-    "ValidBoxPsf",
-    "VariancePixel",
-    "VisitInfo",
-    "Weather",
     "makeCdMatrix",
-    "makeExposure",
-    "makeMaskedImage",
     "makePhotoCalibFromCalibZeroPoint",
     "makeSkyWcs",
     "makeSkyWcsFromFitsHeader",
     "makeTanSipWcs",
 ]
+__all__ += detector.__all__
+__all__ += exceptions.__all__
+__all__ += exposure.__all__
+__all__ += filterLabel.__all__
+__all__ += image.__all__
+__all__ += metadata.__all__
+__all__ += psf.__all__
+__all__ += visitInfo.__all__

@@ -377,15 +377,23 @@ class _MaskDict:
                 return bit
         raise InvalidParameterError(f"No free mask plane for {name!r}")
 
+    def bit(self, name: str) -> int:
+        if name not in self.planes:
+            raise InvalidParameterError(f"Invalid mask plane name: {name}")
+        return self.planes[name]
+
     def bitMask(self, names) -> int:
         if isinstance(names, str):
             names = [names]
         value = 0
         for name in names:
-            if name not in self.planes:
-                raise InvalidParameterError(f"Invalid mask plane name: {name}")
-            value |= 1 << self.planes[name]
+            value |= 1 << self.bit(name)
         return value
+
+    def remove(self, name: str) -> None:
+        if name not in self.planes:
+            raise NotFoundError(f"No mask plane {name!r}")
+        del self.planes[name]
 
 
 _defaultMaskDict = _MaskDict()
@@ -452,10 +460,7 @@ class Mask(ImageI):
     @_hybridmethod
     def getMaskPlane(target, name: str) -> int:
         """Return the bit number of a plane."""
-        planes = _maskDictOf(target).planes
-        if name not in planes:
-            raise InvalidParameterError(f"Invalid mask plane name: {name}")
-        return planes[name]
+        return _maskDictOf(target).bit(name)
 
     @_hybridmethod
     def addMaskPlane(target, name: str) -> int:
@@ -477,10 +482,7 @@ class Mask(ImageI):
 
     @_hybridmethod
     def removeMaskPlane(target, name: str) -> None:
-        planes = _maskDictOf(target).planes
-        if name not in planes:
-            raise NotFoundError(f"No mask plane {name!r}")
-        del planes[name]
+        _maskDictOf(target).remove(name)
 
     def removeAndClearMaskPlane(self, name: str, removeFromDefault: bool = False) -> None:
         self.clearMaskPlane(self.getMaskPlane(name))
