@@ -30,7 +30,7 @@ from .fitsCutout import CutoutFitsWriter
 from .payloads import AlertPayloads
 from .records import coerceTable
 from .schemaRegistry import SchemaRegistry, UnknownSchemaError
-from .tables import prepareVisitTables
+from .tables import flattenIndex, prepareVisitTables
 from .validation import validateRunInputs
 
 
@@ -444,7 +444,7 @@ class PackageAlertsTask(pipeBase.Task):
                 frame = pd.DataFrame([dict(value)])
             else:
                 frame = value
-            frame = frame.reset_index() if many and any(n is not None for n in frame.index.names) else frame
+            frame = flattenIndex(frame)
             typed, problems = coerceTable(frame, records[recordName])
             if problems:
                 p = problems[0]
