@@ -197,9 +197,13 @@ MASK_PLANES_META = "maskPlanes"
 
 
 def calibrate(arrays: CutoutArrays, calibrationMean: float) -> tuple[np.ndarray, np.ndarray]:
-    """Calibrated float32 image and variance: × mean and × mean², as ``PhotoCalib.calibrateImage``."""
-    mean = np.float32(calibrationMean)
-    return arrays.image * mean, arrays.variance * (mean * mean)
+    """Calibrated float32 image and variance, bit for bit as afw's ``PhotoCalib.calibrateImage``.
+
+    afw multiplies a float image by the float-cast mean, and the variance by
+    the float-cast square of the (double) mean.
+    """
+    mean = float(calibrationMean)
+    return arrays.image * np.float32(mean), arrays.variance * np.float32(mean * mean)
 
 
 def makeCcdData(
