@@ -35,6 +35,7 @@ import cProfile  # noqa: E402
 import datetime  # noqa: E402
 import gc  # noqa: E402
 import io  # noqa: E402
+import json  # noqa: E402
 import logging  # noqa: E402
 import platform  # noqa: E402
 import pstats  # noqa: E402
@@ -106,6 +107,15 @@ def _resetPeak() -> bool:
         return False
 
 
+def _mallocTrim() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def measureMemory(function, useTracemalloc: bool) -> dict[str, float]:
     """Peak memory of ``function()`` in a forked child (the parent is untouched).
 
@@ -127,6 +137,10 @@ def measureMemory(function, useTracemalloc: bool) -> dict[str, float]:
             value = float("nan")
             try:
                 gc.collect()
+                # Hand the heap's free pages (freed by earlier runs in the
+                # parent) back to the OS, so memory the call reuses counts
+                # as growth.
+                _mallocTrim()
                 if kind == "rss":
                     if _resetPeak():
                         before = _procStatus()["VmRSS"]
@@ -390,25 +404,27 @@ def main(argv=None):
     parser.add_argument("--profile", type=int, default=0, metavar="K",
                         help="print the top K functions of a cProfile of one task run")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
+    parser.add_argument("--summary-json", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     logging.disable(logging.WARNING)  # per-source warnings would time the logger
     machine = machineDescription()  # before pinning: nproc counts the CPUs we may use
-    pinned = "not pinned"
-    if not args.no_pin and hasattr(os, "sched_setaffinity"):
+    pinned = "not pinned" if not args.suite else "each case pinned in its own process"
+    if not args.no_pin and not args.suite and hasattr(os, "sched_setaffinity"):
         cpu = min(os.sched_getaffinity(0))
         os.sched_setaffinity(0, {cpu})
         pinned = f"pinned to CPU {cpu}"
     print(f"machine: {machine}")
     print(f"date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}; {pinned}; "
           + ", ".join(f"{v}={os.environ[v]}" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")))
-    cases = [(args.sources, args.history, args.cutout)]
     if args.suite:
-        cases = [(1000, args.history, 30), (1000, args.history, 102), (10000, args.history, 30)]
-    summaries = []
-    with tempfile.TemporaryDirectory(prefix="bench_packaging-") as outDir:
-        for case in cases:
-            summaries.append(benchCase(args, *case, outDir))
+        summaries = runSuite(args, argv if argv is not None else sys.argv[1:])
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench_packaging-") as outDir:
+            summaries = [benchCase(args, args.sources, args.history, args.cutout, outDir)]
+    if args.summary_json:
+        with open(args.summary_json, "w") as f:
+            json.dump(summaries, f)
     if len(summaries) > 1:
         print("\n=== summary ===")
         print(f"{'N':>6}{'H':>4}{'S':>5}{'task alerts/s':>15}{'ref alerts/s':>14}{'ratio':>8}"
@@ -416,13 +432,37 @@ def main(argv=None):
         for s in summaries:
             n, h, c = s["case"]
             ref = s.get("reference")
+            nan = float("nan")
             print(f"{n:>6}{h:>4}{c:>5}{s['alerts'] / s['task']:>15,.0f}"
-                  f"{(s['alerts'] / ref if ref else float('nan')):>14,.0f}"
-                  f"{(ref / s['task'] if ref else float('nan')):>7.1f}x"
+                  f"{(s['alerts'] / ref if ref else nan):>14,.0f}"
+                  f"{(ref / s['task'] if ref else nan):>7.1f}x"
                   f"{s['fastavro'] / s['taskStages']['encoding']:>13.1f}x"
                   f"{s['memTask']['rss'] / 2**20:>7,.0f} MiB"
-                  f"{(s['memRef']['rss'] / 2**20 if s['memRef'] else float('nan')):>7,.0f} MiB")
+                  f"{(s['memRef']['rss'] / 2**20 if s['memRef'] else nan):>7,.0f} MiB")
 
+
+def runSuite(args, argv):
+    """Each case in a fresh process: no heap left over from the previous case."""
+    passThrough = []
+    skip = {"--suite", "--sources", "--history", "--cutout", "--summary-json"}
+    it = iter(argv)
+    for arg in it:
+        name = arg.split("=", 1)[0]
+        if name in skip:
+            if "=" not in arg and name != "--suite":
+                next(it, None)
+            continue
+        passThrough.append(arg)
+    summaries = []
+    for nSources, cutout in ((1000, 30), (1000, 102), (10000, 30)):
+        with tempfile.NamedTemporaryFile(suffix=".json") as out:
+            command = [sys.executable, __file__, "--sources", str(nSources), "--history", str(args.history),
+                       "--cutout", str(cutout), "--summary-json", out.name, *passThrough]
+            subprocess.run(command, check=True, stdout=sys.stdout, stderr=sys.stderr)
+            with open(out.name) as f:
+                summaries.extend(json.load(f))
+        print(flush=True)
+    return summaries
 
 if __name__ == "__main__":
     main()
