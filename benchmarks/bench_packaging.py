@@ -30,34 +30,37 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
-import cProfile  # noqa: E402
-import datetime  # noqa: E402
-import gc  # noqa: E402
-import io  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import platform  # noqa: E402
-import pstats  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import tracemalloc  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import cProfile
+import datetime
+import gc
+import io
+import json
+import logging
+import math
+import platform
+import pstats
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 # Benchmark the checkout this script belongs to.
 sys.path.insert(0, str(HERE.parent / "python"))
 sys.path.insert(0, str(HERE))
 
-import fastavro  # noqa: E402
-import numpy as np  # noqa: E402
-
-from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask  # noqa: E402
-from lsst.ap.alerts import simulation  # noqa: E402
-from referencePackager import ReferencePackager, compareAlerts  # noqa: E402
+import fastavro
+import numpy as np
+from lsst.ap.alerts import (
+    PackageAlertsConfig,
+    PackageAlertsTask,
+    simulation,
+)
+from referencePackager import ReferencePackager, compareAlerts
 
 STAGES_TASK = ("tables", "cutouts", "fits", "encoding", "produce", "write")
 STAGES_REF = ("tables", "cutouts", "fits", "encoding", "write")
@@ -339,7 +342,7 @@ def benchCase(args, nSources, history, cutout, outDir):
           f"{fa / enc:.1f}x fastavro alone")
 
     def mib(x):
-        return f"{x / 2**20:,.0f} MiB" if x == x else "n/a"
+        return "n/a" if x is None or math.isnan(x) else f"{x / 2**20:,.0f} MiB"
 
     line = f"\npeak memory (RSS growth = ru_maxrss delta): task {mib(memTask['rss'])}"
     if memRef:
@@ -415,7 +418,7 @@ def main(argv=None):
         os.sched_setaffinity(0, {cpu})
         pinned = f"pinned to CPU {cpu}"
     print(f"machine: {machine}")
-    print(f"date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}; {pinned}; "
+    print(f"date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}; {pinned}; "
           + ", ".join(f"{v}={os.environ[v]}" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")))
     if args.suite:
         summaries = runSuite(args, argv if argv is not None else sys.argv[1:])

@@ -49,7 +49,6 @@ import pandas as pd
 from astropy import wcs as astropyWcs
 from astropy.io import fits
 from astropy.nddata import CCDData, VarianceUncertainty
-
 from lsst.ap.alerts._afw import InvalidParameterError, geom
 from lsst.ap.alerts.designations import DesignationError, ssObjectIdToPackedDesignation, unpackProvisional
 from lsst.pipe.base import Struct
@@ -66,7 +65,7 @@ def _recordInfo(recordSchema):
         names.append(field["name"])
         avroType = field["type"]
         if isinstance(avroType, list):
-            branch = [b for b in avroType if b != "null"][0]
+            branch = next(b for b in avroType if b != "null")
             primitive = branch["type"] if isinstance(branch, dict) else branch
             if primitive in _NUMERIC_OR_STRING:
                 nanIsNull.add(field["name"])
@@ -83,9 +82,8 @@ class _Cleaner:
         nanIsNull = self.nanIsNull
         out = {}
         for key, value in row.items():
-            if value is None or value is pd.NA or value is pd.NaT:
-                value = None
-            elif isinstance(value, float) and value != value and key in nanIsNull:
+            missing = value is None or value is pd.NA or value is pd.NaT
+            if missing or (isinstance(value, float) and math.isnan(value) and key in nanIsNull):
                 value = None
             elif isinstance(value, np.bool_):
                 value = bool(value)
@@ -350,7 +348,7 @@ def _nullIfEmpty(value):
 
 def _sameValue(a, b):
     if isinstance(a, float) and isinstance(b, float):
-        return a == b or (a != a and b != b)
+        return a == b or (math.isnan(a) and math.isnan(b))
     return a == b
 
 
