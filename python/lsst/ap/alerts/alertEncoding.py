@@ -119,8 +119,9 @@ class AlertEncoder:
         ----------
         tables : `lsst.ap.alerts.tables.PreparedTables`
             Typed, grouped catalogs.
-        cutouts : `dict` [`str`, `list` [`bytes` or `None`]]
-            FITS bytes per source for each cutout field.
+        cutouts : `dict` [`str`, `list` [`list` or `None`]]
+            Per source for each cutout field, the FITS file as a list of
+            buffers (`CutoutFitsWriter.writeParts`), or `None`.
         observationReason, targetName : `str` or `None`
             Scheduler strings (already null when empty).
         log : `logging.Logger`
@@ -175,8 +176,14 @@ class AlertEncoder:
                     elif name == "mpc_orbits":
                         piece = optionalRow(mpcOrbits, int(tables.mpcRow[i]))
                     elif name in _CUTOUT_FIELDS:
-                        data = cutouts[name][i]
-                        piece = _NULL if data is None else _BRANCH1 + encodeBytes(data)
+                        fitsParts = cutouts[name][i]
+                        if fitsParts is None:
+                            piece = _NULL
+                        else:
+                            # Avro bytes = length + content; the parts join into the alert directly.
+                            parts.append(_BRANCH1 + encodeLong(sum(len(p) for p in fitsParts)))
+                            parts.extend(fitsParts)
+                            continue
                     else:
                         piece = _NULL
                     parts.append(piece)
@@ -219,6 +226,7 @@ class AlertEncoder:
                 "mpc_orbits": mpcOrbits[tables.mpcRow[i]] if tables.mpcRow[i] >= 0 else None,
             }
             for name in _CUTOUT_FIELDS:
-                alert[name] = cutouts[name][i]
+                fitsParts = cutouts[name][i]
+                alert[name] = None if fitsParts is None else b"".join(fitsParts)
             alerts.append({name: alert.get(name) for name, _ in self.fields})
         return alerts

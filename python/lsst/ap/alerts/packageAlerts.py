@@ -206,7 +206,7 @@ class PackageAlertsTask(pipeBase.Task):
         return angle if math.isfinite(angle) else None
 
     def _cutoutsForImage(self, exposure, tables, rotPa, timings):
-        """FITS bytes (or `None`) of the cutout of every source on one image."""
+        """The cutout FITS file of every source on one image, as lists of buffers (`None` if none)."""
         n = len(tables.diaSourceIds)
         if exposure is None or n == 0:
             return [None] * n
@@ -256,7 +256,7 @@ class PackageAlertsTask(pipeBase.Task):
                     psf = None
                 image, variance = cutoutTools.calibrate(arrays, calibrationMean)
                 s0 = time.perf_counter()
-                result.append(writer.write(
+                result.append(writer.writeParts(
                     image, variance, arrays.mask, psf,
                     crpix=(cx[i] - arrays.minX + 1, cy[i] - arrays.minY + 1),
                     crval=(float(tables.ra[i]), float(tables.dec[i])),
