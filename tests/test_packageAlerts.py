@@ -6,7 +6,6 @@ package's afw-compatible model.
 """
 
 import io
-import logging
 import os
 import tempfile
 import unittest

@@ -43,7 +43,6 @@ import io
 import astropy.units as u
 import numpy as np
 from astropy import wcs as astropyWcs
-from astropy.io import fits
 from astropy.nddata import CCDData, VarianceUncertainty
 
 

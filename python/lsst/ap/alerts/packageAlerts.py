@@ -225,7 +225,7 @@ class PackageAlertsTask(pipeBase.Task):
         # pixel (the cutout WCS reference), the local CD matrices, the boxes.
         cx, cy = wcs.skyToPixelArray(ra, dec, degrees=False)
         matrices = cutoutTools.localTransformMatrices(wcs, cx, cy, ra, dec)
-        sizes = np.clip(tables.bboxSize, self.config.minCutoutSize, self.config.maxCutoutSize)
+        sizes = self._cutoutSizes(tables.bboxSize)
         minX, minY = cutoutTools.centeredBoxMin(x, y, sizes, sizes)
         # Box2D(bbox) of the parent: pixel edges half a pixel beyond the centres.
         onImage = ((x >= imBBox.getMinX() - 0.5) & (x <= imBBox.getMaxX() + 0.5)
@@ -305,8 +305,12 @@ class PackageAlertsTask(pipeBase.Task):
         -------
         extent : `lsst.geom.Extent2I`
         """
-        size = min(max(int(bboxSize), self.config.minCutoutSize), self.config.maxCutoutSize)
+        size = int(self._cutoutSizes(int(bboxSize)))
         return geom.Extent2I(size, size)
+
+    def _cutoutSizes(self, bboxSize):
+        """Cutout side(s) for footprint box side(s): the one clamping rule, scalar or array."""
+        return np.clip(bboxSize, self.config.minCutoutSize, self.config.maxCutoutSize)
 
     def createCcdDataCutout(self, image, skyCenter, pixelCenter, extent, photoCalib, srcId,
                             averagePsf=None, rotPa=None):

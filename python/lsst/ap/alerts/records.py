@@ -37,7 +37,6 @@ __all__ = [
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -260,7 +259,6 @@ def _missingMask(series: pd.Series) -> np.ndarray:
 def _coerceNumeric(spec, series, problems, positions):
     """Convert one numeric column; append problems; return (values, nulls)."""
     n = len(series)
-    missing = _missingMask(series)
     isFloatField = spec.avroType in ("float", "double")
     if isFloatField:
         # NaN is a legitimate float value; only None/NA (not NaN) are nulls.
@@ -274,9 +272,9 @@ def _coerceNumeric(spec, series, problems, positions):
         elif dtype.kind in "fiub":
             nullMask = np.zeros(n, dtype=bool)
         else:
-            nullMask = missing
+            nullMask = _missingMask(series)
     else:
-        nullMask = missing
+        nullMask = _missingMask(series)
     try:
         filled = series.to_numpy(dtype=np.float64 if isFloatField else object, na_value=np.nan)
     except (TypeError, ValueError):
