@@ -201,9 +201,7 @@ class EquivalenceTestCase(lsst.utils.tests.TestCase):
                                     visit.diaForcedSources, visit.ssSrc,
                                     kwargs.get("doRunForcedMeasurement", True),
                                     kwargs.get("forcedSourceHistoryThreshold", 0), LOG)
-        # visitToDicts takes each cutout as the list of buffers the FITS writer makes.
-        cutouts = {name: [None if alert[name] is None else [alert[name]] for alert in decoded]
-                   for name in CUTOUTS}
+        cutouts = {name: [alert[name] for alert in decoded] for name in CUTOUTS}
         visitInfo = visit.diffIm.visitInfo
         reason = visitInfo.observationReason or None
         target = visitInfo.object or None

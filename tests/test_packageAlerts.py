@@ -220,16 +220,58 @@ class RunTestCase(PackageAlertsTestBase):
         expected = VaryingPsf().computeKernelImage(geom.Point2D(100.0, 100.0)).array
         for useAverage in (True, False):
             result = self.makeTask(useAveragePsf=useAverage).run(*args, ssSrc=visit.ssSrc)
-            same = []
+            same, own = [], []
             for alert in result.alerts:
                 if alert["cutoutScience"] is not None:
                     ccd = CCDData.read(io.BytesIO(alert["cutoutScience"]), format="fits")
                     same.append(np.array_equal(ccd.psf, expected))
+                    at = geom.Point2D(alert["diaSource"]["x"], alert["diaSource"]["y"])
+                    own.append(np.array_equal(ccd.psf, VaryingPsf().computeKernelImage(at).array))
             self.assertGreater(len(same), 5)
             if useAverage:
                 self.assertTrue(all(same))
             else:
                 self.assertFalse(any(same))
+                self.assertTrue(all(own))
+
+    def testPsfFailingAtSomeSourcesDropsOnlyTheirPsf(self):
+        """A PSF that cannot be evaluated at some positions costs those cutouts their PSF, nothing else."""
+        from lsst.ap.alerts._afw import InvalidPsfError
+
+        class HalfBrokenPsf:
+            def computeKernelImage(self, point):
+                if point.getX() > 150.0:
+                    raise InvalidPsfError("outside the PSF model's support")
+                return type("Kernel", (), {"array": np.full((5, 7), 1.0 / 35)})()
+
+            def getAveragePosition(self):
+                return geom.Point2D(100.0, 100.0)
+
+        visit = self.visit
+        calexp = visit.calexp.clone()
+        calexp.setPsf(HalfBrokenPsf())
+        args = list(_runArgs(visit))
+        args[5] = calexp
+        with self.assertLogs(LOG_NAME, level="WARNING") as logs:
+            result = self.makeTask().run(*args, ssSrc=visit.ssSrc)
+        self.assertEqual(len(result.alerts), len(self.makeTask().run(*_runArgs(visit), ssSrc=visit.ssSrc).alerts))
+        broken = kept = 0
+        for alert in result.alerts:
+            if alert["cutoutScience"] is None:
+                continue
+            ccd = CCDData.read(io.BytesIO(alert["cutoutScience"]), format="fits")
+            self.assertIsNotNone(alert["cutoutDifference"])
+            if alert["diaSource"]["x"] > 150.0:
+                broken += 1
+                self.assertIsNone(ccd.psf)
+                self.assertIn(f"DiaSource id={alert['diaSourceId']}", "\n".join(logs.output))
+            else:
+                kept += 1
+                np.testing.assert_array_equal(ccd.psf, np.full((5, 7), 1.0 / 35))
+            # The data are there either way.
+            self.assertEqual(ccd.data.shape, ccd.uncertainty.array.shape)
+        self.assertGreater(broken, 0)
+        self.assertGreater(kept, 0)
 
     def testTemplateNone(self):
         visit = self.visit

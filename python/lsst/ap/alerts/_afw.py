@@ -6,20 +6,20 @@ and the two exception types from here and calls the afw API on them, so the
 task has a single code path.
 """
 
-__all__ = ["HAVE_AFW", "geom", "afwImage", "afwGeom", "InvalidParameterError", "InvalidPsfError"]
+__all__ = ["HAVE_AFW", "geom", "afwImage", "afwGeom", "GaussianPsf", "InvalidParameterError", "InvalidPsfError"]
 
 try:
     import lsst.afw.geom as afwGeom
     import lsst.afw.image as afwImage
     import lsst.geom as geom
-    from lsst.afw.detection import InvalidPsfError
+    from lsst.afw.detection import GaussianPsf, InvalidPsfError
     from lsst.pex.exceptions import InvalidParameterError
 
     HAVE_AFW = True
 except ImportError:
     from . import geom  # type: ignore[no-redef]
     from . import image as afwImage  # type: ignore[no-redef]
-    from .image import InvalidParameterError, InvalidPsfError  # type: ignore[assignment]
+    from .image import GaussianPsf, InvalidParameterError, InvalidPsfError  # type: ignore[assignment]
 
     # afw keeps SkyWcs/makeSkyWcs in lsst.afw.geom; the model keeps them in
     # its image package, which therefore serves both roles.

@@ -20,16 +20,20 @@ __all__ = ["AlertEncoder", "EncodedVisit"]
 import dataclasses
 import io
 import logging
+import time
 
 import fastavro
 import numpy as np
 
-from .avroEncoding import encodeArrayBlock, encodeBytes, encodeLong, encodeTable
+from .avroEncoding import encodeBytes, encodeLong, encodeTable
+from .imageCutouts import ImageCutouts
 from .schemaRegistry import AlertSchema
 from .tables import PreparedTables
 
 _NULL = b"\x00"
 _BRANCH1 = b"\x02"
+_END = b"\x00"  # array terminator
+_EMPTY_ARRAY = _BRANCH1 + _END
 # Top-level fields this package knows how to fill; any other field of a
 # schema must be nullable and is sent as null.
 _CUTOUT_FIELDS = ("cutoutDifference", "cutoutScience", "cutoutTemplate")
@@ -39,37 +43,42 @@ _CUTOUT_FIELDS = ("cutoutDifference", "cutoutScience", "cutoutTemplate")
 class EncodedVisit:
     """Alerts of one visit/detector.
 
+    All alerts live in one buffer; the payloads are views of it.
+
     Attributes
     ----------
     diaSourceIds, diaObjectIds : `list` [`int`]
         Per alert (diaObjectId 0 for solar-system sources).
-    payloads : `list` [`bytes`]
-        Schemaless Avro encodings.
+    payloads : `list` [`memoryview`]
+        Schemaless Avro encodings (read-only views).
     failed : `list` [`tuple` [`int`, `str`]]
         (diaSourceId, reason) of alerts that could not be encoded.
+    cutoutSeconds : `float`
+        Time spent writing cutout FITS files into the alerts.
     """
 
     diaSourceIds: list
     diaObjectIds: list
     payloads: list
     failed: list
+    cutoutSeconds: float = 0.0
 
 
 class _RowBytes:
-    """Encoded rows of one table, sliced per alert."""
+    """Encoded rows of one table, sliced per alert without copying."""
 
     def __init__(self, table):
         if table is None or table.size == 0:
-            self.buffer, self.offsets = b"", np.zeros(1, dtype=np.int64)
+            self.buffer, self.offsets = memoryview(b""), [0]
         else:
             encoded = encodeTable(table)
-            self.buffer = bytes(encoded.buffer)
+            self.buffer = memoryview(encoded.buffer)
             self.offsets = encoded.offsets.tolist()
 
-    def row(self, i: int) -> bytes:
+    def row(self, i: int) -> memoryview:
         return self.buffer[self.offsets[i]:self.offsets[i + 1]]
 
-    def span(self, start: int, stop: int) -> bytes:
+    def span(self, start: int, stop: int) -> memoryview:
         return self.buffer[self.offsets[start]:self.offsets[stop]]
 
 
@@ -111,17 +120,21 @@ class AlertEncoder:
         fastavro.schemaless_writer(stream, self.schema.parsed, alert)
         return stream.getvalue()
 
-    def encodeVisit(self, tables: PreparedTables, cutouts: dict[str, list], observationReason, targetName,
-                    log: logging.Logger) -> EncodedVisit:
+    def encodeVisit(self, tables: PreparedTables, cutouts: dict[str, ImageCutouts | None], observationReason,
+                    targetName, log: logging.Logger) -> EncodedVisit:
         """Encode every packaged source of a visit/detector.
+
+        Every alert is first laid out as a list of byte pieces (rows of the
+        columnar-encoded tables, framing, cutout placeholders) whose total
+        size is known; then one zeroed buffer is allocated for all of them
+        and each alert is written in place, cutout pixels included.
 
         Parameters
         ----------
         tables : `lsst.ap.alerts.tables.PreparedTables`
             Typed, grouped catalogs.
-        cutouts : `dict` [`str`, `list` [`list` or `None`]]
-            Per source for each cutout field, the FITS file as a list of
-            buffers (`CutoutFitsWriter.writeParts`), or `None`.
+        cutouts : `dict` [`str`, `ImageCutouts` or `None`]
+            Planned cutouts of each cutout field's image.
         observationReason, targetName : `str` or `None`
             Scheduler strings (already null when empty).
         log : `logging.Logger`
@@ -139,68 +152,116 @@ class AlertEncoder:
 
         reason = optionalString(observationReason)
         target = optionalString(targetName)
-
-        def optionalRow(rowBytes, row):
-            return _NULL if row < 0 else _BRANCH1 + rowBytes.row(row)
-
-        def optionalArray(rowBytes, span):
-            if span is None:
-                return _NULL
-            start, stop = span
-            return _BRANCH1 + encodeArrayBlock(stop - start, rowBytes.span(start, stop))
-
         out = EncodedVisit([], [], [], [])
-        for i in range(len(tables.diaSourceIds)):
-            srcId = int(tables.diaSourceIds[i])
-            try:
-                parts = []
-                for name, nullable in self.fields:
-                    if name in ("diaSourceId", "alertId"):
-                        piece = encodeLong(srcId)
-                    elif name == "observation_reason":
-                        piece = reason
-                    elif name == "target_name":
-                        piece = target
-                    elif name == "diaSource":
-                        piece = sources.row(i)
-                        if nullable:
-                            piece = _BRANCH1 + piece
-                    elif name == "prvDiaSources":
-                        piece = optionalArray(history, tables.historyRows[i])
-                    elif name == "prvDiaForcedSources":
-                        piece = optionalArray(forced, tables.forcedRows[i])
-                    elif name == "diaObject":
-                        piece = optionalRow(objects, int(tables.objectRow[i]))
-                    elif name == "ssSource":
-                        piece = optionalRow(ssSources, int(tables.ssRow[i]))
-                    elif name == "mpc_orbits":
-                        piece = optionalRow(mpcOrbits, int(tables.mpcRow[i]))
-                    elif name in _CUTOUT_FIELDS:
-                        fitsParts = cutouts[name][i]
-                        if fitsParts is None:
-                            piece = _NULL
-                        else:
-                            # Avro bytes = length + content; the parts join into the alert directly.
-                            parts.append(_BRANCH1 + encodeLong(sum(len(p) for p in fitsParts)))
-                            parts.extend(fitsParts)
-                            continue
-                    else:
+        srcIds = tables.diaSourceIds.tolist()
+        singleRows = {name: (rowBytes, np.asarray(rows).tolist()) for name, rowBytes, rows in (
+            ("diaObject", objects, tables.objectRow), ("ssSource", ssSources, tables.ssRow),
+            ("mpc_orbits", mpcOrbits, tables.mpcRow))}
+        arrays = {"prvDiaSources": (history, tables.historyRows), "prvDiaForcedSources": (forced, tables.forcedRows)}
+        cutoutSizes = {name: (images, images.fileSizes.tolist()) for name, images in cutouts.items()
+                       if images is not None}
+
+        def pieces(i):
+            """Alert i as byte pieces and (ImageCutouts, i) placeholders, and its size."""
+            parts = []
+            size = 0
+            for name, nullable in self.fields:
+                if name in ("diaSourceId", "alertId"):
+                    piece = encodeLong(srcIds[i])
+                elif name == "observation_reason":
+                    piece = reason
+                elif name == "target_name":
+                    piece = target
+                elif name == "diaSource":
+                    if nullable:
+                        parts.append(_BRANCH1)
+                        size += 1
+                    piece = sources.row(i)
+                elif name in arrays:
+                    rowBytes, spans = arrays[name]
+                    span = spans[i]
+                    if span is None:
                         piece = _NULL
-                    parts.append(piece)
-                payload = b"".join(parts)
+                    elif span[0] == span[1]:
+                        piece = _EMPTY_ARRAY
+                    else:
+                        # One block (count, items, terminator), as fastavro writes arrays.
+                        head = _BRANCH1 + encodeLong(span[1] - span[0])
+                        items = rowBytes.span(*span)
+                        parts += (head, items)
+                        size += len(head) + len(items)
+                        piece = _END
+                elif name in singleRows:
+                    rowBytes, rows = singleRows[name]
+                    row = rows[i]
+                    if row < 0:
+                        piece = _NULL
+                    else:
+                        parts.append(_BRANCH1)
+                        size += 1
+                        piece = rowBytes.row(row)
+                elif name in cutoutSizes and cutoutSizes[name][1][i]:
+                    images, fileSizes = cutoutSizes[name]
+                    fileSize = fileSizes[i]
+                    head = _BRANCH1 + encodeLong(fileSize)  # Avro bytes: length, then content
+                    parts += (head, (images, i))
+                    size += len(head) + fileSize
+                    continue
+                else:
+                    piece = _NULL
+                parts.append(piece)
+                size += len(piece)
+            return parts, size
+
+        layouts = []
+        for i in range(len(srcIds)):
+            try:
+                layouts.append((i, *pieces(i)))
             except Exception as e:  # one alert's failure must not cost the others
-                reason_ = f"encoding failed: {type(e).__name__}: {e}"
-                log.warning("Alert for diaSourceId=%d not packaged: %s", srcId, reason_)
-                out.failed.append((srcId, reason_))
+                self._fail(out, log, srcIds[i], e)
+        total = sum(size for _, _, size in layouts)
+        buffer = np.zeros(total, dtype=np.uint8)
+        view = memoryview(buffer)
+        readOnly = view.toreadonly()
+        cutoutSeconds = 0.0
+        offset = 0
+        for i, parts, size in layouts:
+            start = offset
+            end = offset = start + size
+            try:
+                o = start
+                for piece in parts:
+                    if type(piece) is tuple:
+                        t0 = time.perf_counter()
+                        o = piece[0].writeInto(piece[1], buffer, o)
+                        cutoutSeconds += time.perf_counter() - t0
+                    else:
+                        n = len(piece)
+                        view[o:o + n] = piece
+                        o += n
+                if o != end:
+                    raise RuntimeError(f"alert laid out as {size} bytes came out as {o - start}")
+            except Exception as e:  # its bytes stay unused; the others are unaffected
+                self._fail(out, log, srcIds[i], e)
                 continue
-            out.diaSourceIds.append(srcId)
+            out.diaSourceIds.append(srcIds[i])
             out.diaObjectIds.append(int(tables.diaObjectIds[i]))
-            out.payloads.append(payload)
+            out.payloads.append(readOnly[start:end])
+        out.cutoutSeconds = cutoutSeconds
         return out
+
+    @staticmethod
+    def _fail(out: EncodedVisit, log: logging.Logger, srcId: int, error: Exception) -> None:
+        reason = f"encoding failed: {type(error).__name__}: {error}"
+        log.warning("Alert for diaSourceId=%d not packaged: %s", srcId, reason)
+        out.failed.append((srcId, reason))
 
     def visitToDicts(self, tables: PreparedTables, cutouts: dict[str, list], observationReason,
                      targetName) -> list[dict]:
-        """The same alerts as `encodeVisit`, as dicts (the reference path for tests and benchmarks)."""
+        """The same alerts as `encodeVisit`, as dicts (the reference path for tests and benchmarks).
+
+        ``cutouts`` gives, per cutout field, each source's FITS `bytes` or `None`.
+        """
 
         def records(table):
             return [] if table is None else table.toRecords()
@@ -226,7 +287,6 @@ class AlertEncoder:
                 "mpc_orbits": mpcOrbits[tables.mpcRow[i]] if tables.mpcRow[i] >= 0 else None,
             }
             for name in _CUTOUT_FIELDS:
-                fitsParts = cutouts[name][i]
-                alert[name] = None if fitsParts is None else b"".join(fitsParts)
+                alert[name] = cutouts[name][i]
             alerts.append({name: alert.get(name) for name, _ in self.fields})
         return alerts

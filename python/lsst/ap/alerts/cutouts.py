@@ -31,6 +31,7 @@ __all__ = [
     "CutoutArrays",
     "MASK_PLANES_META",
     "calibrate",
+    "calibrationScales",
     "ccdDataToFitsBytes",
     "centeredBoxMin",
     "localTransformMatrices",
@@ -163,16 +164,23 @@ class ArrayCutter:
         self._height, self._width = self._image.shape
         self._noData = masked.mask.getPlaneBitMask("NO_DATA")
 
-    def cut(self, minX: int, minY: int, width: int, height: int) -> CutoutArrays:
-        """Return the box with lower-left parent pixel (minX, minY) and the given size."""
+    def cut(self, minX: int, minY: int, width: int, height: int, copy: bool = True) -> CutoutArrays:
+        """Return the box with lower-left parent pixel (minX, minY) and the given size.
+
+        With ``copy=False`` a box inside the parent comes back as views of
+        the parent's arrays, for callers that only read them.
+        """
         lx, ly = minX - self._x0, minY - self._y0
         x0, y0 = max(lx, 0), max(ly, 0)
         x1, y1 = min(lx + width, self._width), min(ly + height, self._height)
         if x0 == lx and y0 == ly and x1 == lx + width and y1 == ly + height:
-            # Fully inside: plain copies, the common case.
-            return CutoutArrays(minX, minY, self._image[y0:y1, x0:x1].copy(),
-                                self._variance[y0:y1, x0:x1].copy(),
-                                self._mask[y0:y1, x0:x1].astype(np.int32))
+            # Fully inside, the common case.
+            image = self._image[y0:y1, x0:x1]
+            variance = self._variance[y0:y1, x0:x1]
+            mask = self._mask[y0:y1, x0:x1]
+            if copy:
+                return CutoutArrays(minX, minY, image.copy(), variance.copy(), mask.astype(np.int32))
+            return CutoutArrays(minX, minY, image, variance, mask)
         image = np.full((height, width), np.nan, dtype=np.float32)
         variance = np.full((height, width), np.nan, dtype=np.float32)
         mask = np.full((height, width), self._noData, dtype=np.int32)
@@ -201,8 +209,14 @@ def calibrate(arrays: CutoutArrays, calibrationMean: float) -> tuple[np.ndarray,
     afw multiplies a float image by the float-cast mean, and the variance by
     the float-cast square of the (double) mean.
     """
+    scale, varianceScale = calibrationScales(calibrationMean)
+    return arrays.image * scale, arrays.variance * varianceScale
+
+
+def calibrationScales(calibrationMean: float) -> tuple[np.float32, np.float32]:
+    """The float32 factors afw's ``calibrateImage`` applies to image and variance."""
     mean = float(calibrationMean)
-    return arrays.image * np.float32(mean), arrays.variance * np.float32(mean * mean)
+    return np.float32(mean), np.float32(mean * mean)
 
 
 def makeCcdData(

@@ -3,8 +3,13 @@
 ``CCDData.write`` costs about 3 ms per cutout, most of it building astropy
 ``Header``/``WCS``/HDU objects; an alert has three cutouts.  `CutoutFitsWriter`
 emits the same layout (`lsst.ap.alerts.cutouts`: PRIMARY image + local TAN WCS,
-UNCERT variance, MASK planes, PSFIMAGE) from a few formatted cards and the
+UNCERT variance, PSFIMAGE, MASK planes) from a few formatted cards and the
 big-endian array bytes.  ``CCDData.read`` reads both the same (tested).
+
+A file's size follows from its shapes alone, so the task sizes every alert
+first and then writes each cutout straight into its alert's bytes: the
+parent's pixels are calibrated and byte-swapped into place in one pass, and
+the block padding is the destination's zeros.
 """
 
 from __future__ import annotations
@@ -56,13 +61,8 @@ def _header(cards: list[str]) -> bytes:
     return _pad(text.encode("ascii"), b" ")
 
 
-_ZEROS = bytes(_BLOCK)
-
-
-def _dataParts(array: np.ndarray, bigEndian: str) -> tuple[memoryview, bytes]:
-    """Big-endian array bytes (a view, not a copy) and the zero padding to a whole block."""
-    data = memoryview(np.ascontiguousarray(array, dtype=bigEndian)).cast("B")
-    return data, _ZEROS[:-len(data) % _BLOCK]
+def _paddedSize(nbytes: int) -> int:
+    return nbytes + (-nbytes % _BLOCK)
 
 
 def _imageAxes(kind: str, bitpix: int, shape) -> list[str]:
@@ -93,7 +93,7 @@ _WCS_KEYS = ("CRPIX1", "CRPIX2", "CD1_1", "CD1_2", "CD2_1", "CD2_2")
 
 
 class CutoutFitsWriter:
-    """Serialize cutouts of one image to FITS bytes.
+    """Serialize cutouts of one image as FITS files.
 
     Headers are templates built once per cutout shape; per cutout only the
     numbers are formatted in.
@@ -143,30 +143,19 @@ class CutoutFitsWriter:
             header = self._headers[key] = _header(cards)
         return header
 
-    def write(self, image, variance, mask, psf, crpix, crval, cdMatrix, cutMin, rotPa) -> bytes:
-        """Return the FITS bytes of one calibrated cutout (arguments as `writeParts`)."""
-        return b"".join(self.writeParts(image, variance, mask, psf, crpix, crval, cdMatrix, cutMin, rotPa))
-
-    def writeParts(self, image, variance, mask, psf, crpix, crval, cdMatrix, cutMin, rotPa) -> list:
-        """Return the FITS file of one calibrated cutout as a list of buffers.
-
-        Joined, they are the file; the alert encoder joins them straight
-        into the alert, so the ~35 kB of each cutout are copied once.
+    def primaryHeader(self, shape, cutMin, crpix, crval, cdMatrix, rotPa) -> bytes:
+        """The PRIMARY header of one cutout.
 
         Parameters
         ----------
-        image, variance : `numpy.ndarray`
-            Calibrated float32 pixels (nJy, nJy²).
-        mask : `numpy.ndarray`
-            int32 afw mask planes.
-        psf : `numpy.ndarray` or `None`
-            PSF kernel image.
+        shape : `tuple` [`int`, `int`]
+            Cutout (height, width).
+        cutMin : `tuple` [`int`, `int`]
+            CUTMINX, CUTMINY.
         crpix, crval : `tuple` [`float`, `float`]
             FITS reference pixel (1-based) and its RA/Dec in degrees.
         cdMatrix : `numpy.ndarray`
             2×2 CD matrix, degrees per pixel.
-        cutMin : `tuple` [`int`, `int`]
-            CUTMINX, CUTMINY.
         rotPa : `float` or `None`
             ROTPA in degrees.
 
@@ -180,10 +169,66 @@ class CutoutFitsWriter:
             float(cdMatrix[1][0]), float(cdMatrix[1][1]), float(crval[0]), float(crval[1]))
         if not all(map(math.isfinite, values)):
             raise ValueError(f"non-finite cutout header value in {values}")
-        primary = (self._primaryTemplate(image.shape, rotPa is not None) % values).encode("ascii")
-        parts = [primary, *_dataParts(image, ">f4"), self._extensionHeader("UNCERT", image.shape),
-                 *_dataParts(variance, ">f4")]
-        if psf is not None:
-            parts += [self._extensionHeader("PSFIMAGE", psf.shape), *_dataParts(psf, ">f8")]
-        parts += [self._extensionHeader("MASK", mask.shape), *_dataParts(mask, ">i4")]
-        return parts
+        return (self._primaryTemplate(shape, rotPa is not None) % values).encode("ascii")
+
+    def psfHdu(self, psf: np.ndarray) -> bytes:
+        """The whole PSFIMAGE HDU (header, float64 pixels, padding) of a PSF kernel image."""
+        data = np.ascontiguousarray(psf, dtype=">f8").tobytes()
+        return self._extensionHeader("PSFIMAGE", psf.shape) + data + bytes(-len(data) % _BLOCK)
+
+    def fileSize(self, shape, primaryHeader: bytes, psfHdu: bytes | None) -> int:
+        """Size in bytes of the file `writeInto` writes for these parts."""
+        pixels = _paddedSize(4 * shape[0] * shape[1])
+        return (len(primaryHeader) + len(self._extensionHeader("UNCERT", shape))
+                + len(self._extensionHeader("MASK", shape)) + 3 * pixels
+                + (len(psfHdu) if psfHdu is not None else 0))
+
+    def writeInto(self, out: np.ndarray, offset: int, primaryHeader: bytes, image, variance, mask,
+                  psfHdu: bytes | None, scale=np.float32(1), varianceScale=np.float32(1)) -> int:
+        """Write one cutout's FITS file into ``out`` at ``offset``.
+
+        Parameters
+        ----------
+        out : `numpy.ndarray` [`uint8`]
+            Destination; its bytes in the file's data padding must already
+            be zero (as those of `numpy.zeros`).
+        offset : `int`
+            Where the file starts in ``out``.
+        primaryHeader : `bytes`
+            From `primaryHeader`.
+        image, variance : `numpy.ndarray`
+            Uncalibrated pixels (views into the parent are fine: they are
+            only read).
+        mask : `numpy.ndarray`
+            afw mask planes.
+        psfHdu : `bytes` or `None`
+            From `psfHdu`.
+        scale, varianceScale : `numpy.float32`, optional
+            Calibration factors applied to image and variance while they are
+            copied (as ``PhotoCalib.calibrateImage``: mean and mean²).
+
+        Returns
+        -------
+        end : `int`
+            Offset just past the file (``offset + fileSize(...)``).
+        """
+        shape = image.shape
+        pixels = _paddedSize(4 * shape[0] * shape[1])
+        view = memoryview(out)
+        o = offset + len(primaryHeader)
+        view[offset:o] = primaryHeader
+        np.multiply(image, scale, out=np.ndarray(shape, ">f4", out, o))
+        o += pixels
+        header = self._extensionHeader("UNCERT", shape)
+        view[o:o + len(header)] = header
+        o += len(header)
+        np.multiply(variance, varianceScale, out=np.ndarray(shape, ">f4", out, o))
+        o += pixels
+        if psfHdu is not None:
+            view[o:o + len(psfHdu)] = psfHdu
+            o += len(psfHdu)
+        header = self._extensionHeader("MASK", shape)
+        view[o:o + len(header)] = header
+        o += len(header)
+        np.copyto(np.ndarray(shape, ">i4", out, o), mask, casting="unsafe")
+        return o + pixels

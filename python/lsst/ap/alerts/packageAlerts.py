@@ -22,11 +22,11 @@ import lsst.pipe.base as pipeBase
 from lsst.utils.timer import timeMethod
 
 from . import cutouts as cutoutTools
-from ._afw import InvalidParameterError, InvalidPsfError, geom
+from ._afw import GaussianPsf, InvalidParameterError, InvalidPsfError, geom
 from .alertEncoding import AlertEncoder
 from .alertFile import writeAlertFile
 from .config import PackageAlertsConfig
-from .fitsCutout import CutoutFitsWriter
+from .imageCutouts import ImageCutouts
 from .payloads import AlertPayloads
 from .records import coerceTable
 from .schemaRegistry import SchemaRegistry, UnknownSchemaError
@@ -148,17 +148,19 @@ class PackageAlertsTask(pipeBase.Task):
         self.log.info("Packaging alerts for %d DiaSources (%d skipped).", n, len(tables.skipped))
 
         rotPa = self._rotPa(visitInfo)
-        cutoutBytes = {}
-        for name, exposure in (("cutoutDifference", diffIm), ("cutoutScience", calexp),
-                               ("cutoutTemplate", template)):
-            cutoutBytes[name] = self._cutoutsForImage(exposure, tables, rotPa, timings)
+        cutouts = {name: self._cutoutsForImage(exposure, tables, rotPa)
+                   for name, exposure in (("cutoutDifference", diffIm), ("cutoutScience", calexp),
+                                          ("cutoutTemplate", template))}
         t2 = time.perf_counter()
+        timings["cutouts"] = t2 - t1
 
         observationReason = _nullIfEmpty(getattr(visitInfo, "observationReason", None))
         targetName = _nullIfEmpty(getattr(visitInfo, "object", None))
-        encoded = self.encoder.encodeVisit(tables, cutoutBytes, observationReason, targetName, self.log)
+        encoded = self.encoder.encodeVisit(tables, cutouts, observationReason, targetName, self.log)
         t3 = time.perf_counter()
-        timings["encoding"] = t3 - t2
+        # Cutout pixels are calibrated and serialized while the alerts are assembled.
+        timings["fits"] = encoded.cutoutSeconds
+        timings["encoding"] = t3 - t2 - encoded.cutoutSeconds
         alerts = AlertPayloads(self.schema, encoded.diaSourceIds, encoded.payloads, encoded.diaObjectIds)
         skipped = tables.skipped + encoded.failed
 
@@ -205,15 +207,19 @@ class PackageAlertsTask(pipeBase.Task):
             return None
         return angle if math.isfinite(angle) else None
 
-    def _cutoutsForImage(self, exposure, tables, rotPa, timings):
-        """The cutout FITS file of every source on one image, as lists of buffers (`None` if none)."""
+    def _cutoutsForImage(self, exposure, tables, rotPa):
+        """Plan the cutout of every source on one image (`None` if there is no image or source).
+
+        Returns
+        -------
+        cutouts : `lsst.ap.alerts.imageCutouts.ImageCutouts` or `None`
+            Boxes, PSF HDUs and PRIMARY headers; the pixels are written
+            later, straight into the alerts.
+        """
         n = len(tables.diaSourceIds)
         if exposure is None or n == 0:
-            return [None] * n
-        t0 = time.perf_counter()
+            return None
         wcs = exposure.getWcs()
-        calibrationMean = exposure.getPhotoCalib().getCalibrationMean()
-        maskPlanes = dict(exposure.getMaskedImage().mask.getMaskPlaneDict())
         imBBox = exposure.getBBox()
         ra, dec = np.radians(tables.ra), np.radians(tables.dec)
         # Where the catalog has no pixel position, take it from the WCS.
@@ -230,47 +236,40 @@ class PackageAlertsTask(pipeBase.Task):
         # Box2D(bbox) of the parent: pixel edges half a pixel beyond the centres.
         onImage = ((x >= imBBox.getMinX() - 0.5) & (x <= imBBox.getMaxX() + 0.5)
                    & (y >= imBBox.getMinY() - 0.5) & (y <= imBBox.getMaxY() + 0.5))
-        cutter = cutoutTools.ArrayCutter(exposure)
-        # The same FITS layout as streamCcdDataToBytes, written directly.
-        writer = CutoutFitsWriter(maskPlanes)
-        havePsf = exposure.getPsf() is not None
-        if not havePsf:
+        cutouts = ImageCutouts(exposure, n)
+        writer = cutouts.writer
+        psf = exposure.getPsf()
+        if psf is None:
             self.log.warning("Exposure has no PSF; its cutouts carry none.")
-        averagePsf = self._averagePsf(exposure) if self.config.useAveragePsf else None
-        result = []
-        serializeTime = 0.0
+        # One PSF HDU serves every cutout when the PSF is the same everywhere.
+        perSourcePsf = psf is not None and not self.config.useAveragePsf and not isinstance(psf, GaussianPsf)
+        sharedPsf = None
+        if psf is not None and not perSourcePsf:
+            average = self._averagePsf(exposure)
+            sharedPsf = None if average is None else writer.psfHdu(average)
+        # Python numbers: numpy scalars are slow to format and compare one by one.
+        ids, xs, ys = tables.diaSourceIds.tolist(), x.tolist(), y.tolist()
+        minXs, minYs, sizeList = minX.tolist(), minY.tolist(), np.broadcast_to(sizes, n).tolist()
+        crpixX, crpixY = (cx - minX + 1).tolist(), (cy - minY + 1).tolist()
+        ras, decs, onImage = tables.ra.tolist(), tables.dec.tolist(), onImage.tolist()
+        matrices = matrices.tolist()
         for i in range(n):
-            srcId = int(tables.diaSourceIds[i])
             if not onImage[i]:
-                self._warnOffImage(srcId, geom.Point2D(float(x[i]), float(y[i])), imBBox)
-                result.append(None)
+                self._warnOffImage(ids[i], geom.Point2D(xs[i], ys[i]), imBBox)
                 continue
             try:
-                size = int(sizes[i])
-                arrays = cutter.cut(int(minX[i]), int(minY[i]), size, size)
-                if self.config.useAveragePsf:
-                    psf = averagePsf
-                elif havePsf:
-                    psf = self._computePsf(exposure, geom.Point2D(float(x[i]), float(y[i])), srcId)
-                else:
-                    psf = None
-                image, variance = cutoutTools.calibrate(arrays, calibrationMean)
-                s0 = time.perf_counter()
-                result.append(writer.writeParts(
-                    image, variance, arrays.mask, psf,
-                    crpix=(cx[i] - arrays.minX + 1, cy[i] - arrays.minY + 1),
-                    crval=(float(tables.ra[i]), float(tables.dec[i])),
-                    cdMatrix=matrices[i], cutMin=(arrays.minX - 1, arrays.minY - 1), rotPa=rotPa,
-                ))
-                serializeTime += time.perf_counter() - s0
+                size = int(sizeList[i])
+                header = writer.primaryHeader((size, size), (minXs[i] - 1, minYs[i] - 1),
+                                              (crpixX[i], crpixY[i]), (ras[i], decs[i]), matrices[i], rotPa)
+                psfHdu = sharedPsf
+                if perSourcePsf:
+                    kernel = self._computePsf(exposure, geom.Point2D(xs[i], ys[i]), ids[i])
+                    psfHdu = None if kernel is None else writer.psfHdu(kernel)
+                cutouts.add(i, minXs[i], minYs[i], size, header, psfHdu)
             except Exception as e:  # one bad cutout must not cost the others their alerts
                 self.log.warning("Cutout for DiaSource id=%d failed (%s: %s); packaging the alert without it.",
-                                 srcId, type(e).__name__, e)
-                result.append(None)
-        elapsed = time.perf_counter() - t0
-        timings["cutouts"] = timings.get("cutouts", 0.0) + elapsed - serializeTime
-        timings["fits"] = timings.get("fits", 0.0) + serializeTime
-        return result
+                                 ids[i], type(e).__name__, e)
+        return cutouts
 
     def _warnOffImage(self, srcId, point, imBBox):
         self.log.warning(
@@ -507,13 +506,12 @@ class PackageAlertsTask(pipeBase.Task):
                 encoded,
                 [alert["diaSource"].get("diaObjectId") or 0 for alert in alerts],
             )
-        header = self.schema.wireHeader()
         keyed = self.config.doKeyByDiaObjectId
 
         def messages():
-            for srcId, objId, payload in zip(alerts.diaSourceIds, alerts.diaObjectIds, alerts.payloads):
+            for i, (srcId, objId) in enumerate(zip(alerts.diaSourceIds, alerts.diaObjectIds)):
                 key = diaObjectKey(objId) if keyed and objId else None
-                yield srcId, key, header + payload
+                yield srcId, key, alerts.framed(i)
 
         report = self.producer.produce(messages(), visit, detector)
         for key, value in produceMetadata(report, midpoint_unix, exposure_time).items():

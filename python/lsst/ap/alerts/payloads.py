@@ -25,8 +25,10 @@ class AlertPayloads(Sequence):
         Schema the payloads are written with.
     diaSourceIds : `list` [`int`]
         Id of each alert's DiaSource.
-    payloads : `list` [`bytes`]
-        Schemaless Avro encoding of each alert (no wire header).
+    payloads : `list` [`bytes` or `memoryview`]
+        Schemaless Avro encoding of each alert (no wire header).  The task
+        gives read-only views of one buffer holding the whole visit
+        (``bytes(payload)`` copies one out).
     diaObjectIds : `list` [`int`]
         The diaSource's diaObjectId of each alert (0 for solar-system
         sources).
