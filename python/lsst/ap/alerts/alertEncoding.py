@@ -121,7 +121,7 @@ class AlertEncoder:
         return stream.getvalue()
 
     def encodeVisit(self, tables: PreparedTables, cutouts: dict[str, ImageCutouts | None], observationReason,
-                    targetName, log: logging.Logger) -> EncodedVisit:
+                    targetName, log: logging.Logger, onAlert=None) -> EncodedVisit:
         """Encode every packaged source of a visit/detector.
 
         Every alert is first laid out as a list of byte pieces (rows of the
@@ -139,6 +139,8 @@ class AlertEncoder:
             Scheduler strings (already null when empty).
         log : `logging.Logger`
             For alerts that fail.
+        onAlert : callable, optional
+            Called with each payload, in order, as soon as it is complete.
         """
         sources = _RowBytes(tables.sources)
         objects = _RowBytes(tables.objects)
@@ -246,7 +248,10 @@ class AlertEncoder:
                 continue
             out.diaSourceIds.append(srcIds[i])
             out.diaObjectIds.append(int(tables.diaObjectIds[i]))
-            out.payloads.append(readOnly[start:end])
+            payload = readOnly[start:end]
+            out.payloads.append(payload)
+            if onAlert is not None:
+                onAlert(payload)
         out.cutoutSeconds = cutoutSeconds
         return out
 

@@ -24,7 +24,7 @@ from lsst.utils.timer import timeMethod
 from . import cutouts as cutoutTools
 from ._afw import GaussianPsf, InvalidParameterError, InvalidPsfError, geom
 from .alertEncoding import AlertEncoder
-from .alertFile import writeAlertFile
+from .alertFile import AlertFileWriter
 from .config import PackageAlertsConfig
 from .imageCutouts import ImageCutouts
 from .payloads import AlertPayloads
@@ -156,11 +156,39 @@ class PackageAlertsTask(pipeBase.Task):
 
         observationReason = _nullIfEmpty(getattr(visitInfo, "observationReason", None))
         targetName = _nullIfEmpty(getattr(visitInfo, "object", None))
-        encoded = self.encoder.encodeVisit(tables, cutouts, observationReason, targetName, self.log)
-        t3 = time.perf_counter()
+        alertFile = None
+        fileWriter = None
+        writeSeconds = 0.0
+        if self.config.doWriteAlerts:
+            alertFile = os.path.join(self.config.alertWriteLocation, f"{visit}_{detector}.avro")
+            self.log.info("Writing alerts to %s.", alertFile)
+            fileWriter = AlertFileWriter(alertFile, self.schema)
+
+        def toFile(payload):
+            # Each alert goes to the file as soon as it is complete: the disk
+            # works while the next ones are assembled.
+            nonlocal writeSeconds
+            start = time.perf_counter()
+            fileWriter.append(payload)
+            writeSeconds += time.perf_counter() - start
+
+        try:
+            encoded = self.encoder.encodeVisit(tables, cutouts, observationReason, targetName, self.log,
+                                               onAlert=toFile if fileWriter is not None else None)
+            t3 = time.perf_counter()
+            if fileWriter is not None:
+                # Closed (flushed to disk, renamed into place) before producing, so
+                # the file is there even if Kafka is not.
+                fileWriter.close()
+        except BaseException:
+            if fileWriter is not None:
+                fileWriter.abort()
+            raise
+        t4 = time.perf_counter()
         # Cutout pixels are calibrated and serialized while the alerts are assembled.
         timings["fits"] = encoded.cutoutSeconds
-        timings["encoding"] = t3 - t2 - encoded.cutoutSeconds
+        timings["encoding"] = t3 - t2 - encoded.cutoutSeconds - writeSeconds
+        timings["write"] = writeSeconds + t4 - t3
         alerts = AlertPayloads(self.schema, encoded.diaSourceIds, encoded.payloads, encoded.diaObjectIds)
         skipped = tables.skipped + encoded.failed
 
@@ -175,15 +203,7 @@ class PackageAlertsTask(pipeBase.Task):
             self.metadata["produce_start_timestamp"] = -1
             self.metadata["alert_timing_since_shutter_close"] = -1
             self.metadata["total_alerts"] = -1
-        t4 = time.perf_counter()
-        timings["produce"] = t4 - t3
-
-        alertFile = None
-        if self.config.doWriteAlerts:
-            alertFile = os.path.join(self.config.alertWriteLocation, f"{visit}_{detector}.avro")
-            self.log.info("Writing %d alerts to %s.", len(alerts), alertFile)
-            writeAlertFile(alertFile, self.schema, alerts.payloads)
-        timings["write"] = time.perf_counter() - t4
+        timings["produce"] = time.perf_counter() - t4
 
         self.metadata["alerts_packaged"] = len(alerts)
         self.metadata["alerts_skipped"] = len(skipped)

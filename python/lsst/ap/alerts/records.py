@@ -253,6 +253,12 @@ class TypedTable:
 
 def _missingMask(series: pd.Series) -> np.ndarray:
     """Null marker of pandas: None, NA, NaT and NaN."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        # Masked and Arrow arrays know their nulls; pd.isna would rebuild a Series.
+        return np.asarray(series.array.isna(), dtype=bool)
+    if dtype.kind in "biu":
+        return np.zeros(len(series), dtype=bool)
     return np.asarray(pd.isna(series), dtype=bool)
 
 
@@ -275,11 +281,11 @@ def _coerceNumeric(spec, series, problems, positions):
             nullMask = _missingMask(series)
     else:
         nullMask = _missingMask(series)
-    try:
-        filled = series.to_numpy(dtype=np.float64 if isFloatField else object, na_value=np.nan)
-    except (TypeError, ValueError):
-        filled = series.to_numpy(dtype=object)
     if isFloatField:
+        try:
+            filled = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):
+            filled = series.to_numpy(dtype=object)
         try:
             values = np.asarray(filled, dtype=np.float64)
         except (TypeError, ValueError):
@@ -306,6 +312,9 @@ def _coerceNumeric(spec, series, problems, positions):
         return out, nullMask
     native = _nativeValues(series)
     if spec.avroType == "boolean":
+        if native is not None and native.dtype.kind == "b":
+            # Nulls are already False (na_value=0).
+            return native.astype(np.bool_), nullMask
         out = np.zeros(n, dtype=np.bool_)
         if native is not None:
             valid = ~nullMask & ((native == 0) | (native == 1))
