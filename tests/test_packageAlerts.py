@@ -344,6 +344,21 @@ class BadInputTestCase(PackageAlertsTestBase):
         self.assertEqual(len(cm.exception.problems), 3)
         self.assertEqual(os.listdir(self.tmp.name), [])
 
+    def testDuplicateAndStringColumnsAreInputErrors(self):
+        """A duplicated column or numbers held as strings fail the whole visit, naming the column."""
+        visit = self.visit
+        task = self.makeTask(doWriteAlerts=True)
+        sources = pd.concat([visit.diaSourceCat, visit.diaSourceCat[["psfFlux"]]], axis=1)
+        objects = visit.diaObjectCat.copy()
+        objects["nDiaSources"] = objects["nDiaSources"].astype(str).astype("string")
+        with self.assertRaises(AlertInputError) as cm:
+            task.run(sources, objects, *_runArgs(visit)[2:])
+        self.assertEqual(len(cm.exception.problems), 2)
+        message = str(cm.exception)
+        self.assertIn("diaSourceCat has duplicate column 'psfFlux'", message)
+        self.assertIn("diaObjectCat.nDiaSources holds strings", message)
+        self.assertEqual(os.listdir(self.tmp.name), [])
+
     def testPerSourceProblemsSkipOnlyThatSource(self):
         visit = self.visit
         sources = visit.diaSourceCat.copy()

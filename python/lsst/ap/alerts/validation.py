@@ -52,14 +52,16 @@ def checkTableColumns(table, recordSchema, tableName: str) -> list[str]:
                if not s.nullable and not s.hasDefault and s.name not in available]
     if missing:
         problems.append(f"{tableName} lacks required column(s): {', '.join(missing)}")
+    # Column dtypes from the frame's own list: no Series is built per column.
+    dtypes = dict(zip(table.columns, table.dtypes))
+    duplicated = set(table.columns[table.columns.duplicated()])
     for spec in fieldSpecs(recordSchema):
-        if spec.name not in table.columns or spec.avroType in ("string", "bytes"):
+        if spec.name not in dtypes or spec.avroType in ("string", "bytes"):
             continue
-        column = table[spec.name]
-        if isinstance(column, pd.DataFrame):
+        if spec.name in duplicated:
             problems.append(f"{tableName} has duplicate column {spec.name!r}")
-        elif isinstance(column.dtype, pd.StringDtype):
-            problems.append(f"{tableName}.{spec.name} holds strings (dtype {column.dtype}) "
+        elif isinstance(dtypes[spec.name], pd.StringDtype):
+            problems.append(f"{tableName}.{spec.name} holds strings (dtype {dtypes[spec.name]}) "
                             f"but the schema needs {spec.avroType}")
     return problems
 
