@@ -225,6 +225,8 @@ class TypedTable:
     def take(self, rows: Sequence[int] | np.ndarray) -> TypedTable:
         """Return the table restricted to (and reordered by) ``rows``."""
         rows = np.asarray(rows, dtype=np.intp)
+        if len(rows) == self.size and np.array_equal(rows, np.arange(self.size)):
+            return self  # already in order (tables are never modified in place)
         return TypedTable(
             schema=self.schema,
             specs=self.specs,
