@@ -25,7 +25,7 @@ import time
 import fastavro
 import numpy as np
 
-from .avroEncoding import encodeBytes, encodeLong, encodeTable
+from .avroEncoding import encodeBytes, encodeLong, encodeLongs, encodeTable
 from .imageCutouts import ImageCutouts
 from .schemaRegistry import AlertSchema
 from .tables import PreparedTables
@@ -69,11 +69,21 @@ class _RowBytes:
 
     def __init__(self, table):
         if table is None or table.size == 0:
-            self.buffer, self.offsets = memoryview(b""), [0]
+            self._set(b"", np.zeros(1, dtype=np.int64))
         else:
             encoded = encodeTable(table)
-            self.buffer = memoryview(encoded.buffer)
-            self.offsets = encoded.offsets.tolist()
+            self._set(encoded.buffer, encoded.offsets)
+
+    def _set(self, buffer, offsets):
+        self.buffer = memoryview(buffer)
+        self.offsets = offsets.tolist()
+
+    @classmethod
+    def ofLongs(cls, values: np.ndarray) -> _RowBytes:
+        """Avro longs, one row each."""
+        rowBytes = cls(None)
+        rowBytes._set(*encodeLongs(values))
+        return rowBytes
 
     def row(self, i: int) -> memoryview:
         return self.buffer[self.offsets[i]:self.offsets[i + 1]]
@@ -156,63 +166,111 @@ class AlertEncoder:
         target = optionalString(targetName)
         out = EncodedVisit([], [], [], [])
         srcIds = tables.diaSourceIds.tolist()
-        singleRows = {name: (rowBytes, np.asarray(rows).tolist()) for name, rowBytes, rows in (
-            ("diaObject", objects, tables.objectRow), ("ssSource", ssSources, tables.ssRow),
-            ("mpc_orbits", mpcOrbits, tables.mpcRow))}
-        arrays = {"prvDiaSources": (history, tables.historyRows), "prvDiaForcedSources": (forced, tables.forcedRows)}
-        cutoutSizes = {name: (images, images.fileSizes.tolist()) for name, images in cutouts.items()
-                       if images is not None}
+        idBytes = _RowBytes.ofLongs(tables.diaSourceIds)
+        # Framing heads (branch + count or length) repeat a few values: cached.
+        heads: dict[int, bytes] = {}
+
+        def head(n):
+            encoded = heads.get(n)
+            if encoded is None:
+                encoded = heads[n] = _BRANCH1 + encodeLong(n)
+            return encoded
+
+        def constant(piece):
+            def add(i, parts):
+                parts.append(piece)
+                return len(piece)
+            return add
+
+        def alertId(i, parts):
+            piece = idBytes.row(i)
+            parts.append(piece)
+            return len(piece)
+
+        def record(rowBytes, nullable):
+            def add(i, parts):
+                piece = rowBytes.row(i)
+                if nullable:
+                    parts += (_BRANCH1, piece)
+                    return 1 + len(piece)
+                parts.append(piece)
+                return len(piece)
+            return add
+
+        def optionalRecord(rowBytes, rows):
+            rows = np.asarray(rows).tolist()
+
+            def add(i, parts):
+                row = rows[i]
+                if row < 0:
+                    parts.append(_NULL)
+                    return 1
+                piece = rowBytes.row(row)
+                parts += (_BRANCH1, piece)
+                return 1 + len(piece)
+            return add
+
+        def optionalArray(rowBytes, spans):
+            def add(i, parts):
+                span = spans[i]
+                if span is None:
+                    parts.append(_NULL)
+                    return 1
+                if span[0] == span[1]:
+                    parts.append(_EMPTY_ARRAY)
+                    return 2
+                # One block (count, items, terminator), as fastavro writes arrays.
+                count = head(span[1] - span[0])
+                items = rowBytes.span(*span)
+                parts += (count, items, _END)
+                return len(count) + len(items) + 1
+            return add
+
+        def cutout(images):
+            fileSizes = images.fileSizes.tolist()
+
+            def add(i, parts):
+                size = fileSizes[i]
+                if not size:
+                    parts.append(_NULL)
+                    return 1
+                length = head(size)  # Avro bytes: length, then content
+                parts += (length, (images, i))
+                return len(length) + size
+            return add
+
+        handlers = []
+        for name, nullable in self.fields:
+            if name in ("diaSourceId", "alertId"):
+                handler = alertId
+            elif name == "observation_reason":
+                handler = constant(reason)
+            elif name == "target_name":
+                handler = constant(target)
+            elif name == "diaSource":
+                handler = record(sources, nullable)
+            elif name == "prvDiaSources":
+                handler = optionalArray(history, tables.historyRows)
+            elif name == "prvDiaForcedSources":
+                handler = optionalArray(forced, tables.forcedRows)
+            elif name == "diaObject":
+                handler = optionalRecord(objects, tables.objectRow)
+            elif name == "ssSource":
+                handler = optionalRecord(ssSources, tables.ssRow)
+            elif name == "mpc_orbits":
+                handler = optionalRecord(mpcOrbits, tables.mpcRow)
+            elif name in _CUTOUT_FIELDS and cutouts.get(name) is not None:
+                handler = cutout(cutouts[name])
+            else:
+                handler = constant(_NULL)
+            handlers.append(handler)
 
         def pieces(i):
             """Alert i as byte pieces and (ImageCutouts, i) placeholders, and its size."""
             parts = []
             size = 0
-            for name, nullable in self.fields:
-                if name in ("diaSourceId", "alertId"):
-                    piece = encodeLong(srcIds[i])
-                elif name == "observation_reason":
-                    piece = reason
-                elif name == "target_name":
-                    piece = target
-                elif name == "diaSource":
-                    if nullable:
-                        parts.append(_BRANCH1)
-                        size += 1
-                    piece = sources.row(i)
-                elif name in arrays:
-                    rowBytes, spans = arrays[name]
-                    span = spans[i]
-                    if span is None:
-                        piece = _NULL
-                    elif span[0] == span[1]:
-                        piece = _EMPTY_ARRAY
-                    else:
-                        # One block (count, items, terminator), as fastavro writes arrays.
-                        head = _BRANCH1 + encodeLong(span[1] - span[0])
-                        items = rowBytes.span(*span)
-                        parts += (head, items)
-                        size += len(head) + len(items)
-                        piece = _END
-                elif name in singleRows:
-                    rowBytes, rows = singleRows[name]
-                    row = rows[i]
-                    if row < 0:
-                        piece = _NULL
-                    else:
-                        parts.append(_BRANCH1)
-                        size += 1
-                        piece = rowBytes.row(row)
-                elif name in cutoutSizes and cutoutSizes[name][1][i]:
-                    images, fileSizes = cutoutSizes[name]
-                    fileSize = fileSizes[i]
-                    head = _BRANCH1 + encodeLong(fileSize)  # Avro bytes: length, then content
-                    parts += (head, (images, i))
-                    size += len(head) + fileSize
-                    continue
-                else:
-                    piece = _NULL
-                parts.append(piece)
-                size += len(piece)
+            for handler in handlers:
+                size += handler(i, parts)
             return parts, size
 
         layouts = []
