@@ -158,14 +158,14 @@ class _Chunk:
         used = self.width if self.lengths is None else self.lengths
         return used if self.present is None else used * self.present
 
-    def fillMask(self, mask: np.ndarray) -> None:
-        """Write which bytes are used into ``mask`` (width, rows)."""
+    def rowMask(self) -> np.ndarray:
+        """Which bytes are used, (rows, width)."""
         if self.lengths is None:
-            mask[:] = True if self.present is None else self.present
-            return
-        np.less(np.arange(self.width)[:, None], self.lengths, out=mask)
+            return np.broadcast_to(self.present[:, None], (len(self.present), self.width))
+        mask = np.arange(self.width) < self.lengths[:, None]
         if self.present is not None:
-            mask &= self.present
+            mask &= self.present[:, None]
+        return mask
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,12 +186,13 @@ def _varintChunk(zigzagged: np.ndarray) -> _Chunk:
     """Varint-encode uint64 values, up to the widest one's length."""
     lengths = np.searchsorted(_VARINT_THRESHOLDS, zigzagged, side="right").astype(np.int64) + 1
     width = int(lengths.max(initial=1))
-    shifts = np.arange(width, dtype=np.uint64)[:, None] * np.uint64(7)
-    groups = (zigzagged >> shifts) & np.uint64(0x7F)
+    # Computed row by row (value, byte): the gather copies rows.
+    shifts = np.arange(width, dtype=np.uint64) * np.uint64(7)
+    groups = (zigzagged[:, None] >> shifts) & np.uint64(0x7F)
     # Every byte but a value's last has the continuation bit.
-    continues = np.arange(width)[:, None] < (lengths - 1)
-    planes = groups.astype(np.uint8) | (continues.view(np.uint8) << np.uint8(7))
-    return _Chunk(planes, None if (lengths == width).all() else lengths)
+    continues = np.arange(width) < (lengths[:, None] - 1)
+    rows = groups.astype(np.uint8) | (continues.view(np.uint8) << np.uint8(7))
+    return _Chunk(rows.T, None if (lengths == width).all() else lengths)
 
 
 def _fixedChunk(values: np.ndarray, dtype) -> _Chunk:
@@ -287,21 +288,35 @@ def _fieldParts(spec: FieldSpec, values: np.ndarray, nulls: np.ndarray | None, s
 
 
 def _gatherChunks(chunks: Sequence[_Chunk], size: int) -> _Flat:
-    """Concatenate the used bytes of consecutive chunks, row by row."""
-    planes = np.empty((sum(c.width for c in chunks), size), dtype=np.uint8)
-    partial = not all(c.isFull for c in chunks)
-    mask = np.empty(planes.shape, dtype=bool) if partial else None
+    """Concatenate the used bytes of consecutive chunks, row by row.
+
+    The chunks are copied side by side into one row-major (rows, bytes)
+    matrix through a structured view (one field per chunk: numpy copies
+    whole fields far faster than byte columns), then the used bytes are
+    selected in row order.
+    """
+    chunks = [c for c in chunks if c.width]
+    offsets = np.cumsum([0] + [c.width for c in chunks]).tolist()
+    width = offsets[-1]
     lengths = np.zeros(size, dtype=np.int64)
-    start = 0
     for chunk in chunks:
-        stop = start + chunk.width
-        planes[start:stop] = chunk.planes
-        if partial:
-            chunk.fillMask(mask[start:stop])
         lengths += chunk.usedLengths()
-        start = stop
-    # Row-major walk of the (rows, bytes) views: records in row order.
-    data = planes.T[mask.T] if partial else np.ascontiguousarray(planes.T).reshape(-1)
+    if not width:
+        return _Flat(np.empty(0, dtype=np.uint8), lengths)
+    names = [f"c{k}" for k in range(len(chunks))]
+    fields = np.dtype({"names": names, "formats": [f"V{c.width}" for c in chunks],
+                       "offsets": offsets[:-1], "itemsize": width})
+    matrix = np.empty((size, width), dtype=np.uint8)
+    byRow = matrix.view(fields)[:, 0]
+    partial = [k for k, c in enumerate(chunks) if not c.isFull]
+    mask = np.ones((size, width), dtype=bool) if partial else None
+    maskByRow = mask.view(fields)[:, 0] if partial else None
+    for name, chunk in zip(names, chunks):
+        # Chunk planes are transposes of row-major arrays: .T is contiguous.
+        byRow[name] = np.ascontiguousarray(chunk.planes.T).view(f"V{chunk.width}")[:, 0]
+    for k in partial:
+        maskByRow[names[k]] = np.ascontiguousarray(chunks[k].rowMask()).view(f"V{chunks[k].width}")[:, 0]
+    data = matrix[mask] if partial else matrix.reshape(-1)
     return _Flat(data, lengths)
 
 
