@@ -293,7 +293,7 @@ class AlertEncoder:
                 for piece in parts:
                     if type(piece) is tuple:
                         t0 = time.perf_counter()
-                        o = piece[0].writeInto(piece[1], buffer, o)
+                        o = piece[0].writeInto(piece[1], view, o)
                         cutoutSeconds += time.perf_counter() - t0
                     else:
                         n = len(piece)

@@ -183,52 +183,42 @@ class CutoutFitsWriter:
                 + len(self._extensionHeader("MASK", shape)) + 3 * pixels
                 + (len(psfHdu) if psfHdu is not None else 0))
 
-    def writeInto(self, out: np.ndarray, offset: int, primaryHeader: bytes, image, variance, mask,
-                  psfHdu: bytes | None, scale=np.float32(1), varianceScale=np.float32(1)) -> int:
+    def writeInto(self, out, offset: int, shape, primaryHeader: bytes, image, variance, mask,
+                  psfHdu: bytes | None) -> int:
         """Write one cutout's FITS file into ``out`` at ``offset``.
 
         Parameters
         ----------
-        out : `numpy.ndarray` [`uint8`]
-            Destination; its bytes in the file's data padding must already
-            be zero (as those of `numpy.zeros`).
+        out : `memoryview`
+            Writable byte buffer; the file's data padding there must
+            already be zero (as in `numpy.zeros`).
         offset : `int`
             Where the file starts in ``out``.
+        shape : `tuple` [`int`, `int`]
+            Cutout (height, width).
         primaryHeader : `bytes`
             From `primaryHeader`.
-        image, variance : `numpy.ndarray`
-            Uncalibrated pixels (views into the parent are fine: they are
-            only read).
-        mask : `numpy.ndarray`
-            afw mask planes.
+        image, variance, mask : bytes-like
+            The pixels as FITS stores them: calibrated image and variance as
+            big-endian float32, mask planes as big-endian int32.
         psfHdu : `bytes` or `None`
             From `psfHdu`.
-        scale, varianceScale : `numpy.float32`, optional
-            Calibration factors applied to image and variance while they are
-            copied (as ``PhotoCalib.calibrateImage``: mean and mean²).
 
         Returns
         -------
         end : `int`
             Offset just past the file (``offset + fileSize(...)``).
         """
-        shape = image.shape
-        pixels = _paddedSize(4 * shape[0] * shape[1])
-        view = memoryview(out)
-        o = offset + len(primaryHeader)
-        view[offset:o] = primaryHeader
-        np.multiply(image, scale, out=np.ndarray(shape, ">f4", out, o))
-        o += pixels
-        header = self._extensionHeader("UNCERT", shape)
-        view[o:o + len(header)] = header
-        o += len(header)
-        np.multiply(variance, varianceScale, out=np.ndarray(shape, ">f4", out, o))
-        o += pixels
-        if psfHdu is not None:
-            view[o:o + len(psfHdu)] = psfHdu
-            o += len(psfHdu)
-        header = self._extensionHeader("MASK", shape)
-        view[o:o + len(header)] = header
-        o += len(header)
-        np.copyto(np.ndarray(shape, ">i4", out, o), mask, casting="unsafe")
-        return o + pixels
+        padded = _paddedSize(4 * shape[0] * shape[1])
+        uncertHeader = self._extensionHeader("UNCERT", shape)
+        maskHeader = self._extensionHeader("MASK", shape)
+        o = offset
+        # (bytes, space they take): pixel data is followed by zero padding.
+        for part, extent in ((primaryHeader, len(primaryHeader)), (image, padded),
+                             (uncertHeader, len(uncertHeader)), (variance, padded),
+                             (psfHdu, 0 if psfHdu is None else len(psfHdu)),
+                             (maskHeader, len(maskHeader)), (mask, padded)):
+            if part is not None:
+                out[o:o + len(part)] = part
+            o += extent
+        return o
