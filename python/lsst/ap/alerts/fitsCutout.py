@@ -143,33 +143,47 @@ class CutoutFitsWriter:
             header = self._headers[key] = _header(cards)
         return header
 
-    def primaryHeader(self, shape, cutMin, crpix, crval, cdMatrix, rotPa) -> bytes:
+    @staticmethod
+    def headerValues(cutMinX, cutMinY, crpixX, crpixY, cdMatrices, ra, dec, rotPa) -> np.ndarray:
+        """The numbers of many PRIMARY headers, one row per cutout (what `primaryHeader` formats).
+
+        Parameters
+        ----------
+        cutMinX, cutMinY : `numpy.ndarray`
+            CUTMINX, CUTMINY (integers).
+        crpixX, crpixY : `numpy.ndarray`
+            FITS reference pixel (1-based).
+        cdMatrices : `numpy.ndarray`
+            (n, 2, 2) CD matrices, degrees per pixel.
+        ra, dec : `numpy.ndarray`
+            CRVAL in degrees.
+        rotPa : `float` or `None`
+            ROTPA in degrees, the same for all.
+        """
+        cd = np.asarray(cdMatrices, dtype=float).reshape(-1, 4)
+        columns = [cutMinX, cutMinY] + ([] if rotPa is None else [np.full(len(cd), float(rotPa))])
+        columns += [crpixX, crpixY, cd[:, 0], cd[:, 1], cd[:, 2], cd[:, 3], ra, dec]
+        return np.column_stack([np.asarray(c, dtype=float) for c in columns])
+
+    def primaryHeader(self, shape, values) -> bytes:
         """The PRIMARY header of one cutout.
 
         Parameters
         ----------
         shape : `tuple` [`int`, `int`]
             Cutout (height, width).
-        cutMin : `tuple` [`int`, `int`]
-            CUTMINX, CUTMINY.
-        crpix, crval : `tuple` [`float`, `float`]
-            FITS reference pixel (1-based) and its RA/Dec in degrees.
-        cdMatrix : `numpy.ndarray`
-            2×2 CD matrix, degrees per pixel.
-        rotPa : `float` or `None`
-            ROTPA in degrees.
+        values : `tuple` [`float`, ...]
+            A row of `headerValues`: CUTMINX, CUTMINY, [ROTPA,] CRPIX1,
+            CRPIX2, CD1_1, CD1_2, CD2_1, CD2_2, CRVAL1, CRVAL2.
 
         Raises
         ------
         ValueError
-            If a WCS or ROTPA value is not finite (FITS cannot hold it).
+            If a value is not finite (FITS cannot hold it).
         """
-        values = (int(cutMin[0]), int(cutMin[1])) + (() if rotPa is None else (float(rotPa),)) + (
-            float(crpix[0]), float(crpix[1]), float(cdMatrix[0][0]), float(cdMatrix[0][1]),
-            float(cdMatrix[1][0]), float(cdMatrix[1][1]), float(crval[0]), float(crval[1]))
         if not all(map(math.isfinite, values)):
             raise ValueError(f"non-finite cutout header value in {values}")
-        return (self._primaryTemplate(shape, rotPa is not None) % values).encode("ascii")
+        return (self._primaryTemplate(shape, len(values) == 11) % tuple(values)).encode("ascii")
 
     def psfHdu(self, psf: np.ndarray) -> bytes:
         """The whole PSFIMAGE HDU (header, float64 pixels, padding) of a PSF kernel image."""

@@ -148,7 +148,8 @@ class PackageAlertsTask(pipeBase.Task):
         self.log.info("Packaging alerts for %d DiaSources (%d skipped).", n, len(tables.skipped))
 
         rotPa = self._rotPa(visitInfo)
-        cutouts = {name: self._cutoutsForImage(exposure, tables, rotPa)
+        headers = {}
+        cutouts = {name: self._cutoutsForImage(exposure, tables, rotPa, headers)
                    for name, exposure in (("cutoutDifference", diffIm), ("cutoutScience", calexp),
                                           ("cutoutTemplate", template))}
         t2 = time.perf_counter()
@@ -227,8 +228,11 @@ class PackageAlertsTask(pipeBase.Task):
             return None
         return angle if math.isfinite(angle) else None
 
-    def _cutoutsForImage(self, exposure, tables, rotPa):
+    def _cutoutsForImage(self, exposure, tables, rotPa, headers):
         """Plan the cutout of every source on one image (`None` if there is no image or source).
+
+        ``headers`` caches PRIMARY headers by shape and values across the
+        images of a visit.
 
         Returns
         -------
@@ -267,20 +271,24 @@ class PackageAlertsTask(pipeBase.Task):
         if psf is not None and not perSourcePsf:
             average = self._averagePsf(exposure)
             sharedPsf = None if average is None else writer.psfHdu(average)
+        values = writer.headerValues(minX - 1, minY - 1, cx - minX + 1, cy - minY + 1, matrices,
+                                     tables.ra, tables.dec, rotPa).tolist()
         # Python numbers: numpy scalars are slow to format and compare one by one.
         ids, xs, ys = tables.diaSourceIds.tolist(), x.tolist(), y.tolist()
         minXs, minYs, sizeList = minX.tolist(), minY.tolist(), np.broadcast_to(sizes, n).tolist()
-        crpixX, crpixY = (cx - minX + 1).tolist(), (cy - minY + 1).tolist()
-        ras, decs, onImage = tables.ra.tolist(), tables.dec.tolist(), onImage.tolist()
-        matrices = matrices.tolist()
+        onImage = onImage.tolist()
         for i in range(n):
             if not onImage[i]:
                 self._warnOffImage(ids[i], geom.Point2D(xs[i], ys[i]), imBBox)
                 continue
             try:
                 size = int(sizeList[i])
-                header = writer.primaryHeader((size, size), (minXs[i] - 1, minYs[i] - 1),
-                                              (crpixX[i], crpixY[i]), (ras[i], decs[i]), matrices[i], rotPa)
+                # Images on the same WCS (difference and science, usually the
+                # warped template too) have the same header at a source.
+                key = (size, tuple(values[i]))
+                header = headers.get(key)
+                if header is None:
+                    header = headers[key] = writer.primaryHeader((size, size), values[i])
                 psfHdu = sharedPsf
                 if perSourcePsf:
                     kernel = self._computePsf(exposure, geom.Point2D(xs[i], ys[i]), ids[i])
