@@ -166,6 +166,7 @@ class AlertEncoder:
         target = optionalString(targetName)
         out = EncodedVisit([], [], [], [])
         srcIds = tables.diaSourceIds.tolist()
+        objIds = tables.diaObjectIds.tolist()
         idBytes = _RowBytes.ofLongs(tables.diaSourceIds)
         # Framing heads (branch + count or length) repeat a few values: cached.
         heads: dict[int, bytes] = {}
@@ -305,7 +306,7 @@ class AlertEncoder:
                 self._fail(out, log, srcIds[i], e)
                 continue
             out.diaSourceIds.append(srcIds[i])
-            out.diaObjectIds.append(int(tables.diaObjectIds[i]))
+            out.diaObjectIds.append(objIds[i])
             payload = readOnly[start:end]
             out.payloads.append(payload)
             if onAlert is not None:

@@ -375,13 +375,13 @@ class EncodedRows:
 
     Attributes
     ----------
-    buffer : `bytes`
-        All rows' encodings, concatenated in row order.
+    buffer : `memoryview`
+        All rows' encodings, concatenated in row order (read-only bytes).
     offsets : `numpy.ndarray` [`int64`]
         Row ``i`` is ``buffer[offsets[i]:offsets[i + 1]]``; length rows + 1.
     """
 
-    buffer: bytes
+    buffer: memoryview
     offsets: np.ndarray
     _bounds: list[int] = dataclasses.field(init=False, repr=False, compare=False)
 
@@ -398,11 +398,11 @@ class EncodedRows:
             row += len(self)
         if not 0 <= row < len(self):
             raise IndexError(f"row {row} out of range")
-        return self.buffer[self._bounds[row] : self._bounds[row + 1]]
+        return bytes(self.buffer[self._bounds[row] : self._bounds[row + 1]])
 
     def __iter__(self):
         bounds = self._bounds
-        return (self.buffer[a:b] for a, b in zip(bounds[:-1], bounds[1:]))
+        return (bytes(self.buffer[a:b]) for a, b in zip(bounds[:-1], bounds[1:]))
 
     def join(self, rows: Iterable[int]) -> bytes:
         """Return the encodings of ``rows``, concatenated in the given order.
@@ -464,7 +464,7 @@ def encodeTable(table: TypedTable) -> EncodedRows:
     for spec in table.specs:
         parts.extend(_fieldParts(spec, table.columns[spec.name], table.nulls.get(spec.name), size))
     data, offsets = _interleave(_segments(parts, size), size)
-    return EncodedRows(data.tobytes(), offsets)
+    return EncodedRows(memoryview(data).toreadonly(), offsets)
 
 
 # --------------------------------------------------------------------------

@@ -109,6 +109,8 @@ class CutoutFitsWriter:
         self._planeCards = [_planeCard(name, bit) for name, bit in sorted(maskPlanes.items(), key=lambda kv: kv[1])]
         self._templates: dict[tuple, str] = {}
         self._headers: dict[tuple, bytes] = {}
+        self._sizes: dict[tuple, int] = {}
+        self._layouts: dict[tuple, tuple] = {}
 
     def _primaryTemplate(self, shape, withRotPa: bool) -> str:
         key = (tuple(shape), withRotPa)
@@ -192,10 +194,13 @@ class CutoutFitsWriter:
 
     def fileSize(self, shape, primaryHeader: bytes, psfHdu: bytes | None) -> int:
         """Size in bytes of the file `writeInto` writes for these parts."""
-        pixels = _paddedSize(4 * shape[0] * shape[1])
-        return (len(primaryHeader) + len(self._extensionHeader("UNCERT", shape))
-                + len(self._extensionHeader("MASK", shape)) + 3 * pixels
-                + (len(psfHdu) if psfHdu is not None else 0))
+        key = (shape, len(primaryHeader), 0 if psfHdu is None else len(psfHdu))
+        size = self._sizes.get(key)
+        if size is None:
+            pixels = _paddedSize(4 * shape[0] * shape[1])
+            size = self._sizes[key] = (key[1] + key[2] + len(self._extensionHeader("UNCERT", shape))
+                                       + len(self._extensionHeader("MASK", shape)) + 3 * pixels)
+        return size
 
     def writeInto(self, out, offset: int, shape, primaryHeader: bytes, image, variance, mask,
                   psfHdu: bytes | None) -> int:
@@ -223,16 +228,25 @@ class CutoutFitsWriter:
         end : `int`
             Offset just past the file (``offset + fileSize(...)``).
         """
-        padded = _paddedSize(4 * shape[0] * shape[1])
-        uncertHeader = self._extensionHeader("UNCERT", shape)
-        maskHeader = self._extensionHeader("MASK", shape)
-        o = offset
-        # (bytes, space they take): pixel data is followed by zero padding.
-        for part, extent in ((primaryHeader, len(primaryHeader)), (image, padded),
-                             (uncertHeader, len(uncertHeader)), (variance, padded),
-                             (psfHdu, 0 if psfHdu is None else len(psfHdu)),
-                             (maskHeader, len(maskHeader)), (mask, padded)):
-            if part is not None:
-                out[o:o + len(part)] = part
-            o += extent
-        return o
+        layout = self._layouts.get(shape)
+        if layout is None:
+            layout = self._layouts[shape] = (self._extensionHeader("UNCERT", shape),
+                                             self._extensionHeader("MASK", shape),
+                                             _paddedSize(4 * shape[0] * shape[1]))
+        uncertHeader, maskHeader, padded = layout
+        # Pixel data is followed by zero padding (already zero in ``out``).
+        o = offset + len(primaryHeader)
+        out[offset:o] = primaryHeader
+        out[o:o + len(image)] = image
+        o += padded
+        out[o:o + len(uncertHeader)] = uncertHeader
+        o += len(uncertHeader)
+        out[o:o + len(variance)] = variance
+        o += padded
+        if psfHdu is not None:
+            out[o:o + len(psfHdu)] = psfHdu
+            o += len(psfHdu)
+        out[o:o + len(maskHeader)] = maskHeader
+        o += len(maskHeader)
+        out[o:o + len(mask)] = mask
+        return o + padded

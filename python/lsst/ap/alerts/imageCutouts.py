@@ -78,8 +78,10 @@ class ImageCutouts:
     def writeInto(self, index: int, out, offset: int) -> int:
         """Write alert ``index``'s FITS file into ``out`` (a zeroed `memoryview`) at ``offset``; return its end."""
         _, _, size, primaryHeader, psfHdu = self._plans[index]
-        image, variance, mask = self._fitsPixels(index)
-        return self.writer.writeInto(out, offset, (size, size), primaryHeader, image, variance, mask, psfHdu)
+        if index // _BATCH != self._batch:
+            self._prepareBatch(index // _BATCH)
+        pixels = self._pixels.get(index) or self._edgePixels(index)
+        return self.writer.writeInto(out, offset, (size, size), primaryHeader, *pixels, psfHdu)
 
     def fitsBytes(self, index: int) -> bytes | None:
         """Alert ``index``'s FITS file as `bytes` (`None` if it has no cutout)."""
@@ -90,15 +92,11 @@ class ImageCutouts:
         self.writeInto(index, memoryview(out), 0)
         return out.tobytes()
 
-    def _fitsPixels(self, index: int) -> tuple:
-        """Big-endian image, variance and mask bytes of alert ``index``'s cutout."""
-        batch = index // _BATCH
-        if batch != self._batch:
-            self._prepareBatch(batch)
-        pixels = self._pixels.get(index)
-        if pixels is not None:
-            return pixels
-        # A box that leaves the parent: padded like afw's getCutout, one by one.
+    def _edgePixels(self, index: int) -> tuple:
+        """Big-endian image, variance and mask bytes of a cutout that leaves the parent.
+
+        Padded like afw's ``getCutout``, one cutout at a time.
+        """
         minX, minY, size, _, _ = self._plans[index]
         arrays = self._cutter.cut(minX, minY, size, size, copy=False)
         return self._calibrated(arrays.image[None], arrays.variance[None], arrays.mask[None])[0]
