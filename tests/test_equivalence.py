@@ -163,6 +163,9 @@ class EquivalenceTestCase(lsst.utils.tests.TestCase):
             "threshold": (makeVisit(24, 5, seed=14, varyHistory=True, fractionNewObjects=0.4),
                           {"forcedSourceHistoryThreshold": 3}),
         }
+        # More alerts than one pixel batch of ImageCutouts (256), with mixed
+        # cutout sizes and many boxes off the image edges in every batch.
+        cls.cases["crowded"] = (makeVisit(700, 2, seed=16, size=480), {})
         emptyBase = makeVisit(16, 3, seed=15)
         cls.cases["emptyHistories"] = (replace(emptyBase, diaSrcHistory=emptyBase.diaSrcHistory.iloc[:0],
                                                diaForcedSources=emptyBase.diaForcedSources.iloc[:0]), {})
@@ -264,6 +267,21 @@ class EquivalenceTestCase(lsst.utils.tests.TestCase):
             self.assertIn(a["prvDiaForcedSources"], (None, []))
         self.assertTrue(all(a["cutoutTemplate"] is None for a in self.results["noTemplate"][1].alerts))
 
+    def testCrowdedCaseSpansBatches(self):
+        """The crowded visit exercises several pixel batches, mixed sizes and edge boxes."""
+        task, result = self.results["crowded"]
+        self.assertGreater(len(result.alerts), 2 * 256 + 20)
+        sizes, edges = {}, {}
+        for i, alert in enumerate(result.alerts):
+            if alert["cutoutScience"] is None:
+                continue
+            with fits.open(io.BytesIO(alert["cutoutScience"])) as hdus:
+                sizes.setdefault(i // 256, set()).add(hdus[0].data.shape)
+                edges[i // 256] = edges.get(i // 256, 0) + int(np.isnan(hdus[0].data).any())
+        self.assertEqual(sorted(sizes), [0, 1, 2])
+        self.assertTrue(all(len(s) > 1 for s in sizes.values()), sizes)
+        self.assertTrue(all(n > 0 for n in edges.values()), edges)
+
     def testNoSourcesFile(self):
         _task, result = self.results["noSources"]
         self.assertEqual(len(result.alerts), 0)
@@ -345,11 +363,18 @@ class EquivalenceTestCase(lsst.utils.tests.TestCase):
     def testCutouts(self):
         logging.disable(logging.WARNING)
         try:
-            for name in ("plain", "perturbed", "noTemplate"):
+            for name in ("plain", "perturbed", "noTemplate", "crowded"):
                 visit, _ = self.cases[name]
                 task, result = self.results[name]
                 rows = self.firstRows(visit.diaSourceCat)
-                for i, alert in enumerate(result.alerts):
+                indices = range(len(result.alerts))
+                if name == "crowded":
+                    # Both sides of each batch boundary, and a random sample.
+                    rng = np.random.default_rng(3)
+                    indices = sorted({*range(250, 262), *range(508, 516), len(result.alerts) - 1,
+                                      *rng.choice(len(result.alerts), 30, replace=False).tolist()})
+                for i in indices:
+                    alert = result.alerts[i]
                     srcId = alert["diaSourceId"]
                     slow = self.slowCutouts(task, visit, rows[srcId])
                     for cutout in CUTOUTS:
