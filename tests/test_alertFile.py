@@ -11,7 +11,7 @@ from unittest import mock
 import fastavro
 import lsst.utils.tests
 from fastavro.read import HEADER_SCHEMA
-from lsst.ap.alerts import alertFile
+from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask, alertFile, simulation
 
 SCHEMA = {"type": "record", "name": "Row", "fields": [{"name": "id", "type": "long"},
                                                       {"name": "blob", "type": "bytes"}]}
@@ -86,6 +86,35 @@ class AlertFileTestCase(lsst.utils.tests.TestCase):
                 alertFile.writeAlertFile(path, ROW_SCHEMA, self.payloads)
         self.assertGreater(len(calls), 1)
         self.assertEqual(os.listdir(self.tmp.name), [])
+
+
+class TaskFileFailureTestCase(lsst.utils.tests.TestCase):
+    """`PackageAlertsTask.run` when the alert file cannot be written (ENOSPC simulated)."""
+
+    def testRunRaisesAndLeavesNothing(self):
+        visit = simulation.makeSimulatedVisit(20, 3, seed=5, size=256)
+        with tempfile.TemporaryDirectory() as where:
+            config = PackageAlertsConfig()
+            config.doWriteAlerts = True
+            config.alertWriteLocation = where
+            task = PackageAlertsTask(config=config)
+
+            def fullDisk(fd, buffers):
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+            with mock.patch.object(alertFile.os, "writev", fullDisk):
+                with self.assertRaises(OSError):
+                    task.run(visit.diaSourceCat, visit.diaObjectCat, visit.diaSrcHistory,
+                             visit.diaForcedSources, visit.diffIm, visit.calexp, visit.template,
+                             ssSrc=visit.ssSrc)
+            self.assertEqual(os.listdir(where), [])
+            # The same task packages the visit once the disk is back.
+            result = task.run(visit.diaSourceCat, visit.diaObjectCat, visit.diaSrcHistory,
+                              visit.diaForcedSources, visit.diffIm, visit.calexp, visit.template,
+                              ssSrc=visit.ssSrc)
+            self.assertEqual(os.listdir(where), [os.path.basename(result.alertFile)])
+            with open(result.alertFile, "rb") as f:
+                self.assertEqual(len(list(fastavro.reader(f))), len(result.alerts))
 
 
 class MemoryTester(lsst.utils.tests.MemoryTestCase):
