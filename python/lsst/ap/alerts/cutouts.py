@@ -43,6 +43,7 @@ import io
 
 import astropy.units as u
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from astropy import wcs as astropyWcs
 from astropy.nddata import CCDData, VarianceUncertainty
 
@@ -173,7 +174,7 @@ class ArrayCutter:
         lx, ly = minX - self._x0, minY - self._y0
         x0, y0 = max(lx, 0), max(ly, 0)
         x1, y1 = min(lx + width, self._width), min(ly + height, self._height)
-        if x0 == lx and y0 == ly and x1 == lx + width and y1 == ly + height:
+        if self.contains(minX, minY, width, height):
             # Fully inside, the common case.
             image = self._image[y0:y1, x0:x1]
             variance = self._variance[y0:y1, x0:x1]
@@ -190,6 +191,31 @@ class ArrayCutter:
             variance[dst] = self._variance[y0:y1, x0:x1]
             mask[dst] = self._mask[y0:y1, x0:x1]
         return CutoutArrays(minX, minY, image, variance, mask)
+
+    def contains(self, minX: int, minY: int, width: int, height: int) -> bool:
+        """Whether the box lies entirely on the parent."""
+        lx, ly = minX - self._x0, minY - self._y0
+        return lx >= 0 and ly >= 0 and lx + width <= self._width and ly + height <= self._height
+
+    def cutMany(self, minX, minY, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Copies of many square boxes that lie on the parent, in one strided gather per array.
+
+        Parameters
+        ----------
+        minX, minY : sequence of `int`
+            Lower-left parent pixel of each box (each box must be `contains`-ed).
+        size : `int`
+            Side of the boxes.
+
+        Returns
+        -------
+        image, variance, mask : `numpy.ndarray`
+            Shape (n, size, size), the parent's dtypes.
+        """
+        rows = np.asarray(minY) - self._y0
+        columns = np.asarray(minX) - self._x0
+        return tuple(sliding_window_view(array, (size, size))[rows, columns]
+                     for array in (self._image, self._variance, self._mask))
 
     def cutCentered(self, center, extent) -> CutoutArrays:
         """The box afw's ``getCutout(center, extent)`` would take."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 __all__ = ["ImageCutouts"]
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from .cutouts import ArrayCutter, calibrationScales
 from .fitsCutout import CutoutFitsWriter
@@ -45,10 +44,6 @@ class ImageCutouts:
     def __init__(self, exposure, count: int):
         self.writer = CutoutFitsWriter(dict(exposure.getMaskedImage().mask.getMaskPlaneDict()))
         self._cutter = ArrayCutter(exposure)
-        masked = exposure.getMaskedImage()
-        self._parents = (masked.image.array, masked.variance.array, masked.mask.array)
-        bbox = exposure.getBBox()
-        self._x0, self._y0 = bbox.getMinX(), bbox.getMinY()
         self._scale, self._varianceScale = calibrationScales(exposure.getPhotoCalib().getCalibrationMean())
         self.fileSizes = np.zeros(count, dtype=np.int64)
         self._plans: list = [None] * count
@@ -105,20 +100,14 @@ class ImageCutouts:
         """Cut and convert the pixels of every inside-the-parent cutout of one batch of alerts."""
         self._batch = batch
         self._pixels = {}
-        height, width = self._parents[0].shape
         bySize: dict[int, list] = {}
         for index in range(batch * _BATCH, min((batch + 1) * _BATCH, len(self._plans))):
             plan = self._plans[index]
-            if plan is None:
-                continue
-            minX, minY, size = plan[0] - self._x0, plan[1] - self._y0, plan[2]
-            if minX >= 0 and minY >= 0 and minX + size <= width and minY + size <= height:
-                bySize.setdefault(size, []).append((index, minX, minY))
+            if plan is not None and self._cutter.contains(plan[0], plan[1], plan[2], plan[2]):
+                bySize.setdefault(plan[2], []).append((index, plan[0], plan[1]))
         for size, boxes in bySize.items():
-            indices, xs, ys = zip(*boxes)
-            # (n, size, size) copies of the boxes: one strided gather per array.
-            cut = [sliding_window_view(parent, (size, size))[list(ys), list(xs)] for parent in self._parents]
-            self._pixels.update(zip(indices, self._calibrated(*cut)))
+            indices, minX, minY = zip(*boxes)
+            self._pixels.update(zip(indices, self._calibrated(*self._cutter.cutMany(minX, minY, size))))
 
     def _calibrated(self, image, variance, mask) -> list[tuple]:
         """Per cutout of the (n, h, w) arrays: calibrated big-endian image, variance and mask bytes."""
