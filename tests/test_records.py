@@ -10,6 +10,7 @@ import pandas as pd
 import lsst.utils.tests
 from lsst.ap.alerts.records import coerceTable, fieldSpecs
 from lsst.ap.alerts.schemaRegistry import SchemaRegistry
+from lsst.ap.alerts.tables import groupRows
 
 SCHEMA = SchemaRegistry.default().load("11.1")
 
@@ -148,6 +149,39 @@ class RecordsTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(sub.size, 2)
         np.testing.assert_array_equal(sub.columns["diaForcedSourceId"], [14, 10])
         self.assertEqual(typed.take([]).toRecords(), [])
+
+
+class GroupRowsTestCase(lsst.utils.tests.TestCase):
+    def checkGrouping(self, keys):
+        order, spans = groupRows(np.asarray(keys))
+        self.assertEqual(sorted(order.tolist()), list(range(len(keys))))
+        self.assertEqual(set(spans), set(int(k) for k in keys))
+        for key, (start, stop) in spans.items():
+            rows = order[start:stop].tolist()
+            # All of the key's rows, in input order.
+            self.assertEqual(rows, [i for i, k in enumerate(keys) if k == key])
+        return order
+
+    def testAlreadyGroupedKeepsInputOrder(self):
+        order = self.checkGrouping([7, 7, 3, 3, 3, 9, 1])
+        self.assertEqual(order.tolist(), list(range(7)))
+
+    def testScatteredKeysAreSortedStably(self):
+        order = self.checkGrouping([7, 3, 7, 9, 3, 1, 7])
+        self.assertNotEqual(order.tolist(), list(range(7)))
+
+    def testRandomKeys(self):
+        rng = np.random.default_rng(4)
+        for _ in range(50):
+            keys = rng.integers(0, rng.integers(1, 20), rng.integers(0, 40))
+            if rng.random() < 0.5:
+                keys = np.sort(keys)[::-1]
+            self.checkGrouping(keys.tolist())
+
+    def testEmpty(self):
+        order, spans = groupRows(np.zeros(0, dtype=np.int64))
+        self.assertEqual(len(order), 0)
+        self.assertEqual(spans, {})
 
 
 class MemoryTester(lsst.utils.tests.MemoryTestCase):

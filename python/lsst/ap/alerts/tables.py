@@ -51,17 +51,24 @@ def groupRows(keys: np.ndarray) -> tuple[np.ndarray, dict[int, tuple[int, int]]]
     Returns
     -------
     order : `numpy.ndarray`
-        Row positions sorted by key (stable: input order within a key).
+        Row positions with each key's rows together: the input order when
+        every key's rows are already contiguous (no reordering needed), else
+        sorted by key (stable: input order within a key).
     spans : `dict` [`int`, `tuple` [`int`, `int`]]
         For each key, the [start, stop) range of its rows within ``order``,
         so a table taken in ``order`` holds each group contiguously.
     """
-    order = np.argsort(keys, kind="stable")
+    keys = np.asarray(keys)
     if len(keys) == 0:
-        return order, {}
-    uniq, starts = np.unique(keys[order], return_index=True)
-    stops = np.append(starts[1:], len(order))
-    return order, {int(k): (int(a), int(b)) for k, a, b in zip(uniq, starts, stops)}
+        return np.zeros(0, dtype=np.intp), {}
+    order = np.arange(len(keys))
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    if len(np.unique(keys[starts])) != len(starts):
+        order = np.argsort(keys, kind="stable")
+        starts = np.flatnonzero(np.r_[True, keys[order][1:] != keys[order][:-1]])
+    stops = np.append(starts[1:], len(keys))
+    groupKeys = keys[order[starts]]
+    return order, {int(k): (int(a), int(b)) for k, a, b in zip(groupKeys, starts, stops)}
 
 
 @dataclasses.dataclass
