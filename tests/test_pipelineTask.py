@@ -2,9 +2,11 @@
 override; the end-to-end demo (``pipetask run`` in a subprocess).
 """
 
+import copy
 import glob
 import io
 import os
+import pickle
 import shutil
 import tempfile
 import unittest
@@ -208,6 +210,16 @@ class StorageClassTestCase(lsst.utils.tests.TestCase):
             butler.registry.registerDatasetType(datasetType)
             ref = butler.put(self.alerts, datasetType)
             self.assertEqual(butler.get(ref).payloads, self.alerts.payloads)
+
+    def testAlertPayloadsPickleAndCopy(self):
+        """The task's payloads are views of one buffer; pickling and deep copies carry their bytes."""
+        self.assertIsInstance(self.alerts.payloads[0], memoryview)
+        for back in (pickle.loads(pickle.dumps(self.alerts)), copy.deepcopy(self.alerts)):
+            self.assertIsInstance(back.payloads[0], bytes)
+            self.assertEqual(back.payloads, self.alerts.payloads)
+            self.assertEqual(back.diaSourceIds, self.alerts.diaSourceIds)
+            self.assertEqual(back.diaObjectIds, self.alerts.diaObjectIds)
+            self.assertEqual(back.framed(0), self.alerts.framed(0))
 
     def testAlertContainerBytes(self):
         back = readAlertContainer(io.BytesIO(writeAlertContainer(self.alerts)))

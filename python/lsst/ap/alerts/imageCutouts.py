@@ -78,15 +78,6 @@ class ImageCutouts:
         pixels = self._pixels.get(index) or self._edgePixels(index)
         return self.writer.writeInto(out, offset, (size, size), primaryHeader, *pixels, psfHdu)
 
-    def fitsBytes(self, index: int) -> bytes | None:
-        """Alert ``index``'s FITS file as `bytes` (`None` if it has no cutout)."""
-        size = int(self.fileSizes[index])
-        if not size:
-            return None
-        out = np.zeros(size, dtype=np.uint8)
-        self.writeInto(index, memoryview(out), 0)
-        return out.tobytes()
-
     def _edgePixels(self, index: int) -> tuple:
         """Big-endian image, variance and mask bytes of a cutout that leaves the parent.
 

@@ -59,5 +59,10 @@ class AlertPayloads(Sequence):
         """Total size of the payloads."""
         return sum(len(p) for p in self.payloads)
 
+    def __reduce__(self):
+        # Views of the visit's buffer do not pickle (or deep-copy); their bytes do.
+        return (AlertPayloads, (self.schema, self.diaSourceIds, [bytes(p) for p in self.payloads],
+                                self.diaObjectIds))
+
     def __repr__(self) -> str:
         return f"AlertPayloads({len(self)} alerts, {self.totalBytes} bytes, schema {self.schema.versionString})"
