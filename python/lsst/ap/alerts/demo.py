@@ -470,15 +470,14 @@ def pipetaskCommand() -> list[str]:
 
 def _runPipetask(command: list[str], progress: bool) -> None:
     """Run ``pipetask``; its output is shown live with ``progress``, else only on failure."""
-    process = subprocess.Popen(command, env=subprocessEnvironment(), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, bufsize=1)
     captured = []
-    for line in process.stdout:
-        captured.append(line)
-        if progress:
-            sys.stderr.write(f"  pipetask| {line}")
-            sys.stderr.flush()
-    process.wait()
+    with subprocess.Popen(command, env=subprocessEnvironment(), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, bufsize=1) as process:
+        for line in process.stdout:
+            captured.append(line)
+            if progress:
+                sys.stderr.write(f"  pipetask| {line}")
+                sys.stderr.flush()
     if process.returncode != 0:
         tail = "".join(captured[-40:])
         raise RuntimeError(f"pipetask failed with exit code {process.returncode}:\n{tail}")
