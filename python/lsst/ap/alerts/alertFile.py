@@ -121,6 +121,14 @@ _SYNC_FILE_RANGE = _loadSyncFileRange()
 _SYNC_FILE_RANGE_WRITE = 2
 
 
+def _iovMax() -> int:
+    """Buffers one ``writev`` may take (POSIX guarantees 16)."""
+    try:
+        return max(16, min(os.sysconf("SC_IOV_MAX"), 1024))
+    except (AttributeError, ValueError, OSError):
+        return 16
+
+
 class _GatheringWriter:
     """Minimal binary file object that sends its writes in batches with ``os.writev``.
 
@@ -135,7 +143,7 @@ class _GatheringWriter:
         Open file descriptor, written sequentially from offset 0.
     """
 
-    _MAX_PIECES = min(os.sysconf("SC_IOV_MAX"), 1024) if hasattr(os, "sysconf") else 16
+    _MAX_PIECES = _iovMax()
     _BATCH_BYTES = 8 << 20
 
     def __init__(self, fd: int):
