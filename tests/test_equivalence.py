@@ -269,7 +269,7 @@ class EquivalenceTestCase(lsst.utils.tests.TestCase):
 
     def testCrowdedCaseSpansBatches(self):
         """The crowded visit exercises several pixel batches, mixed sizes and edge boxes."""
-        task, result = self.results["crowded"]
+        _task, result = self.results["crowded"]
         self.assertGreater(len(result.alerts), 2 * 256 + 20)
         sizes, edges = {}, {}
         for i, alert in enumerate(result.alerts):

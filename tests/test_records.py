@@ -155,7 +155,7 @@ class GroupRowsTestCase(lsst.utils.tests.TestCase):
     def checkGrouping(self, keys):
         order, spans = groupRows(np.asarray(keys))
         self.assertEqual(sorted(order.tolist()), list(range(len(keys))))
-        self.assertEqual(set(spans), set(int(k) for k in keys))
+        self.assertEqual(set(spans), {int(k) for k in keys})
         for key, (start, stop) in spans.items():
             rows = order[start:stop].tolist()
             # All of the key's rows, in input order.

@@ -152,6 +152,66 @@ class AlertEncoder:
         onAlert : callable, optional
             Called with each payload, in order, as soon as it is complete.
         """
+        out = EncodedVisit([], [], [], [])
+        srcIds = tables.diaSourceIds.tolist()
+        objIds = tables.diaObjectIds.tolist()
+        handlers = self._fieldHandlers(tables, cutouts, observationReason, targetName)
+
+        def pieces(i):
+            """Alert i as byte pieces and (ImageCutouts, i) placeholders, and its size."""
+            parts = []
+            size = 0
+            for handler in handlers:
+                size += handler(i, parts)
+            return parts, size
+
+        layouts = []
+        for i in range(len(srcIds)):
+            try:
+                layouts.append((i, *pieces(i)))
+            except Exception as e:  # one alert's failure must not cost the others
+                self._fail(out, log, srcIds[i], e)
+        total = sum(size for _, _, size in layouts)
+        buffer = np.zeros(total, dtype=np.uint8)
+        view = memoryview(buffer)
+        readOnly = view.toreadonly()
+        cutoutSeconds = 0.0
+        offset = 0
+        for i, parts, size in layouts:
+            start = offset
+            end = offset = start + size
+            try:
+                o = start
+                for piece in parts:
+                    if type(piece) is tuple:
+                        t0 = time.perf_counter()
+                        o = piece[0].writeInto(piece[1], view, o)
+                        cutoutSeconds += time.perf_counter() - t0
+                    else:
+                        n = len(piece)
+                        view[o:o + n] = piece
+                        o += n
+                if o != end:
+                    raise RuntimeError(f"alert laid out as {size} bytes came out as {o - start}")
+            except Exception as e:  # its bytes stay unused; the others are unaffected
+                self._fail(out, log, srcIds[i], e)
+                continue
+            out.diaSourceIds.append(srcIds[i])
+            out.diaObjectIds.append(objIds[i])
+            payload = readOnly[start:end]
+            out.payloads.append(payload)
+            if onAlert is not None:
+                onAlert(payload)
+        out.cutoutSeconds = cutoutSeconds
+        return out
+
+    def _fieldHandlers(self, tables: PreparedTables, cutouts: dict[str, ImageCutouts | None],
+                       observationReason, targetName) -> list:
+        """One function per alert field: ``add(i, parts)`` appends alert i's pieces, returns their size.
+
+        Pieces are bytes-like, or ``(ImageCutouts, i)`` for a cutout's FITS
+        file, written later in place.
+        """
         sources = _RowBytes(tables.sources)
         objects = _RowBytes(tables.objects)
         history = _RowBytes(tables.history)
@@ -164,9 +224,6 @@ class AlertEncoder:
 
         reason = optionalString(observationReason)
         target = optionalString(targetName)
-        out = EncodedVisit([], [], [], [])
-        srcIds = tables.diaSourceIds.tolist()
-        objIds = tables.diaObjectIds.tolist()
         idBytes = _RowBytes.ofLongs(tables.diaSourceIds)
         # Framing heads (branch + count or length) repeat a few values: cached.
         heads: dict[int, bytes] = {}
@@ -265,54 +322,7 @@ class AlertEncoder:
             else:
                 handler = constant(_NULL)
             handlers.append(handler)
-
-        def pieces(i):
-            """Alert i as byte pieces and (ImageCutouts, i) placeholders, and its size."""
-            parts = []
-            size = 0
-            for handler in handlers:
-                size += handler(i, parts)
-            return parts, size
-
-        layouts = []
-        for i in range(len(srcIds)):
-            try:
-                layouts.append((i, *pieces(i)))
-            except Exception as e:  # one alert's failure must not cost the others
-                self._fail(out, log, srcIds[i], e)
-        total = sum(size for _, _, size in layouts)
-        buffer = np.zeros(total, dtype=np.uint8)
-        view = memoryview(buffer)
-        readOnly = view.toreadonly()
-        cutoutSeconds = 0.0
-        offset = 0
-        for i, parts, size in layouts:
-            start = offset
-            end = offset = start + size
-            try:
-                o = start
-                for piece in parts:
-                    if type(piece) is tuple:
-                        t0 = time.perf_counter()
-                        o = piece[0].writeInto(piece[1], view, o)
-                        cutoutSeconds += time.perf_counter() - t0
-                    else:
-                        n = len(piece)
-                        view[o:o + n] = piece
-                        o += n
-                if o != end:
-                    raise RuntimeError(f"alert laid out as {size} bytes came out as {o - start}")
-            except Exception as e:  # its bytes stay unused; the others are unaffected
-                self._fail(out, log, srcIds[i], e)
-                continue
-            out.diaSourceIds.append(srcIds[i])
-            out.diaObjectIds.append(objIds[i])
-            payload = readOnly[start:end]
-            out.payloads.append(payload)
-            if onAlert is not None:
-                onAlert(payload)
-        out.cutoutSeconds = cutoutSeconds
-        return out
+        return handlers
 
     @staticmethod
     def _fail(out: EncodedVisit, log: logging.Logger, srcId: int, error: Exception) -> None:
