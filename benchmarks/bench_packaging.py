@@ -330,6 +330,8 @@ def benchCase(args, nSources, history, cutout, outDir):
                 line += (f"{rv:>13.3f}{(nAlerts / rv if rv > 0 else float('inf')):>14,.0f}"
                          f"{(rv / tv if tv > 0 else float('inf')):>9.1f}x")
         print(line)
+    print(f"(task end to end over {len(taskTotals)} runs: fastest {nAlerts / min(taskTotals):,.0f}, "
+          f"slowest {nAlerts / max(taskTotals):,.0f} alerts/s)")
     if refTotals:
         print(f"(reference end to end = tables+cutouts+fits+write, upstream's doWriteAlerts path; its "
               f"per-alert schemaless encoding, {median(refStages['encoding']):.3f} s, is what upstream "
