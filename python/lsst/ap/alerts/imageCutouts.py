@@ -5,22 +5,25 @@ PRIMARY header, hence the file size); the alert encoder then lays out every
 alert at its final size and asks `ImageCutouts.writeInto` to write each FITS
 file in place.
 
-Pixels are cut, calibrated and byte-swapped for a batch of alerts at a time:
-one strided gather and one multiply per array and batch instead of three
-numpy calls per cutout, with memory bounded by the batch.
+Pixels are cut, calibrated and byte-swapped for a batch of alerts at a time
+(about 1 MiB of pixels per array): one strided gather and one multiply per
+array and batch instead of three numpy calls per cutout, with temporaries
+that stay in cache whatever the cutout size.
 """
 
 from __future__ import annotations
 
 __all__ = ["ImageCutouts"]
 
+import bisect
+
 import numpy as np
 
 from .cutouts import ArrayCutter, calibrationScales
 from .fitsCutout import CutoutFitsWriter
 
-# Alerts whose pixels are prepared together.
-_BATCH = 256
+# Pixel bytes (per array) prepared together: the temporaries stay in cache.
+_BATCH_BYTES = 1 << 20
 
 
 class ImageCutouts:
@@ -47,6 +50,8 @@ class ImageCutouts:
         self._scale, self._varianceScale = calibrationScales(exposure.getPhotoCalib().getCalibrationMean())
         self.fileSizes = np.zeros(count, dtype=np.int64)
         self._plans: list = [None] * count
+        self._sides = np.zeros(count, dtype=np.int64)
+        self._batchOf: list | None = None  # batch of each alert, set when writing starts
         self._batch = -1
         self._pixels: dict[int, tuple] = {}
 
@@ -68,13 +73,18 @@ class ImageCutouts:
             From ``writer.psfHdu`` (may be shared by many cutouts).
         """
         self._plans[index] = (minX, minY, size, primaryHeader, psfHdu)
+        self._sides[index] = size
         self.fileSizes[index] = self.writer.fileSize((size, size), primaryHeader, psfHdu)
 
     def writeInto(self, index: int, out, offset: int) -> int:
         """Write alert ``index``'s FITS file into ``out`` (a zeroed `memoryview`) at ``offset``; return its end."""
         _, _, size, primaryHeader, psfHdu = self._plans[index]
-        if index // _BATCH != self._batch:
-            self._prepareBatch(index // _BATCH)
+        if self._batchOf is None:
+            pixelBytes = 4 * self._sides**2
+            # An alert belongs to the batch its pixels start in.
+            self._batchOf = ((np.cumsum(pixelBytes) - pixelBytes) // _BATCH_BYTES).tolist()
+        if self._batchOf[index] != self._batch:
+            self._prepareBatch(self._batchOf[index])
         pixels = self._pixels.get(index) or self._edgePixels(index)
         return self.writer.writeInto(out, offset, (size, size), primaryHeader, *pixels, psfHdu)
 
@@ -92,7 +102,8 @@ class ImageCutouts:
         self._batch = batch
         self._pixels = {}
         bySize: dict[int, list] = {}
-        for index in range(batch * _BATCH, min((batch + 1) * _BATCH, len(self._plans))):
+        start = bisect.bisect_left(self._batchOf, batch)
+        for index in range(start, bisect.bisect_right(self._batchOf, batch, lo=start)):
             plan = self._plans[index]
             if plan is not None and self._cutter.contains(plan[0], plan[1], plan[2], plan[2]):
                 bySize.setdefault(plan[2], []).append((index, plan[0], plan[1]))
