@@ -90,6 +90,8 @@ def _valueSlot(key: str, slot: str) -> str:
 _INT = "%30d"
 _FLOAT = "%#30.17G"
 _WCS_KEYS = ("CRPIX1", "CRPIX2", "CD1_1", "CD1_2", "CD2_1", "CD2_2")
+# Numbers of a PRIMARY header without ROTPA: CUTMINX/Y, the WCS keys, CRVAL1/2.
+_PRIMARY_VALUES = 2 + len(_WCS_KEYS) + 2
 
 
 class CutoutFitsWriter:
@@ -185,7 +187,8 @@ class CutoutFitsWriter:
         """
         if not all(map(math.isfinite, values)):
             raise ValueError(f"non-finite cutout header value in {values}")
-        return (self._primaryTemplate(shape, len(values) == 11) % tuple(values)).encode("ascii")
+        withRotPa = len(values) > _PRIMARY_VALUES
+        return (self._primaryTemplate(shape, withRotPa) % tuple(values)).encode("ascii")
 
     def psfHdu(self, psf: np.ndarray) -> bytes:
         """The whole PSFIMAGE HDU (header, float64 pixels, padding) of a PSF kernel image."""

@@ -50,7 +50,6 @@ class ImageCutouts:
         self._scale, self._varianceScale = calibrationScales(exposure.getPhotoCalib().getCalibrationMean())
         self.fileSizes = np.zeros(count, dtype=np.int64)
         self._plans: list = [None] * count
-        self._sides = np.zeros(count, dtype=np.int64)
         self._batchOf: list | None = None  # batch of each alert, set when writing starts
         self._batch = -1
         self._pixels: dict[int, tuple] = {}
@@ -73,14 +72,14 @@ class ImageCutouts:
             From ``writer.psfHdu`` (may be shared by many cutouts).
         """
         self._plans[index] = (minX, minY, size, primaryHeader, psfHdu)
-        self._sides[index] = size
         self.fileSizes[index] = self.writer.fileSize((size, size), primaryHeader, psfHdu)
 
     def writeInto(self, index: int, out, offset: int) -> int:
         """Write alert ``index``'s FITS file into ``out`` (a zeroed `memoryview`) at ``offset``; return its end."""
         _, _, size, primaryHeader, psfHdu = self._plans[index]
         if self._batchOf is None:
-            pixelBytes = 4 * self._sides**2
+            sides = np.array([0 if plan is None else plan[2] for plan in self._plans], dtype=np.int64)
+            pixelBytes = 4 * sides**2
             # An alert belongs to the batch its pixels start in.
             self._batchOf = ((np.cumsum(pixelBytes) - pixelBytes) // _BATCH_BYTES).tolist()
         if self._batchOf[index] != self._batch:
