@@ -88,6 +88,15 @@ class AlertFileTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(os.listdir(self.tmp.name), [])
 
 
+    def testFailedRenameLeavesNoTemporary(self):
+        """If the finished file cannot be moved into place (simulated), its temporary goes too."""
+        path = os.path.join(self.tmp.name, "visit.avro")
+        with mock.patch.object(alertFile.os, "replace", side_effect=PermissionError("read-only")):
+            with self.assertRaises(PermissionError):
+                alertFile.writeAlertFile(path, ROW_SCHEMA, self.payloads[:10])
+        self.assertEqual(os.listdir(self.tmp.name), [])
+
+
 class TaskFileFailureTestCase(lsst.utils.tests.TestCase):
     """`PackageAlertsTask.run` when the alert file cannot be written (ENOSPC simulated)."""
 

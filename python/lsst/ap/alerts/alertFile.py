@@ -61,19 +61,25 @@ class AlertFileWriter:
             self._writer.close()
             self._stream.flush()
             os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None
+            os.replace(self._tmpPath, self.path)
+            self._tmpPath = None
         except BaseException:
             self.abort()
             raise
-        os.close(self._fd)
-        self._fd = None
-        os.replace(self._tmpPath, self.path)
 
     def abort(self) -> None:
-        """Drop the file being written."""
+        """Drop the file being written (nothing happens once it is in place)."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-            os.unlink(self._tmpPath)
+        if self._tmpPath is not None:
+            try:
+                os.unlink(self._tmpPath)
+            except FileNotFoundError:
+                pass
+            self._tmpPath = None
 
     def __enter__(self) -> AlertFileWriter:
         return self
