@@ -2,7 +2,7 @@
 
 Builds realistic diaSource and diaForcedSource tables (30,000 rows each,
 schema lsst.alert.packet latest), encodes them with
-`lsst.ap.alerts.avroEncoding.encodeTable` and with
+`lsst.ap.alerts.avro.encoding.encodeTable` and with
 ``fastavro.schemaless_writer`` on ``TypedTable.toRecords()``, checks that the
 bytes agree and prints records/s and the speed ratio.
 
@@ -19,13 +19,13 @@ from pathlib import Path
 # Benchmark the checkout this script belongs to.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
-import fastavro  # noqa: E402
-import lsst.alert.packet  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import fastavro
+import lsst.alert.packet
+import numpy as np
+import pandas as pd
 
-from lsst.ap.alerts.avroEncoding import encodeTable  # noqa: E402
-from lsst.ap.alerts.records import coerceTable, fieldSpecs, namedRecordSchemas  # noqa: E402
+from lsst.ap.alerts.avro.encoding import encodeTable
+from lsst.ap.alerts.catalogs.typedTable import coerceTable, fieldSpecs, namedRecordSchemas
 
 ROWS = 30_000
 NULL_FRACTION = 0.1

@@ -55,12 +55,13 @@ sys.path.insert(0, str(HERE))
 
 import fastavro
 import numpy as np
+from referencePackager import ReferencePackager, compareAlerts
+
 from lsst.ap.alerts import (
     PackageAlertsConfig,
     PackageAlertsTask,
     simulation,
 )
-from referencePackager import ReferencePackager, compareAlerts
 
 STAGES_TASK = ("tables", "cutouts", "fits", "encoding", "produce", "write")
 STAGES_REF = ("tables", "cutouts", "fits", "encoding", "write")

@@ -5,7 +5,7 @@ Starts a noida-db Kafka broker on 127.0.0.1 (a free port, data in
 of about 60 kB by default: minimal schema-valid records with random,
 incompressible cutouts), and sends them:
 
-- ``new``: `lsst.ap.alerts.producer.AlertProducer.produce` (asynchronous
+- ``new``: `lsst.ap.alerts.delivery.producer.AlertProducer.produce` (asynchronous
   produce, one final flush, per-message delivery accounting);
 - ``upstream``: what ``lsst.ap.association.PackageAlertsTask`` does: the same
   client settings, ``produce`` then ``flush()`` for every message.
@@ -42,8 +42,9 @@ sys.path.append(os.path.join(_REPO, "python"))
 
 import confluent_kafka
 import kafkaBrokers
+
 from lsst.ap.alerts.config import PackageAlertsConfig
-from lsst.ap.alerts.producer import AlertProducer, diaObjectKey, kafkaClientSettings
+from lsst.ap.alerts.delivery.producer import AlertProducer, diaObjectKey, kafkaClientSettings
 
 
 class DelayProxy:

@@ -49,9 +49,14 @@ import pandas as pd
 from astropy import wcs as astropyWcs
 from astropy.io import fits
 from astropy.nddata import CCDData, VarianceUncertainty
-from lsst.ap.alerts._afw import InvalidParameterError, geom
-from lsst.ap.alerts.designations import DesignationError, ssObjectIdToPackedDesignation, unpackProvisional
 from lsst.pipe.base import Struct
+
+from lsst.ap.alerts._afw import InvalidParameterError, geom
+from lsst.ap.alerts.catalogs.designations import (
+    DesignationError,
+    ssObjectIdToPackedDesignation,
+    unpackProvisional,
+)
 
 _MPCORB = "MPCORB_"
 _CUTOUTS = ("cutoutDifference", "cutoutScience", "cutoutTemplate")
@@ -400,7 +405,7 @@ def _sameCutout(a: bytes | None, b: bytes | None) -> str | None:
     if bad == ["uncertainty"] and type(ca.uncertainty) is type(cb.uncertainty) and np.allclose(
             ca.uncertainty.array, cb.uncertainty.array, rtol=2.0**-21, atol=0, equal_nan=True):
         # PhotoCalib.calibrateImage scales the variance by float32(mean**2),
-        # lsst.ap.alerts.cutouts.calibrate by float32(mean)**2: the results
+        # lsst.ap.alerts.cutouts.pixels.calibrate by float32(mean)**2: the results
         # differ in the last bits (up to ~3 ulp; reported, counted apart).
         return "uncertainty within float32 rounding"
     return ", ".join(bad) if bad else None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import lsst.utils.tests
 import numpy as np
+
 from lsst.ap.alerts._afw import HAVE_AFW, afwGeom, afwImage, geom
 
 if HAVE_AFW:

@@ -15,15 +15,15 @@ import unittest
 from unittest import mock
 
 import fastavro
+import lsst.utils.tests
 import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import lsst.utils.tests
 from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask
+from lsst.ap.alerts.catalogs.inputChecks import AlertInputError
 from lsst.ap.alerts.simulation import makeSimulatedVisit
-from lsst.ap.alerts.validation import AlertInputError
 
 VISIT = makeSimulatedVisit(12, 4, seed=5, size=260, fractionSolarSystem=0.2, fillAllFields=True)
 TABLES = ("diaSourceCat", "diaObjectCat", "diaSrcHistory", "diaForcedSources", "ssSrc")
@@ -137,7 +137,7 @@ class AtomicWriteTestCase(lsst.utils.tests.TestCase):
                     raise OSError("disk full")
                 return realAppend(self, payload)
 
-            from lsst.ap.alerts.avroEncoding import ContainerFileWriter
+            from lsst.ap.alerts.avro.container import ContainerFileWriter
 
             realAppend = ContainerFileWriter.append
             with mock.patch.object(ContainerFileWriter, "append", failingAppend):

@@ -6,6 +6,7 @@ import unittest
 import lsst.alert.packet as alertPack
 import lsst.pex.config as pexConfig
 import lsst.utils.tests
+
 from lsst.ap.alerts import PackageAlertsConfig
 
 # name: (dtype, default) of lsst.ap.association.PackageAlertsConfig.

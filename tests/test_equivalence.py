@@ -38,12 +38,17 @@ from astropy.nddata import CCDData
 from fastavro.read import HEADER_SCHEMA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask
-from lsst.ap.alerts import imageCutouts
 from lsst.ap.alerts import simulation as sim
 from lsst.ap.alerts._afw import geom
-from lsst.ap.alerts.designations import DesignationError, ssObjectIdToPackedDesignation, unpackProvisional
-from lsst.ap.alerts.tables import prepareVisitTables
+from lsst.ap.alerts.catalogs.designations import (
+    DesignationError,
+    ssObjectIdToPackedDesignation,
+    unpackProvisional,
+)
+from lsst.ap.alerts.catalogs.visitTables import prepareVisitTables
+from lsst.ap.alerts.cutouts import plan as imageCutouts
 
 CUTOUTS = ("cutoutDifference", "cutoutScience", "cutoutTemplate")
 # A pixel batch budget small enough for many batches in small test visits.

@@ -13,6 +13,7 @@ import lsst.utils.tests
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from lsst.ap.alerts._afw import HAVE_AFW, InvalidParameterError, geom
 
 

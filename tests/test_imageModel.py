@@ -13,6 +13,7 @@ import warnings
 
 import lsst.utils.tests
 import numpy as np
+
 from lsst.ap.alerts._afw import HAVE_AFW, InvalidParameterError, InvalidPsfError, afwGeom, afwImage, geom
 
 if HAVE_AFW:

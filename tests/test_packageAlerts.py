@@ -11,17 +11,17 @@ import tempfile
 import unittest
 
 import fastavro
+import lsst.alert.packet as alertPack
+import lsst.utils.tests
 import numpy as np
 import pandas as pd
 from astropy.nddata import CCDData
 
-import lsst.alert.packet as alertPack
-import lsst.utils.tests
 from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask
 from lsst.ap.alerts._afw import afwGeom, afwImage, geom
-from lsst.ap.alerts.designations import ssObjectIdToPackedDesignation, unpackProvisional
+from lsst.ap.alerts.catalogs.designations import ssObjectIdToPackedDesignation, unpackProvisional
+from lsst.ap.alerts.catalogs.inputChecks import AlertInputError
 from lsst.ap.alerts.simulation import makeSimulatedVisit
-from lsst.ap.alerts.validation import AlertInputError
 
 LOG_NAME = "lsst.packageAlerts"
 ALERT_KEYS = {
@@ -523,8 +523,8 @@ class CutoutTestCase(PackageAlertsTestBase):
             parentX = xs.ravel() + ccd.meta["cutMinX"] + 1
             parentY = ys.ravel() + ccd.meta["cutMinY"] + 1
             ra, dec = wcs.pixelToSkyArray(parentX.astype(float), parentY.astype(float), degrees=True)
-            from astropy.coordinates import SkyCoord
             import astropy.units as u
+            from astropy.coordinates import SkyCoord
 
             sep = world.separation(SkyCoord(ra * u.deg, dec * u.deg)).to(u.mas).value
             self.assertLess(sep.max(), 5.0)

@@ -17,8 +17,13 @@ import lsst.pex.config as pexConfig
 import lsst.pipe.base as pipeBase
 import lsst.utils.tests
 import numpy as np
+from lsst.daf.butler import Butler, DatasetType
+from lsst.pipe.base import Pipeline
+from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
+
 from lsst.ap.alerts import PackageAlertsTask
 from lsst.ap.alerts._afw import HAVE_AFW
+from lsst.ap.alerts.avro.payloads import AlertPayloads
 from lsst.ap.alerts.butlerFormatters import (
     ALERTS_STORAGE_CLASS,
     CONFIG_DIR,
@@ -27,12 +32,8 @@ from lsst.ap.alerts.butlerFormatters import (
     readAlertContainer,
     writeAlertContainer,
 )
-from lsst.ap.alerts.demo import makeDemoInputs, pipelinePath, runDemo
-from lsst.ap.alerts.payloads import AlertPayloads
 from lsst.ap.alerts.pipelineTask import PackageAlertsPipelineConfig, PackageAlertsPipelineConnections
-from lsst.daf.butler import Butler, DatasetType
-from lsst.pipe.base import Pipeline
-from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
+from lsst.ap.alerts.tools.demo import makeDemoInputs, pipelinePath, runDemo
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 OVERRIDE = os.path.join(ROOT, "config", "retargetAlertPackager.py")

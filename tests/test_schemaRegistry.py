@@ -10,6 +10,7 @@ from pathlib import Path
 import fastavro
 import lsst.alert.packet as alertPack
 import lsst.utils.tests
+
 from lsst.ap.alerts.schemaRegistry import (
     SchemaRegistry,
     UnknownSchemaError,

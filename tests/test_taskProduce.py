@@ -13,13 +13,12 @@ import unittest
 from unittest import mock
 
 import fastavro
-
 import lsst.utils.tests
 from kafkaBrokers import NoidaBroker, brokerUnavailableReason, consumeAll
+
 from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask
 from lsst.ap.alerts.schemaRegistry import SchemaRegistry, parseWireHeader
 from lsst.ap.alerts.simulation import makeSimulatedVisit
-
 
 
 @unittest.skipIf(brokerUnavailableReason(NoidaBroker), "noida-db is not installed")

@@ -3,7 +3,7 @@
 A drop-in replacement for ``lsst.ap.association.PackageAlertsTask``.
 """
 
-from .version import __version__
 from .packageAlerts import PackageAlertsConfig, PackageAlertsTask
+from .version import __version__
 
 __all__ = ["PackageAlertsConfig", "PackageAlertsTask", "__version__"]

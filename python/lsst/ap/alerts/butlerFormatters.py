@@ -4,7 +4,7 @@ Storage classes (defined in ``configs/apAlertsStorageClasses.yaml``):
 
 ``ApAlertPackets``
     The alerts of one visit/detector, Python type
-    `lsst.ap.alerts.payloads.AlertPayloads`, stored as an Avro object
+    `lsst.ap.alerts.avro.payloads.AlertPayloads`, stored as an Avro object
     container file (``.avro``) that embeds the schema, so ``fastavro.reader``
     and ``lsst.alert.packet`` read it without this package.
 ``ApAlertsExposureF``
@@ -61,8 +61,8 @@ from lsst.daf.butler import Butler, Config, FormatterV2
 from lsst.resources import ResourcePath
 
 from ._afw import HAVE_AFW
-from .avroEncoding import ContainerFileWriter
-from .payloads import AlertPayloads
+from .avro.container import ContainerFileWriter
+from .avro.payloads import AlertPayloads
 from .schemaRegistry import AlertSchema, SchemaRegistry, UnknownSchemaError
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
@@ -137,7 +137,7 @@ def readAlertContainer(source: str | os.PathLike | BinaryIO) -> AlertPayloads:
 
     Returns
     -------
-    alerts : `lsst.ap.alerts.payloads.AlertPayloads`
+    alerts : `lsst.ap.alerts.avro.payloads.AlertPayloads`
 
     Raises
     ------

@@ -21,17 +21,19 @@ import pandas as pd
 import lsst.pipe.base as pipeBase
 from lsst.utils.timer import timeMethod
 
-from . import cutouts as cutoutTools
 from ._afw import GaussianPsf, InvalidParameterError, InvalidPsfError, geom
-from .alertEncoding import AlertEncoder
-from .alertFile import AlertFileWriter
+from .avro.assembly import AlertEncoder
+from .avro.payloads import AlertPayloads
+from .catalogs.inputChecks import validateRunInputs
+from .catalogs.typedTable import coerceTable
+from .catalogs.visitTables import flattenIndex, prepareVisitTables
 from .config import PackageAlertsConfig
-from .imageCutouts import ImageCutouts
-from .payloads import AlertPayloads
-from .records import coerceTable
+from .cutouts.ccdData import ccdDataToFitsBytes, makeCcdData
+from .cutouts.geometry import centeredBoxMin, localTransformMatrices
+from .cutouts.pixels import ArrayCutter
+from .cutouts.plan import ImageCutouts
+from .delivery.alertFile import AlertFileWriter
 from .schemaRegistry import SchemaRegistry, UnknownSchemaError
-from .tables import flattenIndex, prepareVisitTables
-from .validation import validateRunInputs
 
 
 class PackageAlertsTask(pipeBase.Task):
@@ -54,7 +56,7 @@ class PackageAlertsTask(pipeBase.Task):
             os.makedirs(self.config.alertWriteLocation, exist_ok=True)
         self.producer = None
         if self.config.doProduceAlerts:
-            from .producer import AlertProducer
+            from .delivery.producer import AlertProducer
 
             self.producer = AlertProducer(self.config, self.log)
 
@@ -127,7 +129,7 @@ class PackageAlertsTask(pipeBase.Task):
 
         Raises
         ------
-        lsst.ap.alerts.validation.AlertInputError
+        lsst.ap.alerts.catalogs.inputChecks.AlertInputError
             If the inputs cannot be packaged at all (listing every problem);
             raised before anything is written or sent.
         """
@@ -236,7 +238,7 @@ class PackageAlertsTask(pipeBase.Task):
 
         Returns
         -------
-        cutouts : `lsst.ap.alerts.imageCutouts.ImageCutouts` or `None`
+        cutouts : `lsst.ap.alerts.cutouts.plan.ImageCutouts` or `None`
             Boxes, PSF HDUs and PRIMARY headers; the pixels are written
             later, straight into the alerts.
         """
@@ -254,9 +256,9 @@ class PackageAlertsTask(pipeBase.Task):
         # Geometry of every cutout in vectorised passes: the sky position's
         # pixel (the cutout WCS reference), the local CD matrices, the boxes.
         cx, cy = wcs.skyToPixelArray(ra, dec, degrees=False)
-        matrices = cutoutTools.localTransformMatrices(wcs, cx, cy, ra, dec)
+        matrices = localTransformMatrices(wcs, cx, cy, ra, dec)
         sizes = self._cutoutSizes(tables.bboxSize)
-        minX, minY = cutoutTools.centeredBoxMin(x, y, sizes, sizes)
+        minX, minY = centeredBoxMin(x, y, sizes, sizes)
         # Box2D(bbox) of the parent: pixel edges half a pixel beyond the centres.
         onImage = ((x >= imBBox.getMinX() - 0.5) & (x <= imBBox.getMaxX() + 0.5)
                    & (y >= imBBox.getMinY() - 0.5) & (y <= imBBox.getMaxY() + 0.5))
@@ -372,13 +374,13 @@ class PackageAlertsTask(pipeBase.Task):
             self._warnOffImage(srcId, pixelCenter, imBBox)
             return None
         wcs = image.getWcs()
-        arrays = cutoutTools.ArrayCutter(image).cutCentered(pixelCenter, extent)
+        arrays = ArrayCutter(image).cutCentered(pixelCenter, extent)
         if self.config.useAveragePsf:
             psf = averagePsf if averagePsf is not None else self._averagePsf(image)
         else:
             psf = self._computePsf(image, pixelCenter, srcId) if image.getPsf() is not None else None
         center = wcs.skyToPixel(skyCenter)
-        return cutoutTools.makeCcdData(
+        return makeCcdData(
             arrays, photoCalib.getCalibrationMean(),
             crpix=(center.getX() - arrays.minX + 1, center.getY() - arrays.minY + 1),
             crval=(skyCenter.getRa().asDegrees(), skyCenter.getDec().asDegrees()),
@@ -404,13 +406,13 @@ class PackageAlertsTask(pipeBase.Task):
             2×2 Jacobian of pixel → local gnomonic coordinates, in degrees
             per pixel (the CD matrix of the cutout's TAN WCS).
         """
-        return cutoutTools.localTransformMatrices(
+        return localTransformMatrices(
             wcs, [center.getX()], [center.getY()],
             [skyCenter.getRa().asRadians()], [skyCenter.getDec().asRadians()],
         )[0]
 
     def streamCcdDataToBytes(self, cutout):
-        """Serialize a cutout to FITS bytes (layout: `lsst.ap.alerts.cutouts`).
+        """Serialize a cutout to FITS bytes (layout: `lsst.ap.alerts.cutouts.ccdData`).
 
         Parameters
         ----------
@@ -420,7 +422,7 @@ class PackageAlertsTask(pipeBase.Task):
         -------
         cutoutBytes : `bytes`
         """
-        return cutoutTools.ccdDataToFitsBytes(cutout)
+        return ccdDataToFitsBytes(cutout)
 
     # -- alerts ---------------------------------------------------------
 
@@ -430,7 +432,7 @@ class PackageAlertsTask(pipeBase.Task):
         """Assemble one alert as a dict following the alert schema.
 
         Values are converted to the schema's types (numpy scalars, NaN/NA
-        rules of `lsst.ap.alerts.records`), so the dict encodes as is.
+        rules of `lsst.ap.alerts.catalogs.typedTable`), so the dict encodes as is.
 
         Parameters
         ----------
@@ -520,9 +522,9 @@ class PackageAlertsTask(pipeBase.Task):
 
         Returns
         -------
-        report : `lsst.ap.alerts.producer.ProduceReport`
+        report : `lsst.ap.alerts.delivery.producer.ProduceReport`
         """
-        from .producer import diaObjectKey, produceMetadata
+        from .delivery.producer import diaObjectKey, produceMetadata
 
         if self.producer is None:
             raise RuntimeError("produceAlerts needs doProduceAlerts=True (no Kafka producer was set up).")

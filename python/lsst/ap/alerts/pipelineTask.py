@@ -31,7 +31,7 @@ All DataFrame inputs have the quantum's dimensions; a DataFrame input may
 also be stored as ArrowAstropy (the butler converts).
 
 Output: ``alerts`` (``{fakesType}{coaddName}Diff_alerts``, storage class
-``ApAlertPackets``): the alerts as `lsst.ap.alerts.payloads.AlertPayloads`,
+``ApAlertPackets``): the alerts as `lsst.ap.alerts.avro.payloads.AlertPayloads`,
 stored as an Avro container file.  When ``alertPackager.doWriteAlerts`` the
 subtask also writes ``{alertWriteLocation}/{visit}_{detector}.avro``, and
 when ``alertPackager.doProduceAlerts`` it sends them to Kafka.
@@ -190,7 +190,7 @@ class PackageAlertsPipelineTask(pipeBase.PipelineTask):
         Returns
         -------
         result : `lsst.pipe.base.Struct`
-            ``alerts`` (`~lsst.ap.alerts.payloads.AlertPayloads`),
+            ``alerts`` (`~lsst.ap.alerts.avro.payloads.AlertPayloads`),
             ``alertFile`` (path or `None`), ``skipped`` (list of
             (diaSourceId, reason)) and ``produceReport``, from
             `PackageAlertsTask.run`.

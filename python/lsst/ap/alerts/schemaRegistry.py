@@ -9,10 +9,10 @@ layout; see ``schema/README.md``).  A schema's Confluent ID follows
 from __future__ import annotations
 
 __all__ = [
+    "WIRE_HEADER_SIZE",
     "AlertSchema",
     "SchemaRegistry",
     "UnknownSchemaError",
-    "WIRE_HEADER_SIZE",
     "makeWireHeader",
     "parseWireHeader",
     "projectSchemaRoot",
@@ -22,15 +22,16 @@ import dataclasses
 import json
 import re
 import struct
-from functools import cached_property, lru_cache
+from functools import cache, cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 
 import fastavro
+
 import lsst.alert.packet as alertPack
 from lsst.resources import ResourcePath
 
-from .records import namedRecordSchemas
+from .catalogs.typedTable import namedRecordSchemas
 
 _WIRE = struct.Struct(">bI")
 WIRE_HEADER_SIZE = _WIRE.size
@@ -132,7 +133,7 @@ class AlertSchema:
         return makeWireHeader(self.schemaId)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _loadFile(path: str) -> dict:
     return fastavro.schema.load_schema(path, _write_hint=False)
 

@@ -2,7 +2,7 @@
 
 ``CCDData.write`` costs about 3 ms per cutout, most of it building astropy
 ``Header``/``WCS``/HDU objects; an alert has three cutouts.  `CutoutFitsWriter`
-emits the same layout (`lsst.ap.alerts.cutouts`: PRIMARY image + local TAN WCS,
+emits the same layout (`lsst.ap.alerts.cutouts.ccdData`: PRIMARY image + local TAN WCS,
 UNCERT variance, PSFIMAGE, MASK planes) from a few formatted cards and the
 big-endian array bytes.  ``CCDData.read`` reads both the same (tested).
 

@@ -41,7 +41,7 @@ from collections.abc import Iterator, Sequence
 
 import fastavro
 
-from .schemaRegistry import (
+from ..schemaRegistry import (
     WIRE_HEADER_SIZE,
     AlertSchema,
     SchemaRegistry,

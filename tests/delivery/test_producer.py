@@ -1,4 +1,4 @@
-"""Tests of `lsst.ap.alerts.producer` against real Kafka-protocol brokers.
+"""Tests of `lsst.ap.alerts.delivery.producer` against real Kafka-protocol brokers.
 
 The delivery tests run on two independent broker implementations started
 here on 127.0.0.1 (see ``kafkaBrokers.py``): noida-db and Tansu. Every
@@ -32,9 +32,10 @@ import fastavro
 import kafkaBrokers
 import lsst.utils.tests
 from kafkaBrokers import NoidaBroker, TansuBroker, consumeAll, frame, makeAlert
-from lsst.ap.alerts import producer as producerModule
+
 from lsst.ap.alerts.config import PackageAlertsConfig
-from lsst.ap.alerts.producer import (
+from lsst.ap.alerts.delivery import producer as producerModule
+from lsst.ap.alerts.delivery.producer import (
     REDACTED,
     AlertProducer,
     ProduceReport,
@@ -321,7 +322,7 @@ class ProducerConfigTestCase(_EnvironmentMixin, lsst.utils.tests.TestCase):
         # The module itself imports without confluent_kafka.
         code = (
             "import sys; sys.modules['confluent_kafka'] = None; "
-            "import lsst.ap.alerts.producer as p; assert p.confluent_kafka is None; "
+            "import lsst.ap.alerts.delivery.producer as p; assert p.confluent_kafka is None; "
             "p.diaObjectKey(1); print('ok')"
         )
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))

@@ -4,7 +4,7 @@ Every alert of a file is checked against a registry schema: the one the
 file names (a container's embedded schema name, a framed file's header ID)
 or one given explicitly.  Each cutout must read with
 ``CCDData.read(..., format="fits")`` and carry a celestial WCS, unit nJy,
-an uncertainty and a PSF (the layout of `lsst.ap.alerts.cutouts`).
+an uncertainty and a PSF (the layout of `lsst.ap.alerts.cutouts.ccdData`).
 
 Problems are collected, never raised: each `Problem` says where (file,
 alert index, diaSourceId, field or cutout) and what is wrong.
@@ -33,8 +33,8 @@ import fastavro
 import fastavro.validation
 from astropy.nddata import CCDData
 
+from ..schemaRegistry import AlertSchema
 from .inspection import CUTOUT_FIELDS, FRAMED, AlertFile, AlertFileError
-from .schemaRegistry import AlertSchema
 
 # Longest value representation quoted in a schema problem.
 _MAX_DATUM_CHARS = 60

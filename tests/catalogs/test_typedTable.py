@@ -4,13 +4,13 @@ import io
 import unittest
 
 import fastavro
+import lsst.utils.tests
 import numpy as np
 import pandas as pd
 
-import lsst.utils.tests
-from lsst.ap.alerts.records import coerceTable, fieldSpecs
+from lsst.ap.alerts.catalogs.typedTable import coerceTable, fieldSpecs
+from lsst.ap.alerts.catalogs.visitTables import groupRows
 from lsst.ap.alerts.schemaRegistry import SchemaRegistry
-from lsst.ap.alerts.tables import groupRows
 
 SCHEMA = SchemaRegistry.default().load("11.1")
 

@@ -3,7 +3,7 @@
 Everything that would make a whole visit/detector unpackageable is found
 here, before anything is written or sent, and reported at once in one
 `AlertInputError` that lists every problem.  Problems of single rows are not
-errors here; `lsst.ap.alerts.tables` handles them per source.
+errors here; `lsst.ap.alerts.catalogs.visitTables` handles them per source.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import math
 
 import pandas as pd
 
-from .records import fieldSpecs
-from .schemaRegistry import AlertSchema
+from ..schemaRegistry import AlertSchema
+from .typedTable import fieldSpecs
 
 
 class AlertInputError(ValueError):

@@ -85,7 +85,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from .designations import designationToSsObjectId, packProvisional
+from ..catalogs.designations import designationToSsObjectId, packProvisional
 
 LSST_BANDS = ("u", "g", "r", "i", "z", "y")
 # Single-visit (30 s) 5-sigma point-source depths, AB mag, per band.
@@ -1439,7 +1439,7 @@ def _imageApi():
     through lsst.afw.cameraGeom; the image model keeps them all in
     `lsst.ap.alerts.image`.  Imported lazily: catalogs need none of it.
     """
-    from ._afw import HAVE_AFW, afwGeom, afwImage, geom
+    from .._afw import HAVE_AFW, afwGeom, afwImage, geom
 
     if HAVE_AFW:
         from lsst.afw.cameraGeom.testUtils import DetectorWrapper
@@ -1450,7 +1450,7 @@ def _imageApi():
         def makeDetector(detector, bbox):
             return DetectorWrapper(name=_detectorName(detector), id=int(detector), bbox=bbox).detector
     else:
-        from .image import DateTime, Detector, GaussianPsf, Observatory
+        from ..image import DateTime, Detector, GaussianPsf, Observatory
 
         def makeDetector(detector, bbox):
             return Detector(_detectorName(detector), int(detector), bbox)

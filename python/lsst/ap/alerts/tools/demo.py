@@ -48,10 +48,10 @@ from lsst.daf.butler import Butler, DatasetType, Timespan
 from lsst.pipe.base import Instrument
 from lsst.utils.timer import duration_from_timeMethod
 
-from . import simulation
-from ._afw import geom
-from .butlerFormatters import makeRepo
-from .pipelineTask import PackageAlertsPipelineConfig, PackageAlertsPipelineConnections
+from .. import simulation
+from .._afw import geom
+from ..butlerFormatters import makeRepo
+from ..pipelineTask import PackageAlertsPipelineConfig, PackageAlertsPipelineConnections
 from .progress import Progress
 
 INSTRUMENT = "DemoCam"

@@ -19,8 +19,8 @@ import bisect
 
 import numpy as np
 
-from .cutouts import ArrayCutter, calibrationScales
-from .fitsCutout import CutoutFitsWriter
+from .fits import CutoutFitsWriter
+from .pixels import ArrayCutter, calibrationScales
 
 # Pixel bytes (per array) prepared together: the temporaries stay in cache.
 _BATCH_BYTES = 1 << 20
@@ -38,7 +38,7 @@ class ImageCutouts:
 
     Attributes
     ----------
-    writer : `lsst.ap.alerts.fitsCutout.CutoutFitsWriter`
+    writer : `lsst.ap.alerts.cutouts.fits.CutoutFitsWriter`
         Header and PSF HDU builder of this image.
     fileSizes : `numpy.ndarray` [`int64`]
         FITS file size per alert, 0 for alerts without a cutout.

@@ -11,7 +11,9 @@ from unittest import mock
 import fastavro
 import lsst.utils.tests
 from fastavro.read import HEADER_SCHEMA
-from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask, alertFile, simulation
+
+from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask, simulation
+from lsst.ap.alerts.delivery import alertFile
 
 SCHEMA = {"type": "record", "name": "Row", "fields": [{"name": "id", "type": "long"},
                                                       {"name": "blob", "type": "bytes"}]}
@@ -81,9 +83,8 @@ class AlertFileTestCase(lsst.utils.tests.TestCase):
             return os.write(fd, b"".join(bytes(b) for b in buffers))
 
         path = os.path.join(self.tmp.name, "full.avro")
-        with mock.patch.object(alertFile.os, "writev", fullDisk):
-            with self.assertRaises(OSError):
-                alertFile.writeAlertFile(path, ROW_SCHEMA, self.payloads)
+        with mock.patch.object(alertFile.os, "writev", fullDisk), self.assertRaises(OSError):
+            alertFile.writeAlertFile(path, ROW_SCHEMA, self.payloads)
         self.assertGreater(len(calls), 1)
         self.assertEqual(os.listdir(self.tmp.name), [])
 
@@ -111,11 +112,10 @@ class TaskFileFailureTestCase(lsst.utils.tests.TestCase):
             def fullDisk(fd, buffers):
                 raise OSError(errno.ENOSPC, "No space left on device")
 
-            with mock.patch.object(alertFile.os, "writev", fullDisk):
-                with self.assertRaises(OSError):
-                    task.run(visit.diaSourceCat, visit.diaObjectCat, visit.diaSrcHistory,
-                             visit.diaForcedSources, visit.diffIm, visit.calexp, visit.template,
-                             ssSrc=visit.ssSrc)
+            with mock.patch.object(alertFile.os, "writev", fullDisk), self.assertRaises(OSError):
+                task.run(visit.diaSourceCat, visit.diaObjectCat, visit.diaSrcHistory,
+                         visit.diaForcedSources, visit.diffIm, visit.calexp, visit.template,
+                         ssSrc=visit.ssSrc)
             self.assertEqual(os.listdir(where), [])
             # The same task packages the visit once the disk is back.
             result = task.run(visit.diaSourceCat, visit.diaObjectCat, visit.diaSrcHistory,

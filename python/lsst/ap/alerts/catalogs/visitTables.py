@@ -25,9 +25,9 @@ import logging
 import numpy as np
 import pandas as pd
 
+from ..schemaRegistry import AlertSchema
 from .designations import DesignationError, ssObjectIdToPackedDesignation, unpackProvisional
-from .records import FieldProblem, TypedTable, coerceTable
-from .schemaRegistry import AlertSchema
+from .typedTable import FieldProblem, TypedTable, coerceTable
 
 MPCORB_PREFIX = "MPCORB_"
 
@@ -77,7 +77,7 @@ class PreparedTables:
 
     Attributes
     ----------
-    sources : `lsst.ap.alerts.records.TypedTable`
+    sources : `lsst.ap.alerts.catalogs.typedTable.TypedTable`
         The DiaSources to package (rows that passed), schema ``diaSource``.
     diaSourceIds, diaObjectIds : `numpy.ndarray`
         Per packaged source; diaObjectId 0 marks a solar-system source.

@@ -11,10 +11,10 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lsst.ap.alerts.avroEncoding import (
+from lsst.ap.alerts.avro.container import ContainerFileWriter
+from lsst.ap.alerts.avro.encoding import (
     NULL_BRANCH,
     VALUE_BRANCH,
-    ContainerFileWriter,
     EncodedRows,
     encodeArrayBlock,
     encodeBytes,
@@ -23,7 +23,7 @@ from lsst.ap.alerts.avroEncoding import (
     encodeString,
     encodeTable,
 )
-from lsst.ap.alerts.records import TypedTable, coerceTable, fieldSpecs, namedRecordSchemas
+from lsst.ap.alerts.catalogs.typedTable import TypedTable, coerceTable, fieldSpecs, namedRecordSchemas
 
 SCHEMA_PATH = lsst.alert.packet.get_path_to_latest_schema()
 ALERT_SCHEMA = fastavro.schema.load_schema(SCHEMA_PATH)

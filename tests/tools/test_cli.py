@@ -1,4 +1,4 @@
-"""Tests of the ``ap-alerts`` command line (`lsst.ap.alerts.cli`).
+"""Tests of the ``ap-alerts`` command line (`lsst.ap.alerts.tools.cli`).
 
 Every subcommand runs on alerts the package itself made: `PackageAlertsTask`
 on small simulated visits (one with a template, one without), written with
@@ -25,16 +25,17 @@ from pathlib import Path
 from unittest import mock
 
 import fastavro
-import lsst.ap.alerts
 import lsst.utils.tests
 import numpy as np
 from kafkaBrokers import BROKER_CLASSES, brokerUnavailableReason
+
+import lsst.ap.alerts
 from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask
-from lsst.ap.alerts.cli import main
-from lsst.ap.alerts.progress import Progress
-from lsst.ap.alerts.render import renderAlert
 from lsst.ap.alerts.schemaRegistry import makeWireHeader
 from lsst.ap.alerts.simulation import makeSimulatedVisit
+from lsst.ap.alerts.tools.cli import main
+from lsst.ap.alerts.tools.progress import Progress
+from lsst.ap.alerts.tools.render import renderAlert
 
 
 def runTask(outDir, seed, nSources, withTemplate=True):
@@ -380,9 +381,9 @@ class CliTestCase(lsst.utils.tests.TestCase):
 
     def testDemoDelegates(self):
         calls = []
-        fake = types.ModuleType("lsst.ap.alerts.demo")
+        fake = types.ModuleType("lsst.ap.alerts.tools.demo")
         fake.runDemo = lambda **kwargs: calls.append(kwargs)
-        with mock.patch.dict(sys.modules, {"lsst.ap.alerts.demo": fake}):
+        with mock.patch.dict(sys.modules, {"lsst.ap.alerts.tools.demo": fake}):
             status, _, err = runCli("demo", "--workdir", self.work / "repo", "--sources", 20,
                                     "--detectors", 1, "--jobs", 1, "--seed", 4, "--fresh")
             self.assertEqual(status, 0, msg=err)

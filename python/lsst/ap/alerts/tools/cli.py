@@ -1,9 +1,9 @@
 """The ``ap-alerts`` command: inspect, validate, render and consume alerts, run the demo.
 
 Only argument parsing and printing live here; the work is done by
-`lsst.ap.alerts.inspection`, `lsst.ap.alerts.packetValidation`,
-`lsst.ap.alerts.render`, `lsst.ap.alerts.consumer` and
-`lsst.ap.alerts.demo`.  Every expected failure (unreadable or damaged file,
+`lsst.ap.alerts.tools.inspection`, `lsst.ap.alerts.tools.fileValidation`,
+`lsst.ap.alerts.tools.render`, `lsst.ap.alerts.delivery.consumer` and
+`lsst.ap.alerts.tools.demo`.  Every expected failure (unreadable or damaged file,
 unknown schema, unknown id, unreachable broker) ends with one
 ``ap-alerts: error: ...`` line on stderr and exit status 1.
 """
@@ -18,6 +18,7 @@ import json
 import os
 import sys
 
+from ..schemaRegistry import UnknownSchemaError
 from .inspection import (
     AlertFile,
     AlertFileError,
@@ -29,7 +30,6 @@ from .inspection import (
     summarizeFile,
 )
 from .progress import Progress
-from .schemaRegistry import UnknownSchemaError
 
 _PROG = "ap-alerts"
 # Exit status of a process killed by SIGPIPE (128 + 13), what shells expect.
@@ -68,7 +68,7 @@ def _inspect(args) -> int:
 
 
 def _validate(args) -> int:
-    from .packetValidation import findAlertFiles, validatePaths
+    from .fileValidation import findAlertFiles, validatePaths
 
     paths = findAlertFiles(args.path)
     if not paths:
@@ -106,7 +106,7 @@ def _render(args) -> int:
 
 
 def _consume(args) -> int:
-    from .consumer import ConsumeError, consumerConfig, iterTopic
+    from ..delivery.consumer import ConsumeError, consumerConfig, iterTopic
 
     try:
         topic, config = consumerConfig(args.server, args.topic, args.plaintext, args.group)

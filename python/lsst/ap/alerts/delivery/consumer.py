@@ -2,7 +2,7 @@
 
 The connection comes from the same environment as the producer
 (``AP_KAFKA_SERVER``, ``AP_KAFKA_TOPIC``, ``AP_KAFKA_PRODUCER_USERNAME``,
-``AP_KAFKA_PRODUCER_PASSWORD``; see `lsst.ap.alerts.producer`), each message
+``AP_KAFKA_PRODUCER_PASSWORD``; see `lsst.ap.alerts.delivery.producer`), each message
 is decoded with the schema its Confluent wire header names.
 
 Partitions are assigned directly (``assign`` from the topic metadata, from
@@ -25,9 +25,15 @@ from typing import Any
 
 import fastavro
 
-from .config import PackageAlertsConfig
+from ..config import PackageAlertsConfig
+from ..schemaRegistry import (
+    WIRE_HEADER_SIZE,
+    AlertSchema,
+    SchemaRegistry,
+    UnknownSchemaError,
+    parseWireHeader,
+)
 from .producer import KAFKA_SERVER_ENV, KAFKA_TOPIC_ENV, kafkaClientSettings
-from .schemaRegistry import WIRE_HEADER_SIZE, AlertSchema, SchemaRegistry, UnknownSchemaError, parseWireHeader
 
 # Largest response the client accepts: some brokers answer a fetch with all
 # they have whatever the requested limits, and alerts with cutouts are large.

@@ -2,7 +2,7 @@
 
 Each table of a visit (diaSource, diaObject, history, forced sources,
 ssSource, mpc_orbits) is encoded once, column by column
-(`avroEncoding.encodeTable`); an alert is then the concatenation of its
+(`encoding.encodeTable`); an alert is then the concatenation of its
 rows' byte ranges with the union / array framing of the alert schema.  The
 result is byte for byte what ``fastavro.schemaless_writer`` gives for the
 equivalent alert dict (tested), at a fraction of the cost.
@@ -25,10 +25,10 @@ import time
 import fastavro
 import numpy as np
 
-from .avroEncoding import encodeBytes, encodeLong, encodeLongs, encodeTable
-from .imageCutouts import ImageCutouts
-from .schemaRegistry import AlertSchema
-from .tables import PreparedTables
+from ..catalogs.visitTables import PreparedTables
+from ..cutouts.plan import ImageCutouts
+from ..schemaRegistry import AlertSchema
+from .encoding import encodeBytes, encodeLong, encodeLongs, encodeTable
 
 _NULL = b"\x00"
 _BRANCH1 = b"\x02"
@@ -141,7 +141,7 @@ class AlertEncoder:
 
         Parameters
         ----------
-        tables : `lsst.ap.alerts.tables.PreparedTables`
+        tables : `lsst.ap.alerts.catalogs.visitTables.PreparedTables`
             Typed, grouped catalogs.
         cutouts : `dict` [`str`, `ImageCutouts` or `None`]
             Planned cutouts of each cutout field's image.

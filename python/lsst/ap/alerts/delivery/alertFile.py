@@ -9,8 +9,8 @@ import os
 import tempfile
 from collections.abc import Iterable
 
-from .avroEncoding import ContainerFileWriter
-from .schemaRegistry import AlertSchema
+from ..avro.container import ContainerFileWriter
+from ..schemaRegistry import AlertSchema
 
 
 class AlertFileWriter:

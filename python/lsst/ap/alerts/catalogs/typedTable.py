@@ -361,11 +361,7 @@ def _coerceNumeric(spec, series, problems, positions):
     for i, v in enumerate(series.array):
         if nullMask[i]:
             continue
-        if isinstance(v, (bool, np.bool_)):
-            iv = int(v)
-        elif isinstance(v, (int, np.integer)):
-            iv = int(v)
-        elif isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer():
+        if isinstance(v, (bool, np.bool_)) or isinstance(v, (int, np.integer)) or isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer():
             iv = int(v)
         elif isinstance(v, pd.Timestamp):
             iv = int(v.value // 1000)

@@ -10,8 +10,9 @@ import unittest
 import lsst.utils.tests
 import numpy as np
 import pandas as pd
+
 from lsst.ap.alerts import simulation as sim
-from lsst.ap.alerts.designations import packProvisional, ssObjectIdToPackedDesignation
+from lsst.ap.alerts.catalogs.designations import packProvisional, ssObjectIdToPackedDesignation
 
 SOURCE_INDEX = ["diaObjectId", "band", "diaSourceId"]
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import fastavro
 
-from .schemaRegistry import AlertSchema
+from ..schemaRegistry import AlertSchema
 
 
 class AlertPayloads(Sequence):

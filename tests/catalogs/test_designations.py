@@ -3,7 +3,8 @@
 import unittest
 
 import lsst.utils.tests
-from lsst.ap.alerts.designations import (
+
+from lsst.ap.alerts.catalogs.designations import (
     DesignationError,
     designationToSsObjectId,
     packProvisional,

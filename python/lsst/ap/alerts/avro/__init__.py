@@ -1,0 +1,1 @@
+"""Avro: columnar encoding, container files and the assembly of one visit's alerts."""

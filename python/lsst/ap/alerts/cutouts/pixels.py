@@ -1,0 +1,138 @@
+"""Cutout pixels: cut from a parent exposure's arrays and calibrated to nJy.
+
+Written against the afw API (``getBBox``, ``getMaskedImage``, ``.array``,
+``getPlaneBitMask``), so the same code cuts real ``lsst.afw.image.ExposureF``
+objects and the package's own model; `lsst.ap.alerts._afw` picks which.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ArrayCutter", "CutoutArrays", "calibrate", "calibrationScales"]
+
+import dataclasses
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .geometry import centeredBoxMin
+
+
+@dataclasses.dataclass
+class CutoutArrays:
+    """Pixels of one cutout, in the parent's units (not yet calibrated).
+
+    Attributes
+    ----------
+    minX, minY : `int`
+        Parent pixel of the cutout's first pixel (the box may leave the parent).
+    image, variance : `numpy.ndarray`
+        float32; NaN off the parent.
+    mask : `numpy.ndarray`
+        int32 afw mask planes; NO_DATA off the parent.
+    """
+
+    minX: int
+    minY: int
+    image: np.ndarray
+    variance: np.ndarray
+    mask: np.ndarray
+
+
+class ArrayCutter:
+    """Cut boxes out of one exposure's pixel arrays.
+
+    Same pixels and padding as afw's ``Exposure.getCutout``: NaN image and
+    variance and the NO_DATA mask bit where the box leaves the parent.
+    Works on the arrays directly (fetched once) instead of building an
+    Exposure per cutout.
+
+    Parameters
+    ----------
+    exposure : `lsst.afw.image.Exposure`
+        Parent exposure.
+    """
+
+    def __init__(self, exposure):
+        masked = exposure.getMaskedImage()
+        bbox = exposure.getBBox()
+        self._x0, self._y0 = bbox.getMinX(), bbox.getMinY()
+        self._image = masked.image.array
+        self._variance = masked.variance.array
+        self._mask = masked.mask.array
+        self._height, self._width = self._image.shape
+        self._noData = masked.mask.getPlaneBitMask("NO_DATA")
+
+    def cut(self, minX: int, minY: int, width: int, height: int, copy: bool = True) -> CutoutArrays:
+        """Return the box with lower-left parent pixel (minX, minY) and the given size.
+
+        With ``copy=False`` a box inside the parent comes back as views of
+        the parent's arrays, for callers that only read them.
+        """
+        lx, ly = minX - self._x0, minY - self._y0
+        x0, y0 = max(lx, 0), max(ly, 0)
+        x1, y1 = min(lx + width, self._width), min(ly + height, self._height)
+        if self.contains(minX, minY, width, height):
+            # Fully inside, the common case.
+            image = self._image[y0:y1, x0:x1]
+            variance = self._variance[y0:y1, x0:x1]
+            mask = self._mask[y0:y1, x0:x1]
+            if copy:
+                return CutoutArrays(minX, minY, image.copy(), variance.copy(), mask.astype(np.int32))
+            return CutoutArrays(minX, minY, image, variance, mask)
+        image = np.full((height, width), np.nan, dtype=np.float32)
+        variance = np.full((height, width), np.nan, dtype=np.float32)
+        mask = np.full((height, width), self._noData, dtype=np.int32)
+        if x0 < x1 and y0 < y1:
+            dst = (slice(y0 - ly, y1 - ly), slice(x0 - lx, x1 - lx))
+            image[dst] = self._image[y0:y1, x0:x1]
+            variance[dst] = self._variance[y0:y1, x0:x1]
+            mask[dst] = self._mask[y0:y1, x0:x1]
+        return CutoutArrays(minX, minY, image, variance, mask)
+
+    def contains(self, minX: int, minY: int, width: int, height: int) -> bool:
+        """Whether the box lies entirely on the parent."""
+        lx, ly = minX - self._x0, minY - self._y0
+        return lx >= 0 and ly >= 0 and lx + width <= self._width and ly + height <= self._height
+
+    def cutMany(self, minX, minY, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Copies of many square boxes that lie on the parent, in one strided gather per array.
+
+        Parameters
+        ----------
+        minX, minY : sequence of `int`
+            Lower-left parent pixel of each box (each box must be `contains`-ed).
+        size : `int`
+            Side of the boxes.
+
+        Returns
+        -------
+        image, variance, mask : `numpy.ndarray`
+            Shape (n, size, size), the parent's dtypes.
+        """
+        rows = np.asarray(minY) - self._y0
+        columns = np.asarray(minX) - self._x0
+        return tuple(sliding_window_view(array, (size, size))[rows, columns]
+                     for array in (self._image, self._variance, self._mask))
+
+    def cutCentered(self, center, extent) -> CutoutArrays:
+        """The box afw's ``getCutout(center, extent)`` would take."""
+        width, height = extent.getX(), extent.getY()
+        minX, minY = centeredBoxMin(center.getX(), center.getY(), width, height)
+        return self.cut(int(minX), int(minY), width, height)
+
+
+def calibrate(arrays: CutoutArrays, calibrationMean: float) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated float32 image and variance, bit for bit as afw's ``PhotoCalib.calibrateImage``.
+
+    afw multiplies a float image by the float-cast mean, and the variance by
+    the float-cast square of the (double) mean.
+    """
+    scale, varianceScale = calibrationScales(calibrationMean)
+    return arrays.image * scale, arrays.variance * varianceScale
+
+
+def calibrationScales(calibrationMean: float) -> tuple[np.float32, np.float32]:
+    """The float32 factors afw's ``calibrateImage`` applies to image and variance."""
+    mean = float(calibrationMean)
+    return np.float32(mean), np.float32(mean * mean)
+

@@ -1,0 +1,1 @@
+"""Delivery: the alert file on disk and Kafka (producer, consumer)."""
