@@ -18,10 +18,31 @@ import pandas as pd
 from astropy.nddata import CCDData
 
 from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask
-from lsst.ap.alerts._afw import afwGeom, afwImage, geom
+from lsst.ap.alerts._afw import Psf, afwGeom, afwImage, geom
 from lsst.ap.alerts.catalogs.designations import ssObjectIdToPackedDesignation, unpackProvisional
 from lsst.ap.alerts.catalogs.inputChecks import AlertInputError
 from lsst.ap.alerts.simulation import makeSimulatedVisit
+
+
+class KernelArrayPsf(Psf):
+    """Base of this file's PSF test doubles: a Python subclass of the PSF base
+    class (afw's ``lsst.afw.detection.Psf`` with the stack, the model's
+    otherwise) whose kernel is ``_kernelArray(point)`` (odd sides, centred)."""
+
+    def __init__(self):
+        super().__init__(isFixed=False)
+
+    def _doComputeKernelImage(self, position, color=None):
+        array = np.ascontiguousarray(self._kernelArray(position), dtype=np.float64)
+        xy0 = geom.Point2I(-(array.shape[1] // 2), -(array.shape[0] // 2))
+        return afwImage.ImageD(array, False, xy0)
+
+    def _doComputeBBox(self, position, color=None):
+        return self._doComputeKernelImage(position, color).getBBox()
+
+    def __deepcopy__(self, memo=None):
+        return type(self)()
+
 
 LOG_NAME = "lsst.packageAlerts"
 ALERT_KEYS = {
@@ -200,14 +221,14 @@ class RunTestCase(PackageAlertsTestBase):
     def testUseAveragePsf(self):
         """With useAveragePsf every cutout carries the PSF at the average position, else its own."""
 
-        class VaryingPsf:
-            """A Gaussian PSF whose width grows with x (duck-typed afw Psf)."""
+        class VaryingPsf(KernelArrayPsf):
+            """A Gaussian PSF whose width grows with x."""
 
-            def computeKernelImage(self, point):
+            def _kernelArray(self, point):
                 sigma = 1.0 + point.getX() / 200.0
                 r = np.arange(-7, 8)
                 array = np.exp(-0.5 * (r[None, :] ** 2 + r[:, None] ** 2) / sigma**2)
-                return type("Kernel", (), {"array": array / array.sum()})()
+                return array / array.sum()
 
             def getAveragePosition(self):
                 return geom.Point2D(100.0, 100.0)
@@ -238,11 +259,11 @@ class RunTestCase(PackageAlertsTestBase):
         """A PSF that cannot be evaluated at some positions costs those cutouts their PSF, nothing else."""
         from lsst.ap.alerts._afw import InvalidPsfError
 
-        class HalfBrokenPsf:
-            def computeKernelImage(self, point):
+        class HalfBrokenPsf(KernelArrayPsf):
+            def _kernelArray(self, point):
                 if point.getX() > 150.0:
                     raise InvalidPsfError("outside the PSF model's support")
-                return type("Kernel", (), {"array": np.full((5, 7), 1.0 / 35)})()
+                return np.full((5, 7), 1.0 / 35)
 
             def getAveragePosition(self):
                 return geom.Point2D(100.0, 100.0)
@@ -477,12 +498,9 @@ class CutoutTestCase(PackageAlertsTestBase):
     def testPsfFailureGivesCutoutWithoutPsf(self):
         from lsst.ap.alerts._afw import InvalidPsfError
 
-        class BrokenPsf:
-            def computeKernelImage(self, point):
+        class BrokenPsf(KernelArrayPsf):
+            def _kernelArray(self, point):
                 raise InvalidPsfError("no inputs here")
-
-            def getAveragePosition(self):
-                return geom.Point2D(0, 0)
 
         task = self.makeTask()
         row, sky, pix = self._source()

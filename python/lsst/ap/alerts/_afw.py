@@ -3,23 +3,34 @@ afw-compatible image model.
 
 Everything else in the package imports ``geom``, ``afwImage``, ``afwGeom``
 and the two exception types from here and calls the afw API on them, so the
-task has a single code path.
+task has a single code path.  ``Psf`` is the base class for PSFs written in
+Python (afw's ``lsst.afw.detection.Psf``, or the model's with the same
+override points).
 """
 
-__all__ = ["HAVE_AFW", "geom", "afwImage", "afwGeom", "GaussianPsf", "InvalidParameterError", "InvalidPsfError"]
+__all__ = [
+    "HAVE_AFW",
+    "GaussianPsf",
+    "InvalidParameterError",
+    "InvalidPsfError",
+    "Psf",
+    "afwGeom",
+    "afwImage",
+    "geom",
+]
 
 try:
     import lsst.afw.geom as afwGeom
     import lsst.afw.image as afwImage
     import lsst.geom as geom
-    from lsst.afw.detection import GaussianPsf, InvalidPsfError
+    from lsst.afw.detection import GaussianPsf, InvalidPsfError, Psf
     from lsst.pex.exceptions import InvalidParameterError
 
     HAVE_AFW = True
 except ImportError:
     from . import geom  # type: ignore[no-redef]
     from . import image as afwImage  # type: ignore[no-redef]
-    from .image import GaussianPsf, InvalidParameterError, InvalidPsfError  # type: ignore[assignment]
+    from .image import GaussianPsf, InvalidParameterError, InvalidPsfError, Psf  # type: ignore[assignment]
 
     # afw keeps SkyWcs/makeSkyWcs in lsst.afw.geom; the model keeps them in
     # its image package, which therefore serves both roles.

@@ -7,6 +7,7 @@
 """
 
 __all__ = [
+    "DomainError",
     "FitsError",
     "InvalidParameterError",
     "InvalidPsfError",
@@ -29,6 +30,11 @@ class LogicError(LsstException):
 class InvalidParameterError(LogicError, ValueError):
     """An argument has an invalid value (e.g. a cutout centre outside the
     image)."""
+
+
+class DomainError(LogicError, ValueError):
+    """An argument is outside the domain of a function (e.g. a malformed
+    ISO-8601 date)."""
 
 
 class LengthError(LogicError, ValueError):

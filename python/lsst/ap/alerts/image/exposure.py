@@ -5,7 +5,7 @@ Mirrors afw's behaviour where alert packaging depends on it, in particular
 `SpherePoint` mapped through the WCS) must lie in the exposure's `Box2D`
 or `InvalidParameterError` is raised; the cutout box is
 ``Box2I.makeCenteredBox(center, size)``; pixels outside the parent are NaN
-in image and variance and have ``NO_DATA`` set in the mask; the cutout
+in the image, +inf in the variance and have ``NO_DATA`` set in the mask; the cutout
 keeps ``xy0`` = box minimum and shares the parent's WCS, PSF, PhotoCalib,
 VisitInfo, filter, detector and id.
 """
@@ -269,6 +269,12 @@ class Exposure:
     def _setVariance(self, variance):
         self._maskedImage.variance = variance
 
+    getImage = _getImage
+    setImage = _setImage
+    getMask = _getMask
+    setMask = _setMask
+    getVariance = _getVariance
+    setVariance = _setVariance
     image = property(_getImage, _setImage)
     mask = property(_getMask, _setMask)
     variance = property(_getVariance, _setVariance)
@@ -428,7 +434,7 @@ class Exposure:
         shape = (bbox.getHeight(), bbox.getWidth())
         noData = parentMask.getPlaneBitMask("NO_DATA")
         image = imageClass(np.full(shape, np.nan, dtype=imageClass.dtype), False, bbox.getMin())
-        variance = type(self._maskedImage.variance)(np.full(shape, np.nan, dtype=np.float32), False,
+        variance = type(self._maskedImage.variance)(np.full(shape, np.inf, dtype=np.float32), False,
                                                     bbox.getMin())
         mask = type(parentMask)(np.full(shape, noData, dtype=np.int32), False, bbox.getMin(),
                                 planeDict=parentMask._maskDict)

@@ -5,7 +5,8 @@ Reading (`readExposureFits`) handles files written by afw (any
 
 * HDU 1/2/3 = image, mask, variance (checked against ``EXTTYPE``); ``xy0``
   from the ``A`` WCS (``CRVAL1A/CRVAL2A``), else from ``-LTV1/-LTV2``;
-  mask planes from ``MP_*`` keys;
+  mask planes from ``MP_*`` keys, renumbered onto the process-wide planes
+  as afw does (`image._conformMaskPlanes`);
 * the WCS from the FITS keywords of the image HDU (TAN, TAN-SIP, other
   FITS projections; FK5 J2000 converted to ICRS).  afw writes header WCS
   keywords whenever its WCS is exactly FITS-representable; a WCS stored
@@ -62,7 +63,7 @@ from .. import geom
 from .detector import Detector, DetectorType
 from .exceptions import FitsError
 from .filterLabel import FilterLabel
-from .image import ImageF, Mask
+from .image import ImageF, Mask, _conformMaskPlanes
 from .metadata import PropertyList
 from .photoCalib import PhotoCalib, makePhotoCalibFromCalibZeroPoint
 from .psf import GaussianPsf, KernelPsf
@@ -532,7 +533,7 @@ def _visitInfoFromMetadata(md: PropertyList) -> VisitInfo:
         date = DateTime(text("DATE-AVG"), DateTime.TAI)
     elif md.exists("TIME-MID"):
         # outdated keyword whose time scale was UTC despite its comment
-        date = DateTime(text("TIME-MID").rstrip("Z"), DateTime.UTC)
+        date = DateTime(text("TIME-MID").rstrip("Z") + "Z", DateTime.UTC)
     rotType = RotType.UNKNOWN
     if md.exists("ROTTYPE"):
         name = text("ROTTYPE")
@@ -694,7 +695,7 @@ def readExposureFits(path, cls=None):
         imageClass = cls.MaskedImageClass.ImageClass
         image = imageClass(np.array(imageHdu.data, dtype=imageClass.dtype), False, xy0)
         planes = {key[3:]: int(value) for key, value in maskHdu.header.items() if key.startswith("MP_")}
-        mask = Mask(np.array(maskHdu.data, dtype=np.int32), False, xy0, planeDict=planes or None)
+        mask = Mask(_conformMaskPlanes(np.array(maskHdu.data, dtype=np.int32), planes), False, xy0)
         variance = ImageF(np.array(varianceHdu.data, dtype=np.float32), False, xy0)
         maskedImage = cls.MaskedImageClass(image, mask, variance)
 

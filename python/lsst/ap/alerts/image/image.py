@@ -344,7 +344,9 @@ class ImageL(Image):
 
 # ----------------------------------------------------------------- masks
 
-# afw's default mask planes and their bits (afw/image/detail/MaskDict.cc).
+# afw's default mask planes and their bits (afw/image/detail/MaskDict.cc at
+# the afw version the package is tested with: NO_DATA 8, then VIGNETTED and
+# STREAK).
 _DEFAULT_PLANES = {
     "BAD": 0,
     "SAT": 1,
@@ -355,7 +357,21 @@ _DEFAULT_PLANES = {
     "DETECTED_NEGATIVE": 6,
     "SUSPECT": 7,
     "NO_DATA": 8,
+    "VIGNETTED": 9,
+    "STREAK": 10,
 }
+
+# The process-wide list of plane names, as afw keeps it: a plane's bit is its
+# index here, so a name means the same bit in every mask of the process, and
+# a new name always gets the next bit (afw's "canonical planes").
+_canonicalPlanes = list(_DEFAULT_PLANES)
+
+
+def _canonicalBit(name: str) -> int:
+    """Bit of ``name`` in the process-wide plane list (appended if new)."""
+    if name not in _canonicalPlanes:
+        _canonicalPlanes.append(name)
+    return _canonicalPlanes.index(name)
 
 
 class _MaskDict:
@@ -370,12 +386,12 @@ class _MaskDict:
     def add(self, name: str) -> int:
         if name in self.planes:
             return self.planes[name]
-        used = set(self.planes.values())
-        for bit in range(self.MAX_PLANES):
-            if bit not in used:
-                self.planes[name] = bit
-                return bit
-        raise InvalidParameterError(f"No free mask plane for {name!r}")
+        bit = _canonicalBit(name)
+        if bit >= self.MAX_PLANES:
+            raise InvalidParameterError(
+                f"Max number of planes ({self.MAX_PLANES}) already used when trying to add {name!r}")
+        self.planes[name] = bit
+        return bit
 
     def bit(self, name: str) -> int:
         if name not in self.planes:
@@ -397,6 +413,38 @@ class _MaskDict:
 
 
 _defaultMaskDict = _MaskDict()
+
+
+def _conformMaskPlanes(array: np.ndarray, filePlanes: dict) -> np.ndarray:
+    """Renumber mask pixels from a file's planes onto the process-wide ones,
+    as afw does when it reads a mask.
+
+    Planes new to the process are added to the default dictionary in name
+    order (their bits follow the process-wide plane list).  If every plane
+    of the file already has its bit, the pixels are returned unchanged;
+    otherwise each named plane is moved to its bit and bits the file does
+    not name are dropped.
+
+    Parameters
+    ----------
+    array : `numpy.ndarray`
+        Mask pixels as stored in the file.
+    filePlanes : `dict` [`str`, `int`]
+        The file's ``MP_*`` planes (name to bit); empty means the default.
+
+    Returns
+    -------
+    pixels : `numpy.ndarray`
+        ``int32`` pixels in the process-wide numbering.
+    """
+    array = np.asarray(array, dtype=MaskPixel)
+    target = {name: _defaultMaskDict.add(name) for name in sorted(filePlanes)}
+    if all(target[name] == bit for name, bit in filePlanes.items()):
+        return array
+    result = np.zeros_like(array)
+    for name, bit in filePlanes.items():
+        result |= ((array >> bit) & 1) << target[name]
+    return result
 
 
 class _hybridmethod:
@@ -425,9 +473,10 @@ class Mask(ImageI):
     """A bit-mask image (``int32`` pixels) with named planes.
 
     The plane dictionary starts as afw's defaults (BAD=0, SAT=1, INTRP=2,
-    CR=3, EDGE=4, DETECTED=5, DETECTED_NEGATIVE=6, SUSPECT=7, NO_DATA=8);
-    ``Mask.addMaskPlane`` on the class extends the default dictionary that
-    new masks share, as afw does.
+    CR=3, EDGE=4, DETECTED=5, DETECTED_NEGATIVE=6, SUSPECT=7, NO_DATA=8,
+    VIGNETTED=9, STREAK=10); ``Mask.addMaskPlane`` on the class extends the
+    default dictionary that new masks share, and a new plane's bit is the
+    next one of the process-wide plane list, as in afw.
     """
 
     dtype = np.int32

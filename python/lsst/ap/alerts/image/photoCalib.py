@@ -1,7 +1,9 @@
 """Spatially constant photometric calibration, modelled on afw's PhotoCalib.
 
 The calibration maps instrumental flux (counts) to nJy:
-``flux[nJy] = instFlux * calibrationMean``.
+``flux[nJy] = instFlux * calibrationMean``.  The conversions use afw's
+arithmetic (results are bit-identical); like afw, their errors do not
+include the calibration error.
 
 `PhotoCalib.calibrateImage` mirrors current afw: the image is multiplied by
 the mean and the variance by its square; the calibration error is not folded
@@ -37,6 +39,9 @@ class Measurement:
     value: float
     error: float
 
+    def __str__(self):
+        return f"value={self.value!r}, error={self.error!r}"
+
 
 class PhotoCalib:
     """A spatially constant calibration from counts to nJy.
@@ -65,42 +70,48 @@ class PhotoCalib:
     def getCalibrationErr(self) -> float:
         return self._err
 
-    def getLocalCalibration(self, point=None) -> float:
+    def getLocalCalibration(self, point) -> float:
+        """Calibration at ``point`` (the mean: the model is constant)."""
         return self._mean
 
     def getInstFluxAtZeroMagnitude(self) -> float:
         return REFERENCE_FLUX_NJY / self._mean
 
-    def getBBox(self):
-        return self._bbox
-
     @property
     def _isConstant(self) -> bool:
         return True
 
-    # -- conversions
-    def instFluxToNanojansky(self, instFlux, instFluxErr=None, point=None):
-        """Convert counts to nJy; with an error, return a `Measurement`
-        whose error adds the calibration error in quadrature (afw's
-        formula)."""
-        if instFluxErr is None or (point is None and _isPoint(instFluxErr)):
-            return np.multiply(instFlux, self._mean) if np.ndim(instFlux) else float(instFlux) * self._mean
-        flux = float(instFlux) * self._mean
-        error = abs(flux) * math.hypot(float(instFluxErr) / float(instFlux),
-                                       self._err / self._mean if self._mean else math.nan)
-        return Measurement(flux, error)
+    # -- conversions, with afw's arithmetic (bit-identical results)
+    def instFluxToNanojansky(self, instFlux, *args):
+        """Convert counts to nJy.
 
-    def instFluxToMagnitude(self, instFlux, instFluxErr=None, point=None):
-        """Convert counts to AB magnitude (optionally with its error)."""
-        flux = float(instFlux) * self._mean
-        mag = -2.5 * math.log10(flux / REFERENCE_FLUX_NJY)
-        if instFluxErr is None or _isPoint(instFluxErr):
-            return mag
-        error = 2.5 / math.log(10.0) * math.hypot(float(instFluxErr) / float(instFlux), self._err / self._mean)
-        return Measurement(mag, error)
+        ``(instFlux)`` or ``(instFlux, point)`` give a `float`;
+        ``(instFlux, instFluxErr[, point])`` a `Measurement` whose error is
+        ``instFluxErr * mean``: like afw, the calibration error is not
+        propagated.
+        """
+        instFluxErr = _errorArg(args)
+        if instFluxErr is None:
+            return np.multiply(instFlux, self._mean) if np.ndim(instFlux) else float(instFlux) * self._mean
+        return Measurement(float(instFlux) * self._mean, float(instFluxErr) * self._mean)
+
+    def instFluxToMagnitude(self, instFlux, *args):
+        """Convert counts to AB magnitude: NaN for a negative flux, +inf
+        for zero, as afw.  With an error, a `Measurement` whose error is
+        ``2.5 / ln(10) * instFluxErr / instFlux`` (signed; no calibration
+        error), as afw.
+        """
+        instFluxErr = _errorArg(args)
+        magnitude = _nanojanskyToMagnitude(float(instFlux) * self._mean)
+        if instFluxErr is None:
+            return magnitude
+        return Measurement(magnitude, 2.5 / math.log(10.0) * (float(instFluxErr) / float(instFlux)))
 
     def magnitudeToInstFlux(self, magnitude, point=None) -> float:
-        return REFERENCE_FLUX_NJY * 10 ** (-0.4 * magnitude) / self._mean
+        return REFERENCE_FLUX_NJY * 10 ** (float(magnitude) / -2.5) / self._mean
+
+    def nanojanskyToInstFlux(self, nanojansky, point=None) -> float:
+        return float(nanojansky) / self._mean
 
     def calibrateImage(self, maskedImage, includeScaleUncertainty=_UNSET):
         """Return a calibrated copy (nJy) of ``maskedImage``.
@@ -140,8 +151,11 @@ class PhotoCalib:
     def __reduce__(self):
         return (PhotoCalib, (self._mean, self._err, self._bbox))
 
+    def __str__(self):
+        return f"spatially constant with mean: {_cppNumber(self._mean)} error: {_cppNumber(self._err)}"
+
     def __repr__(self):
-        return f"PhotoCalib(spatially constant with mean: {self._mean} error: {self._err})"
+        return f"PhotoCalib({self})"
 
     # -- persistence (afw archive layout; see fitsIo)
     def writeFits(self, path) -> None:
@@ -156,8 +170,31 @@ class PhotoCalib:
         return readPersistableFits(path, "PhotoCalib")
 
 
+def _cppNumber(value: float) -> str:
+    """``value`` as C++ streams print a double by default (6 significant digits)."""
+    return f"{value:g}"
+
+
 def _isPoint(value) -> bool:
     return hasattr(value, "getX") and hasattr(value, "getY")
+
+
+def _errorArg(args):
+    """The ``instFluxErr`` of afw's ``(value[, err][, point])`` overloads."""
+    if len(args) > 2 or (len(args) == 2 and not _isPoint(args[1])):
+        raise TypeError(f"Expected (instFlux[, instFluxErr][, point]), got {len(args) + 1} arguments")
+    if not args or _isPoint(args[0]):
+        return None
+    return args[0]
+
+
+def _nanojanskyToMagnitude(flux: float) -> float:
+    """AB magnitude of ``flux`` nJy, as afw computes it."""
+    if flux < 0 or math.isnan(flux):
+        return math.nan
+    if flux == 0:
+        return math.inf
+    return -2.5 * math.log10(flux / REFERENCE_FLUX_NJY)
 
 
 def makePhotoCalibFromCalibZeroPoint(instFluxMag0: float, instFluxMag0Err: float = 0.0) -> PhotoCalib:

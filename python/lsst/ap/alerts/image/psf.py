@@ -8,11 +8,12 @@ image recentred on ``position`` in parent pixels: afw's recipe is followed
 residual in ``[-0.5, 0.5)`` by a normalised Lanczos-5 shift), so results
 agree with afw to interpolation accuracy, not bit for bit.
 
-Subclasses implement ``_doComputeKernelImage(position, color)`` (and may
-override ``_doComputeBBox``, ``_doComputeShape``, ...), as Python
-subclasses of afw's ``Psf`` do.  A PSF that cannot be evaluated at a
-position raises `InvalidPsfError`, as afw's ``CoaddPsf`` does where it has
-no inputs; `ValidBoxPsf` makes such a PSF for tests.
+Python subclasses of `Psf` override the same methods as Python subclasses
+of afw's ``lsst.afw.detection.Psf`` (``_doComputeKernelImage``,
+``_doComputeBBox``, ``__deepcopy__``, ...), so one PSF test double works
+on both.  A PSF that cannot be evaluated at a position raises
+`InvalidPsfError`, as afw's ``CoaddPsf`` does where it has no inputs;
+`ValidBoxPsf` makes such a PSF for tests.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "ValidBoxPsf",
 ]
 
+import copy
 import math
 
 import numpy as np
@@ -93,26 +95,143 @@ def _positionToIndex(value: float) -> tuple[int, float]:
 
 
 class Psf:
-    """Base class of model PSFs.
+    """Base class of PSFs, with afw's Python override points.
+
+    A Python subclass of afw's ``lsst.afw.detection.Psf`` must provide
+    ``_doComputeKernelImage(position, color)``, ``_doComputeBBox(position,
+    color)``, ``_doComputeShape``, ``_doComputeApertureFlux``, ``resized``
+    and ``__deepcopy__`` (used by ``clone``), and may override
+    ``getAveragePosition``, ``_doComputeImage`` and ``_doComputeImageBBox``.
+    The same subclass works on this base: the methods afw leaves pure raise
+    `NotImplementedError` (a `RuntimeError`, as afw's "pure virtual" error).
 
     Parameters
     ----------
     isFixed : `bool`, optional
         True if the PSF does not vary with position.
+    capacity : `int`, optional
+        Size of afw's kernel-image cache; kept for its accessors only (the
+        model does not cache).
     """
 
-    def __init__(self, isFixed: bool = False):
-        self._isFixed = isFixed
+    def __init__(self, isFixed: bool = False, capacity: int = 100):
+        self._isFixed = bool(isFixed)
+        self._capacity = int(capacity)
 
-    # -- to be provided by subclasses
+    # -- override points (afw's pure virtual methods raise if not overridden)
+    def _pure(self, name):
+        raise NotImplementedError(f'Tried to call pure virtual function "Psf::{name}" '
+                                  f"on {type(self).__name__}")
+
     def _doComputeKernelImage(self, position, color=None) -> ImageD:
-        raise NotImplementedError()
+        self._pure("_doComputeKernelImage")
 
     def _doComputeBBox(self, position, color=None) -> geom.Box2I:
-        return self._doComputeKernelImage(position, color).getBBox()
+        self._pure("_doComputeBBox")
 
     def _doComputeShape(self, position, color=None) -> Quadrupole:
+        self._pure("_doComputeShape")
+
+    def _doComputeApertureFlux(self, radius, position, color=None) -> float:
+        self._pure("_doComputeApertureFlux")
+
+    def resized(self, width: int, height: int):
+        self._pure("resized")
+
+    def _doComputeImage(self, position, color=None) -> ImageD:
+        """The kernel image recentred on ``position`` (afw's default)."""
+        return self.recenterKernelImage(self._doComputeKernelImage(position, color), position)
+
+    def _doComputeImageBBox(self, position, color=None) -> geom.Box2I:
+        ix, _ = _positionToIndex(position.x)
+        iy, _ = _positionToIndex(position.y)
+        return self._doComputeBBox(position, color).shiftedBy(geom.Extent2I(ix, iy))
+
+    # -- public API (position is required, as in afw)
+    @staticmethod
+    def _position(position):
+        position = geom.Point2D(position)
+        if not (math.isfinite(position.x) and math.isfinite(position.y)):
+            raise InvalidParameterError(f"Cannot evaluate a PSF at non-finite position {position}")
+        return position
+
+    @staticmethod
+    def recenterKernelImage(im, position, warpAlgorithm: str = "lanczos5", warpBuffer: int = 5) -> ImageD:
+        """Shift a kernel image (centred on 0) to ``position``: the integer
+        part by moving ``xy0``, the fraction in ``[-0.5, 0.5)`` by a
+        normalised Lanczos-5 shift (afw's recipe; equal to interpolation
+        accuracy, not bit for bit)."""
+        if warpAlgorithm != "lanczos5":
+            raise InvalidParameterError(f"The model only recentres with lanczos5, not {warpAlgorithm!r}")
+        ix, dx = _positionToIndex(position.x)
+        iy, dy = _positionToIndex(position.y)
+        array = im.array
+        if dx != 0.0 or dy != 0.0:
+            array = (_lanczosWeights(dy, array.shape[0]) @ array) @ _lanczosWeights(dx, array.shape[1]).T
+        else:
+            array = array.copy()
+        return ImageD(array, False, geom.Point2I(im.getX0() + ix, im.getY0() + iy))
+
+    def computeKernelImage(self, position, color=None, owner=None) -> ImageD:
+        """Unit-sum image of the PSF centred on pixel ``(0, 0)``."""
+        return self._doComputeKernelImage(self._position(position), color).clone()
+
+    def computeImage(self, position, color=None, owner=None) -> ImageD:
+        """The PSF image centred on ``position`` (parent pixels)."""
+        return self._doComputeImage(self._position(position), color)
+
+    def computeBBox(self, position, color=None) -> geom.Box2I:
+        """Bounding box of the kernel image (centred on 0)."""
+        return self._doComputeBBox(self._position(position), color)
+
+    computeKernelBBox = computeBBox
+
+    def computeImageBBox(self, position, color=None) -> geom.Box2I:
+        """Bounding box of `computeImage` at ``position``."""
+        return self._doComputeImageBBox(self._position(position), color)
+
+    def computePeak(self, position, color=None) -> float:
         image = self.computeKernelImage(position, color)
+        return float(image.array[-image.getY0(), -image.getX0()])
+
+    def computeShape(self, position, color=None) -> Quadrupole:
+        return self._doComputeShape(self._position(position), color)
+
+    def computeApertureFlux(self, radius: float, position, color=None) -> float:
+        return self._doComputeApertureFlux(float(radius), self._position(position), color)
+
+    def getAveragePosition(self) -> geom.Point2D:
+        """Position at which the PSF is evaluated by default (afw: (0, 0))."""
+        return geom.Point2D(0.0, 0.0)
+
+    def getAverageColor(self):
+        """afw returns a default ``Color``; the model has no colours."""
+        return None
+
+    def getCacheCapacity(self) -> int:
+        return self._capacity
+
+    def setCacheCapacity(self, capacity: int) -> None:
+        self._capacity = int(capacity)
+
+    def isFixed(self) -> bool:
+        """Model-only (afw keeps it in C++)."""
+        return self._isFixed
+
+    def isPersistable(self) -> bool:
+        return False
+
+    def clone(self):
+        """A deep copy, through ``__deepcopy__`` as afw's Python PSFs."""
+        return copy.deepcopy(self)
+
+
+class ImagePsf(Psf):
+    """Base class of PSFs defined by images (afw's ``ImagePsf``): shape and
+    aperture flux come from the kernel image."""
+
+    def _doComputeShape(self, position, color=None) -> Quadrupole:
+        image = self._doComputeKernelImage(position, color)
         array = image.array
         ys, xs = np.mgrid[image.getY0():image.getY0() + image.getHeight(),
                           image.getX0():image.getX0() + image.getWidth()]
@@ -122,73 +241,16 @@ class Psf:
                           ((xs - cx) * (ys - cy) * array).sum() / total)
 
     def _doComputeApertureFlux(self, radius, position, color=None) -> float:
-        image = self.computeKernelImage(position, color)
+        image = self._doComputeKernelImage(position, color)
         ys, xs = np.mgrid[image.getY0():image.getY0() + image.getHeight(),
                           image.getX0():image.getX0() + image.getWidth()]
         return float(image.array[xs * xs + ys * ys <= radius * radius].sum())
 
-    # -- public API
-    def _position(self, position):
-        if position is None:
-            return self.getAveragePosition()
-        position = geom.Point2D(position)
-        if not (math.isfinite(position.x) and math.isfinite(position.y)):
-            raise InvalidParameterError(f"Cannot evaluate a PSF at non-finite position {position}")
-        return position
-
-    def computeKernelImage(self, position=None, color=None) -> ImageD:
-        """Unit-sum image of the PSF centred on pixel ``(0, 0)``."""
-        return self._doComputeKernelImage(self._position(position), color).clone()
-
-    def computeImage(self, position=None, color=None) -> ImageD:
-        """The PSF image centred on ``position`` (parent pixels)."""
-        position = self._position(position)
-        kernel = self._doComputeKernelImage(position, color)
-        ix, dx = _positionToIndex(position.x)
-        iy, dy = _positionToIndex(position.y)
-        array = kernel.array
-        if dx != 0.0 or dy != 0.0:
-            array = (_lanczosWeights(dy, array.shape[0]) @ array) @ _lanczosWeights(dx, array.shape[1]).T
-        else:
-            array = array.copy()
-        return ImageD(array, False, geom.Point2I(kernel.getX0() + ix, kernel.getY0() + iy))
-
-    def computeBBox(self, position=None, color=None) -> geom.Box2I:
-        """Bounding box of the kernel image (centred on 0)."""
-        return self._doComputeBBox(self._position(position), color)
-
-    def computeImageBBox(self, position=None, color=None) -> geom.Box2I:
-        """Bounding box of `computeImage` at ``position``."""
-        position = self._position(position)
-        ix, _ = _positionToIndex(position.x)
-        iy, _ = _positionToIndex(position.y)
-        return self.computeBBox(position, color).shiftedBy(geom.Extent2I(ix, iy))
-
-    def computePeak(self, position=None, color=None) -> float:
-        image = self.computeKernelImage(position, color)
-        return float(image.array[-image.getY0(), -image.getX0()])
-
-    def computeShape(self, position=None, color=None) -> Quadrupole:
-        return self._doComputeShape(self._position(position), color)
-
-    def computeApertureFlux(self, radius: float, position=None, color=None) -> float:
-        return self._doComputeApertureFlux(float(radius), self._position(position), color)
-
-    def getAveragePosition(self) -> geom.Point2D:
-        """Position at which the PSF is evaluated by default (afw: (0, 0))."""
-        return geom.Point2D(0.0, 0.0)
-
-    def isFixed(self) -> bool:
-        return self._isFixed
-
-    def isPersistable(self) -> bool:
-        return False
-
-    def clone(self):
-        return self
+    def _doComputeBBox(self, position, color=None) -> geom.Box2I:
+        return self._doComputeKernelImage(position, color).getBBox()
 
 
-class GaussianPsf(Psf):
+class GaussianPsf(ImagePsf):
     """Circular Gaussian PSF on an odd ``width x height`` stamp.
 
     Parameters
@@ -297,10 +359,6 @@ class FixedKernel:
 
     def __reduce__(self):
         return (FixedKernel, (self._array,))
-
-
-class ImagePsf(Psf):
-    """Base class of PSFs defined by images (afw's ``ImagePsf``)."""
 
 
 class KernelPsf(ImagePsf):

@@ -1,93 +1,108 @@
 """Visit metadata, modelled on ``lsst.afw.image.VisitInfo`` and
 ``lsst.daf.base.DateTime``.
 
-`DateTime` keeps afw's representation: integer TAI nanoseconds since
+`DateTime` keeps daf_base's representation: integer TAI nanoseconds since
 1970-01-01T00:00:00 TAI (MJD 40587 TAI), so dates round-trip exactly
-through FITS (``DATE-AVG`` with ``TIMESYS = 'TAI'``).
+through FITS (``DATE-AVG`` with ``TIMESYS = 'TAI'``); conversions to and
+from MJD/JD/epoch use daf_base's double arithmetic, so they give the same
+bits.  UTC leap seconds come from astropy (daf_base has its own table; they
+agree since 1972).
 """
 
 from __future__ import annotations
 
-__all__ = ["DateTime", "Observatory", "RotType", "VisitInfo", "Weather"]
+__all__ = ["DateSystem", "DateTime", "Observatory", "RotType", "Timescale", "VisitInfo", "Weather"]
 
 import datetime
 import enum
 import math
+import numbers
 import re
+import time
 
 from .. import geom
-from .exceptions import InvalidParameterError
+from .exceptions import DomainError, InvalidParameterError
 
 _NSEC_PER_DAY = 86_400 * 1_000_000_000
 _EPOCH_MJD = 40587  # 1970-01-01
 _EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 _INVALID_NSECS = -(2**63)
-_ISO_RE = re.compile(
-    r"^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9})\d*)?\s*(Z?)\s*$"
-)
+# daf_base's arithmetic, in doubles, so results are bit-identical to it
+_NSEC_PER_DAY_F = 86.4e12
+_MJD_TO_JD = 2400000.5
+_JD2000 = 2451545.0
+# yyyy-mm-ddThh:mm:ss[.fff] with optional - and : separators, "," or "."
+# before the fraction (digits past nanoseconds ignored), Z only for UTC
+_ISO_RE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})T(\d{2}):?(\d{2}):?(\d{2})(?:[.,](\d{0,9})\d*)?(Z?)$")
+
+
+class DateSystem(enum.IntEnum):
+    """How a floating-point date is expressed (daf_base's values)."""
+
+    JD = 0
+    MJD = 1
+    EPOCH = 2
+
+
+class Timescale(enum.IntEnum):
+    """Time scale (daf_base's values)."""
+
+    TAI = 5
+    UTC = 6
+    TT = 7
 
 
 class DateTime:
     """A TAI instant with nanosecond resolution (model of daf_base DateTime).
 
-    Parameters
-    ----------
-    value : `int`, `float` or `str`, optional
-        Integer nanoseconds (with ``system`` omitted), an MJD/JD/epoch
-        (``system`` given) or an ISO-8601 string; omitted gives an invalid
-        date, as afw's default.
-    system : `str`, optional
-        ``DateTime.MJD``, ``DateTime.JD`` or ``DateTime.EPOCH`` for floats.
-    scale : `str`, optional
-        ``DateTime.TAI`` (default), ``DateTime.UTC`` or ``DateTime.TT``.
+    The constructor overloads are daf_base's: ``DateTime()`` (invalid),
+    ``DateTime(nsecs: int, scale=TAI)``, ``DateTime(date: float,
+    system=MJD, scale=TAI)``, ``DateTime(year, month, day, hour, minute,
+    second, scale)`` and ``DateTime(iso8601: str, scale)`` (the string ends
+    in ``Z`` exactly when ``scale`` is UTC).  A Python `int` is
+    nanoseconds, a `float` a date in ``system``.
     """
 
-    MJD = "MJD"
-    JD = "JD"
-    EPOCH = "EPOCH"
-    TAI = "TAI"
-    UTC = "UTC"
-    TT = "TT"
+    DateSystem = DateSystem
+    Timescale = Timescale
+    JD = DateSystem.JD
+    MJD = DateSystem.MJD
+    EPOCH = DateSystem.EPOCH
+    TAI = Timescale.TAI
+    UTC = Timescale.UTC
+    TT = Timescale.TT
+    invalid_nsecs = _INVALID_NSECS
 
     __slots__ = ("_nsecs",)
 
-    def __init__(self, value=None, system=None, scale=None):
-        if value is None:
+    def __init__(self, *args):
+        if not args:
             self._nsecs = _INVALID_NSECS
-            return
-        if isinstance(value, str):
-            # DateTime(isoString, scale): the second positional is the scale
-            scale = scale or system or self.TAI
-            self._nsecs = _parseIso(value, scale)
-            return
-        if system is None or system in (self.TAI, self.UTC, self.TT):
-            scale = system or scale or self.TAI
-            self._nsecs = _toTaiNsecs(int(value), scale)
-            return
-        scale = scale or self.TAI
-        if system == self.MJD:
-            mjd = float(value)
-        elif system == self.JD:
-            mjd = float(value) - 2400000.5
-        elif system == self.EPOCH:
-            mjd = (float(value) - 2000.0) * 365.25 + 51544.5
+        elif len(args) >= 6:
+            self._nsecs = _fromFields(*args)
+        elif isinstance(args[0], str):
+            if len(args) != 2:
+                raise TypeError("DateTime(iso8601, scale) needs the time scale")
+            self._nsecs = _parseIso(args[0], Timescale(args[1]))
+        elif isinstance(args[0], numbers.Integral):
+            scale = Timescale(args[1]) if len(args) > 1 else Timescale.TAI
+            self._nsecs = _toTaiNsecs(int(args[0]), scale)
         else:
-            raise InvalidParameterError(f"Unknown date system {system!r}")
-        nsecs = round((mjd - _EPOCH_MJD) * _NSEC_PER_DAY)
-        self._nsecs = _toTaiNsecs(nsecs, scale)
+            system = DateSystem(args[1]) if len(args) > 1 else DateSystem.MJD
+            scale = Timescale(args[2]) if len(args) > 2 else Timescale.TAI
+            self._nsecs = _toTaiNsecs(_dateToNsecs(float(args[0]), system), scale)
 
     @classmethod
     def now(cls) -> DateTime:
-        from astropy.time import Time
-
-        return cls.fromAstropy(Time.now())
+        return cls(time.time_ns(), Timescale.UTC)
 
     @classmethod
-    def fromAstropy(cls, time) -> DateTime:
-        tai = time.tai
+    def fromAstropy(cls, value) -> DateTime:
+        """Model-only: the `DateTime` of an `astropy.time.Time`."""
+        tai = value.tai
         days = (tai.jd1 - 2440587.5) + tai.jd2
         whole = math.floor(days)
-        return cls(int(whole) * _NSEC_PER_DAY + round((days - whole) * _NSEC_PER_DAY), cls.TAI)
+        return cls(int(whole) * _NSEC_PER_DAY + round((days - whole) * _NSEC_PER_DAY), Timescale.TAI)
 
     def isValid(self) -> bool:
         return self._nsecs != _INVALID_NSECS
@@ -96,48 +111,42 @@ class DateTime:
         if not self.isValid():
             raise RuntimeError("DateTime not valid")
 
-    def nsecs(self, scale=TAI) -> int:
-        self._check()
-        return _fromTaiNsecs(self._nsecs, scale)
+    def nsecs(self, scale=Timescale.TAI) -> int:
+        return _fromTaiNsecs(self._nsecs, Timescale(scale))
 
-    def get(self, system=MJD, scale=TAI) -> float:
+    def get(self, system=DateSystem.MJD, scale=Timescale.TAI) -> float:
         """Return the date as an MJD (default), JD or Julian epoch."""
         self._check()
-        nsecs = _fromTaiNsecs(self._nsecs, scale)
-        days, rem = divmod(nsecs, _NSEC_PER_DAY)
-        mjd = _EPOCH_MJD + days + rem / _NSEC_PER_DAY
-        if system == self.MJD:
+        mjd = _fromTaiNsecs(self._nsecs, Timescale(scale)) / _NSEC_PER_DAY_F + _EPOCH_MJD
+        system = DateSystem(system)
+        if system == DateSystem.MJD:
             return mjd
-        if system == self.JD:
-            return mjd + 2400000.5
-        if system == self.EPOCH:
-            return 2000.0 + (mjd - 51544.5) / 365.25
-        raise InvalidParameterError(f"Unknown date system {system!r}")
+        jd = mjd + _MJD_TO_JD
+        return jd if system == DateSystem.JD else 2000.0 + (jd - _JD2000) / 365.25
 
-    def toString(self, scale=TAI) -> str:
+    def toString(self, scale) -> str:
         """ISO-8601 with nanoseconds; ``Z`` is appended for UTC, as afw."""
         self._check()
-        nsecs = _fromTaiNsecs(self._nsecs, scale)
-        days, rem = divmod(nsecs, _NSEC_PER_DAY)
+        scale = Timescale(scale)
+        days, rem = divmod(_fromTaiNsecs(self._nsecs, scale), _NSEC_PER_DAY)
         date = datetime.date.fromordinal(_EPOCH_ORDINAL + days)
         secs, frac = divmod(rem, 1_000_000_000)
         hh, rest = divmod(secs, 3600)
         mm, ss = divmod(rest, 60)
         text = f"{date.isoformat()}T{hh:02d}:{mm:02d}:{ss:02d}.{frac:09d}"
-        return text + ("Z" if scale == self.UTC else "")
+        return text + ("Z" if scale == Timescale.UTC else "")
 
     def toAstropy(self):
-        """Return an `astropy.time.Time` in the TAI scale."""
+        """Return an `astropy.time.Time` (TAI, from the MJD, as daf_base)."""
         from astropy.time import Time
 
-        self._check()
-        days, rem = divmod(self._nsecs, _NSEC_PER_DAY)
-        return Time(2440587.5 + days, rem / _NSEC_PER_DAY, format="jd", scale="tai")
+        return Time(self.get(DateSystem.MJD, Timescale.TAI), scale="tai", format="mjd")
 
-    def toPython(self, scale=UTC) -> datetime.datetime:
+    def toPython(self, timescale=None) -> datetime.datetime:
+        """A naive `datetime.datetime` in ``timescale`` (default TAI), as daf_base."""
         self._check()
-        nsecs = _fromTaiNsecs(self._nsecs, scale)
-        return datetime.datetime(1970, 1, 1) + datetime.timedelta(microseconds=nsecs // 1000)
+        nsecs = self.nsecs(Timescale.TAI if timescale is None else timescale)
+        return datetime.datetime.fromtimestamp(nsecs / 10**9, datetime.timezone.utc).replace(tzinfo=None)
 
     def __eq__(self, other):
         if not isinstance(other, DateTime):
@@ -148,63 +157,84 @@ class DateTime:
         result = self.__eq__(other)
         return result if result is NotImplemented else not result
 
-    def __hash__(self):
-        return hash(self._nsecs)
+    def __lt__(self, other):
+        return self._nsecs < other._nsecs if isinstance(other, DateTime) else NotImplemented
+
+    def __le__(self, other):
+        return self._nsecs <= other._nsecs if isinstance(other, DateTime) else NotImplemented
+
+    def __gt__(self, other):
+        return self._nsecs > other._nsecs if isinstance(other, DateTime) else NotImplemented
+
+    def __ge__(self, other):
+        return self._nsecs >= other._nsecs if isinstance(other, DateTime) else NotImplemented
+
+    __hash__ = None
 
     def __reduce__(self):
-        return (DateTime, (self._nsecs, self.TAI))
+        return (DateTime, (self._nsecs,))
 
     def __repr__(self):
         if not self.isValid():
             return "DateTime()"
-        return f"DateTime(\"{self.toString(self.TAI)}\", TAI)"
+        return f"DateTime(\"{self.toString(Timescale.TAI)}\", TAI)"
 
 
-def _leapNsecs(nsecs: int, fromScale: str) -> int:
+def _dateToNsecs(date: float, system: DateSystem) -> int:
+    """Nanoseconds (in the date's own scale) of an MJD, JD or epoch, with
+    daf_base's double arithmetic and truncation."""
+    if system == DateSystem.EPOCH:
+        date = (date - 2000.0) * 365.25 + _JD2000
+    if system != DateSystem.MJD:
+        date -= _MJD_TO_JD
+    return int((date - _EPOCH_MJD) * _NSEC_PER_DAY_F)
+
+
+def _fromFields(year, month, day, hour, minute, second, scale=Timescale.TAI) -> int:
+    days = datetime.date(int(year), int(month), int(day)).toordinal() - _EPOCH_ORDINAL
+    seconds = (int(hour) * 60 + int(minute)) * 60 + int(second)
+    return _toTaiNsecs(days * _NSEC_PER_DAY + seconds * 1_000_000_000, Timescale(scale))
+
+
+def _leapNsecs(nsecs: int, fromScale: Timescale) -> int:
     """TAI - UTC in nanoseconds at an instant given in ``fromScale``."""
     from astropy.time import Time
 
     days, rem = divmod(nsecs, _NSEC_PER_DAY)
-    time = Time(2440587.5 + days, rem / _NSEC_PER_DAY, format="jd", scale=fromScale.lower())
-    if fromScale == DateTime.UTC:
-        tai = time.tai
-        delta = ((tai.jd1 - time.jd1) + (tai.jd2 - time.jd2)) * 86400.0
+    value = Time(2440587.5 + days, rem / _NSEC_PER_DAY, format="jd", scale=fromScale.name.lower())
+    if fromScale == Timescale.UTC:
+        tai = value.tai
+        delta = ((tai.jd1 - value.jd1) + (tai.jd2 - value.jd2)) * 86400.0
     else:
-        utc = time.utc
-        delta = ((time.jd1 - utc.jd1) + (time.jd2 - utc.jd2)) * 86400.0
+        utc = value.utc
+        delta = ((value.jd1 - utc.jd1) + (value.jd2 - utc.jd2)) * 86400.0
     # TAI - UTC is a whole number of seconds since 1972 (fractional before)
     if abs(delta - round(delta)) < 1e-6:
         return round(delta) * 1_000_000_000
     return round(delta * 1e9)
 
 
-def _toTaiNsecs(nsecs: int, scale: str) -> int:
-    if scale == DateTime.TAI:
+def _toTaiNsecs(nsecs: int, scale: Timescale) -> int:
+    if scale == Timescale.TAI:
         return nsecs
-    if scale == DateTime.TT:
+    if scale == Timescale.TT:
         return nsecs - 32_184_000_000
-    if scale == DateTime.UTC:
-        return nsecs + _leapNsecs(nsecs, DateTime.UTC)
-    raise InvalidParameterError(f"Unknown time scale {scale!r}")
+    return nsecs + _leapNsecs(nsecs, Timescale.UTC)
 
 
-def _fromTaiNsecs(nsecs: int, scale: str) -> int:
-    if scale == DateTime.TAI:
+def _fromTaiNsecs(nsecs: int, scale: Timescale) -> int:
+    if scale == Timescale.TAI:
         return nsecs
-    if scale == DateTime.TT:
+    if scale == Timescale.TT:
         return nsecs + 32_184_000_000
-    if scale == DateTime.UTC:
-        return nsecs - _leapNsecs(nsecs, DateTime.TAI)
-    raise InvalidParameterError(f"Unknown time scale {scale!r}")
+    return nsecs - _leapNsecs(nsecs, Timescale.TAI)
 
 
-def _parseIso(text: str, scale: str) -> int:
+def _parseIso(text: str, scale: Timescale) -> int:
     match = _ISO_RE.match(text)
-    if not match:
-        raise InvalidParameterError(f"Not an ISO-8601 date: {text!r}")
-    year, month, day, hh, mm, ss, frac, zulu = match.groups()
-    if zulu:
-        scale = DateTime.UTC
+    if not match or bool(match.group(8)) != (scale == Timescale.UTC):
+        raise DomainError(f"Not in acceptable ISO8601 format: {text}")
+    year, month, day, hh, mm, ss, frac, _ = match.groups()
     days = datetime.date(int(year), int(month), int(day)).toordinal() - _EPOCH_ORDINAL
     fracNs = int((frac or "0").ljust(9, "0"))
     nsecs = days * _NSEC_PER_DAY + ((int(hh) * 60 + int(mm)) * 60 + int(ss)) * 1_000_000_000 + fracNs
