@@ -102,6 +102,13 @@ class PackageAlertsConfig(pexConfig.Config):
         "object land in one partition, in order. Upstream sends no key (False).",
         default=False,
     )
+    kafkaEnableIdempotence = pexConfig.Field(
+        dtype=bool,
+        doc="Idempotent Kafka producer (enable.idempotence with acks=all): an alert the client retries "
+        "(lost acknowledgement, broker restart) is stored once and in order. Turn off only for a broker "
+        "without the idempotent producer API or an account without IdempotentWrite permission.",
+        default=True,
+    )
 
     def validate(self):
         super().validate()
