@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from lsst.ap.alerts.avro.encoding import encodeTable
-from lsst.ap.alerts.catalogs.typedTable import coerceTable, fieldSpecs, namedRecordSchemas
+from lsst.ap.alerts.catalogs.typedTable import coerceTable, fieldSpecs
+from lsst.ap.alerts.schemaRegistry import namedRecordSchemas
 
 ROWS = 30_000
 NULL_FRACTION = 0.1

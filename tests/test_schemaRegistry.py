@@ -14,9 +14,12 @@ import lsst.utils.tests
 from lsst.ap.alerts.schemaRegistry import (
     SchemaRegistry,
     UnknownSchemaError,
+    alertVersionFromName,
     makeWireHeader,
+    namedRecordSchemas,
     parseWireHeader,
     projectSchemaRoot,
+    schemaIdOf,
 )
 
 
@@ -79,6 +82,38 @@ class SchemaRegistryTestCase(lsst.utils.tests.TestCase):
         self.assertIn((11, 1), registry.versions)
         self.assertIsNotNone(projectSchemaRoot())
         self.assertTrue((projectSchemaRoot() / "README.md").exists())
+
+    def testNamesAndIdsAgreeWithAlertPacket(self):
+        # lsst.alert.packet is the independent reference for names and IDs.
+        packetRegistry = alertPack.SchemaRegistry.all_schemas_from_filesystem()
+        for versionString in packetRegistry.known_versions:
+            packetSchema = packetRegistry.get_by_version(versionString)
+            version = alertVersionFromName(packetSchema.definition["name"])
+            self.assertEqual(f"{version[0]}.{version[1]}", versionString)
+            self.assertEqual(schemaIdOf(version), packetSchema.get_schema_id())
+            fileName = f"/some/dir/lsst.v{version[0]}_{version[1]}.alert.avsc"
+            self.assertEqual(alertVersionFromName(fileName), version)
+        for name in ("lsst.v11_1.diaSource", "v11_1.alert", "xlsst.v11_1.alert", "lsst.v11_1.alert.json", ""):
+            with self.subTest(name=name):
+                self.assertIsNone(alertVersionFromName(name))
+
+    def testNamedRecordsReachEveryNestedRecord(self):
+        definition = self.registry.latest.definition
+        records = namedRecordSchemas(definition)
+        for name in ("diaSource", "diaObject", "diaForcedSource", "ssSource", "lsst.v11_1.diaSource"):
+            self.assertIn(name, records)
+            self.assertEqual(records[name]["type"], "record")
+        # Every record-typed field of the alert, also inside unions and arrays, is found.
+        seen = []
+        for field in definition["fields"]:
+            for branch in field["type"] if isinstance(field["type"], list) else [field["type"]]:
+                if isinstance(branch, dict) and branch.get("type") == "array":
+                    branch = branch["items"]
+                if isinstance(branch, dict) and branch.get("type") == "record":
+                    seen.append(branch["name"])
+        self.assertGreaterEqual(len(seen), 4)
+        for name in seen:
+            self.assertIn(name, records)
 
     def testWireHeader(self):
         schema = self.registry.load("11.1")

@@ -23,7 +23,8 @@ from lsst.ap.alerts.avro.encoding import (
     encodeString,
     encodeTable,
 )
-from lsst.ap.alerts.catalogs.typedTable import TypedTable, coerceTable, fieldSpecs, namedRecordSchemas
+from lsst.ap.alerts.catalogs.typedTable import TypedTable, coerceTable, fieldSpecs
+from lsst.ap.alerts.schemaRegistry import namedRecordSchemas
 
 SCHEMA_PATH = lsst.alert.packet.get_path_to_latest_schema()
 ALERT_SCHEMA = fastavro.schema.load_schema(SCHEMA_PATH)

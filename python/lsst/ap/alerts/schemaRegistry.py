@@ -13,15 +13,19 @@ __all__ = [
     "AlertSchema",
     "SchemaRegistry",
     "UnknownSchemaError",
+    "alertVersionFromName",
     "makeWireHeader",
+    "namedRecordSchemas",
     "parseWireHeader",
     "projectSchemaRoot",
+    "schemaIdOf",
 ]
 
 import dataclasses
 import json
 import re
 import struct
+from collections.abc import Mapping
 from functools import cache, cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -31,11 +35,62 @@ import fastavro
 import lsst.alert.packet as alertPack
 from lsst.resources import ResourcePath
 
-from .catalogs.typedTable import namedRecordSchemas
-
 _WIRE = struct.Struct(">bI")
 WIRE_HEADER_SIZE = _WIRE.size
-_FILE_RE = re.compile(r"lsst\.v(\d+)_(\d+)\.alert\.avsc$")
+# The alert record's full name, ``lsst.vM_m.alert``, and its schema file,
+# ``lsst.vM_m.alert.avsc``: the only place the naming rule is written.
+_ALERT_NAME_RE = re.compile(r"(?:^|[/.])lsst\.v(\d+)_(\d+)\.alert(?:\.avsc)?$")
+
+
+def alertVersionFromName(name: str) -> tuple[int, int] | None:
+    """Return (major, minor) from an alert schema name or file name.
+
+    ``lsst.v11_1.alert`` and ``.../lsst.v11_1.alert.avsc`` give ``(11, 1)``;
+    any other name gives `None`.
+    """
+    match = _ALERT_NAME_RE.search(name)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def schemaIdOf(version: tuple[int, int]) -> int:
+    """Return the Confluent schema ID of a version: major and two-digit minor, (11, 1) → 1101."""
+    return int(f"{version[0]}{version[1]:02d}")
+
+
+def namedRecordSchemas(alertSchema: Mapping) -> dict[str, dict]:
+    """Find every named record of an alert schema, by short and full name.
+
+    Parameters
+    ----------
+    alertSchema : `dict`
+        The alert schema as loaded by ``fastavro.schema.load_schema`` (named
+        types inlined at first use, referenced by name afterwards).
+
+    Returns
+    -------
+    records : `dict` [`str`, `dict`]
+        Keys are both the full name (``lsst.v11_1.diaSource``) and the short
+        one (``diaSource``).
+    """
+    found: dict[str, dict] = {}
+
+    def visit(node):
+        if isinstance(node, list):
+            for item in node:
+                visit(item)
+        elif isinstance(node, dict):
+            if node.get("type") == "record":
+                name = node["name"]
+                found[name] = node
+                found[name.rsplit(".", 1)[-1]] = node
+                for field in node["fields"]:
+                    visit(field["type"])
+            elif node.get("type") == "array":
+                visit(node["items"])
+
+    visit(alertSchema)
+    return found
+
 
 
 class UnknownSchemaError(LookupError):
@@ -103,7 +158,7 @@ class AlertSchema:
     @property
     def schemaId(self) -> int:
         """Confluent schema ID, e.g. 1101 for 11.1."""
-        return int(f"{self.version[0]}{self.version[1]:02d}")
+        return schemaIdOf(self.version)
 
     @property
     def versionString(self) -> str:
@@ -158,9 +213,9 @@ class SchemaRegistry:
         self._paths: dict[tuple[int, int], str] = {}
         for root in roots:
             for path in sorted(Path(root).glob("*/*/lsst.v*_*.alert.avsc")):
-                match = _FILE_RE.search(path.name)
-                if match:
-                    self._paths[(int(match[1]), int(match[2]))] = str(path)
+                version = alertVersionFromName(path.name)
+                if version is not None:
+                    self._paths[version] = str(path)
 
     @classmethod
     @lru_cache(maxsize=1)
@@ -179,7 +234,7 @@ class SchemaRegistry:
         return self.byVersion(self.versions[-1])
 
     def _known(self) -> str:
-        return ", ".join(f"{M}.{m} (ID {M}{m:02d})" for M, m in self.versions)
+        return ", ".join(f"{M}.{m} (ID {schemaIdOf((M, m))})" for M, m in self.versions)
 
     def byVersion(self, version: str | tuple[int, int]) -> AlertSchema:
         """Load a schema by version, ``"11.1"`` or ``(11, 1)``."""
@@ -199,7 +254,7 @@ class SchemaRegistry:
     def byId(self, schemaId: int) -> AlertSchema:
         """Load a schema by Confluent schema ID, e.g. 1101."""
         for version in self._paths:
-            if int(f"{version[0]}{version[1]:02d}") == int(schemaId):
+            if schemaIdOf(version) == int(schemaId):
                 return self.byVersion(version)
         raise UnknownSchemaError(f"Unknown alert schema ID {schemaId}; known: {self._known()}")
 
@@ -210,12 +265,11 @@ class SchemaRegistry:
         schemas must sit beside it.
         """
         resource = ResourcePath(uri)
-        match = _FILE_RE.search(resource.basename())
-        if not match:
+        version = alertVersionFromName(resource.basename())
+        if version is None:
             raise UnknownSchemaError(
                 f"Schema URI {str(uri)!r} does not name an lsst.vM_m.alert.avsc file; known: {self._known()}"
             )
-        version = (int(match[1]), int(match[2]))
         if not resource.isLocal:
             # Remote schemas are read via lsst.alert.packet, which fetches the
             # sibling files fastavro needs.

@@ -32,7 +32,6 @@ __all__ = [
     "TypedTable",
     "coerceTable",
     "fieldSpecs",
-    "namedRecordSchemas",
 ]
 
 import dataclasses
@@ -161,41 +160,6 @@ def fieldSpecs(recordSchema: Mapping) -> tuple[FieldSpec, ...]:
     return specs
 
 
-def namedRecordSchemas(alertSchema: Mapping) -> dict[str, dict]:
-    """Find every named record of an alert schema, by short and full name.
-
-    Parameters
-    ----------
-    alertSchema : `dict`
-        The alert schema as loaded by ``fastavro.schema.load_schema`` (named
-        types inlined at first use, referenced by name afterwards).
-
-    Returns
-    -------
-    records : `dict` [`str`, `dict`]
-        Keys are both the full name (``lsst.v11_1.diaSource``) and the short
-        one (``diaSource``).
-    """
-    found: dict[str, dict] = {}
-
-    def visit(node):
-        if isinstance(node, list):
-            for item in node:
-                visit(item)
-        elif isinstance(node, dict):
-            if node.get("type") == "record":
-                name = node["name"]
-                found[name] = node
-                found[name.rsplit(".", 1)[-1]] = node
-                for field in node["fields"]:
-                    visit(field["type"])
-            elif node.get("type") == "array":
-                visit(node["items"])
-
-    visit(alertSchema)
-    return found
-
-
 @dataclasses.dataclass
 class TypedTable:
     """A table converted to the types of one Avro record schema.
@@ -264,115 +228,133 @@ def _missingMask(series: pd.Series) -> np.ndarray:
     return np.asarray(pd.isna(series), dtype=bool)
 
 
-def _coerceNumeric(spec, series, problems, positions):
-    """Convert one numeric column; append problems; return (values, nulls)."""
+def _floatNullMask(series: pd.Series) -> np.ndarray:
+    """Nulls of a column for a float field: None/NA/NaT, never NaN (a legitimate float)."""
+    dtype = series.dtype
     n = len(series)
-    isFloatField = spec.avroType in ("float", "double")
-    if isFloatField:
-        # NaN is a legitimate float value; only None/NA (not NaN) are nulls.
-        dtype = series.dtype
-        if isinstance(dtype, pd.api.extensions.ExtensionDtype) and hasattr(series.array, "_mask"):
-            nullMask = np.asarray(series.array._mask, dtype=bool)
-        elif dtype == object:
-            nullMask = np.fromiter(
-                (v is None or v is pd.NA or v is pd.NaT for v in series.array), dtype=bool, count=n
-            )
-        elif dtype.kind in "fiub":
-            nullMask = np.zeros(n, dtype=bool)
-        else:
-            nullMask = _missingMask(series)
-    else:
-        nullMask = _missingMask(series)
-    if isFloatField:
-        try:
-            filled = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        except (TypeError, ValueError):
-            filled = series.to_numpy(dtype=object)
-        try:
-            values = np.asarray(filled, dtype=np.float64)
-        except (TypeError, ValueError):
-            values = np.empty(n, dtype=np.float64)
-            for i, v in enumerate(filled):
-                if nullMask[i]:
-                    values[i] = 0.0
-                    continue
-                try:
-                    values[i] = float(v)
-                except (TypeError, ValueError):
-                    problems.append(FieldProblem(positions[i], spec.name, f"not a number: {v!r}"))
-                    values[i] = 0.0
-        values = np.where(nullMask, 0.0, values)
-        with np.errstate(over="ignore", invalid="ignore"):
-            out = values.astype(spec.numpyType)
-        if spec.avroType == "float":
-            # Finite doubles beyond float32's range would silently become inf.
-            overflow = np.isfinite(values) & ~np.isfinite(out) & ~nullMask
-            for i in np.flatnonzero(overflow):
-                problems.append(
-                    FieldProblem(positions[i], spec.name, f"{values[i]!r} overflows a float32 field")
-                )
-        return out, nullMask
-    native = _nativeValues(series)
-    if spec.avroType == "boolean":
-        if native is not None and native.dtype.kind == "b":
-            # Nulls are already False (na_value=0).
-            return native.astype(np.bool_), nullMask
-        out = np.zeros(n, dtype=np.bool_)
-        if native is not None:
-            valid = ~nullMask & ((native == 0) | (native == 1))
-            for i in np.flatnonzero(~nullMask & ~valid):
-                problems.append(FieldProblem(positions[i], spec.name, f"not a boolean: {native[i]!r}"))
-            out[valid] = native[valid] != 0
-            return out, nullMask
-        for i, v in enumerate(series.array):
-            if nullMask[i]:
-                continue
-            if isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer, float, np.floating))
-                                                   and v in (0, 1)):
-                out[i] = bool(v)
-            else:
-                problems.append(FieldProblem(positions[i], spec.name, f"not a boolean: {v!r}"))
-        return out, nullMask
-    # int / long (including timestamp-micros)
-    lo, hi = _INT_RANGES[spec.avroType]
-    out = np.zeros(n, dtype=spec.numpyType)
-    if series.dtype.kind == "M":
-        micros = series.to_numpy(dtype="datetime64[us]", na_value=np.datetime64("NaT")).astype(np.int64)
-        out[:] = np.where(nullMask, 0, micros)
-        return out, nullMask
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype) and hasattr(series.array, "_mask"):
+        return np.asarray(series.array._mask, dtype=bool)
+    if dtype == object:
+        return np.fromiter((v is None or v is pd.NA or v is pd.NaT for v in series.array), dtype=bool, count=n)
+    if dtype.kind in "fiub":
+        return np.zeros(n, dtype=bool)
+    return _missingMask(series)
+
+
+def _floatValues(spec, series, nullMask, problems, positions) -> np.ndarray:
+    """The column as float64 (0 under nulls); values that are not numbers become problems."""
+    try:
+        filled = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        filled = series.to_numpy(dtype=object)
+    try:
+        values = np.asarray(filled, dtype=np.float64)
+    except (TypeError, ValueError):
+        values = np.zeros(len(series), dtype=np.float64)
+        for i in np.flatnonzero(~nullMask):
+            try:
+                values[i] = float(filled[i])
+            except (TypeError, ValueError):
+                problems.append(FieldProblem(positions[i], spec.name, f"not a number: {filled[i]!r}"))
+    return np.where(nullMask, 0.0, values)
+
+
+def _coerceFloat(spec, series, problems, positions, nanAsNull):
+    """Convert a float/double column; NaN stays NaN unless ``nanAsNull`` (nullable fields)."""
+    nullMask = _floatNullMask(series)
+    values = _floatValues(spec, series, nullMask, problems, positions)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = values.astype(spec.numpyType)
+    if spec.avroType == "float":
+        # Finite doubles beyond float32's range would silently become inf.
+        overflow = np.isfinite(values) & ~np.isfinite(out) & ~nullMask
+        for i in np.flatnonzero(overflow):
+            problems.append(FieldProblem(positions[i], spec.name, f"{values[i]!r} overflows a float32 field"))
+    if nanAsNull and spec.nullable:
+        nullMask = nullMask | np.isnan(values)
+    return out, nullMask
+
+
+def _coerceBoolean(spec, series, native, nullMask, problems, positions):
+    """Convert a boolean column: booleans, or numbers 0 and 1."""
+    if native is not None and native.dtype.kind == "b":
+        return native.astype(np.bool_), nullMask  # nulls are already False (na_value=0)
+    out = np.zeros(len(series), dtype=np.bool_)
     if native is not None:
-        kind = native.dtype.kind
-        if kind == "f":
-            with np.errstate(invalid="ignore"):
-                bad = ~nullMask & ~(np.isfinite(native) & (np.floor(native) == native)
-                                    & (native >= lo) & (native <= hi))
-            reason = "not an integer in range for " + spec.avroType
-        elif kind == "u" and native.dtype.itemsize == 8:
-            bad = ~nullMask & (native > np.uint64(hi))
-            reason = "out of range for " + spec.avroType
-        else:
-            wide = native.astype(np.int64)
-            bad = ~nullMask & ((wide < lo) | (wide > hi))
-            reason = "out of range for " + spec.avroType
-        for i in np.flatnonzero(bad):
-            problems.append(FieldProblem(positions[i], spec.name, f"{native[i]!r} {reason}"))
-        out[:] = np.where(bad | nullMask, 0, native).astype(spec.numpyType)
+        valid = ~nullMask & ((native == 0) | (native == 1))
+        for i in np.flatnonzero(~nullMask & ~valid):
+            problems.append(FieldProblem(positions[i], spec.name, f"not a boolean: {native[i]!r}"))
+        out[valid] = native[valid] != 0
         return out, nullMask
     for i, v in enumerate(series.array):
         if nullMask[i]:
             continue
-        if isinstance(v, (bool, np.bool_)) or isinstance(v, (int, np.integer)) or isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer():
-            iv = int(v)
-        elif isinstance(v, pd.Timestamp):
-            iv = int(v.value // 1000)
+        if isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer, float, np.floating)) and v in (0, 1)):
+            out[i] = bool(v)
         else:
-            problems.append(FieldProblem(positions[i], spec.name, f"not an integer: {v!r}"))
-            continue
-        if iv < lo or iv > hi:
-            problems.append(FieldProblem(positions[i], spec.name, f"{iv} out of range for {spec.avroType}"))
-            continue
-        out[i] = iv
+            problems.append(FieldProblem(positions[i], spec.name, f"not a boolean: {v!r}"))
     return out, nullMask
+
+
+def _integerOrProblem(spec, v, lo, hi):
+    """One object value as a Python int in [lo, hi], or the reason it is not."""
+    if isinstance(v, (bool, np.bool_, int, np.integer)):
+        iv = int(v)
+    elif isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer():
+        iv = int(v)
+    elif isinstance(v, pd.Timestamp):
+        iv = int(v.value // 1000)
+    else:
+        return None, f"not an integer: {v!r}"
+    if iv < lo or iv > hi:
+        return None, f"{iv} out of range for {spec.avroType}"
+    return iv, None
+
+
+def _coerceInteger(spec, series, native, nullMask, problems, positions):
+    """Convert an int/long column (timestamp-micros included): integral and in range."""
+    lo, hi = _INT_RANGES[spec.avroType]
+    out = np.zeros(len(series), dtype=spec.numpyType)
+    if series.dtype.kind == "M":
+        micros = series.to_numpy(dtype="datetime64[us]", na_value=np.datetime64("NaT")).astype(np.int64)
+        out[:] = np.where(nullMask, 0, micros)
+        return out, nullMask
+    if native is None:
+        for i, v in enumerate(series.array):
+            if not nullMask[i]:
+                iv, reason = _integerOrProblem(spec, v, lo, hi)
+                if reason is not None:
+                    problems.append(FieldProblem(positions[i], spec.name, reason))
+                else:
+                    out[i] = iv
+        return out, nullMask
+    kind = native.dtype.kind
+    if kind == "f":
+        with np.errstate(invalid="ignore"):
+            bad = ~nullMask & ~(np.isfinite(native) & (np.floor(native) == native) & (native >= lo) & (native <= hi))
+        reason = "not an integer in range for " + spec.avroType
+    elif kind == "u" and native.dtype.itemsize == 8:
+        bad = ~nullMask & (native > np.uint64(hi))
+        reason = "out of range for " + spec.avroType
+    else:
+        wide = native.astype(np.int64)
+        bad = ~nullMask & ((wide < lo) | (wide > hi))
+        reason = "out of range for " + spec.avroType
+    for i in np.flatnonzero(bad):
+        problems.append(FieldProblem(positions[i], spec.name, f"{native[i]!r} {reason}"))
+    out[:] = np.where(bad | nullMask, 0, native).astype(spec.numpyType)
+    return out, nullMask
+
+
+def _coerceNumeric(spec, series, problems, positions, nanAsNull=False):
+    """Convert one numeric column; append problems; return (values, nulls)."""
+    if spec.avroType in ("float", "double"):
+        return _coerceFloat(spec, series, problems, positions, nanAsNull)
+    nullMask = _missingMask(series)
+    native = _nativeValues(series)
+    if spec.avroType == "boolean":
+        return _coerceBoolean(spec, series, native, nullMask, problems, positions)
+    return _coerceInteger(spec, series, native, nullMask, problems, positions)
 
 
 def _nativeValues(series: pd.Series) -> np.ndarray | None:

@@ -27,7 +27,6 @@ __all__ = [
     "formatAlertLine",
     "formatHeaderLine",
     "formatSummary",
-    "schemaVersionFromName",
     "summarizeAlert",
     "summarizeFile",
 ]
@@ -36,7 +35,6 @@ import dataclasses
 import io
 import json
 import math
-import re
 from collections.abc import Iterator, Sequence
 
 import fastavro
@@ -46,6 +44,7 @@ from ..schemaRegistry import (
     AlertSchema,
     SchemaRegistry,
     UnknownSchemaError,
+    alertVersionFromName,
     parseWireHeader,
 )
 
@@ -54,20 +53,10 @@ FRAMED = "framed"
 CUTOUT_FIELDS = (("cutoutDifference", "D"), ("cutoutScience", "S"), ("cutoutTemplate", "T"))
 
 _CONTAINER_MAGIC = b"Obj\x01"
-_NAME_RE = re.compile(r"(?:^|\.)v(\d+)_(\d+)(?:\.|$)")
 
 
 class AlertFileError(Exception):
     """An alert file cannot be read (the message names the file and place)."""
-
-
-def schemaVersionFromName(name: str) -> tuple[int, int] | None:
-    """Return the (major, minor) version in a schema name such as ``lsst.v11_1.alert``.
-
-    Returns `None` when the name carries no version.
-    """
-    match = _NAME_RE.search(name)
-    return (int(match[1]), int(match[2])) if match else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,7 +154,7 @@ class AlertFile:
             raise AlertFileError(f"{self.path}: unreadable Avro container header: {e}") from None
         self._embedded = embedded
         self.schemaName = _fullName(embedded)
-        self.version = schemaVersionFromName(self.schemaName)
+        self.version = alertVersionFromName(self.schemaName)
         if requested is not None:
             self.schema = requested
         elif self.version is not None:
