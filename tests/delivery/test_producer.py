@@ -35,14 +35,14 @@ from kafkaBrokers import NoidaBroker, TansuBroker, consumeAll, frame, makeAlert
 
 from lsst.ap.alerts.config import PackageAlertsConfig
 from lsst.ap.alerts.delivery import producer as producerModule
+from lsst.ap.alerts.delivery.kafkaSettings import REDACTED, redactConfig
 from lsst.ap.alerts.delivery.producer import (
-    REDACTED,
     AlertProducer,
+    BrokerUnavailableError,
     ProduceReport,
     diaObjectKey,
     kafkaClientSettings,
     produceMetadata,
-    redactConfig,
 )
 
 try:
@@ -258,6 +258,8 @@ class ProducerConfigTestCase(_EnvironmentMixin, lsst.utils.tests.TestCase):
                 "linger.ms": 5,
                 "delivery.timeout.ms": 1200,
                 "compression.type": "snappy",
+                "acks": "all",
+                "enable.idempotence": True,
             },
         )
         for printed in (

@@ -1,16 +1,204 @@
-"""Avro container files of alerts, written atomically as the alerts are made."""
+"""Files of alerts, written atomically: Avro container files of a visit and failed-delivery files.
+
+Every file goes through `AtomicFile`: it is written under a temporary name
+in the destination directory and renamed into place when complete, so the
+final path holds nothing, the previous file or the new complete file, never
+a partial one, whatever happens to the process.
+
+Temporary names are ``.{final name}.ap-alerts-partial.{host}.{pid}.{token}``:
+hidden, tied to the file they would become, and to the process writing them.
+`removeStaleTemporaries` (run by `AlertFileWriter` and by the producer before
+they write) removes those whose writer is gone: same host and the process no
+longer exists, or another host and untouched for `FOREIGN_STALE_SECONDS`. A
+temporary of a live writer is never touched, so two processes writing the
+same file each finish their own and the last rename wins.
+"""
 
 from __future__ import annotations
 
-__all__ = ["AlertFileWriter", "writeAlertFile"]
+__all__ = [
+    "FOREIGN_STALE_SECONDS",
+    "TEMPORARY_TAG",
+    "AlertFileWriter",
+    "AtomicFile",
+    "removeStaleTemporaries",
+    "temporaryOwner",
+    "writeAlertFile",
+    "writeFileAtomically",
+]
 
 import ctypes
 import os
-import tempfile
+import secrets
+import socket
+import time
 from collections.abc import Iterable
 
 from ..avro.container import ContainerFileWriter
 from ..schemaRegistry import AlertSchema
+
+TEMPORARY_TAG = "ap-alerts-partial"
+"""Marks the temporary files of this module (see the module docstring)."""
+
+FOREIGN_STALE_SECONDS = 6 * 3600.0
+"""Age after which a temporary file written by another host counts as
+abandoned (a writer touches its file continuously; a visit takes seconds)."""
+
+_HOST = socket.gethostname()
+
+
+class AtomicFile:
+    """A new file written under a temporary name and renamed into place.
+
+    The temporary is created like `open` creates files (mode ``0o666`` less
+    the umask: 0644 under umask 022) in the destination's directory.
+
+    Parameters
+    ----------
+    path : `str`
+        Final path.
+    durable : `bool`
+        `commit` flushes the data to disk (``fsync``) before the rename, so
+        after a power loss the final path holds the complete file or the
+        previous one.
+
+    Notes
+    -----
+    Use as a context manager (commit on success, abort on an exception) or
+    call `commit` / `abort`. Write through `fd`.
+    """
+
+    def __init__(self, path: str, *, durable: bool = True):
+        self.path = path
+        self.durable = durable
+        directory, name = os.path.split(os.path.abspath(path))
+        self.tmpPath = os.path.join(
+            directory, f".{name}.{TEMPORARY_TAG}.{_HOST}.{os.getpid()}.{secrets.token_hex(4)}"
+        )
+        # O_EXCL: a name that already exists (a leftover with a reused pid
+        # and token) is an error, never shared.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        self.fd = os.open(self.tmpPath, flags, 0o666)
+
+    def commit(self) -> None:
+        """Flush, close and rename into place; on failure the temporary goes."""
+        try:
+            if self.durable:
+                os.fsync(self.fd)
+            os.close(self.fd)
+            self.fd = None
+            os.replace(self.tmpPath, self.path)
+            self.tmpPath = None
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Drop the temporary file (nothing happens once committed)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        if self.tmpPath is not None:
+            try:
+                os.unlink(self.tmpPath)
+            except FileNotFoundError:
+                pass
+            self.tmpPath = None
+
+    def __enter__(self) -> AtomicFile:
+        return self
+
+    def __exit__(self, excType, excValue, traceback) -> None:
+        if excType is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def writeFileAtomically(path: str, data, *, durable: bool = True) -> None:
+    """Write ``data`` (bytes-like) to ``path`` through an `AtomicFile`."""
+    with AtomicFile(path, durable=durable) as file:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(file.fd, view):]
+
+
+def temporaryOwner(name: str) -> tuple[str, str, int] | None:
+    """Parse a temporary file name of `AtomicFile`.
+
+    Parameters
+    ----------
+    name : `str`
+        A file name (no directory).
+
+    Returns
+    -------
+    owner : `tuple` [`str`, `str`, `int`] or `None`
+        ``(final name, host, pid)``, or `None` if ``name`` is not one.
+    """
+    marker = f".{TEMPORARY_TAG}."
+    if not name.startswith(".") or marker not in name:
+        return None
+    final, _, rest = name[1:].rpartition(marker)
+    host, _, tail = rest.rpartition(".")
+    host, _, pid = host.rpartition(".")
+    if not (final and host and pid.isdigit() and tail):
+        return None
+    return final, host, int(pid)
+
+
+def _processExists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def removeStaleTemporaries(directory: str, finalPrefix: str, log=None) -> list[str]:
+    """Remove abandoned temporaries of files whose names start with ``finalPrefix``.
+
+    Parameters
+    ----------
+    directory : `str`
+        Where to look (a missing directory has none).
+    finalPrefix : `str`
+        Start of the final names concerned, e.g. ``"12_3.avro"`` or
+        ``"12_3_"``.
+    log : `logging.Logger`, optional
+        Each removal is logged at INFO level.
+
+    Returns
+    -------
+    removed : `list` [`str`]
+        Paths removed.
+    """
+    removed = []
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        owner = temporaryOwner(entry.name) if entry.name.startswith("." + finalPrefix) else None
+        if owner is None or not owner[0].startswith(finalPrefix):
+            continue
+        _, host, pid = owner
+        try:
+            if host == _HOST:
+                stale = pid != os.getpid() and not _processExists(pid)
+            else:
+                stale = time.time() - entry.stat().st_mtime > FOREIGN_STALE_SECONDS
+            if stale:
+                os.unlink(entry.path)
+        except FileNotFoundError:
+            continue
+        if stale:
+            removed.append(entry.path)
+            if log is not None:
+                log.info("Removed %s, left by a writer that no longer runs.", entry.path)
+    return removed
 
 
 class AlertFileWriter:
@@ -18,11 +206,13 @@ class AlertFileWriter:
 
     The file embeds the schema, so ``fastavro.reader`` and
     ``lsst.alert.packet.Schema.retrieve_alerts`` read it without this
-    package.  It is written to a temporary file in the same directory,
-    flushed to disk and renamed into place by `close`: a reader never sees a
-    partial file, and a re-run of the same visit/detector replaces the old
-    file in one step.  `abort` (or leaving a ``with`` block by an exception)
-    removes the temporary file.
+    package.  It is an `AtomicFile`: written under a temporary name in the
+    same directory, flushed to disk and renamed into place by `close`, so a
+    reader never sees a partial file, and a re-run of the same
+    visit/detector replaces the old file in one step.  `abort` (or leaving a
+    ``with`` block by an exception) removes the temporary file.  Temporaries
+    of the same file left by writers that died (e.g. killed) are removed
+    first.
 
     Alerts are written as they are appended (every few MiB), and the disk
     write-back of each batch starts at once, so the final flush finds
@@ -34,18 +224,17 @@ class AlertFileWriter:
         Destination, conventionally ``{visit}_{detector}.avro``.
     schema : `lsst.ap.alerts.schemaRegistry.AlertSchema`
         Schema the payloads are encoded with.
+    log : `logging.Logger`, optional
+        Where removals of stale temporaries are reported.
     """
 
-    def __init__(self, path: str, schema: AlertSchema):
+    def __init__(self, path: str, schema: AlertSchema, log=None):
         self.path = path
-        directory = os.path.dirname(os.path.abspath(path))
-        self._fd, self._tmpPath = tempfile.mkstemp(prefix=".tmp-", suffix=".avro", dir=directory)
+        directory, name = os.path.split(os.path.abspath(path))
+        removeStaleTemporaries(directory, name, log)
+        self._file = AtomicFile(path)
         try:
-            # mkstemp makes the file private; give it the permissions open() would.
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self._tmpPath, 0o666 & ~umask)
-            self._stream = _GatheringWriter(self._fd)
+            self._stream = _GatheringWriter(self._file.fd)
             self._writer = ContainerFileWriter(self._stream, schema.definition)
         except BaseException:
             self.abort()
@@ -60,26 +249,14 @@ class AlertFileWriter:
         try:
             self._writer.close()
             self._stream.flush()
-            os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = None
-            os.replace(self._tmpPath, self.path)
-            self._tmpPath = None
         except BaseException:
             self.abort()
             raise
+        self._file.commit()
 
     def abort(self) -> None:
         """Drop the file being written (nothing happens once it is in place)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-        if self._tmpPath is not None:
-            try:
-                os.unlink(self._tmpPath)
-            except FileNotFoundError:
-                pass
-            self._tmpPath = None
+        self._file.abort()
 
     def __enter__(self) -> AlertFileWriter:
         return self

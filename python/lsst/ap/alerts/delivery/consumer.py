@@ -2,8 +2,9 @@
 
 The connection comes from the same environment as the producer
 (``AP_KAFKA_SERVER``, ``AP_KAFKA_TOPIC``, ``AP_KAFKA_PRODUCER_USERNAME``,
-``AP_KAFKA_PRODUCER_PASSWORD``; see `lsst.ap.alerts.delivery.producer`), each message
-is decoded with the schema its Confluent wire header names.
+``AP_KAFKA_PRODUCER_PASSWORD``), read by the same code
+(`lsst.ap.alerts.delivery.kafkaSettings`); each message is decoded with the
+schema its Confluent wire header names.
 
 Partitions are assigned directly (``assign`` from the topic metadata, from
 the beginning) rather than joined through a consumer group: a group join
@@ -17,7 +18,6 @@ __all__ = ["ConsumeError", "ConsumedMessage", "consumerConfig", "iterTopic"]
 
 import dataclasses
 import io
-import os
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -25,7 +25,6 @@ from typing import Any
 
 import fastavro
 
-from ..config import PackageAlertsConfig
 from ..schemaRegistry import (
     WIRE_HEADER_SIZE,
     AlertSchema,
@@ -33,7 +32,7 @@ from ..schemaRegistry import (
     UnknownSchemaError,
     parseWireHeader,
 )
-from .producer import KAFKA_SERVER_ENV, KAFKA_TOPIC_ENV, kafkaClientSettings
+from .kafkaSettings import KAFKA_SERVER_ENV, KAFKA_TOPIC_ENV, MissingKafkaSettingError, kafkaConnection
 
 # Largest response the client accepts: some brokers answer a fetch with all
 # they have whatever the requested limits, and alerts with cutouts are large.
@@ -107,22 +106,16 @@ def consumerConfig(server: str | None = None, topic: str | None = None, plaintex
     ConsumeError
         If the server, topic or a needed credential is not given.
     """
-    environ = dict(os.environ if environ is None else environ)
-    if server:
-        environ[KAFKA_SERVER_ENV] = server
-    if topic:
-        environ[KAFKA_TOPIC_ENV] = topic
-    for what, name in (("server", KAFKA_SERVER_ENV), ("topic", KAFKA_TOPIC_ENV)):
-        if not environ.get(name):
-            raise ConsumeError(f"no Kafka {what}: give --{what} or set {name}")
-    connection = PackageAlertsConfig()
-    connection.kafkaSecurityProtocol = "PLAINTEXT" if plaintext else "SASL_PLAINTEXT"
+    protocol = "PLAINTEXT" if plaintext else "SASL_PLAINTEXT"
     try:
-        settings = kafkaClientSettings(connection, environ=environ)
-    except ValueError as e:
+        connection = kafkaConnection(protocol, "SCRAM-SHA-512", environ, server=server, topic=topic)
+    except MissingKafkaSettingError as e:
+        for what, name in (("server", KAFKA_SERVER_ENV), ("topic", KAFKA_TOPIC_ENV)):
+            if name in e.missing:
+                raise ConsumeError(f"no Kafka {what}: give --{what} or set {name}") from None
         raise ConsumeError(f"{e} (consuming uses the producer's credentials; --plaintext for brokers "
                            "without SASL)") from None
-    config = settings.adminConfig
+    config = connection.config
     config.update({
         "group.id": group or f"ap-alerts-cli-{uuid.uuid4().hex[:12]}",
         "enable.auto.commit": False,
@@ -133,7 +126,7 @@ def consumerConfig(server: str | None = None, topic: str | None = None, plaintex
         # Connection trouble is reported by list_topics/poll; keep librdkafka quiet.
         "log_level": 0,
     })
-    return settings.topic, config
+    return connection.topic, config
 
 
 def iterTopic(topic: str, config: Mapping[str, Any], maxMessages: int | None = None,

@@ -30,10 +30,14 @@ changes how a visit's alerts are sent:
   alerts of one object reach consumers in the order they were produced even
   on a multi-partition topic. Without a key (upstream) alerts are spread
   over the partitions and consumers may see an object's alerts out of order.
-- The security protocol and SASL mechanism come from the config; the
-  credentials come only from the environment, and are needed only for the
-  ``SASL_*`` protocols. Configuration dictionaries exposed by this module
-  print with the password replaced by ``"***"``.
+- The producer is idempotent (``enable.idempotence``, ``acks=all``) unless
+  ``kafkaEnableIdempotence`` is off: a message the client retries (its
+  acknowledgement was lost, the broker restarted) is written once, in order.
+- The connection (``AP_KAFKA_*`` environment, security protocol, SASL) comes
+  from `lsst.ap.alerts.delivery.kafkaSettings`, shared with the consumer.
+  librdkafka's own log goes through the task's logger, rate-limited, never
+  to stderr; a broker that does not answer at start-up is one
+  `BrokerUnavailableError` naming the server and the wait.
 
 ``confluent_kafka`` is optional: this module imports without it, and
 `AlertProducer` raises `RuntimeError` when it is missing.
@@ -42,18 +46,13 @@ changes how a visit's alerts are sent:
 from __future__ import annotations
 
 __all__ = [
-    "KAFKA_PASSWORD_ENV",
-    "KAFKA_SERVER_ENV",
-    "KAFKA_TOPIC_ENV",
-    "KAFKA_USERNAME_ENV",
-    "REDACTED",
     "AlertProducer",
+    "BrokerUnavailableError",
     "KafkaClientSettings",
     "ProduceReport",
     "diaObjectKey",
     "kafkaClientSettings",
     "produceMetadata",
-    "redactConfig",
 ]
 
 import collections
@@ -62,35 +61,18 @@ import functools
 import logging
 import os
 import struct
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
+
+from .alertFile import removeStaleTemporaries, writeFileAtomically
+from .kafkaSettings import RedactedDict, clientLogSettings, describeKafkaError, kafkaConnection, redactConfig
 
 try:
     import confluent_kafka
     import confluent_kafka.admin
 except ImportError:
     confluent_kafka = None
-
-KAFKA_PASSWORD_ENV = "AP_KAFKA_PRODUCER_PASSWORD"
-KAFKA_USERNAME_ENV = "AP_KAFKA_PRODUCER_USERNAME"
-KAFKA_SERVER_ENV = "AP_KAFKA_SERVER"
-KAFKA_TOPIC_ENV = "AP_KAFKA_TOPIC"
-
-REDACTED = "***"
-"""Replacement of secret values in printed configurations."""
-
-# librdkafka properties whose values are secrets.
-_SECRET_KEYS = frozenset(
-    {
-        "sasl.password",
-        "sasl.oauthbearer.client.secret",
-        "ssl.key.password",
-        "ssl.keystore.password",
-        "ssl.key.pem",
-    }
-)
 
 # Client settings upstream uses, kept for identical batching behaviour.
 _BATCH_SIZE = 2097152
@@ -110,6 +92,15 @@ _PURGE_GRACE = 2.0
 """Seconds to collect the delivery reports of purged messages."""
 
 
+class BrokerUnavailableError(*((confluent_kafka.KafkaException,) if confluent_kafka else ()), RuntimeError):
+    """The Kafka broker did not answer the start-up check in time.
+
+    A `confluent_kafka.KafkaException` (what upstream's check raises) and a
+    `RuntimeError`; the message names the server, the wait and the last
+    connection error.
+    """
+
+
 def diaObjectKey(diaObjectId: int) -> bytes:
     """Return the Kafka message key of a DiaObject.
 
@@ -124,38 +115,6 @@ def diaObjectKey(diaObjectId: int) -> bytes:
         The identifier as 8 bytes, big-endian, signed (Avro ``long`` range).
     """
     return struct.pack(">q", int(diaObjectId))
-
-
-def redactConfig(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Return a copy of a client configuration safe to print.
-
-    Parameters
-    ----------
-    config : `~collections.abc.Mapping`
-        A librdkafka configuration.
-
-    Returns
-    -------
-    redacted : `dict`
-        The same items, secret values replaced by `REDACTED`.
-    """
-    return {key: (REDACTED if key in _SECRET_KEYS else value) for key, value in config.items()}
-
-
-class _RedactedDict(dict):
-    """A `dict` whose `repr` and `str` hide secret values.
-
-    The items themselves are unchanged, so the dict can configure a client;
-    it only cannot leak a password through printing or logging.
-    """
-
-    def __repr__(self) -> str:
-        return repr(redactConfig(self))
-
-    __str__ = __repr__
-
-    def copy(self) -> _RedactedDict:
-        return _RedactedDict(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,13 +203,13 @@ class KafkaClientSettings(NamedTuple):
 def kafkaClientSettings(
     config, environ: Mapping[str, str] | None = None, producerOverrides: Mapping[str, Any] | None = None
 ) -> KafkaClientSettings:
-    """Build the Kafka client configurations from the config and environment.
+    """Build the producer's Kafka client configurations.
 
     Parameters
     ----------
     config : `lsst.ap.alerts.config.PackageAlertsConfig`
-        Uses ``deliveryTimeout``, ``kafkaSecurityProtocol`` and
-        ``kafkaSaslMechanism``.
+        Uses ``deliveryTimeout``, ``kafkaSecurityProtocol``,
+        ``kafkaSaslMechanism`` and ``kafkaEnableIdempotence``.
     environ : `~collections.abc.Mapping`, optional
         The environment (default `os.environ`).
     producerOverrides : `~collections.abc.Mapping`, optional
@@ -259,40 +218,17 @@ def kafkaClientSettings(
     Returns
     -------
     settings : `KafkaClientSettings`
-        The server, topic and the two client configurations.
+        The server, topic and the two client configurations (without the
+        log route, which `AlertProducer` adds).
 
     Raises
     ------
     ValueError
-        Raised if ``AP_KAFKA_SERVER`` or ``AP_KAFKA_TOPIC`` or, for a
-        ``SASL_*`` protocol, ``AP_KAFKA_PRODUCER_USERNAME`` or
-        ``AP_KAFKA_PRODUCER_PASSWORD`` is missing or empty. The message
-        names the variables and contains no value.
+        Raised if a needed ``AP_KAFKA_*`` variable is missing or empty (see
+        `~lsst.ap.alerts.delivery.kafkaSettings.kafkaConnection`).
     """
-    if environ is None:
-        environ = os.environ
-    protocol = config.kafkaSecurityProtocol
-    usesSasl = protocol.startswith("SASL_")
-    names = [KAFKA_SERVER_ENV, KAFKA_TOPIC_ENV]
-    if usesSasl:
-        names += [KAFKA_USERNAME_ENV, KAFKA_PASSWORD_ENV]
-    values = {name: environ.get(name, "") for name in names}
-    missing = [name for name in names if not values[name]]
-    if missing:
-        raise ValueError(
-            f"Kafka alert production with security protocol {protocol} needs the environment "
-            f"variable(s) {', '.join(missing)}, which are missing or empty."
-        )
-
-    connection: dict[str, Any] = {
-        "bootstrap.servers": values[KAFKA_SERVER_ENV],
-        "security.protocol": protocol,
-    }
-    if usesSasl:
-        connection["sasl.mechanisms"] = config.kafkaSaslMechanism
-        connection["sasl.username"] = values[KAFKA_USERNAME_ENV]
-        connection["sasl.password"] = values[KAFKA_PASSWORD_ENV]
-    producerConfig = dict(connection)
+    connection = kafkaConnection(config.kafkaSecurityProtocol, config.kafkaSaslMechanism, environ)
+    producerConfig = connection.config.copy()
     producerConfig.update(
         {
             "batch.size": _BATCH_SIZE,
@@ -300,24 +236,20 @@ def kafkaClientSettings(
             # librdkafka wants an integer number of milliseconds.
             "delivery.timeout.ms": round(config.deliveryTimeout),
             "compression.type": _COMPRESSION,
+            # Every in-sync replica must have the alert before it counts as
+            # delivered; with idempotence, retries cannot duplicate it.
+            "acks": "all",
+            "enable.idempotence": config.kafkaEnableIdempotence,
         }
     )
     if producerOverrides:
         producerConfig.update(producerOverrides)
     return KafkaClientSettings(
-        server=values[KAFKA_SERVER_ENV],
-        topic=values[KAFKA_TOPIC_ENV],
-        producerConfig=_RedactedDict(producerConfig),
-        adminConfig=_RedactedDict(connection),
+        server=connection.server,
+        topic=connection.topic,
+        producerConfig=producerConfig,
+        adminConfig=connection.config,
     )
-
-
-def _describeError(err) -> str:
-    """Short text of a client error: ``NAME (description)``."""
-    try:
-        return f"{err.name()} ({err.str()})"
-    except AttributeError:
-        return str(err)
 
 
 def _requireKafka():
@@ -350,6 +282,7 @@ class _DeliveryRun:
         self.errors: collections.Counter[str] = collections.Counter()
         self.queueFullWaits = 0
         self._next = 0
+        self._cleaned = False
 
     def add(self, diaSourceId: int, payload: bytes) -> int:
         index = self._next
@@ -366,7 +299,7 @@ class _DeliveryRun:
         if err is None:
             self.delivered += 1
         else:
-            self._fail(entry, _describeError(err))
+            self._fail(entry, describeKafkaError(err))
 
     def fail(self, index: int, reason: str) -> None:
         entry = self.pending.pop(index, None)
@@ -400,22 +333,14 @@ class _DeliveryRun:
             )
 
     def _write(self, diaSourceId: int, payload: bytes) -> str:
-        os.makedirs(self.writeDir, exist_ok=True)
-        name = f"{self.visit}_{self.detector}_{diaSourceId}.avro"
-        path = os.path.join(self.writeDir, name)
-        # Write a hidden temporary file and rename it, so that a reader (or a
-        # retry tool) never sees a partial alert under the final name.
-        fd, tmpPath = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.writeDir)
-        try:
-            with os.fdopen(fd, "wb") as stream:
-                stream.write(payload)
-            os.replace(tmpPath, path)
-        except BaseException:
-            try:
-                os.unlink(tmpPath)
-            except OSError:
-                pass
-            raise
+        if not self._cleaned:
+            # Once per run, before its first file: temporaries of this
+            # visit/detector left by a killed run.
+            os.makedirs(self.writeDir, exist_ok=True)
+            removeStaleTemporaries(self.writeDir, f"{self.visit}_{self.detector}_", self.log)
+            self._cleaned = True
+        path = os.path.join(self.writeDir, f"{self.visit}_{self.detector}_{diaSourceId}.avro")
+        writeFileAtomically(path, payload)
         return path
 
 
@@ -426,10 +351,11 @@ class AlertProducer:
     ----------
     config : `lsst.ap.alerts.config.PackageAlertsConfig`
         Uses ``maxTimeout``, ``deliveryTimeout``, ``doWriteFailedAlerts``,
-        ``alertWriteLocation``, ``kafkaSecurityProtocol`` and
-        ``kafkaSaslMechanism``.
+        ``alertWriteLocation``, ``kafkaSecurityProtocol``,
+        ``kafkaSaslMechanism`` and ``kafkaEnableIdempotence``.
     log : `logging.Logger` or `lsst.utils.logging.LsstLogAdapter`, optional
-        Where to report failures and summaries.
+        Where to report failures and summaries; librdkafka's own log lines
+        go there too (rate-limited, at most WARNING).
     producerOverrides : `~collections.abc.Mapping`, optional
         librdkafka properties added to (or replacing) the producer settings,
         e.g. ``queue.buffering.max.messages`` or ``message.max.bytes``. For
@@ -443,9 +369,10 @@ class AlertProducer:
         not exist on the broker.
     ValueError
         Raised if a required ``AP_KAFKA_*`` environment variable is missing
-        or empty (the message names the variable, never a value).
-    confluent_kafka.KafkaException
-        Raised if the broker cannot be reached within ``config.maxTimeout``.
+        or empty (upstream's sentence and the variable name, never a value).
+    BrokerUnavailableError
+        Raised if the broker cannot be reached within ``config.maxTimeout``
+        (a `confluent_kafka.KafkaException`, as upstream).
 
     Notes
     -----
@@ -467,8 +394,9 @@ class AlertProducer:
         self._producerConfig = settings.producerConfig
         self._adminConfig = settings.adminConfig
 
+        self._producer = None
         self.serverCheck()
-        self._producer = kafka.Producer(dict(self._producerConfig))
+        self._producer = kafka.Producer(dict(self._producerConfig, **clientLogSettings(self.log)))
         self.log.info("Kafka alert producer ready: %s", self.brokerConfigSummary())
 
     def __repr__(self) -> str:
@@ -493,7 +421,7 @@ class AlertProducer:
 
         It holds the real credentials, but prints with them redacted.
         """
-        return _RedactedDict(self._producerConfig)
+        return RedactedDict(self._producerConfig)
 
     @property
     def adminConfig(self) -> dict[str, Any]:
@@ -501,7 +429,7 @@ class AlertProducer:
 
         It holds the real credentials, but prints with them redacted.
         """
-        return _RedactedDict(self._adminConfig)
+        return RedactedDict(self._adminConfig)
 
     def brokerConfigSummary(self) -> dict[str, Any]:
         """Return the producer configuration for logging.
@@ -523,15 +451,27 @@ class AlertProducer:
 
         Raises
         ------
-        confluent_kafka.KafkaException
+        BrokerUnavailableError
             Raised if the broker does not answer within ``maxTimeout``.
         RuntimeError
             Raised if the topic is not in the broker's topic list.
         """
         kafka = _requireKafka()
-        admin = kafka.admin.AdminClient(dict(self._adminConfig))
-        # No topic argument: asking for one topic can auto-create it.
-        metadata = admin.list_topics(timeout=self.config.maxTimeout)
+        errors = []
+        admin = kafka.admin.AdminClient(
+            dict(self._adminConfig, error_cb=errors.append, **clientLogSettings(self.log))
+        )
+        try:
+            # No topic argument: asking for one topic can auto-create it.
+            metadata = admin.list_topics(timeout=self.config.maxTimeout)
+        except kafka.KafkaException as exc:
+            # Serve the queued log lines and errors: the first says why.
+            admin.poll(0)
+            reasons = [e.str() for e in errors if e.code() != kafka.KafkaError._ALL_BROKERS_DOWN]
+            raise BrokerUnavailableError(
+                f"Kafka broker at {self._server} did not answer within {self.config.maxTimeout:g} s "
+                f"(maxTimeout): {reasons[-1] if reasons else describeKafkaError(exc)}"
+            ) from None
         topicMetadata = metadata.topics.get(self._topic)
         if topicMetadata is None:
             raise RuntimeError(f"Kafka topic {self._topic!r} does not exist on {self._server}.")
@@ -603,7 +543,7 @@ class AlertProducer:
                         continue
                     except kafka.KafkaException as exc:
                         # E.g. larger than message.max.bytes: refused before queueing.
-                        run.fail(index, _describeError(exc.args[0]) if exc.args else str(exc))
+                        run.fail(index, describeKafkaError(exc.args[0]) if exc.args else str(exc))
                     break
                 producer.poll(0)
         finally:
@@ -650,7 +590,10 @@ class AlertProducer:
     def close(self) -> None:
         """Release the Kafka client; `produce` cannot be called afterwards.
 
-        Nothing is outstanding between `produce` calls, so this only frees
-        the client's threads and connections without waiting.
+        Nothing is outstanding between `produce` calls; whatever the client
+        still holds is purged, so destroying it does not wait.
         """
-        self._producer = None
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.purge(in_queue=True, in_flight=True, blocking=False)
+            producer.flush(0)
