@@ -111,7 +111,8 @@ class Angle:
         return self._rad
 
     def asDegrees(self) -> float:
-        return self._rad * (180.0 / math.pi)
+        # Divided by the unit, as lsst.geom does: bit-identical round trips through degrees.
+        return self._rad / degrees._radians
 
     def asHours(self) -> float:
         return self._rad / hours._radians
