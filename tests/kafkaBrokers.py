@@ -13,6 +13,11 @@ them by process id:
 Neither supports SASL/SCRAM with users created in advance, so the tests run
 with ``security.protocol=PLAINTEXT``.
 
+`LostAckProxy` sits between a client and a broker and can drop the
+connection instead of passing on a produce acknowledgement: the broker has
+stored the batch, the client does not know it and sends it again (what a
+broker restart or a network cut does at the worst moment).
+
 It also builds minimal valid alerts of the latest alert schema with cutouts
 of a chosen size (`makeAlert`), frames them as the task does (`frame`), and
 reads a topic back (`consumeAll`).
@@ -21,6 +26,7 @@ reads a topic back (`consumeAll`).
 __all__ = [
     "BROKER_CLASSES",
     "KafkaBroker",
+    "LostAckProxy",
     "NoidaBroker",
     "TansuBroker",
     "brokerUnavailableReason",
@@ -40,6 +46,7 @@ import importlib.util
 import io
 import os
 import random
+import collections
 import signal
 import socket
 import stat
@@ -47,6 +54,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import weakref
 
@@ -343,6 +351,125 @@ class TansuBroker(KafkaBroker):
 
 
 BROKER_CLASSES = (NoidaBroker, TansuBroker)
+
+_PRODUCE_API_KEY = 0
+
+
+def _readExactly(sock, size):
+    data = bytearray()
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return bytes(data)
+
+
+def _readFrame(sock):
+    """One Kafka protocol frame (4-byte big-endian size, then the body)."""
+    head = _readExactly(sock, 4)
+    return head + _readExactly(sock, struct.unpack(">i", head)[0])
+
+
+class LostAckProxy:
+    """A TCP proxy on 127.0.0.1 that can lose produce acknowledgements.
+
+    Clients bootstrap from `bootstrap`; the broker's address in every answer
+    (``127.0.0.1`` and its port, byte for byte) is rewritten to the proxy's,
+    so all the client's connections go through it. After `dropAcks` ``n``,
+    the next ``n`` produce responses are not passed on: the proxy closes that
+    connection instead. Responses come in request order on a connection,
+    which is how each one is matched to its request's API key.
+
+    Parameters
+    ----------
+    brokerPort : `int`
+        Port of the broker on 127.0.0.1.
+    """
+
+    def __init__(self, brokerPort):
+        self.brokerPort = brokerPort
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self._lock = threading.Lock()
+        self._toDrop = 0
+        self.dropped = 0
+        self._brokerAddress = b"127.0.0.1" + struct.pack(">i", brokerPort)
+        self._proxyAddress = b"127.0.0.1" + struct.pack(">i", self.port)
+        self._sockets = []
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def bootstrap(self):
+        return f"127.0.0.1:{self.port}"
+
+    def dropAcks(self, count=1):
+        """Lose the next ``count`` produce acknowledgements."""
+        with self._lock:
+            self._toDrop += count
+
+    def _accept(self):
+        while not self._closed:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            try:
+                broker = socket.create_connection(("127.0.0.1", self.brokerPort), timeout=5.0)
+            except OSError:
+                client.close()
+                continue
+            broker.settimeout(None)
+            self._sockets += [client, broker]
+            apiKeys = collections.deque()
+            threading.Thread(target=self._requests, args=(client, broker, apiKeys), daemon=True).start()
+            threading.Thread(target=self._responses, args=(client, broker, apiKeys), daemon=True).start()
+
+    def _requests(self, client, broker, apiKeys):
+        try:
+            while True:
+                frame = _readFrame(client)
+                apiKeys.append(struct.unpack(">h", frame[4:6])[0])
+                broker.sendall(frame)
+        except OSError:
+            self._closePair(client, broker)
+
+    def _responses(self, client, broker, apiKeys):
+        try:
+            while True:
+                frame = _readFrame(broker)
+                apiKey = apiKeys.popleft()
+                with self._lock:
+                    drop = apiKey == _PRODUCE_API_KEY and self._toDrop > 0
+                    if drop:
+                        self._toDrop -= 1
+                        self.dropped += 1
+                if drop:
+                    raise ConnectionError("acknowledgement dropped")
+                client.sendall(frame.replace(self._brokerAddress, self._proxyAddress))
+        except (OSError, IndexError):
+            self._closePair(client, broker)
+
+    @staticmethod
+    def _closePair(*sockets):
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def close(self):
+        self._closed = True
+        self._server.close()
+        self._closePair(*self._sockets)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def brokerUnavailableReason(brokerClass):

@@ -16,6 +16,7 @@ logged) and that this configuration drives a real SCRAM-SHA-512 exchange
 with Tansu up to the broker's "unknown user" answer.
 """
 
+import collections
 import functools
 import io
 import logging
@@ -38,7 +39,6 @@ from lsst.ap.alerts.delivery import producer as producerModule
 from lsst.ap.alerts.delivery.kafkaSettings import REDACTED, redactConfig
 from lsst.ap.alerts.delivery.producer import (
     AlertProducer,
-    BrokerUnavailableError,
     ProduceReport,
     diaObjectKey,
     kafkaClientSettings,
@@ -55,6 +55,13 @@ SECRET_USER = "user-6b1f0e"
 SECRET_PASSWORD = "pw-Zq93!x7-secret"
 CREDENTIAL_VARS = ("AP_KAFKA_PRODUCER_USERNAME", "AP_KAFKA_PRODUCER_PASSWORD")
 LOG_NAME = "lsst.ap.alerts.test_producer"
+# lsst.ap.association's messages for a missing variable, word for word.
+UPSTREAM_WORDING = {
+    "AP_KAFKA_PRODUCER_PASSWORD": "Kafka password environment variable was not set.",
+    "AP_KAFKA_PRODUCER_USERNAME": "Kafka username environment variable was not set.",
+    "AP_KAFKA_SERVER": "Kafka server environment variable was not set.",
+    "AP_KAFKA_TOPIC": "Kafka topic environment variable was not set.",
+}
 
 # Short client timeouts keep the fault tests quick; the tests never assert on
 # durations, the timeouts only bound how long a failure can take.
@@ -213,6 +220,7 @@ class ProducerConfigTestCase(_EnvironmentMixin, lsst.utils.tests.TestCase):
                         AlertProducer(config, self.log)
                     message = str(cm.exception)
                     self.assertIn(name, message)
+                    self.assertIn(UPSTREAM_WORDING[name], message)
                     for other in set(names) - {name}:
                         self.assertNotIn(other, message)
                     self.assertNotIn(SECRET_PASSWORD, message)
@@ -524,12 +532,6 @@ class BrokerFaultTestCase(_EnvironmentMixin, lsst.utils.tests.TestCase):
         self.broker.createTopic(self.topic, partitions=2)
         self.useBroker(self.broker, self.topic)
 
-    def testBrokerDownAtStart(self):
-        """Nothing listens on the port: KafkaException within maxTimeout."""
-        os.environ["AP_KAFKA_SERVER"] = f"127.0.0.1:{kafkaBrokers.freePort()}"
-        with self.assertRaises(confluent_kafka.KafkaException):
-            self.makeProducer(maxTimeout=1.0)
-
     def testBrokerStoppedMidRun(self):
         """Half the alerts reach the broker, then it stops: the rest time
         out and are written; nothing is lost or counted twice."""
@@ -563,6 +565,37 @@ class BrokerFaultTestCase(_EnvironmentMixin, lsst.utils.tests.TestCase):
         self.assertEqual(set(keptIds) | set(report.failedDiaSourceIds), set(byId))
         for msg in kept:
             self.assertEqual(msg.value(), byId[decode(msg.value())[2]["diaSourceId"]][1])
+
+    def testBrokerRestartedMidVisit(self):
+        """The broker stops (gracefully) while alerts are in flight and comes
+        back mid-visit: every alert ends delivered or written, and the topic
+        holds no diaSourceId twice (the idempotent producer's retries across
+        the restart are stored once)."""
+        alerts, payloads = _alertsAndPayloads(60, 20_000, start=500_000)
+        byId = {a["diaSourceId"]: (a, p) for a, p in zip(alerts, payloads, strict=True)}
+        messages = messagesOf(alerts, payloads)
+        # Long enough for the messages queued during the outage to be
+        # retried once the broker is back.
+        producer = self.makeProducer(deliveryTimeout=60_000.0)
+
+        def restartMidway():
+            for i, message in enumerate(messages):
+                if i == 20:
+                    # The first 20 were just queued: some are in flight.
+                    self.broker.stop(graceful=True)
+                elif i == 40:
+                    self.broker.start()
+                yield message
+
+        report = producer.produce(restartMidway(), visit=81, detector=3)
+        self.assertEqual(report.total, 60)
+        self.assertEqual(report.delivered + report.written, 60)
+        self.assertWrittenAlerts(report, byId, 81, 3)
+        kept = consumeAll(self.broker.bootstrap, self.topic, report.delivered)
+        keptIds = collections.Counter(decode(msg.value())[2]["diaSourceId"] for msg in kept)
+        self.assertEqual([i for i, n in keptIds.items() if n > 1], [])
+        self.assertLessEqual(set(byId) - set(report.failedDiaSourceIds), set(keptIds))
+        self.assertEqual(set(keptIds) | set(report.failedDiaSourceIds), set(byId))
 
     def testTooLargeForBroker(self):
         """The broker rejects a message over its max.message.bytes (the
@@ -616,6 +649,158 @@ class BrokerFaultTestCase(_EnvironmentMixin, lsst.utils.tests.TestCase):
             self.assertEqual(len(lines), 1, alert["diaSourceId"])
             self.assertIn("timed out", lines[0])
         self.assertEqual(self.writtenFiles(), {})
+
+
+class _LostAcknowledgementTests(_EnvironmentMixin):
+    """A produce acknowledgement lost on the way back (`LostAckProxy`): the
+    broker stored the batch, the client sends it again. Run on every broker;
+    subclasses set ``brokerClass``."""
+
+    brokerClass = None
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        reason = kafkaBrokers.brokerUnavailableReason(cls.brokerClass)
+        if reason:
+            raise unittest.SkipTest(reason)
+        cls.broker = cls.brokerClass()
+        cls.addClassCleanup(cls.broker.cleanup)
+        cls.broker.start()
+
+    def sendThroughLossyProxy(self, idempotent):
+        """Send 30 alerts in 3 flushed groups, losing 2 acknowledgements."""
+        topic = f"alerts-{uuid.uuid4().hex[:12]}"
+        self.broker.createTopic(topic)
+        proxy = kafkaBrokers.LostAckProxy(self.broker.port)
+        self.addCleanup(proxy.close)
+        os.environ.update({"AP_KAFKA_SERVER": proxy.bootstrap, "AP_KAFKA_TOPIC": topic})
+        alerts, payloads = _alertsAndPayloads(30, 3_000, start=600_000)
+        producer = self.makeProducer(kafkaEnableIdempotence=idempotent, deliveryTimeout=15_000.0)
+        proxy.dropAcks(2)
+        messages = messagesOf(alerts, payloads)
+
+        def inGroups():
+            for i, message in enumerate(messages):
+                if i % 10 == 0:
+                    # One produce request per group, so two groups lose theirs.
+                    producer._producer.flush(10)
+                yield message
+
+        report = producer.produce(inGroups(), 1, 2)
+        self.assertEqual(proxy.dropped, 2)
+        self.assertEqual((report.delivered, report.failed), (30, 0))
+        return topic, alerts, payloads
+
+    def testIdempotentRetriesStoredOnce(self):
+        topic, alerts, payloads = self.sendThroughLossyProxy(idempotent=True)
+        self.assertConsumed(self.broker, topic, alerts, payloads, keyed=True)
+
+    def testWithoutIdempotenceRetriesDuplicate(self):
+        """Control: the same fault with kafkaEnableIdempotence=False stores
+        the two resent batches twice, so the test above can fail."""
+        topic, alerts, _ = self.sendThroughLossyProxy(idempotent=False)
+        messages = consumeAll(self.broker.bootstrap, topic, len(alerts) + 1)
+        counts = collections.Counter(decode(msg.value())[2]["diaSourceId"] for msg in messages)
+        self.assertEqual(set(counts), {a["diaSourceId"] for a in alerts})
+        self.assertGreater(len(messages), len(alerts))
+
+
+@unittest.skipIf(kafkaBrokers.brokerUnavailableReason(NoidaBroker), "noida-db is not available")
+class NoidaLostAcknowledgementTestCase(_LostAcknowledgementTests, lsst.utils.tests.TestCase):
+    brokerClass = NoidaBroker
+
+
+@unittest.skipIf(kafkaBrokers.brokerUnavailableReason(TansuBroker), "Tansu is not available")
+class TansuLostAcknowledgementTestCase(_LostAcknowledgementTests, lsst.utils.tests.TestCase):
+    brokerClass = TansuBroker
+
+
+# Run in a child process so that its stderr (where librdkafka writes by
+# default) can be captured whole. argv: bootstrap, topic, maxTimeout and
+# "control" to also run a plain client (client.id "control") beside it.
+_CHILD = r"""
+import logging, os, sys, time
+logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="LOG %(levelname)s %(message)s")
+from lsst.ap.alerts.config import PackageAlertsConfig
+from lsst.ap.alerts.delivery.producer import AlertProducer, BrokerUnavailableError
+os.environ.update(AP_KAFKA_SERVER=sys.argv[1], AP_KAFKA_TOPIC=sys.argv[2])
+config = PackageAlertsConfig()
+config.kafkaSecurityProtocol = "PLAINTEXT"
+config.maxTimeout = float(sys.argv[3])
+config.doWriteFailedAlerts = False
+log = logging.getLogger("task")
+try:
+    producer = AlertProducer(config, log)
+except BrokerUnavailableError as e:
+    print("ERROR", e, flush=True)
+    sys.exit(0)
+report = producer.produce([(i, None, b"\0\0\0\0\1x") for i in range(5)], 1, 2)
+if sys.argv[4:] == ["control"]:
+    import confluent_kafka
+    plain = confluent_kafka.Producer({"bootstrap.servers": sys.argv[1], "client.id": "control"})
+    plain.produce(sys.argv[2], b"x")
+    plain.flush(10)
+print("DELIVERED", report.delivered, flush=True)
+# The parent stops the broker now; an idle producer must stay quiet.
+sys.stdin.readline()
+time.sleep(3)
+producer.close()
+print("DONE", flush=True)
+"""
+
+
+class ClientLogTestCase(lsst.utils.tests.TestCase):
+    """librdkafka writes to the task's logger, rate-limited, never stderr."""
+
+    def startChild(self, bootstrap, topic, maxTimeout, *extra):
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        return subprocess.Popen(
+            [sys.executable, "-c", _CHILD, bootstrap, topic, str(maxTimeout), *extra],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+
+    def assertNoClientLines(self, stderr):
+        """No librdkafka line on stderr except the control client's."""
+        lines = [line for line in stderr.splitlines() if "rdkafka" in line or line.startswith("%")]
+        self.assertEqual([line for line in lines if "|control#producer" not in line], [], stderr)
+        return lines
+
+    def testBrokerDownAtStart(self):
+        """Nothing listens on the port: one clear error naming the server
+        and the wait; librdkafka's complaints go to the logger, a few only."""
+        bootstrap = f"127.0.0.1:{kafkaBrokers.freePort()}"
+        child = self.startChild(bootstrap, "alerts", 2.0)
+        out, err = child.communicate(timeout=120)
+        self.assertEqual(child.returncode, 0, err)
+        errors = [line for line in out.splitlines() if line.startswith("ERROR")]
+        self.assertEqual(len(errors), 1, out)
+        self.assertIn(f"Kafka broker at {bootstrap} did not answer within 2 s", errors[0])
+        self.assertIn("Connection refused", errors[0])
+        self.assertNoClientLines(err)
+        # librdkafka retries many times in 2 s: its lines reach the logger,
+        # at most the rate limit's burst of each (level, facility).
+        clientLines = [line for line in out.splitlines() if "librdkafka: FAIL" in line]
+        self.assertGreaterEqual(len(clientLines), 1, out)
+        self.assertLessEqual(len(clientLines), 3, out)
+
+    @unittest.skipIf(kafkaBrokers.brokerUnavailableReason(TansuBroker), "Tansu is not available")
+    def testIdleProducerStaysQuiet(self):
+        """After a run the broker goes away: nothing on stderr while the
+        producer idles and closes. A plain client in the same process
+        (control) prints its "Disconnected" and "FAIL" lines there."""
+        with TansuBroker() as broker:
+            broker.createTopic("alerts")
+            child = self.startChild(broker.bootstrap, "alerts", 10.0, "control")
+            first = child.stdout.readline()
+            while first.startswith("LOG"):
+                first = child.stdout.readline()
+            self.assertEqual(first.split(), ["DELIVERED", "5"])
+            broker.stop(graceful=False)
+            out, err = child.communicate("go\n", timeout=120)
+        self.assertEqual(child.returncode, 0, err)
+        self.assertIn("DONE", out)
+        self.assertTrue(self.assertNoClientLines(err), "the control client printed nothing")
 
 
 @unittest.skipIf(kafkaBrokers.brokerUnavailableReason(TansuBroker), "Tansu is not available")

@@ -217,18 +217,21 @@ class RateLimitedClientLog:
         Messages let through per facility and level per interval.
     interval : `float`
         Seconds of one rate window.
+    clock : callable, optional
+        Returns the time in seconds (default `time.monotonic`).
     """
 
-    def __init__(self, log, burst: int = 3, interval: float = 30.0):
+    def __init__(self, log, burst: int = 3, interval: float = 30.0, clock=time.monotonic):
         self._log = log
         self._burst = burst
         self._interval = interval
+        self._clock = clock
         # (level, facility) -> [window start, passed in window, held back]
         self._windows: dict[tuple[int, str], list] = {}
 
     def log(self, level: int, fmt: str, *args) -> None:
         facility = str(args[0]) if args else ""
-        now = time.monotonic()
+        now = self._clock()
         window = self._windows.setdefault((level, facility), [now, 0, 0])
         if now - window[0] >= self._interval:
             window[0], window[1] = now, 0
