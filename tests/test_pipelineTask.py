@@ -28,6 +28,7 @@ from lsst.ap.alerts.butlerFormatters import (
     ALERTS_STORAGE_CLASS,
     CONFIG_DIR,
     EXPOSURE_STORAGE_CLASS,
+    ExposureFitsFormatter,
     makeRepo,
     readAlertContainer,
     writeAlertContainer,
@@ -228,8 +229,8 @@ class StorageClassTestCase(lsst.utils.tests.TestCase):
         empty = AlertPayloads(self.alerts.schema, [], [], [])
         self.assertEqual(len(readAlertContainer(io.BytesIO(writeAlertContainer(empty)))), 0)
 
-    @unittest.skipIf(HAVE_AFW, "afw's ExposureF is stored with obs_base's formatter")
-    def testModelExposure(self):
+    def testExposure(self):
+        """The exposure storage class (afw's ExposureF or the model's) goes through ExposureFitsFormatter."""
         exposure = self.visit.diffIm
         back, uri = self._roundTrip(exposure, EXPOSURE_STORAGE_CLASS)
         self.assertTrue(uri.ospath.endswith(".fits"))
@@ -247,6 +248,23 @@ class StorageClassTestCase(lsst.utils.tests.TestCase):
                                            exposure.getWcs().pixelToSky(center))
         np.testing.assert_allclose(back.getPsf().computeKernelImage(center).array,
                                    exposure.getPsf().computeKernelImage(center).array)
+
+    @unittest.skipUnless(HAVE_AFW, "the model's storage class ApAlertsExposureF declares no components; "
+                                   "daf_butler's ExposureF (real afw) does")
+    def testExposureComponents(self):
+        """Components come from the exposure's getters: no lsst.obs.base assembler is needed."""
+        exposure = self.visit.calexp
+        datasetType = DatasetType("thing", (), EXPOSURE_STORAGE_CLASS, universe=self.butler.dimensions)
+        self.butler.registry.registerDatasetType(datasetType)
+        ref = self.butler.put(exposure, datasetType)
+        self.assertEqual(self.butler.get(ref.makeComponentRef("photoCalib")), exposure.getPhotoCalib())
+        self.assertEqual(self.butler.get(ref.makeComponentRef("bbox")), exposure.getBBox())
+        self.assertEqual(self.butler.get(ref.makeComponentRef("visitInfo")).id, exposure.visitInfo.id)
+        center = exposure.getBBox().getCenter()
+        self.assertSpherePointsAlmostEqual(self.butler.get(ref.makeComponentRef("wcs")).pixelToSky(center),
+                                           exposure.getWcs().pixelToSky(center))
+        np.testing.assert_array_equal(self.butler.get(ref.makeComponentRef("mask")).array,
+                                      exposure.mask.array)
 
     def assertSpherePointsAlmostEqual(self, a, b):
         self.assertAlmostEqual(a.getRa().asDegrees(), b.getRa().asDegrees(), places=9)
@@ -284,6 +302,28 @@ class DemoTestCase(lsst.utils.tests.TestCase):
         self.assertTrue(all(os.path.isfile(p) for p in first.alertFiles + second.alertFiles))
         self.assertEqual(len(glob.glob(os.path.join(self.tmp, "alerts", "*", "*", "*.avro"))),
                          2 * SMALL["nDetectors"])
+
+
+class FailedInputsTestCase(lsst.utils.tests.TestCase):
+    """A failed put of the demo inputs leaves neither datasets, files nor the run behind."""
+
+    def testFailedPutLeavesNothing(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            repo = os.path.join(tmp, "repo")
+            makeRepo(repo)
+            run = "demo/inputs/failing"
+            # The exposure write fails after the catalogs' files are written
+            # (the registry rolls back; the datastore leaves those files).
+            failing = unittest.mock.patch.object(ExposureFitsFormatter, "write_local_file",
+                                                 side_effect=OSError("disk full (simulated)"))
+            with Butler.from_config(repo, writeable=True) as butler:
+                with failing, self.assertRaisesRegex(RuntimeError, "Failed to serialize"):
+                    makeDemoInputs(butler, run, os.path.join(tmp, "apdb.sqlite3"), seed=2, progress=False,
+                                   **SMALL)
+                self.assertNotIn(run, butler.collections.query("demo/inputs/*"))
+            written = [os.path.join(d, f) for d, _, files in os.walk(repo) for f in files
+                       if f.endswith((".parq", ".fits"))]
+            self.assertEqual(written, [])
 
 
 class MemoryTester(lsst.utils.tests.MemoryTestCase):

@@ -13,6 +13,11 @@ Storage classes (defined in ``configs/apAlertsStorageClasses.yaml``):
     when ``lsst.afw`` is absent; with the LSST stack the inputs are afw's
     ``ExposureF`` (see `EXPOSURE_STORAGE_CLASS`).
 
+The formatters (``configs/apAlertsFormatters.yaml``) also map daf_butler's
+own ``ExposureF`` storage class to `ExposureFitsFormatter` (afw's
+``readFits``/``writeFits``), so ``pipetask`` and the demo run with real afw
+without ``lsst.obs.base``, whose formatter daf_butler names by default.
+
 A butler only knows these storage classes and their formatters (in
 ``configs/apAlertsFormatters.yaml``) if its configuration includes them.
 Either
@@ -52,7 +57,6 @@ __all__ = [
 import io
 import json
 import os
-import re
 from typing import Any, BinaryIO
 
 import fastavro
@@ -63,7 +67,7 @@ from lsst.resources import ResourcePath
 from ._afw import HAVE_AFW
 from .avro.container import ContainerFileWriter
 from .avro.payloads import AlertPayloads
-from .schemaRegistry import AlertSchema, SchemaRegistry, UnknownSchemaError
+from .schemaRegistry import AlertSchema, SchemaRegistry, UnknownSchemaError, alertVersionFromName
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 """Directory to put on ``DAF_BUTLER_CONFIG_PATH`` (holds ``storageClasses.yaml``
@@ -76,11 +80,11 @@ ALERTS_STORAGE_CLASS = "ApAlertPackets"
 """Storage class of the alerts dataset."""
 
 # The one place that picks the exposure storage class: afw's own when the
-# stack is there (its formatter comes from obs_base), the model's otherwise.
+# stack is there (formatter: ours, afw's readFits/writeFits), the model's
+# otherwise.
 EXPOSURE_STORAGE_CLASS = "ExposureF" if HAVE_AFW else "ApAlertsExposureF"
 """Storage class of the difference, science and template exposure inputs."""
 
-_SCHEMA_NAME_RE = re.compile(r"lsst\.v(\d+)_(\d+)\.alert$")
 
 
 def repoSeedConfig() -> Config:
@@ -111,10 +115,9 @@ def makeRepo(root: str, **kwargs: Any) -> Config:
 def _schemaOf(writerSchema: dict, schemaJson: str) -> AlertSchema:
     """The `AlertSchema` of a container file, from its writer schema."""
     name = writerSchema.get("name", "") if isinstance(writerSchema, dict) else ""
-    match = _SCHEMA_NAME_RE.search(name)
-    if not match:
+    version = alertVersionFromName(name)
+    if version is None:
         raise ValueError(f"Not an LSST alert container file: its schema is named {name!r}")
-    version = (int(match[1]), int(match[2]))
     try:
         # A known version: the registry's copy (with its path) is the same schema.
         return SchemaRegistry.default().byVersion(version)
@@ -190,8 +193,15 @@ class AlertPacketsFormatter(FormatterV2):
 
 
 class ExposureFitsFormatter(FormatterV2):
-    """Read and write the model's `lsst.ap.alerts.image.ExposureF` as FITS
-    in afw's layout (``readFits``/``writeFits``).
+    """Read and write an exposure as FITS in afw's layout with its own
+    ``readFits``/``writeFits``.
+
+    Serves the model's `lsst.ap.alerts.image.ExposureF` (storage class
+    ``ApAlertsExposureF``) and afw's ``lsst.afw.image.ExposureF`` (storage
+    class ``ExposureF``, whose default formatter lives in ``lsst.obs.base``,
+    which is not installable without the full stack).  Components are
+    read from the whole exposure with its getters (no assembler needed);
+    read parameters (``bbox``, ...) are not supported.
     """
 
     default_extension = ".fits"
@@ -199,7 +209,38 @@ class ExposureFitsFormatter(FormatterV2):
     can_read_from_local_file = True
 
     def read_from_local_file(self, path: str, component: str | None = None, expected_size: int = -1) -> Any:
-        return self.file_descriptor.storageClass.pytype.readFits(path)
+        exposure = self.file_descriptor.storageClass.pytype.readFits(path)
+        if component is None:
+            return exposure
+        return _exposureComponent(exposure, component)
 
     def write_local_file(self, in_memory_dataset: Any, uri: ResourcePath) -> None:
         in_memory_dataset.writeFits(uri.ospath)
+
+
+# Exposure components by name: the getter of the exposure or of its info.
+_EXPOSURE_COMPONENTS = {
+    "image": lambda e: e.getMaskedImage().getImage(),
+    "mask": lambda e: e.getMaskedImage().getMask(),
+    "variance": lambda e: e.getMaskedImage().getVariance(),
+    "wcs": lambda e: e.getWcs(),
+    "psf": lambda e: e.getPsf(),
+    "photoCalib": lambda e: e.getPhotoCalib(),
+    "visitInfo": lambda e: e.getInfo().getVisitInfo(),
+    "filter": lambda e: e.getFilter(),
+    "detector": lambda e: e.getDetector(),
+    "metadata": lambda e: e.getMetadata(),
+    "id": lambda e: e.getInfo().id,
+    "bbox": lambda e: e.getBBox(),
+    "dimensions": lambda e: e.getDimensions(),
+    "xy0": lambda e: e.getXY0(),
+}
+
+
+def _exposureComponent(exposure: Any, component: str) -> Any:
+    """One component of ``exposure`` (a butler component name)."""
+    getter = _EXPOSURE_COMPONENTS.get(component)
+    if getter is None:
+        raise ValueError(f"Exposure component {component!r} is not supported by ExposureFitsFormatter "
+                         f"(supported: {sorted(_EXPOSURE_COMPONENTS)})")
+    return getter(exposure)

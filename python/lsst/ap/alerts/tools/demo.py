@@ -433,10 +433,24 @@ def makeDemoInputs(butler: Butler, run: str, apdbPath: str, *, nSources: int = 3
             DatasetType(name, ("instrument", "visit", "detector"), storageClass, universe=butler.dimensions)
         )
     # All puts or none: a failed attempt leaves no half-filled input run.
-    with butler.transaction():
-        for connection, dataId, value in datasets:
-            butler.put(value, datasetTypes[connection][0], dataId, run=run)
+    try:
+        with butler.transaction():
+            for connection, dataId, value in datasets:
+                butler.put(value, datasetTypes[connection][0], dataId, run=run)
+    except BaseException:
+        _discardRun(butler, run)
+        raise
     return DemoInputs(run=run, visit=visitRecord[0], detectors=detectors, nDiaSources=nDiaSources)
+
+
+def _discardRun(butler: Butler, run: str) -> None:
+    """Remove a run whose puts were rolled back: the registry rollback keeps
+    the run itself and does not delete the files the datastore already
+    wrote, and a later attempt would take the empty run for finished inputs."""
+    butler.removeRuns([run], unstore=True)
+    for root in butler.get_datastore_roots().values():
+        if root is not None and root.isLocal:
+            shutil.rmtree(os.path.join(root.ospath, run), ignore_errors=True)
 
 
 def subprocessEnvironment() -> dict[str, str]:
