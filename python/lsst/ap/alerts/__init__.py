@@ -3,7 +3,16 @@
 A drop-in replacement for ``lsst.ap.association.PackageAlertsTask``.
 """
 
-from .packageAlerts import PackageAlertsConfig, PackageAlertsTask
 from .version import __version__
 
 __all__ = ["PackageAlertsConfig", "PackageAlertsTask", "__version__"]
+
+
+def __getattr__(name):
+    # Imported on first use: the task pulls in lsst.pipe.base and the
+    # butler (seconds), which the ``ap-alerts`` file tools never need.
+    if name in ("PackageAlertsConfig", "PackageAlertsTask"):
+        from . import packageAlerts
+
+        return getattr(packageAlerts, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

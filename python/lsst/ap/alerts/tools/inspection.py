@@ -24,11 +24,13 @@ __all__ = [
     "AlertSummary",
     "DecodedAlert",
     "FileSummary",
+    "abMagnitude",
     "formatAlertLine",
     "formatHeaderLine",
     "formatSummary",
     "summarizeAlert",
     "summarizeFile",
+    "triageFlags",
 ]
 
 import dataclasses
@@ -292,6 +294,14 @@ class AlertSummary:
     size: int
     """Bytes of the schemaless record."""
     midpointMjdTai: float | None
+    mag: float | None = None
+    """AB magnitude of psfFlux (`None` when it is not positive)."""
+    reliability: float | None = None
+    isDipole: bool | None = None
+    nDiaSources: int | None = None
+    """The diaObject's count of DiaSources (`None` without a diaObject)."""
+    flags: tuple[str, ...] = ()
+    """Flags set on the diaSource (see `triageFlags`)."""
 
     def toJson(self) -> dict:
         """Return the summary as JSON-safe values (NaN → `None`)."""
@@ -299,7 +309,33 @@ class AlertSummary:
 
 
 def _finiteOrNone(value):
+    if isinstance(value, tuple):
+        return list(value)
     return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def abMagnitude(flux: float | None) -> float | None:
+    """AB magnitude of a flux in nJy (`None` unless the flux is positive and finite)."""
+    if flux is None or not math.isfinite(flux) or flux <= 0:
+        return None
+    # 3631 Jy is AB magnitude 0.
+    return -2.5 * math.log10(flux * 1e-9 / 3631.0)
+
+
+def triageFlags(source: dict) -> tuple[str, ...]:
+    """The flags set on a diaSource, in schema order.
+
+    ``pixelFlags_X`` is given as ``X`` (``edge``, ``saturatedCenter``,
+    ``cr``, ...); the summary ``pixelFlags`` only when no specific one is
+    set; measurement flags (``*_flag*``, ``glint_trail``) by their name.
+    """
+    pixel = [name.removeprefix("pixelFlags_") for name, value in source.items()
+             if name.startswith("pixelFlags_") and value is True]
+    if not pixel and source.get("pixelFlags") is True:
+        pixel = ["pixelFlags"]
+    other = [name for name, value in source.items()
+             if value is True and ("_flag" in name or name == "glint_trail")]
+    return tuple(pixel + other)
 
 
 def summarizeAlert(alert: dict, size: int) -> AlertSummary:
@@ -313,9 +349,10 @@ def summarizeAlert(alert: dict, size: int) -> AlertSummary:
         Bytes of its schemaless Avro record.
     """
     source = alert.get("diaSource") or {}
+    diaObject = alert.get("diaObject") or {}
     diaObjectId = source.get("diaObjectId")
     if diaObjectId is None:
-        diaObjectId = (alert.get("diaObject") or {}).get("diaObjectId")
+        diaObjectId = diaObject.get("diaObjectId")
     flux, fluxErr = source.get("psfFlux"), source.get("psfFluxErr")
     snr = None
     if flux is not None and fluxErr and math.isfinite(flux) and math.isfinite(fluxErr):
@@ -334,6 +371,11 @@ def summarizeAlert(alert: dict, size: int) -> AlertSummary:
         cutouts="".join(code if alert.get(name) is not None else "-" for name, code in CUTOUT_FIELDS),
         size=size,
         midpointMjdTai=source.get("midpointMjdTai"),
+        mag=abMagnitude(flux),
+        reliability=source.get("reliability"),
+        isDipole=source.get("isDipole"),
+        nDiaSources=diaObject.get("nDiaSources"),
+        flags=triageFlags(source),
     )
 
 

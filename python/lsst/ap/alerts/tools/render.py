@@ -1,16 +1,39 @@
-"""Postage-stamp PNG of one alert (``ap-alerts render``).
+"""A figure of one alert as a person triages it (``ap-alerts render``).
 
-Difference, science and template cutouts side by side, then the PSF, with
-north/east arrows from each cutout's own WCS, the source position marked
-and a caption of the alert's identity and photometry.  A missing or
-unreadable cutout becomes an empty, labelled panel.  Drawn with
-matplotlib's Agg canvas directly (no pyplot state), so it is safe to call
-in-process and without a display.
+Top row: the difference, science and template cutouts and the PSF, each
+with north/east arrows from the cutout's own WCS (in the corner clearest of
+the source and of bright pixels), a scale bar, the source position marked,
+and the stretch limits written under it.  Science and template share one
+stretch so they compare by eye; the difference has its own, symmetric about
+zero.  The default stretch is asinh between percentile limits: linear in the
+noise, logarithmic above, so bright cores keep their shape.  The PSF is
+drawn at the cutouts' pixel scale, with its FWHM.
+
+Below: the light curve the alert carries (``prvDiaSources`` filled,
+``prvDiaForcedSources`` open, one colour and symbol per band, the alert's
+own diaSource highlighted), and a caption with the ids, photometry and the
+triage flags.
+
+A missing or unreadable cutout becomes an empty, labelled panel.  Drawn
+with matplotlib's Agg canvas directly (no pyplot state), so it is safe to
+call in-process, in worker processes and without a display.
 """
 
 from __future__ import annotations
 
-__all__ = ["PANELS", "STRETCHES", "RenderedStamp", "renderAlert"]
+__all__ = [
+    "BAND_COLOURS",
+    "BAND_SYMBOLS",
+    "PANELS",
+    "RENDER_FORMATS",
+    "STRETCHES",
+    "RenderedStamp",
+    "Stretch",
+    "chooseStretch",
+    "psfFwhmPixels",
+    "readCutout",
+    "renderAlert",
+]
 
 import dataclasses
 import io
@@ -20,13 +43,11 @@ import warnings
 import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.nddata import CCDData
-from astropy.visualization import (
-    AsinhStretch,
-    ImageNormalize,
-    LinearStretch,
-    ZScaleInterval,
-)
+from astropy.visualization import ZScaleInterval
+from astropy.wcs.utils import proj_plane_pixel_scales
 from matplotlib import patheffects
+
+from .inspection import summarizeAlert
 
 PANELS = (
     ("cutoutDifference", "Difference", "difference"),
@@ -35,29 +56,167 @@ PANELS = (
 )
 """(alert field, panel title, word for "no ...") of the image panels."""
 
-STRETCHES = ("zscale", "asinh")
+STRETCHES = ("asinh", "zscale")
+"""Stretches `renderAlert` knows; the first is the default."""
 
-_PANEL_INCHES = 3.2
+RENDER_FORMATS = ("png", "svg", "pdf")
+"""File formats `renderAlert` writes, chosen by the file's suffix."""
+
+# Rubin's band colours and symbols (as lsst.utils.plotting's
+# get_multiband_plot_colors/symbols give them), without importing lsst.utils.
+BAND_COLOURS = {"u": "#1600EA", "g": "#31DE1F", "r": "#B52626", "i": "#370201", "z": "#BA52FF",
+                "y": "#61A2B3"}
+BAND_SYMBOLS = {"u": "o", "g": "^", "r": "v", "i": "s", "z": "*", "y": "p"}
+_OTHER_BAND = ("#777777", "D")
+
 _DPI = 100
+_STAMP = 2.9  # inches per image panel
+_GAP = 0.12
+_MARGIN = 0.15
+_TITLE = 0.32
+_LIMITS = 0.32  # line of stretch limits under the stamps
+_CURVE = 2.5
+_CURVE_TOP_GAP = 0.35
+_CURVE_BOTTOM = 0.5  # axis labels under the light curve
+_CAPTION = 0.95
 _BACKGROUND = "#f4f4f4"
 _EMPTY_PANEL = "#dcdcdc"
 _BAD_PIXEL = "#2b3a55"
 _MARKER = "#ff3b30"
 _ARROWS = "#ffd60a"
+_WARNING = "#b00020"
 # Dark rim that keeps the overlays visible on light and dark pixels alike.
 _OUTLINE = [patheffects.withStroke(linewidth=3.0, foreground="#00000099")]
 _TEXT_OUTLINE = [patheffects.withStroke(linewidth=1.5, foreground="#000000aa")]
-# Fractions of the panel's side: arrow length, arrow tip to label, and the
-# gap/length of the source tick marks.
-_ARROW_FRACTION = 0.18
+# Fractions of the panel's side: arrow length, arrow tip to label, corner
+# margin, and the gap/length of the source tick marks.
+_ARROW_FRACTION = 0.16
 _LABEL_OFFSET = 0.07
-# asinh stretch: black level (sigmas below the sky), extent of the linear
-# part (sigmas) and the smallest softening allowed.
-_ASINH_SKY_SIGMAS = 2.0
-_ASINH_LINEAR_SIGMAS = 5.0
-_ASINH_MIN_A = 0.005
+_CORNER_MARGIN = 0.05
 _TICK_GAP = 0.06
 _TICK_LENGTH = 0.10
+# Overlays keep this far (fraction of the side) from the source.
+_CLEAR_RADIUS = 0.12
+# asinh stretch: percentile limits, linear part (sky sigmas) and the least
+# range (sky sigmas) so pure noise is not stretched to full contrast.
+_LOW_PERCENTILE = 0.5
+_HIGH_PERCENTILE = 99.9
+_ASINH_SOFTENING_SIGMAS = 3.0
+_MIN_RANGE_SIGMAS = 10.0
+_SCALE_BAR_ARCSEC = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
+_SCALE_BAR_MAX_FRACTION = 0.3
+_MIN_CURVE_DAYS = 30.0
+_GAUSSIAN_FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
+
+
+@dataclasses.dataclass(frozen=True)
+class Stretch:
+    """A mapping of pixel values (nJy) to display levels 0-1.
+
+    Attributes
+    ----------
+    kind : `str`
+        ``"asinh"`` or ``"zscale"`` (linear).
+    low, high : `float`
+        Values shown black and white (``-high`` and ``high`` when
+        ``symmetric``).
+    softening : `float`
+        asinh only: the value scale (nJy) below which the stretch is linear.
+    symmetric : `bool`
+        Zero is mid-grey (difference images: negative sources dark).
+    """
+
+    kind: str
+    low: float
+    high: float
+    softening: float = 0.0
+    symmetric: bool = False
+
+    def __call__(self, data) -> np.ndarray:
+        """Display levels of ``data``, clipped to 0-1 (NaN stays NaN)."""
+        x = np.asarray(data, dtype=float)
+        if self.kind == "asinh" and self.symmetric:
+            levels = 0.5 + 0.5 * np.arcsinh(x / self.softening) / np.arcsinh(self.high / self.softening)
+        elif self.kind == "asinh":
+            levels = (np.arcsinh((x - self.low) / self.softening)
+                      / np.arcsinh((self.high - self.low) / self.softening))
+        else:
+            levels = (x - self.low) / (self.high - self.low)
+        return np.clip(levels, 0.0, 1.0)
+
+    def describe(self) -> str:
+        """``"asinh −120 … 4,900 nJy"``: the kind and its limits."""
+        return f"{self.kind} {_number(self.low)} … {_number(self.high)} nJy"
+
+
+def _number(value: float) -> str:
+    text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    return text.replace("-", "−")
+
+
+def chooseStretch(arrays, kind: str = "asinh", symmetric: bool = False) -> Stretch:
+    """One stretch for all the pixels of ``arrays``.
+
+    Parameters
+    ----------
+    arrays : iterable of `numpy.ndarray`
+        Images to be shown with it (NaN pixels are ignored).
+    kind : `str`
+        ``"asinh"``: between the 0.5 and 99.9 percentiles, linear below
+        3 sky sigmas (robust: 1.4826 MAD) and logarithmic above;
+        ``"zscale"``: linear between IRAF's zscale limits.
+    symmetric : `bool`
+        Limits symmetric about zero (difference images).
+
+    Returns
+    -------
+    stretch : `Stretch`
+    """
+    if kind not in STRETCHES:
+        raise ValueError(f"Unknown stretch {kind!r}; choose one of {', '.join(STRETCHES)}")
+    values = [np.asarray(a, dtype=float).ravel() for a in arrays]
+    finite = np.concatenate(values) if values else np.empty(0)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return Stretch(kind, -1.0 if symmetric else 0.0, 1.0, 1.0, symmetric)
+    if kind == "zscale":
+        low, high = (float(v) for v in ZScaleInterval().get_limits(finite))
+        if symmetric:
+            high = max(abs(low), abs(high))
+            low = -high
+        if not high > low:
+            low, high = low - 1.0, high + 1.0
+        return Stretch(kind, low, high, 0.0, symmetric)
+    median = float(np.median(finite))
+    sigma = 1.4826 * float(np.median(np.abs(finite - median)))
+    if not sigma > 0:
+        sigma = float(np.std(finite)) or 1.0
+    if symmetric:
+        # The brighter sign sets the range: negative sources keep their cores too.
+        high = max(float(np.percentile(np.abs(finite), _HIGH_PERCENTILE)), 0.5 * _MIN_RANGE_SIGMAS * sigma)
+        low = -high
+    else:
+        low, high = (float(v) for v in np.percentile(finite, (_LOW_PERCENTILE, _HIGH_PERCENTILE)))
+        high = max(high, low + _MIN_RANGE_SIGMAS * sigma)
+    return Stretch(kind, low, high, _ASINH_SOFTENING_SIGMAS * sigma, symmetric)
+
+
+def psfFwhmPixels(psf: np.ndarray) -> float | None:
+    """FWHM (pixels) of a PSF image, from its second moments.
+
+    ``2 sqrt(2 ln 2) sqrt((Ixx + Iyy) / 2)``: exact for a Gaussian, and the
+    Gaussian-equivalent width otherwise.  Negative pixels (noise in a
+    measured PSF) are ignored.  `None` for an empty image.
+    """
+    image = np.clip(np.nan_to_num(np.asarray(psf, dtype=float)), 0.0, None)
+    total = image.sum()
+    if not total > 0:
+        return None
+    y, x = np.indices(image.shape)
+    cx, cy = (image * x).sum() / total, (image * y).sum() / total
+    ixx = (image * (x - cx) ** 2).sum() / total
+    iyy = (image * (y - cy) ** 2).sum() / total
+    return _GAUSSIAN_FWHM_PER_SIGMA * math.sqrt(0.5 * (ixx + iyy))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,15 +226,28 @@ class RenderedStamp:
     Attributes
     ----------
     path : `str`
-        The PNG written.
+        The file written.
     width, height : `int`
-        Its size in pixels.
+        Its size in pixels (PNG; the size in points at 100 per inch for SVG/PDF).
     panels : `dict` [`str`, `tuple`]
         Pixel box ``(left, top, right, bottom)`` (row 0 at the top, as
         image readers index) of each panel: ``"cutoutDifference"``,
-        ``"cutoutScience"``, ``"cutoutTemplate"``, ``"psf"``.
+        ``"cutoutScience"``, ``"cutoutTemplate"``, ``"psf"``, ``"lightCurve"``.
     drawn : `dict` [`str`, `bool`]
-        Whether each panel shows an image (False: empty, labelled).
+        Whether each image panel shows an image (False: empty, labelled).
+    stretches : `dict` [`str`, `Stretch`]
+        The stretch of each drawn cutout.
+    overlays : `dict` [`str`, `dict`]
+        Per drawn cutout with a WCS: ``"compass"`` and ``"scaleBar"`` boxes
+        ``(xmin, ymin, xmax, ymax)`` in the cutout's pixel coordinates, and
+        the ``"source"`` pixel position.
+    psfFwhm : `float` or `None`
+        FWHM of the PSF drawn, pixels.
+    pixelScale : `float` or `None`
+        Arcseconds per pixel of the cutouts (from their WCS).
+    lightCurvePoints : `dict` [`str`, `int`]
+        Points drawn: ``"detections"``, ``"forced"``, and ``"skipped"``
+        (history entries without a finite flux or time).
     """
 
     path: str
@@ -83,10 +255,15 @@ class RenderedStamp:
     height: int
     panels: dict
     drawn: dict
+    stretches: dict
+    overlays: dict
+    psfFwhm: float | None
+    pixelScale: float | None
+    lightCurvePoints: dict
 
 
-def _readCutout(data):
-    """(CCDData or None, error name if the cutout is there but unreadable)."""
+def readCutout(data):
+    """Read a cutout: (`~astropy.nddata.CCDData` or `None`, error name if unreadable)."""
     if data is None:
         return None, None
     try:
@@ -97,28 +274,123 @@ def _readCutout(data):
         return None, f"{type(e).__name__}"
 
 
-def _norm(data: np.ndarray, stretch: str) -> ImageNormalize:
-    finite = data[np.isfinite(data)]
-    if finite.size == 0:
-        return ImageNormalize(vmin=0.0, vmax=1.0)
-    if stretch == "zscale":
-        vmin, vmax = ZScaleInterval().get_limits(finite)
-        stretchObject = LinearStretch()
-    else:
-        # Lupton-style: linear up to a few sigma of sky noise, logarithmic
-        # beyond, from just below the sky to the peak, so noise stays dark
-        # and both faint wings and bright cores show.
-        median = float(np.median(finite))
-        sigma = 1.4826 * float(np.median(np.abs(finite - median)))
-        vmin = median - _ASINH_SKY_SIGMAS * sigma
-        vmax = float(finite.max())
-        softening = _ASINH_LINEAR_SIGMAS * sigma / (vmax - vmin) if vmax > vmin else 1.0
-        stretchObject = AsinhStretch(min(max(softening, _ASINH_MIN_A), 1.0))
-    if not vmax > vmin:
-        vmin, vmax = vmin - 1.0, vmax + 1.0
-    # No clipping: it would turn masked (off-image) pixels into the top colour;
-    # out-of-range values take the colour map's end colours anyway.
-    return ImageNormalize(vmin=vmin, vmax=vmax, stretch=stretchObject, clip=False)
+def _pixelScale(wcs) -> float | None:
+    """Mean arcseconds per pixel of a celestial WCS."""
+    if wcs is None or not wcs.has_celestial:
+        return None
+    return float(np.mean(proj_plane_pixel_scales(wcs.celestial))) * 3600.0
+
+
+def _sourcePixel(wcs, ra, dec, shape):
+    """Pixel position of the source: (ra, dec) through the WCS, else the reference pixel."""
+    if wcs is None or not wcs.has_celestial:
+        return None
+    if ra is None:
+        ra, dec = (float(v) for v in wcs.wcs.crval)
+    x, y = (float(c) for c in wcs.world_to_pixel(SkyCoord(ra, dec, unit="deg")))
+    return (x, y) if math.isfinite(x) and math.isfinite(y) else None
+
+
+def _directionVector(wcs, ra: float, dec: float, dRa: float, dDec: float):
+    """Unit pixel vector from (ra, dec) towards a small sky offset (degrees)."""
+    x0, y0 = wcs.world_to_pixel(SkyCoord(ra, dec, unit="deg"))
+    x, y = wcs.world_to_pixel(SkyCoord(ra + dRa, dec + dDec, unit="deg"))
+    v = np.array([float(x) - float(x0), float(y) - float(y0)])
+    length = np.hypot(*v)
+    return v / length if length > 0 else None
+
+
+def _cornerBoxes(extent, shape):
+    """Where a box of ``extent`` (width, height) fits in each corner of an image."""
+    height, width = shape
+    margin = _CORNER_MARGIN * min(shape)
+    w, h = extent
+    left, right = -0.5 + margin, width - 0.5 - margin - w
+    bottom, top = -0.5 + margin, height - 0.5 - margin - h
+    return {name: (x, y, x + w, y + h) for name, (x, y) in
+            (("lower left", (left, bottom)), ("lower right", (right, bottom)),
+             ("upper left", (left, top)), ("upper right", (right, top)))}
+
+
+def _distanceToBox(point, box) -> float:
+    x, y = point
+    dx = max(box[0] - x, 0.0, x - box[2])
+    dy = max(box[1] - y, 0.0, y - box[3])
+    return math.hypot(dx, dy)
+
+
+def _pickCorner(candidates, levels, source, taken, clearance):
+    """The free corner whose box is clear of the source and covers the quietest pixels."""
+    height, width = levels.shape
+    # Distance from the typical level: stars on a sky, or either sign on a difference.
+    busy = np.abs(levels - np.nanmedian(levels)) if np.isfinite(levels).any() else levels
+    best = None
+    for name, box in candidates.items():
+        if name in taken:
+            continue
+        x0, x1 = max(int(math.floor(box[0] + 0.5)), 0), min(int(math.ceil(box[2] + 0.5)), width)
+        y0, y1 = max(int(math.floor(box[1] + 0.5)), 0), min(int(math.ceil(box[3] + 0.5)), height)
+        patch = busy[y0:y1, x0:x1]
+        brightness = float(np.nanmean(patch)) if patch.size and np.isfinite(patch).any() else 0.0
+        distance = _distanceToBox(source, box) if source is not None else math.inf
+        # Clear of the source first, then as dark as possible, then as far as possible.
+        key = (distance < clearance, brightness, -min(distance, 1e6))
+        if best is None or key < best[0]:
+            best = (key, name, box)
+    return best[1], best[2]
+
+
+def _drawCompass(ax, wcs, ra, dec, levels, source, taken):
+    """North and east arrows from the WCS, in the corner clearest of the source."""
+    north = _directionVector(wcs, ra, dec, 0.0, 1.0 / 3600.0)
+    east = _directionVector(wcs, ra, dec, 1.0 / 3600.0 / max(math.cos(math.radians(dec)), 1e-6), 0.0)
+    if north is None or east is None:
+        return None
+    side = min(levels.shape)
+    length = _ARROW_FRACTION * side
+    labelDistance = length + _LABEL_OFFSET * side
+    labelRadius = 0.04 * side
+    # The arrows' and labels' extent around their common origin.
+    points = np.array([[0.0, 0.0], north * labelDistance, east * labelDistance])
+    lower = points.min(axis=0) - labelRadius
+    upper = points.max(axis=0) + labelRadius
+    candidates = _cornerBoxes(upper - lower, levels.shape)
+    corner, box = _pickCorner(candidates, levels, source, taken, _CLEAR_RADIUS * side)
+    origin = np.array(box[:2]) - lower
+    for vector, label in ((north, "N"), (east, "E")):
+        ax.annotate("", xy=origin + vector * length, xytext=origin,
+                    arrowprops={"arrowstyle": "-|>", "color": _ARROWS, "lw": 1.6, "mutation_scale": 10,
+                                "path_effects": _OUTLINE})
+        ax.text(*(origin + vector * labelDistance), label, color=_ARROWS, fontsize=10, fontweight="bold",
+                ha="center", va="center", path_effects=_TEXT_OUTLINE)
+    return corner, box
+
+
+def _drawScaleBar(ax, scale, levels, source, taken):
+    """A bar of a round number of arcseconds, in a free corner clear of the source."""
+    side = min(levels.shape)
+    fitting = [a for a in _SCALE_BAR_ARCSEC if a / scale <= _SCALE_BAR_MAX_FRACTION * levels.shape[1]]
+    if not fitting:
+        return None
+    arcsec = fitting[-1]
+    length = arcsec / scale
+    textHeight = 0.09 * side
+    candidates = _cornerBoxes((length, textHeight + 0.03 * side), levels.shape)
+    corner, box = _pickCorner(candidates, levels, source, taken, _CLEAR_RADIUS * side)
+    y = box[1] + 0.015 * side
+    ax.plot([box[0], box[2]], [y, y], color="white", lw=2.5, solid_capstyle="butt", path_effects=_OUTLINE)
+    label = f"{arcsec:g}″"
+    ax.text(0.5 * (box[0] + box[2]), y + 0.03 * side, label, color="white", fontsize=9, ha="center",
+            va="bottom", fontweight="bold", path_effects=_TEXT_OUTLINE)
+    return corner, box
+
+
+def _markSource(ax, x: float, y: float, shape, fwhm) -> None:
+    """Tick marks left of and above the source, outside its core."""
+    size = min(shape)
+    gap, length = max(_TICK_GAP * size, fwhm or 0.0), _TICK_LENGTH * size
+    for xs, ys in (([x - gap - length, x - gap], [y, y]), ([x, x], [y + gap, y + gap + length])):
+        ax.plot(xs, ys, color=_MARKER, lw=1.8, solid_capstyle="butt", path_effects=_OUTLINE)
 
 
 def _emptyPanel(ax, text: str) -> None:
@@ -127,109 +399,216 @@ def _emptyPanel(ax, text: str) -> None:
             color="#555555", style="italic")
 
 
-def _directionVector(wcs, ra: float, dec: float, dRa: float, dDec: float, x0: float, y0: float):
-    """Unit pixel vector towards a small sky offset (degrees) from (ra, dec)."""
-    x, y = wcs.world_to_pixel(SkyCoord(ra + dRa, dec + dDec, unit="deg"))
-    v = np.array([float(x) - x0, float(y) - y0])
-    length = np.hypot(*v)
-    return v / length if length > 0 else None
-
-
-def _drawCompass(ax, wcs, ra: float, dec: float, shape) -> None:
-    """North and east arrows from the cutout's WCS, in the lower-left corner."""
-    height, width = shape
-    x0, y0 = (float(c) for c in wcs.world_to_pixel(SkyCoord(ra, dec, unit="deg")))
-    step = 1.0 / 3600.0
-    north = _directionVector(wcs, ra, dec, 0.0, step, x0, y0)
-    east = _directionVector(wcs, ra, dec, step / max(math.cos(math.radians(dec)), 1e-6), 0.0, x0, y0)
-    if north is None or east is None:
-        return
-    side = min(width, height)
-    length = _ARROW_FRACTION * side
-    labelDistance = length + _LABEL_OFFSET * side
-    # Put the arrows' common origin where both arrows and labels fit inside
-    # the panel, whichever way the WCS turns them.
-    ends = np.array([[0.0, 0.0], north * labelDistance, east * labelDistance])
-    margin = _LABEL_OFFSET * side
-    origin = np.array([margin - 0.5 - ends[:, 0].min(), margin - 0.5 - ends[:, 1].min()])
-    for vector, label in ((north, "N"), (east, "E")):
-        ax.annotate("", xy=origin + vector * length, xytext=origin,
-                    arrowprops={"arrowstyle": "-|>", "color": _ARROWS, "lw": 1.6, "mutation_scale": 10,
-                                "path_effects": _OUTLINE})
-        ax.text(*(origin + vector * labelDistance), label, color=_ARROWS, fontsize=10, fontweight="bold",
-                ha="center", va="center", path_effects=_TEXT_OUTLINE)
-
-
-def _markSource(ax, x: float, y: float, shape) -> None:
-    """Tick marks left of and above the source, leaving it visible."""
-    size = min(shape)
-    gap, length = _TICK_GAP * size, _TICK_LENGTH * size
-    for xs, ys in (([x - gap - length, x - gap], [y, y]), ([x, x], [y + gap, y + gap + length])):
-        ax.plot(xs, ys, color=_MARKER, lw=1.8, solid_capstyle="butt", path_effects=_OUTLINE)
-
-
-def _imagePanel(ax, ccd: CCDData, ra, dec, stretch: str, cmap) -> None:
+def _imagePanel(ax, ccd, stretch: Stretch, cmap, ra, dec, fwhm) -> dict:
+    """Draw a cutout with its overlays; return the overlay boxes (see `RenderedStamp`)."""
     data = np.asarray(ccd.data, dtype=float)
+    levels = stretch(data)
     # Masked, so that pixels off the parent image (NaN) take the colour map's "bad" colour.
-    ax.imshow(np.ma.masked_invalid(data), origin="lower", cmap=cmap, norm=_norm(data, stretch),
+    ax.imshow(np.ma.masked_invalid(levels), origin="lower", cmap=cmap, vmin=0.0, vmax=1.0,
               interpolation="nearest")
-    wcs = ccd.wcs
-    if wcs is None or not wcs.has_celestial:
-        return
-    if ra is None or dec is None:
-        ra, dec = (float(v) for v in wcs.wcs.crval)
-    x, y = (float(c) for c in wcs.world_to_pixel(SkyCoord(ra, dec, unit="deg")))
-    _markSource(ax, x, y, data.shape)
-    _drawCompass(ax, wcs, ra, dec, data.shape)
     ax.set_xlim(-0.5, data.shape[1] - 0.5)
     ax.set_ylim(-0.5, data.shape[0] - 0.5)
+    wcs = ccd.wcs
+    source = _sourcePixel(wcs, ra, dec, data.shape)
+    overlays = {"source": source}
+    if source is None:
+        return overlays
+    if ra is None:
+        ra, dec = (float(v) for v in wcs.wcs.crval)
+    _markSource(ax, *source, data.shape, fwhm)
+    taken = []
+    compass = _drawCompass(ax, wcs, ra, dec, levels, source, taken)
+    if compass is not None:
+        taken.append(compass[0])
+        overlays["compass"] = compass[1]
+    scale = _pixelScale(wcs)
+    bar = _drawScaleBar(ax, scale, levels, source, taken) if scale else None
+    if bar is not None:
+        overlays["scaleBar"] = bar[1]
+    return overlays
 
 
-def _caption(alert: dict) -> str:
+def _psfPanel(ax, psf: np.ndarray, frameShape, scale, word: str, fwhm) -> None:
+    """The PSF at the cutouts' pixel scale (framed like a cutout), with its FWHM."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps["magma"]
+    height, width = frameShape
+    ph, pw = psf.shape
+    # Centred in a frame of the cutout's size: both are in the same pixels.
+    left, bottom = (width - pw) / 2.0 - 0.5, (height - ph) / 2.0 - 0.5
+    ax.set_facecolor(cmap(0.0))
+    peak = float(np.nanmax(psf)) if np.isfinite(psf).any() else 1.0
+    ax.imshow(np.arcsinh(np.clip(psf, 0.0, None) / (0.05 * peak)) / np.arcsinh(1.0 / 0.05), origin="lower",
+              cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest",
+              extent=(left, left + pw, bottom, bottom + ph))
+    ax.set_xlim(-0.5, width - 0.5)
+    ax.set_ylim(-0.5, height - 0.5)
+    if fwhm is not None:
+        import matplotlib.patches
+
+        centre = (left + pw / 2.0, bottom + ph / 2.0)
+        ax.add_patch(matplotlib.patches.Circle(centre, fwhm / 2.0, fill=False, ec="white", lw=1.0, ls="--"))
+        text = f"FWHM {fwhm:.2f} px" + (f" = {fwhm * scale:.2f}″" if scale else "")
+        ax.text(0.5, 0.04, text, transform=ax.transAxes, ha="center", va="bottom", color="white",
+                fontsize=9.5, path_effects=_TEXT_OUTLINE)
+    ax.set_title(f"PSF of {word} ({pw}×{ph} px, to scale)", fontsize=10.5)
+
+
+def _historyPoints(entries):
+    """(mjd, flux, err, band) arrays of the history entries with a finite flux and time; skipped count."""
+    rows = []
+    skipped = 0
+    for entry in entries or ():
+        mjd, flux, err = entry.get("midpointMjdTai"), entry.get("psfFlux"), entry.get("psfFluxErr")
+        if mjd is None or flux is None or not (math.isfinite(mjd) and math.isfinite(flux)):
+            skipped += 1
+            continue
+        err = err if err is not None and math.isfinite(err) else 0.0
+        rows.append((mjd, flux, err, entry.get("band") or "?"))
+    return rows, skipped
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _bandStyle(band):
+    return BAND_COLOURS.get(band, _OTHER_BAND[0]), BAND_SYMBOLS.get(band, _OTHER_BAND[1])
+
+
+def _lightCurve(ax, alert: dict) -> dict:
+    """Plot psfFlux ± err against MJD; return the points drawn."""
+    from matplotlib.lines import Line2D
+
+    detections, skippedDetections = _historyPoints(alert.get("prvDiaSources"))
+    forced, skippedForced = _historyPoints(alert.get("prvDiaForcedSources"))
+    current, _ = _historyPoints([alert.get("diaSource") or {}])
+    bands = sorted({row[3] for row in detections + forced + current},
+                   key=lambda b: (list(BAND_COLOURS).index(b) if b in BAND_COLOURS else 99, b))
+    ax.axhline(0.0, color="#999999", lw=0.8, zorder=0)
+    for band in bands:
+        colour, symbol = _bandStyle(band)
+        for rows, filled in ((detections, True), (forced, False)):
+            mine = [r for r in rows if r[3] == band]
+            if not mine:
+                continue
+            mjd, flux, err, _ = zip(*mine)
+            ax.errorbar(mjd, flux, yerr=err, fmt=symbol, ms=5.5 if filled else 5.0, color=colour,
+                        mfc=colour if filled else "none", mec=colour, elinewidth=0.9,
+                        alpha=1.0 if filled else 0.75, capsize=0, zorder=3 if filled else 2)
+    for mjd, flux, err, band in current:
+        colour, symbol = _bandStyle(band)
+        ax.axvline(mjd, color="#333333", lw=0.8, ls=":", zorder=1)
+        ax.errorbar([mjd], [flux], yerr=[err], fmt=symbol, ms=13, color=colour, mfc=colour, mec="black",
+                    mew=2.0, elinewidth=1.5, capsize=0, zorder=5)
+    handles = [Line2D([], [], ls="", marker=_bandStyle(b)[1], color=_bandStyle(b)[0], ms=6, label=b)
+               for b in bands]
+    handles += [
+        Line2D([], [], ls="", marker="o", color="#555555", ms=6, label="detection (prvDiaSources)"),
+        Line2D([], [], ls="", marker="o", mfc="none", mec="#555555", ms=6,
+               label="forced (prvDiaForcedSources)"),
+        Line2D([], [], ls="", marker="o", color="#bbbbbb", mec="black", mew=2.0, ms=10, label="this alert"),
+    ]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8.5, frameon=False,
+              borderaxespad=0.0)
+    ax.margins(x=0.03, y=0.12)
+    everything = detections + forced + current
+    if everything and np.ptp([row[0] for row in everything]) < _MIN_CURVE_DAYS:
+        # Points of one night only: show a month around them, not a fraction of a day.
+        middle = float(np.mean([row[0] for row in everything]))
+        ax.set_xlim(middle - _MIN_CURVE_DAYS / 2, middle + _MIN_CURVE_DAYS / 2)
+    ax.set_xlabel("MJD (TAI)", fontsize=9.5)
+    ax.set_ylabel("psfFlux (nJy)", fontsize=9.5)
+    ax.tick_params(labelsize=8.5)
+    ax.ticklabel_format(axis="x", useOffset=False, style="plain")
+    skipped = skippedDetections + skippedForced
+    title = (f"Light curve: {_plural(len(detections), 'earlier detection')}, "
+             f"{_plural(len(forced), 'forced measurement')}"
+             + (f"  ({skipped} without a flux or time, not shown)" if skipped else ""))
+    if not detections and not forced:
+        title = "Light curve: no earlier detections or forced photometry" + (
+            f" ({skipped} entries without a flux or time)" if skipped else "")
+    ax.set_title(title, fontsize=10.5, loc="left")
+    return {"detections": len(detections), "forced": len(forced), "skipped": skipped}
+
+
+def _caption(alert: dict) -> tuple[str, str]:
+    """(identity and photometry, triage flags) text lines."""
+    summary = summarizeAlert(alert, 0)
     source = alert.get("diaSource") or {}
 
-    def num(key, spec):
-        value = source.get(key)
+    def num(value, spec):
         return "?" if value is None or not math.isfinite(value) else format(value, spec)
 
-    diaObjectId = source.get("diaObjectId") or (alert.get("diaObject") or {}).get("diaObjectId")
-    # diaObjectId 0 (or null) marks a solar-system source: name its ssObject instead.
-    if diaObjectId:
-        objectText = f"diaObjectId {diaObjectId}"
+    if summary.diaObjectId:
+        objectText = f"diaObjectId {summary.diaObjectId}"
+        if summary.nDiaSources is not None:
+            objectText += f" (nDiaSources {summary.nDiaSources})"
     else:
+        # diaObjectId 0 (or null) marks a solar-system source: name its ssObject instead.
         objectText = f"ssObjectId {source.get('ssObjectId') or '?'}"
-    flux, err = source.get("psfFlux"), source.get("psfFluxErr")
-    snr = ""
-    if flux is not None and err and math.isfinite(flux) and math.isfinite(err):
-        snr = f"  (S/N {flux / err:.1f})"
-    return (
-        f"diaSourceId {alert.get('diaSourceId')}    {objectText}    "
-        f"band {source.get('band') or '?'}    MJD {num('midpointMjdTai', '.5f')}\n"
-        f"psfFlux {num('psfFlux', ',.1f')} ± {num('psfFluxErr', ',.1f')} nJy{snr}    "
-        f"RA {num('ra', '.6f')}°  Dec {num('dec', '+.6f')}°"
+    snr = f" (S/N {summary.snr:.1f})" if summary.snr is not None else ""
+    mag = f"mag {summary.mag:.2f}" if summary.mag is not None else "mag — (flux ≤ 0)"
+    identity = (
+        f"diaSourceId {summary.diaSourceId}   {objectText}   band {summary.band or '?'}   "
+        f"MJD {num(summary.midpointMjdTai, '.5f')}   visit {source.get('visit', '?')} "
+        f"detector {source.get('detector', '?')}\n"
+        f"psfFlux {num(summary.psfFlux, ',.1f')} ± {num(summary.psfFluxErr, ',.1f')} nJy{snr}   {mag}   "
+        f"RA {num(summary.ra, '.6f')}°  Dec {num(summary.dec, '+.6f')}°"
     )
+    reliability = num(summary.reliability, ".3f")
+    dipole = {True: "YES", False: "no"}.get(summary.isDipole, "?")
+    flags = ", ".join(summary.flags) if summary.flags else "none set"
+    triage = f"reliability {reliability}   isDipole {dipole}   flags: {flags}"
+    return identity, triage
 
 
-def renderAlert(alert: dict, path: str, stretch: str = "zscale") -> RenderedStamp:
-    """Draw an alert's cutouts and PSF to a PNG file.
+def _layout():
+    """Figure size (inches) and each panel's rectangle (left, bottom, width, height) in figure fractions."""
+    width = 2 * _MARGIN + 4 * _STAMP + 3 * _GAP
+    height = _TITLE + _STAMP + _LIMITS + _CURVE_TOP_GAP + _CURVE + _CURVE_BOTTOM + _CAPTION
+    stampBottom = height - _TITLE - _STAMP
+    rects = [((_MARGIN + i * (_STAMP + _GAP)) / width, stampBottom / height, _STAMP / width, _STAMP / height)
+             for i in range(4)]
+    curveLeft = 0.8
+    curveWidth = width - curveLeft - 2.3  # room for the legend on the right
+    curve = (curveLeft / width, (_CAPTION + _CURVE_BOTTOM) / height, curveWidth / width, _CURVE / height)
+    return (width, height), rects, curve
+
+
+def _outputFormat(path) -> str:
+    suffix = str(path).rsplit(".", 1)[-1].lower() if "." in str(path).rsplit("/", 1)[-1] else ""
+    if suffix not in RENDER_FORMATS:
+        raise ValueError(f"{path}: cannot tell the format; name the file *.png, *.svg or *.pdf")
+    return suffix
+
+
+def renderAlert(alert: dict, path: str, stretch: str = STRETCHES[0]) -> RenderedStamp:
+    """Draw an alert's cutouts, PSF, light curve and triage caption to a file.
 
     Parameters
     ----------
     alert : `dict`
         A decoded alert.
     path : `str`
-        PNG file to write.
+        File to write; its suffix (``.png``, ``.svg``, ``.pdf``) is the format.
     stretch : `str`
-        ``"zscale"`` (linear between IRAF zscale limits) or ``"asinh"``
-        (asinh of the 99.5 % range).
+        ``"asinh"`` (default) or ``"zscale"``; see `chooseStretch`.
 
     Returns
     -------
     stamp : `RenderedStamp`
-        File, size and where each panel is.
+        File, size, where each panel is and what was drawn.
+
+    Raises
+    ------
+    ValueError
+        If ``stretch`` is unknown or ``path`` has no known suffix.
     """
     if stretch not in STRETCHES:
         raise ValueError(f"Unknown stretch {stretch!r}; choose one of {', '.join(STRETCHES)}")
+    fileFormat = _outputFormat(path)
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -239,51 +618,74 @@ def renderAlert(alert: dict, path: str, stretch: str = "zscale") -> RenderedStam
     if ra is None or dec is None or not (math.isfinite(ra) and math.isfinite(dec)):
         ra = dec = None
     cmap = matplotlib.colormaps["gray"].with_extremes(bad=_BAD_PIXEL)
-
-    fig = Figure(figsize=(4 * _PANEL_INCHES, _PANEL_INCHES + 1.0), dpi=_DPI, facecolor=_BACKGROUND)
+    size, rects, curveRect = _layout()
+    fig = Figure(figsize=size, dpi=_DPI, facecolor=_BACKGROUND)
     FigureCanvasAgg(fig)
-    bottom = 0.8 / (_PANEL_INCHES + 1.0)
-    top = 1.0 - 0.35 / (_PANEL_INCHES + 1.0)
-    axes = fig.subplots(1, 4, gridspec_kw={"left": 0.01, "right": 0.99, "bottom": bottom,
-                                                 "top": top, "wspace": 0.04})
-    drawn = {}
-    psfSource = None
+    axes = [fig.add_axes(rect) for rect in rects]
+    cutouts = {field: readCutout(alert.get(field)) for field, _, _ in PANELS}
+    stretches = {"cutoutDifference": None, "cutoutScience": None, "cutoutTemplate": None}
+    difference = cutouts["cutoutDifference"][0]
+    if difference is not None:
+        stretches["cutoutDifference"] = chooseStretch([difference.data], stretch, symmetric=True)
+    # Science and template on one stretch, so they compare by eye.
+    direct = [cutouts[f][0] for f in ("cutoutScience", "cutoutTemplate") if cutouts[f][0] is not None]
+    if direct:
+        shared = chooseStretch([c.data for c in direct], stretch)
+        for field in ("cutoutScience", "cutoutTemplate"):
+            if cutouts[field][0] is not None:
+                stretches[field] = shared
+    # The PSF of the first cutout that has one, drawn in a frame of that cutout's size.
+    psfCutout = next(((c, word) for (field, _, word) in PANELS
+                      if (c := cutouts[field][0]) is not None and c.psf is not None), None)
+    fwhm = psfFwhmPixels(psfCutout[0].psf) if psfCutout is not None else None
+    drawn, overlays = {}, {}
+    scale = None
     for ax, (field, title, word) in zip(axes, PANELS):
-        ccd, problem = _readCutout(alert.get(field))
+        ccd, problem = cutouts[field]
+        drawn[field] = ccd is not None
         if ccd is None:
             _emptyPanel(ax, f"unreadable {word} cutout\n({problem})" if problem else f"no {word}")
-            ax.set_title(title, fontsize=11)
-        else:
-            _imagePanel(ax, ccd, ra, dec, stretch, cmap)
-            height, width = ccd.data.shape
-            ax.set_title(f"{title}  ({width}×{height} px)", fontsize=11)
-            if psfSource is None and ccd.psf is not None:
-                psfSource = (ccd.psf, word)
-        drawn[field] = ccd is not None
+            ax.set_title(title, fontsize=10.5)
+            continue
+        overlays[field] = _imagePanel(ax, ccd, stretches[field], cmap, ra, dec, fwhm)
+        height, width = ccd.data.shape
+        ax.set_title(f"{title} ({width}×{height} px)", fontsize=10.5)
+        note = " (shared)" if field != "cutoutDifference" and len(direct) == 2 else ""
+        ax.text(0.5, -0.015, stretches[field].describe() + note, transform=ax.transAxes, ha="center",
+                va="top", fontsize=8.5, color="#333333")
+        scale = scale or _pixelScale(ccd.wcs)
     psfAx = axes[3]
-    if psfSource is None:
+    if psfCutout is None:
         _emptyPanel(psfAx, "no PSF")
-        psfAx.set_title("PSF", fontsize=11)
+        psfAx.set_title("PSF", fontsize=10.5)
     else:
-        psf, word = psfSource
-        psf = np.asarray(psf, dtype=float)
-        psfAx.imshow(psf, origin="lower", cmap="magma", interpolation="nearest",
-                     norm=ImageNormalize(psf, stretch=AsinhStretch(0.05)))
-        psfAx.set_title(f"PSF of {word}  ({psf.shape[1]}×{psf.shape[0]} px)", fontsize=11)
-    drawn["psf"] = psfSource is not None
+        ccd, word = psfCutout
+        _psfPanel(psfAx, np.asarray(ccd.psf, dtype=float), ccd.data.shape, scale, word, fwhm)
+        if scale:
+            psfAx.text(0.5, -0.015, f"{scale:.3f}″/px", transform=psfAx.transAxes, ha="center", va="top",
+                       fontsize=8.5, color="#333333")
+    drawn["psf"] = psfCutout is not None
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_aspect("equal")
-    fig.text(0.5, 0.4 / (_PANEL_INCHES + 1.0), _caption(alert), ha="center", va="center", fontsize=10.5,
-             family="monospace", linespacing=1.5)
-    fig.canvas.draw()
+    curveAx = fig.add_axes(curveRect)
+    points = _lightCurve(curveAx, alert)
+    identity, triage = _caption(alert)
+    fig.text(0.5, (0.62 * _CAPTION) / size[1], identity, ha="center", va="center", fontsize=10,
+             family="monospace", linespacing=1.45)
+    summary = summarizeAlert(alert, 0)
+    fig.text(0.5, (0.17 * _CAPTION) / size[1], triage, ha="center", va="center", fontsize=10,
+             family="monospace", color=_WARNING if summary.flags or summary.isDipole else "#1a1a1a",
+             fontweight="bold" if summary.flags else "normal")
+    fig.savefig(path, dpi=_DPI, facecolor=_BACKGROUND, format=fileFormat)
+    # Saving laid the figure out (equal aspect shrinks the panels): measure now.
     width, height = fig.canvas.get_width_height()
     panels = {}
-    for ax, field in zip(axes, [p[0] for p in PANELS] + ["psf"]):
+    for ax, name in zip(axes + [curveAx], [p[0] for p in PANELS] + ["psf", "lightCurve"]):
         box = ax.get_window_extent()
         # Display coordinates have y up from the bottom; image rows run down.
-        panels[field] = (math.ceil(box.x0), math.ceil(height - box.y1),
-                         math.floor(box.x1), math.floor(height - box.y0))
-    fig.savefig(path, dpi=_DPI, facecolor=_BACKGROUND)
-    return RenderedStamp(str(path), width, height, panels, drawn)
+        panels[name] = (math.ceil(box.x0), math.ceil(height - box.y1),
+                        math.floor(box.x1), math.floor(height - box.y0))
+    return RenderedStamp(str(path), width, height, panels, drawn,
+                         {k: v for k, v in stretches.items() if v is not None}, overlays, fwhm, scale, points)
