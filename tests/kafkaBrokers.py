@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 import atexit
+import collections
 import ctypes
 import functools
 import importlib.resources
@@ -46,7 +47,6 @@ import importlib.util
 import io
 import os
 import random
-import collections
 import signal
 import socket
 import stat
@@ -215,7 +215,7 @@ class KafkaBroker:
                 return
             except (KafkaException, OSError):
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"{self.name} not ready after {timeout} s:\n{self.output()}")
+                    raise TimeoutError(f"{self.name} not ready after {timeout} s:\n{self.output()}") from None
                 time.sleep(0.05)
 
     def stop(self, graceful=True, timeout=_STOP_TIMEOUT):

@@ -45,7 +45,8 @@ class KafkaConnectionTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(str(cm.exception).split(" (")[0], UPSTREAM[3])
         connection = kafkaConnection("PLAINTEXT", "SCRAM-SHA-512", {"AP_KAFKA_SERVER": "h:1"}, topic="t")
         self.assertEqual(connection.topic, "t")
-        self.assertEqual(dict(connection.config), {"bootstrap.servers": "h:1", "security.protocol": "PLAINTEXT"})
+        self.assertEqual(dict(connection.config),
+                         {"bootstrap.servers": "h:1", "security.protocol": "PLAINTEXT"})
 
     def testSaslConfigRedacted(self):
         connection = kafkaConnection("SASL_SSL", "SCRAM-SHA-256", FULL, server="other:2")

@@ -95,7 +95,7 @@ def _alertsAndPayloads(count, cutoutSize, start=1, objects=None):
 def messagesOf(alerts, payloads, keyed=True):
     return [
         (alert["diaSourceId"], diaObjectKey(alert["diaSource"]["diaObjectId"]) if keyed else None, payload)
-        for alert, payload in zip(alerts, payloads)
+        for alert, payload in zip(alerts, payloads, strict=True)
     ]
 
 
@@ -157,7 +157,7 @@ class _EnvironmentMixin:
         """Check that the topic holds each alert exactly once, unchanged."""
         messages = consumeAll(broker.bootstrap, topic, len(alerts))
         self.assertEqual(len(messages), len(alerts))
-        byId = {alert["diaSourceId"]: (alert, payload) for alert, payload in zip(alerts, payloads)}
+        byId = {a["diaSourceId"]: (a, p) for a, p in zip(alerts, payloads, strict=True)}
         seen = set()
         for msg in messages:
             magic, schemaId, record = decode(msg.value())
@@ -536,7 +536,7 @@ class BrokerFaultTestCase(_EnvironmentMixin, lsst.utils.tests.TestCase):
         """Half the alerts reach the broker, then it stops: the rest time
         out and are written; nothing is lost or counted twice."""
         alerts, payloads = _alertsAndPayloads(40, 30_000, start=100_000)
-        byId = {a["diaSourceId"]: (a, p) for a, p in zip(alerts, payloads)}
+        byId = {a["diaSourceId"]: (a, p) for a, p in zip(alerts, payloads, strict=True)}
         messages = messagesOf(alerts, payloads)
         producer = self.makeProducer()
 
@@ -620,7 +620,7 @@ class BrokerFaultTestCase(_EnvironmentMixin, lsst.utils.tests.TestCase):
         """Messages still queued when the final flush times out are purged
         and failed; a later run on the same producer counts only its own."""
         alerts, payloads = _alertsAndPayloads(30, 5_000, start=300_000)
-        byId = {a["diaSourceId"]: (a, p) for a, p in zip(alerts, payloads)}
+        byId = {a["diaSourceId"]: (a, p) for a, p in zip(alerts, payloads, strict=True)}
         # A delivery timeout far beyond the flush timeout: the client would
         # keep retrying; the run must give up, purge and write them.
         producer = self.makeProducer(deliveryTimeout=120_000.0)
