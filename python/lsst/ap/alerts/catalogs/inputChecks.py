@@ -4,11 +4,31 @@ Everything that would make a whole visit/detector unpackageable is found
 here, before anything is written or sent, and reported at once in one
 `AlertInputError` that lists every problem.  Problems of single rows are not
 errors here; `lsst.ap.alerts.catalogs.visitTables` handles them per source.
+
+Columns (README, "Value rules"):
+
+- **required**: every field of the table's schema record that is neither
+  nullable nor has a default, plus the measurements an alert exists for
+  (`ESSENTIAL_FIELDS`: ``psfFlux``, ``psfFluxErr`` and ``band`` of DiaSources
+  and DiaForcedSources).  A required column absent from a table is an
+  `AlertInputError` naming the table and the column.  Its values may still
+  be null row by row.
+- **optional**: every other field.  An absent optional column makes that
+  field null in every alert; `validateRunInputs` returns them so the task
+  warns once per visit and records them in its metadata.
 """
 
 from __future__ import annotations
 
-__all__ = ["AlertInputError", "checkExposure", "checkTableColumns", "validateRunInputs"]
+__all__ = [
+    "ESSENTIAL_FIELDS",
+    "AlertInputError",
+    "checkExposure",
+    "checkTableColumns",
+    "missingOptionalColumns",
+    "requiredColumns",
+    "validateRunInputs",
+]
 
 import math
 
@@ -34,26 +54,76 @@ class AlertInputError(ValueError):
         )
 
 
+ESSENTIAL_FIELDS = {
+    "diaSource": ("psfFlux", "psfFluxErr", "band"),
+    "diaForcedSource": ("psfFlux", "psfFluxErr", "band"),
+}
+"""Nullable fields of a record whose column must be present: the measurements
+an alert is sent for.  (Non-nullable fields without default are required
+anyway.)"""
+
+# Fields of mpc_orbits filled from ssObjectId when their column is absent.
+_DERIVED_MPC_FIELDS = frozenset(
+    {"designation", "packed_primary_provisional_designation", "unpacked_primary_provisional_designation"}
+)
+_MPCORB_PREFIX = "MPCORB_"
+
+
 def _available(table: pd.DataFrame) -> set[str]:
     return set(table.columns) | {n for n in table.index.names if n is not None}
 
 
-def checkTableColumns(table, recordSchema, tableName: str) -> list[str]:
-    """Problems with the columns of one table (missing, or of an unusable dtype).
+def _recordName(recordSchema) -> str:
+    return recordSchema["name"].rsplit(".", 1)[-1]
 
-    A column is required when its schema field is neither nullable nor has a
-    default.  A numeric field held in a string column is reported too.
+
+def requiredColumns(recordSchema) -> list[str]:
+    """Return the columns a table of this record must have, in schema order.
+
+    Parameters
+    ----------
+    recordSchema : `dict`
+        Avro record schema (``diaSource``, ``diaObject``, ...).
+    """
+    essential = set(ESSENTIAL_FIELDS.get(_recordName(recordSchema), ()))
+    return [s.name for s in fieldSpecs(recordSchema)
+            if (not s.nullable and not s.hasDefault) or s.name in essential]
+
+
+def missingOptionalColumns(table: pd.DataFrame, recordSchema, prefix: str = "") -> list[str]:
+    """Return the optional fields of a record that a table has no column for.
+
+    Parameters
+    ----------
+    table : `pandas.DataFrame`
+        Input table (index levels count as columns).
+    recordSchema : `dict`
+        Avro record schema.
+    prefix : `str`, optional
+        Prefix of the record's columns in ``table`` (``MPCORB_`` for
+        mpc_orbits in ssSrc).
+    """
+    available = _available(table)
+    required = set(requiredColumns(recordSchema))
+    return [s.name for s in fieldSpecs(recordSchema)
+            if s.name not in required and prefix + s.name not in available]
+
+
+def checkTableColumns(table, recordSchema, tableName: str) -> list[str]:
+    """Problems with the columns of one table (required ones missing, or of an unusable dtype).
+
+    Required columns are those of `requiredColumns`.  A numeric field held
+    in a string column is reported too.
     """
     if not isinstance(table, pd.DataFrame):
         return [f"{tableName} must be a pandas.DataFrame, got {type(table).__name__}"]
     problems = []
     available = _available(table)
-    missing = [s.name for s in fieldSpecs(recordSchema)
-               if not s.nullable and not s.hasDefault and s.name not in available]
+    missing = [name for name in requiredColumns(recordSchema) if name not in available]
     if missing:
         problems.append(f"{tableName} lacks required column(s): {', '.join(missing)}")
     # Column dtypes from the frame's own list: no Series is built per column.
-    dtypes = dict(zip(table.columns, table.dtypes))
+    dtypes = dict(zip(table.columns, table.dtypes, strict=False))
     duplicated = set(table.columns[table.columns.duplicated()])
     for spec in fieldSpecs(recordSchema):
         if spec.name not in dtypes or spec.avroType in ("string", "bytes"):
@@ -106,8 +176,15 @@ def validateRunInputs(
     calexp,
     template,
     ssSrc,
-) -> None:
+) -> dict[str, list[str]]:
     """Check all inputs of `PackageAlertsTask.run`; raise once with every problem.
+
+    Returns
+    -------
+    missingOptional : `dict` [`str`, `list` [`str`]]
+        For each input table (by argument name; ``ssSrc.mpc_orbits`` for
+        the ``MPCORB_`` columns) the optional fields it has no column for,
+        which are null in every alert.  Tables that miss none are left out.
 
     Raises
     ------
@@ -115,22 +192,38 @@ def validateRunInputs(
         Listing each problem found.
     """
     records = schema.records
-    problems = []
-    problems += checkTableColumns(diaSourceCat, records["diaSource"], "diaSourceCat")
-    if isinstance(diaSourceCat, pd.DataFrame) and "diaObjectId" not in _available(diaSourceCat):
-        problems.append("diaSourceCat lacks diaObjectId (column or index level)")
-    problems += checkTableColumns(diaObjectCat, records["diaObject"], "diaObjectCat")
+    tables = [("diaSourceCat", diaSourceCat, "diaSource"), ("diaObjectCat", diaObjectCat, "diaObject")]
     if diaSrcHistory is not None and len(diaSrcHistory):
-        problems += checkTableColumns(diaSrcHistory, records["diaSource"], "diaSrcHistory")
-        if "diaObjectId" not in _available(diaSrcHistory):
-            problems.append("diaSrcHistory lacks diaObjectId (column or index level)")
+        tables.append(("diaSrcHistory", diaSrcHistory, "diaSource"))
     if diaForcedSources is not None and len(diaForcedSources):
-        problems += checkTableColumns(diaForcedSources, records["diaForcedSource"], "diaForcedSources")
+        tables.append(("diaForcedSources", diaForcedSources, "diaForcedSource"))
     if ssSrc is not None and len(ssSrc):
-        problems += checkTableColumns(ssSrc, records["ssSource"], "ssSrc")
+        tables.append(("ssSrc", ssSrc, "ssSource"))
+    problems = []
+    missingOptional = {}
+    for name, table, record in tables:
+        found = checkTableColumns(table, records[record], name)
+        problems += found
+        if not found:
+            missing = missingOptionalColumns(table, records[record])
+            if missing:
+                missingOptional[name] = missing
+    # diaObjectId is nullable in diaSource records but links a source to its object.
+    for name, table, _ in tables:
+        if name in ("diaSourceCat", "diaSrcHistory") and isinstance(table, pd.DataFrame) \
+                and "diaObjectId" not in _available(table):
+            problems.append(f"{name} lacks diaObjectId (column or index level)")
+    if ssSrc is not None and len(ssSrc) and isinstance(ssSrc, pd.DataFrame) and "mpc_orbits" in records:
+        # Only when ssSrc carries mpc_orbits at all; without any MPCORB_ column it is null by design.
+        if any(str(c).startswith(_MPCORB_PREFIX) for c in ssSrc.columns):
+            missing = [f for f in missingOptionalColumns(ssSrc, records["mpc_orbits"], _MPCORB_PREFIX)
+                       if f not in _DERIVED_MPC_FIELDS]
+            if missing:
+                missingOptional["ssSrc.mpc_orbits"] = [_MPCORB_PREFIX + f for f in missing]
     problems += checkExposure(diffIm, "diffIm", needVisitInfo=True)
     problems += checkExposure(calexp, "calexp", needVisitInfo=False)
     if template is not None:
         problems += checkExposure(template, "template", needVisitInfo=False)
     if problems:
         raise AlertInputError(problems)
+    return missingOptional

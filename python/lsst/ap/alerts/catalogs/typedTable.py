@@ -11,7 +11,8 @@ Conversion rules (documented in the README, "Value rules"):
 - A nullable field (``["null", T]``) is null where the input is ``None``,
   ``pandas.NA`` or ``NaT``, and, for int/long/boolean/string fields, also
   where it is a float NaN (pandas' missing-value marker for those dtypes).
-  A NaN in a float/double field stays NaN, as upstream sends it.
+  A NaN in a float/double field stays NaN, as upstream sends it, unless
+  ``nanAsNull`` is given (then it is null, as in Rubin's sample alerts).
 - ``float`` fields are rounded to float32 and ``double`` to float64 exactly as
   an Avro writer does; ``int``/``long`` values must be integral and in range.
 - A field the table lacks is null if nullable, its schema default if it has
@@ -214,7 +215,8 @@ class TypedTable:
                     values[i] = None
             lists[spec.name] = values
         names = [spec.name for spec in self.specs]
-        return [dict(zip(names, row)) for row in zip(*(lists[n] for n in names))] if self.size else []
+        columns = [lists[n] for n in names]
+        return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)] if self.size else []
 
 
 def _missingMask(series: pd.Series) -> np.ndarray:
@@ -234,8 +236,9 @@ def _floatNullMask(series: pd.Series) -> np.ndarray:
     n = len(series)
     if isinstance(dtype, pd.api.extensions.ExtensionDtype) and hasattr(series.array, "_mask"):
         return np.asarray(series.array._mask, dtype=bool)
-    if dtype == object:
-        return np.fromiter((v is None or v is pd.NA or v is pd.NaT for v in series.array), dtype=bool, count=n)
+    if isinstance(dtype, np.dtype) and dtype.kind == "O":
+        missing = (v is None or v is pd.NA or v is pd.NaT for v in series.array)
+        return np.fromiter(missing, dtype=bool, count=n)
     if dtype.kind in "fiub":
         return np.zeros(n, dtype=bool)
     return _missingMask(series)
@@ -289,7 +292,8 @@ def _coerceBoolean(spec, series, native, nullMask, problems, positions):
     for i, v in enumerate(series.array):
         if nullMask[i]:
             continue
-        if isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer, float, np.floating)) and v in (0, 1)):
+        isNumber = isinstance(v, (int, np.integer, float, np.floating))
+        if isinstance(v, (bool, np.bool_)) or (isNumber and v in (0, 1)):
             out[i] = bool(v)
         else:
             problems.append(FieldProblem(positions[i], spec.name, f"not a boolean: {v!r}"))
@@ -331,7 +335,8 @@ def _coerceInteger(spec, series, native, nullMask, problems, positions):
     kind = native.dtype.kind
     if kind == "f":
         with np.errstate(invalid="ignore"):
-            bad = ~nullMask & ~(np.isfinite(native) & (np.floor(native) == native) & (native >= lo) & (native <= hi))
+            integral = np.isfinite(native) & (np.floor(native) == native)
+            bad = ~nullMask & ~(integral & (native >= lo) & (native <= hi))
         reason = "not an integer in range for " + spec.avroType
     elif kind == "u" and native.dtype.itemsize == 8:
         bad = ~nullMask & (native > np.uint64(hi))
@@ -397,13 +402,17 @@ def _coerceObject(spec, series, problems, positions):
         elif want is bytes and isinstance(v, (bytearray, memoryview, np.bytes_)):
             out[i] = bytes(v)
         else:
-            problems.append(FieldProblem(positions[i], spec.name, f"not a {spec.avroType}: {type(v).__name__}"))
+            reason = f"not a {spec.avroType}: {type(v).__name__}"
+            problems.append(FieldProblem(positions[i], spec.name, reason))
             out[i] = None
     return out, nullMask
 
 
 def coerceTable(
-    table: pd.DataFrame, recordSchema: Mapping, overrides: Mapping[str, object] | None = None
+    table: pd.DataFrame,
+    recordSchema: Mapping,
+    overrides: Mapping[str, object] | None = None,
+    nanAsNull: bool = False,
 ) -> tuple[TypedTable, list[FieldProblem]]:
     """Convert a DataFrame to the types of an Avro record schema.
 
@@ -416,6 +425,10 @@ def coerceTable(
         Flat Avro record schema.
     overrides : `dict`, optional
         Constant values for fields, applied instead of the table's columns.
+    nanAsNull : `bool`, optional
+        Write null instead of NaN in nullable float/double fields
+        (``PackageAlertsConfig.useNullForNaN``); NaN stays NaN otherwise,
+        and always in non-nullable fields.
 
     Returns
     -------
@@ -456,10 +469,11 @@ def coerceTable(
         if spec.avroType in ("string", "bytes"):
             values, mask = _coerceObject(spec, series, problems, positions)
         else:
-            values, mask = _coerceNumeric(spec, series, problems, positions)
+            values, mask = _coerceNumeric(spec, series, problems, positions, nanAsNull)
         if not spec.nullable:
             for i in np.flatnonzero(mask):
-                problems.append(FieldProblem(int(i), spec.name, f"null in a non-nullable {spec.avroType} field"))
+                reason = f"null in a non-nullable {spec.avroType} field"
+                problems.append(FieldProblem(int(i), spec.name, reason))
             mask = None
         elif not mask.any():
             mask = None

@@ -5,10 +5,12 @@ groups history and forced sources by diaObjectId once (instead of a ``.loc``
 per source), matches solar-system rows by diaSourceId, and decides for every
 DiaSource whether it can be packaged.  Per-source rules (README, "Bad input"):
 
-- a DiaSource row with a value that does not fit the schema, or with a
-  non-finite ra/dec, is skipped with a warning naming its diaSourceId;
-- a history / forced-source row that does not fit is dropped from every
-  alert with a warning naming its id;
+- a DiaSource row with a value that does not fit the schema, or an
+  impossible one (`valueDomains`: ra/dec out of range or not finite,
+  negative uncertainty, non-positive exposure time, ...), is skipped with a
+  warning naming its diaSourceId and the field;
+- a history / forced-source row that does not fit, or has an impossible
+  value, is dropped from every alert with a warning naming its id;
 - a DiaSource whose DiaObject row is missing is packaged with
   ``diaObject = null`` and a warning; likewise a solar-system source without
   its ssSource (or mpc_orbits) row;
@@ -28,6 +30,7 @@ import pandas as pd
 from ..schemaRegistry import AlertSchema
 from .designations import DesignationError, ssObjectIdToPackedDesignation, unpackProvisional
 from .typedTable import FieldProblem, TypedTable, coerceTable
+from .valueDomains import domainProblems
 
 MPCORB_PREFIX = "MPCORB_"
 
@@ -68,7 +71,7 @@ def groupRows(keys: np.ndarray) -> tuple[np.ndarray, dict[int, tuple[int, int]]]
         starts = np.flatnonzero(np.r_[True, keys[order][1:] != keys[order][:-1]])
     stops = np.append(starts[1:], len(keys))
     groupKeys = keys[order[starts]]
-    return order, {int(k): (int(a), int(b)) for k, a, b in zip(groupKeys, starts, stops)}
+    return order, {int(k): (int(a), int(b)) for k, a, b in zip(groupKeys, starts, stops, strict=False)}
 
 
 @dataclasses.dataclass
@@ -97,6 +100,12 @@ class PreparedTables:
         Row in ``ssSources`` / ``mpcOrbits`` per source, -1 if none.
     skipped : `list` [`tuple` [`int`, `str`]]
         (diaSourceId, reason) of DiaSources not packaged.
+    outOfDomain : `int`
+        How many of the skipped DiaSources had only impossible values
+        (`lsst.ap.alerts.catalogs.valueDomains`) against them.
+    droppedRows : `int`
+        History and forced-source rows dropped (value does not fit, or is
+        impossible).
     """
 
     sources: TypedTable
@@ -118,6 +127,8 @@ class PreparedTables:
     ssRow: np.ndarray
     mpcRow: np.ndarray
     skipped: list
+    outOfDomain: int = 0
+    droppedRows: int = 0
 
 
 def _describe(problems: list[FieldProblem]) -> str:
@@ -137,18 +148,6 @@ def _idColumn(table: pd.DataFrame, name: str) -> np.ndarray:
         return np.full(len(table), -1, dtype=np.int64)
     values = pd.to_numeric(table[name], errors="coerce")
     return values.fillna(-1).to_numpy(dtype=np.int64)
-
-
-def _typedRows(table, schema, idName, what, log):
-    """Convert a history-like table; drop (with a warning) rows that do not fit."""
-    typed, problems = coerceTable(table, schema)
-    keep = np.ones(typed.size, dtype=bool)
-    if problems:
-        ids = _idColumn(table, idName)
-        for row, rowProblems in _problemsByRow(problems).items():
-            keep[row] = False
-            log.warning("Dropping %s %s=%d from the alerts: %s", what, idName, ids[row], _describe(rowProblems))
-    return typed, keep
 
 
 def _mpcOrbitsFrame(ssSrc: pd.DataFrame, log) -> pd.DataFrame:
@@ -193,6 +192,210 @@ def _mpcOrbitsFrame(ssSrc: pd.DataFrame, log) -> pd.DataFrame:
     return orbits
 
 
+@dataclasses.dataclass
+class _NewSources:
+    """The DiaSources to package, typed, and those skipped."""
+
+    typed: TypedTable
+    ids: np.ndarray
+    diaObjectIds: np.ndarray
+    ra: np.ndarray
+    dec: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    skipped: list
+    outOfDomain: int
+
+
+def _floatColumn(table: pd.DataFrame, name: str) -> np.ndarray:
+    """A column as float64 (NaN where absent or not a number)."""
+    if name not in table.columns:
+        return np.full(len(table), np.nan)
+    return pd.to_numeric(table[name], errors="coerce").to_numpy(dtype=float)
+
+
+def _prepareSources(recordSchema, diaSourceCat, log, nanAsNull) -> _NewSources:
+    """Type the new DiaSources; skip (with a warning) those that cannot be packaged.
+
+    A row is skipped when a value does not fit its field, breaks a domain
+    rule (`valueDomains`), or repeats an earlier row's diaSourceId.
+    """
+    sourcesIn = flattenIndex(diaSourceCat)
+    typed, problems = coerceTable(sourcesIn, recordSchema, nanAsNull=nanAsNull)
+    outside = domainProblems(typed)
+    ids = _idColumn(sourcesIn, "diaSourceId")
+    keep = np.ones(len(sourcesIn), dtype=bool)
+    skipped: list[tuple[int, str]] = []
+
+    def skip(row, reason):
+        if keep[row]:
+            keep[row] = False
+            skipped.append((int(ids[row]), reason))
+            log.warning("Skipping DiaSource diaSourceId=%d: %s", ids[row], reason)
+
+    fitRows = _problemsByRow(problems)
+    for row, rowProblems in fitRows.items():
+        skip(row, _describe(rowProblems))
+    outsideRows = _problemsByRow(outside)
+    for row, rowProblems in outsideRows.items():
+        skip(row, "impossible value: " + _describe(rowProblems))
+    seen: set[int] = set()
+    for row in range(len(ids)):
+        if ids[row] in seen:
+            skip(row, "duplicate diaSourceId (the first row with this id is packaged)")
+        seen.add(int(ids[row]))
+    rows = np.flatnonzero(keep)
+    diaObjectIds = _idColumn(sourcesIn, "diaObjectId")[rows]
+    diaObjectIds[diaObjectIds < 0] = 0  # a null diaObjectId is a solar-system source, like 0
+    return _NewSources(
+        typed=typed.take(rows),
+        ids=ids[rows],
+        diaObjectIds=diaObjectIds,
+        ra=_floatColumn(sourcesIn, "ra")[rows],
+        dec=_floatColumn(sourcesIn, "dec")[rows],
+        x=_floatColumn(sourcesIn, "x")[rows],
+        y=_floatColumn(sourcesIn, "y")[rows],
+        skipped=skipped,
+        outOfDomain=len(set(outsideRows) - set(fitRows)),
+    )
+
+
+def _linkObjects(recordSchema, diaObjectCat, sources: _NewSources, log, nanAsNull):
+    """Type the DiaObjects and find each source's row (-1: none, with a warning).
+
+    Returns
+    -------
+    objects : `TypedTable`
+    objectRow : `numpy.ndarray`
+        Row in ``objects`` per source.
+    nDiaSources : `numpy.ndarray`
+        ``nDiaSources`` per row of ``objects`` (0 where absent).
+    """
+    objectsIn = flattenIndex(diaObjectCat)
+    objects, problems = coerceTable(objectsIn, recordSchema, nanAsNull=nanAsNull)
+    problems += domainProblems(objects)
+    objectIds = _idColumn(objectsIn, "diaObjectId")
+    badRows = _problemsByRow(problems)
+    for row, rowProblems in badRows.items():
+        log.warning("DiaObject diaObjectId=%d does not fit the schema (%s); its alerts get diaObject=null",
+                    objectIds[row], _describe(rowProblems))
+    objectIndex = {int(oid): row for row, oid in enumerate(objectIds) if row not in badRows}
+    nDiaSources = (
+        pd.to_numeric(objectsIn["nDiaSources"], errors="coerce").fillna(0).to_numpy(dtype=np.int64)
+        if "nDiaSources" in objectsIn.columns else np.zeros(len(objectsIn), dtype=np.int64)
+    )
+    objectRow = np.full(len(sources.ids), -1, dtype=np.int64)
+    for i, oid in enumerate(sources.diaObjectIds.tolist()):
+        if oid == 0:
+            continue
+        row = objectIndex.get(oid, -1)
+        if row < 0:
+            log.warning("DiaSource diaSourceId=%d: DiaObject %d missing from diaObjectCat; "
+                        "packaging it with diaObject=null", sources.ids[i], oid)
+        objectRow[i] = row
+    return objects, objectRow, nDiaSources
+
+
+def _groupedRows(table, recordSchema, idName, what, log, nanAsNull):
+    """Type a history-like table, drop rows that do not fit, group the rest by diaObjectId.
+
+    Returns
+    -------
+    typed : `TypedTable` or `None`
+        The kept rows, each object's rows contiguous (`None` for no table).
+    groups : `dict` [`int`, `tuple` [`int`, `int`]]
+        [start, stop) rows of ``typed`` per diaObjectId.
+    dropped : `int`
+        Rows dropped.
+    """
+    if table is None or not len(table):
+        return None, {}, 0
+    flat = flattenIndex(table)
+    typed, problems = coerceTable(flat, recordSchema, nanAsNull=nanAsNull)
+    problems += domainProblems(typed)
+    keep = np.ones(typed.size, dtype=bool)
+    if problems:
+        ids = _idColumn(flat, idName)
+        for row, rowProblems in _problemsByRow(problems).items():
+            keep[row] = False
+            log.warning("Dropping %s %s=%d from the alerts: %s", what, idName, ids[row], _describe(rowProblems))
+    keepRows = np.flatnonzero(keep)
+    order, groups = groupRows(_idColumn(flat, "diaObjectId")[keepRows])
+    return typed.take(keepRows[order]), groups, int(len(keep) - len(keepRows))
+
+
+def _historySpans(diaObjectIds, objectRow, nDiaSources, historyGroups, forcedGroups,
+                  doRunForcedMeasurement, forcedSourceHistoryThreshold):
+    """Each source's rows of the history and forced tables (`None`: the field is null)."""
+    empty = (0, 0)
+    historyRows: list = []
+    forcedRows: list = []
+    for oid, row in zip(diaObjectIds.tolist(), objectRow.tolist(), strict=False):
+        if oid == 0:
+            historyRows.append(None)
+            forcedRows.append(None)
+            continue
+        nSources = int(nDiaSources[row]) if row >= 0 else 0
+        # As upstream: no previous DiaSources unless the object has more than
+        # this one; forced sources only above the history threshold.
+        historyRows.append(historyGroups.get(oid, empty) if nSources > 1 else None)
+        if doRunForcedMeasurement and nSources >= forcedSourceHistoryThreshold:
+            forcedRows.append(forcedGroups.get(oid, empty))
+        else:
+            forcedRows.append(empty)
+    return historyRows, forcedRows
+
+
+def _matchSolarSystem(records, ssSrc, sources: _NewSources, log, nanAsNull):
+    """ssSource and mpc_orbits rows of the solar-system sources, by diaSourceId.
+
+    Returns
+    -------
+    ssSources, mpcOrbits : `TypedTable` or `None`
+    ssRow, mpcRow : `numpy.ndarray`
+        Row per source, -1 for none (the field is null; warned).
+    """
+    n = len(sources.ids)
+    ssRow = np.full(n, -1, dtype=np.int64)
+    mpcRow = np.full(n, -1, dtype=np.int64)
+    solarSystem = np.flatnonzero(sources.diaObjectIds == 0)
+    if not len(solarSystem):
+        return None, None, ssRow, mpcRow
+    if ssSrc is None or not len(ssSrc):
+        for i in solarSystem:
+            log.warning("Solar-system DiaSource diaSourceId=%d has no ssSource row (no ssSrc given); "
+                        "packaging it with ssSource=null", sources.ids[i])
+        return None, None, ssRow, mpcRow
+    ssIn = flattenIndex(ssSrc)
+    ssSources, ssProblems = coerceTable(ssIn, records["ssSource"], nanAsNull=nanAsNull)
+    orbitsIn = _mpcOrbitsFrame(ssIn, log)
+    mpcOrbits, mpcProblems = coerceTable(orbitsIn, records["mpc_orbits"], nanAsNull=nanAsNull)
+    badSs, badMpc = _problemsByRow(ssProblems), _problemsByRow(mpcProblems)
+    ssIndex: dict[int, int] = {}
+    for row, sid in enumerate(_idColumn(ssIn, "diaSourceId").tolist()):
+        ssIndex.setdefault(sid, row)
+    for i in solarSystem:
+        srcId = int(sources.ids[i])
+        row = ssIndex.get(srcId, -1)
+        if row < 0:
+            log.warning("Solar-system DiaSource diaSourceId=%d has no ssSource row; "
+                        "packaging it with ssSource=null", srcId)
+            continue
+        if row in badSs:
+            log.warning("ssSource of diaSourceId=%d does not fit the schema (%s); ssSource=null",
+                        srcId, _describe(badSs[row]))
+        else:
+            ssRow[i] = row
+        if not len(orbitsIn.columns):
+            continue
+        if row in badMpc:
+            log.warning("mpc_orbits of diaSourceId=%d does not fit the schema (%s); mpc_orbits=null",
+                        srcId, _describe(badMpc[row]))
+        else:
+            mpcRow[i] = row
+    return ssSources, mpcOrbits, ssRow, mpcRow
+
+
 def prepareVisitTables(
     schema: AlertSchema,
     diaSourceCat: pd.DataFrame,
@@ -203,6 +406,7 @@ def prepareVisitTables(
     doRunForcedMeasurement: bool,
     forcedSourceHistoryThreshold: int,
     log: logging.Logger,
+    nanAsNull: bool = False,
 ) -> PreparedTables:
     """Convert and group the catalogs of one visit/detector.
 
@@ -220,154 +424,31 @@ def prepareVisitTables(
         included.
     log : `logging.Logger`
         Where per-source warnings go.
+    nanAsNull : `bool`, optional
+        Null instead of NaN in nullable float fields (see `coerceTable`).
     """
     records = schema.records
-    sourcesIn = flattenIndex(diaSourceCat)
-    sources, problems = coerceTable(sourcesIn, records["diaSource"])
-    ids = _idColumn(sourcesIn, "diaSourceId")
-    ra = pd.to_numeric(sourcesIn["ra"], errors="coerce").to_numpy(dtype=float) if "ra" in sourcesIn else None
-    dec = pd.to_numeric(sourcesIn["dec"], errors="coerce").to_numpy(dtype=float) if "dec" in sourcesIn else None
-    x = pd.to_numeric(sourcesIn["x"], errors="coerce").to_numpy(dtype=float)
-    y = pd.to_numeric(sourcesIn["y"], errors="coerce").to_numpy(dtype=float)
-
-    keep = np.ones(len(sourcesIn), dtype=bool)
-    skipped: list[tuple[int, str]] = []
-
-    def skip(row, reason):
-        if keep[row]:
-            keep[row] = False
-            skipped.append((int(ids[row]), reason))
-            log.warning("Skipping DiaSource diaSourceId=%d: %s", ids[row], reason)
-
-    for row, rowProblems in _problemsByRow(problems).items():
-        skip(row, _describe(rowProblems))
-    for row in np.flatnonzero(~(np.isfinite(ra) & np.isfinite(dec))):
-        skip(row, f"non-finite position ra={ra[row]!r}, dec={dec[row]!r}")
-    seen: set[int] = set()
-    for row in range(len(ids)):
-        if ids[row] in seen:
-            skip(row, "duplicate diaSourceId (the first row with this id is packaged)")
-        seen.add(int(ids[row]))
-
-    rows = np.flatnonzero(keep)
-    sources = sources.take(rows)
-    diaObjectIds = _idColumn(sourcesIn, "diaObjectId")[rows]
-    diaObjectIds[diaObjectIds < 0] = 0  # a null diaObjectId is a solar-system source, like 0
-    ids = ids[rows]
-    n = len(rows)
-
-    # DiaObjects
-    objectsIn = flattenIndex(diaObjectCat)
-    objects, objProblems = coerceTable(objectsIn, records["diaObject"])
-    objectIds = _idColumn(objectsIn, "diaObjectId")
-    badObjects = {p.row for p in objProblems}
-    for row, rowProblems in _problemsByRow(objProblems).items():
-        log.warning("DiaObject diaObjectId=%d does not fit the schema (%s); its alerts get diaObject=null",
-                    objectIds[row], _describe(rowProblems))
-    objectIndex = {int(oid): row for row, oid in enumerate(objectIds) if row not in badObjects}
-    nDiaSources = (
-        pd.to_numeric(objectsIn["nDiaSources"], errors="coerce").fillna(0).to_numpy(dtype=np.int64)
-        if "nDiaSources" in objectsIn.columns else np.zeros(len(objectsIn), dtype=np.int64)
+    sources = _prepareSources(records["diaSource"], diaSourceCat, log, nanAsNull)
+    objects, objectRow, nDiaSources = _linkObjects(records["diaObject"], diaObjectCat, sources, log, nanAsNull)
+    history, historyGroups, droppedHistory = _groupedRows(
+        diaSrcHistory, records["diaSource"], "diaSourceId", "history DiaSource", log, nanAsNull
     )
-    objectRow = np.full(n, -1, dtype=np.int64)
-    for i in range(n):
-        oid = int(diaObjectIds[i])
-        if oid == 0:
-            continue
-        row = objectIndex.get(oid, -1)
-        if row < 0:
-            log.warning("DiaSource diaSourceId=%d: DiaObject %d missing from diaObjectCat; "
-                        "packaging it with diaObject=null", ids[i], oid)
-        objectRow[i] = row
-
-    # Histories, grouped once; each table is reordered so that an object's
-    # rows are contiguous.
-    history = forced = None
-    historyGroups: dict[int, tuple[int, int]] = {}
-    forcedGroups: dict[int, tuple[int, int]] = {}
-    if diaSrcHistory is not None and len(diaSrcHistory):
-        historyIn = flattenIndex(diaSrcHistory)
-        history, keepHistory = _typedRows(historyIn, records["diaSource"], "diaSourceId", "history DiaSource", log)
-        keepRows = np.flatnonzero(keepHistory)
-        order, historyGroups = groupRows(_idColumn(historyIn, "diaObjectId")[keepRows])
-        history = history.take(keepRows[order])
-    if diaForcedSources is not None and len(diaForcedSources) and doRunForcedMeasurement:
-        forcedIn = flattenIndex(diaForcedSources)
-        forced, keepForced = _typedRows(
-            forcedIn, records["diaForcedSource"], "diaForcedSourceId", "DiaForcedSource", log
-        )
-        keepRows = np.flatnonzero(keepForced)
-        order, forcedGroups = groupRows(_idColumn(forcedIn, "diaObjectId")[keepRows])
-        forced = forced.take(keepRows[order])
-
-    empty = (0, 0)
-    historyRows: list = []
-    forcedRows: list = []
-    for i in range(n):
-        oid = int(diaObjectIds[i])
-        row = objectRow[i]
-        if oid == 0:
-            historyRows.append(None)
-            forcedRows.append(None)
-            continue
-        nSources = int(nDiaSources[row]) if row >= 0 else 0
-        # As upstream: no previous DiaSources unless the object has more than
-        # this one; forced sources only above the history threshold.
-        historyRows.append(historyGroups.get(oid, empty) if nSources > 1 else None)
-        if doRunForcedMeasurement and nSources >= forcedSourceHistoryThreshold:
-            forcedRows.append(forcedGroups.get(oid, empty))
-        else:
-            forcedRows.append(empty)
-
-    # Solar-system sources: ssSource and mpc_orbits rows by diaSourceId.
-    ssSources = mpcOrbits = None
-    ssRow = np.full(n, -1, dtype=np.int64)
-    mpcRow = np.full(n, -1, dtype=np.int64)
-    isSso = diaObjectIds == 0
-    if isSso.any():
-        if ssSrc is None or not len(ssSrc):
-            for i in np.flatnonzero(isSso):
-                log.warning("Solar-system DiaSource diaSourceId=%d has no ssSource row (no ssSrc given); "
-                            "packaging it with ssSource=null", ids[i])
-        else:
-            ssIn = flattenIndex(ssSrc)
-            ssSources, ssProblems = coerceTable(ssIn, records["ssSource"])
-            ssIds = _idColumn(ssIn, "diaSourceId")
-            badSs = _problemsByRow(ssProblems)
-            orbitsIn = _mpcOrbitsFrame(ssIn, log)
-            mpcOrbits, mpcProblems = coerceTable(orbitsIn, records["mpc_orbits"])
-            badMpc = _problemsByRow(mpcProblems)
-            ssIndex = {}
-            for row, sid in enumerate(ssIds):
-                ssIndex.setdefault(int(sid), row)
-            for i in np.flatnonzero(isSso):
-                row = ssIndex.get(int(ids[i]), -1)
-                if row < 0:
-                    log.warning("Solar-system DiaSource diaSourceId=%d has no ssSource row; "
-                                "packaging it with ssSource=null", ids[i])
-                    continue
-                if row in badSs:
-                    log.warning("ssSource of diaSourceId=%d does not fit the schema (%s); ssSource=null",
-                                ids[i], _describe(badSs[row]))
-                else:
-                    ssRow[i] = row
-                if not len(orbitsIn.columns):
-                    continue
-                if row in badMpc:
-                    log.warning("mpc_orbits of diaSourceId=%d does not fit the schema (%s); mpc_orbits=null",
-                                ids[i], _describe(badMpc[row]))
-                else:
-                    mpcRow[i] = row
-
+    forced, forcedGroups, droppedForced = _groupedRows(
+        diaForcedSources if doRunForcedMeasurement else None, records["diaForcedSource"],
+        "diaForcedSourceId", "DiaForcedSource", log, nanAsNull,
+    )
+    historyRows, forcedRows = _historySpans(sources.diaObjectIds, objectRow, nDiaSources, historyGroups,
+                                            forcedGroups, doRunForcedMeasurement, forcedSourceHistoryThreshold)
+    ssSources, mpcOrbits, ssRow, mpcRow = _matchSolarSystem(records, ssSrc, sources, log, nanAsNull)
     return PreparedTables(
-        sources=sources,
-        diaSourceIds=ids,
-        diaObjectIds=diaObjectIds,
-        ra=ra[rows],
-        dec=dec[rows],
-        x=x[rows],
-        y=y[rows],
-        bboxSize=sources.columns["bboxSize"].astype(np.int64),
+        sources=sources.typed,
+        diaSourceIds=sources.ids,
+        diaObjectIds=sources.diaObjectIds,
+        ra=sources.ra,
+        dec=sources.dec,
+        x=sources.x,
+        y=sources.y,
+        bboxSize=sources.typed.columns["bboxSize"].astype(np.int64),
         objects=objects,
         history=history,
         forced=forced,
@@ -378,5 +459,7 @@ def prepareVisitTables(
         forcedRows=forcedRows,
         ssRow=ssRow,
         mpcRow=mpcRow,
-        skipped=skipped,
+        skipped=sources.skipped,
+        outOfDomain=sources.outOfDomain,
+        droppedRows=droppedHistory + droppedForced,
     )
