@@ -102,6 +102,13 @@ class PackageAlertsConfig(pexConfig.Config):
         "object land in one partition, in order. Upstream sends no key (False).",
         default=False,
     )
+    useNullForNaN = pexConfig.Field(
+        dtype=bool,
+        doc="Write null instead of NaN in the nullable float/double fields of the alerts (an absent "
+        "measurement), as Rubin's sample alerts do, so consumers testing for None find it. False "
+        "(upstream) keeps NaN. NaN in a non-nullable field stays NaN either way.",
+        default=False,
+    )
     kafkaEnableIdempotence = pexConfig.Field(
         dtype=bool,
         doc="Idempotent Kafka producer (enable.idempotence with acks=all): an alert the client retries "

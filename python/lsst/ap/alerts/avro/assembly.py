@@ -1,31 +1,44 @@
-"""Assemble whole alerts as Avro bytes from columnar-encoded tables.
+"""What an alert contains, and whole alerts assembled as Avro bytes.
+
+`ALERT_PARTS` says, once, what each top-level field of an alert is and
+where its value comes from: a `PreparedTables` attribute for the columnar
+path (`AlertEncoder.encodeVisit`), the dict path (`AlertEncoder.visitToDicts`,
+the reference for tests and benchmarks) and upstream's one-alert dict
+(`alertDictValue`, used by ``PackageAlertsTask.makeAlertDict``) all read it.
 
 Each table of a visit (diaSource, diaObject, history, forced sources,
 ssSource, mpc_orbits) is encoded once, column by column
-(`encoding.encodeTable`); an alert is then the concatenation of its
-rows' byte ranges with the union / array framing of the alert schema.  The
-result is byte for byte what ``fastavro.schemaless_writer`` gives for the
-equivalent alert dict (tested), at a fraction of the cost.
+(`encoding.encodeTable`); an alert is then the concatenation of its rows'
+byte ranges with the union / array framing of the alert schema, one field
+writer per field.  The result is byte for byte what
+``fastavro.schemaless_writer`` gives for the equivalent alert dict (tested),
+at a fraction of the cost.
 
-Every alert is decoded-checked implicitly by construction: its parts come
-from `records.coerceTable`, which rejects values that do not fit their
-fields, and the framing follows the schema's field list.  An alert whose
-assembly fails anyway is reported in `EncodedVisit.failed`, not raised.
+Every part comes from `typedTable.coerceTable`, which rejects values that
+do not fit their fields, and the framing follows the schema's field list.
+An alert whose assembly fails anyway is reported in `EncodedVisit.failed`,
+not raised.  Alert dicts given by callers (`AlertEncoder.typedAlert`) go
+through the same typing before fastavro writes them: schema typing lives
+here, not in the dicts.
 """
 
 from __future__ import annotations
 
-__all__ = ["AlertEncoder", "EncodedVisit"]
+__all__ = ["ALERT_PARTS", "AlertEncoder", "AlertPart", "EncodedVisit", "PartKind", "alertDictValue"]
 
 import dataclasses
+import enum
 import io
 import logging
 import time
+from collections.abc import Callable, Mapping
 
 import fastavro
 import numpy as np
+import pandas as pd
 
-from ..catalogs.visitTables import PreparedTables
+from ..catalogs.typedTable import coerceTable
+from ..catalogs.visitTables import PreparedTables, flattenIndex
 from ..cutouts.plan import ImageCutouts
 from ..schemaRegistry import AlertSchema
 from .encoding import encodeBytes, encodeLong, encodeLongs, encodeTable
@@ -34,9 +47,133 @@ _NULL = b"\x00"
 _BRANCH1 = b"\x02"
 _END = b"\x00"  # array terminator
 _EMPTY_ARRAY = _BRANCH1 + _END
-# Top-level fields this package knows how to fill; any other field of a
-# schema must be nullable and is sent as null.
-_CUTOUT_FIELDS = ("cutoutDifference", "cutoutScience", "cutoutTemplate")
+
+
+class PartKind(enum.Enum):
+    """How a top-level alert field is made."""
+
+    ID = "id"
+    """The triggering diaSourceId (``long``)."""
+    SCHEDULER = "scheduler"
+    """A string of the visit's scheduler, or null."""
+    RECORD = "record"
+    """One row of a table, always present."""
+    OPTIONAL_RECORD = "optionalRecord"
+    """One row of a table, or null."""
+    ARRAY = "array"
+    """Rows of a table (possibly none), or null."""
+    CUTOUT = "cutout"
+    """FITS bytes of one image's cutout, or null."""
+    NULL = "null"
+    """Always null: a key upstream's alert dicts carry for older schemas."""
+
+
+@dataclasses.dataclass(frozen=True)
+class AlertPart:
+    """One top-level field of an alert.
+
+    Attributes
+    ----------
+    name : `str`
+        Field name in the schema and key in alert dicts.
+    kind : `PartKind`
+        How it is made.
+    argument : `str`
+        The ``PackageAlertsTask.makeAlertDict`` parameter that gives it.
+    record : `str` or `None`
+        Schema record of its rows (record, optional record, array).
+    table : `str` or `None`
+        `PreparedTables` attribute holding those rows, typed.
+    rows : `str` or `None`
+        `PreparedTables` attribute giving each source's row (optional
+        record: -1 for null) or [start, stop) span (array: `None` for null).
+    inUpstreamDict : `bool`
+        Whether upstream's ``makeAlertDict`` result has this key.
+    """
+
+    name: str
+    kind: PartKind
+    argument: str
+    record: str | None = None
+    table: str | None = None
+    rows: str | None = None
+    inUpstreamDict: bool = True
+
+
+ALERT_PARTS = (
+    AlertPart("diaSourceId", PartKind.ID, "diaSourceId"),
+    # The same id under the name older schemas give it.
+    AlertPart("alertId", PartKind.ID, "diaSourceId", inUpstreamDict=False),
+    AlertPart("observation_reason", PartKind.SCHEDULER, "observationReason"),
+    AlertPart("target_name", PartKind.SCHEDULER, "targetName"),
+    AlertPart("diaSource", PartKind.RECORD, "diaSource", "diaSource", "sources"),
+    AlertPart("prvDiaSources", PartKind.ARRAY, "objDiaSrcHistory", "diaSource", "history", "historyRows"),
+    AlertPart("prvDiaForcedSources", PartKind.ARRAY, "objDiaForcedSources", "diaForcedSource", "forced",
+              "forcedRows"),
+    AlertPart("prvDiaNondetectionLimits", PartKind.NULL, ""),
+    AlertPart("diaObject", PartKind.OPTIONAL_RECORD, "diaObject", "diaObject", "objects", "objectRow"),
+    AlertPart("ssSource", PartKind.OPTIONAL_RECORD, "ssSource", "ssSource", "ssSources", "ssRow"),
+    AlertPart("mpc_orbits", PartKind.OPTIONAL_RECORD, "mpcOrbit", "mpc_orbits", "mpcOrbits", "mpcRow"),
+    AlertPart("cutoutDifference", PartKind.CUTOUT, "diffImCutout"),
+    AlertPart("cutoutScience", PartKind.CUTOUT, "calexpCutout"),
+    AlertPart("cutoutTemplate", PartKind.CUTOUT, "templateCutout"),
+)
+"""Every alert field this package fills, in upstream's dict order.  Any other
+field of a schema must be nullable and is sent as null."""
+
+_PARTS = {part.name: part for part in ALERT_PARTS}
+CUTOUT_FIELDS = tuple(part.name for part in ALERT_PARTS if part.kind is PartKind.CUTOUT)
+
+
+def _isNullable(avroType) -> bool:
+    return isinstance(avroType, list) and avroType and avroType[0] == "null"
+
+
+def _nullIfEmpty(value):
+    """A scheduler string: empty or missing → `None`; anything else unchanged."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return value
+
+
+def _recordDict(value) -> dict:
+    return value.to_dict() if isinstance(value, pd.Series) else dict(value)
+
+
+def alertDictValue(part: AlertPart, value, cutoutToBytes: Callable):
+    """Return one field of upstream's alert dict from a ``makeAlertDict`` argument.
+
+    Values are passed as they are (``Series.to_dict()``,
+    ``DataFrame.to_dict("records")``): typing to the schema happens when the
+    dict is encoded (`AlertEncoder.typedAlert`).
+
+    Parameters
+    ----------
+    part : `AlertPart`
+        The field.
+    value
+        The argument: a `pandas.Series` or mapping (records), a
+        `pandas.DataFrame`, `pandas.Series` or list of mappings (arrays), an
+        ``astropy.nddata.CCDData`` (cutouts), a string, or `None`.
+    cutoutToBytes : callable
+        Serializes a cutout (``PackageAlertsTask.streamCcdDataToBytes``).
+    """
+    kind = part.kind
+    if kind is PartKind.NULL or (value is None and kind is not PartKind.ID):
+        return None
+    if kind is PartKind.SCHEDULER:
+        return _nullIfEmpty(value)
+    if kind in (PartKind.RECORD, PartKind.OPTIONAL_RECORD):
+        return _recordDict(value)
+    if kind is PartKind.ARRAY:
+        if isinstance(value, pd.Series):
+            return [value.to_dict()]  # a single row selected by .loc
+        if isinstance(value, pd.DataFrame):
+            return value.to_dict("records")
+        return [dict(row) for row in value]
+    if kind is PartKind.CUTOUT:
+        return cutoutToBytes(value)
+    return value
 
 
 @dataclasses.dataclass
@@ -92,8 +229,108 @@ class _RowBytes:
         return self.buffer[self.offsets[start]:self.offsets[stop]]
 
 
-def _isNullable(avroType) -> bool:
-    return isinstance(avroType, list) and avroType and avroType[0] == "null"
+class _Heads:
+    """Union branch + count/length prefixes; a visit repeats few values, so they are cached."""
+
+    def __init__(self):
+        self._cache: dict[int, bytes] = {}
+
+    def __call__(self, n: int) -> bytes:
+        encoded = self._cache.get(n)
+        if encoded is None:
+            encoded = self._cache[n] = _BRANCH1 + encodeLong(n)
+        return encoded
+
+
+# Field writers: ``add(i, parts)`` appends alert i's pieces of one field and
+# returns their size.  A piece is bytes-like, or ``(ImageCutouts, i)`` for a
+# cutout's FITS file, written later in place.
+
+class _ConstantWriter:
+    def __init__(self, piece: bytes):
+        self.piece = piece
+
+    def add(self, i, parts):
+        parts.append(self.piece)
+        return len(self.piece)
+
+
+class _RowWriter:
+    """Row i of a table (a record field), in a union when the field is nullable."""
+
+    def __init__(self, rowBytes: _RowBytes, nullable: bool):
+        self.row = rowBytes.row
+        self.nullable = nullable
+
+    def add(self, i, parts):
+        piece = self.row(i)
+        if self.nullable:
+            parts += (_BRANCH1, piece)
+            return 1 + len(piece)
+        parts.append(piece)
+        return len(piece)
+
+
+class _OptionalRowWriter:
+    """The row of each alert in a table, or null where it has none (-1)."""
+
+    def __init__(self, rowBytes: _RowBytes, rows):
+        self.row = rowBytes.row
+        self.rows = np.asarray(rows).tolist()
+
+    def add(self, i, parts):
+        row = self.rows[i]
+        if row < 0:
+            parts.append(_NULL)
+            return 1
+        piece = self.row(row)
+        parts += (_BRANCH1, piece)
+        return 1 + len(piece)
+
+
+class _SpanWriter:
+    """An array of each alert's [start, stop) rows of a table, or null (`None`)."""
+
+    def __init__(self, rowBytes: _RowBytes, spans, heads: _Heads):
+        self.span = rowBytes.span
+        self.spans = spans
+        self.heads = heads
+
+    def add(self, i, parts):
+        span = self.spans[i]
+        if span is None:
+            parts.append(_NULL)
+            return 1
+        if span[0] == span[1]:
+            parts.append(_EMPTY_ARRAY)
+            return 2
+        # One block (count, items, terminator), as fastavro writes arrays.
+        count = self.heads(span[1] - span[0])
+        items = self.span(*span)
+        parts += (count, items, _END)
+        return len(count) + len(items) + 1
+
+
+class _CutoutWriter:
+    """Avro bytes (length, then content) of each alert's planned cutout, or null."""
+
+    def __init__(self, images: ImageCutouts, heads: _Heads):
+        self.images = images
+        self.fileSizes = images.fileSizes.tolist()
+        self.heads = heads
+
+    def add(self, i, parts):
+        size = self.fileSizes[i]
+        if not size:
+            parts.append(_NULL)
+            return 1
+        length = self.heads(size)
+        parts += (length, (self.images, i))
+        return len(length) + size
+
+
+def _optionalString(value) -> bytes:
+    return _NULL if value is None else _BRANCH1 + encodeBytes(value.encode("utf-8"))
 
 
 class AlertEncoder:
@@ -103,6 +340,10 @@ class AlertEncoder:
     ----------
     schema : `lsst.ap.alerts.schemaRegistry.AlertSchema`
         The alert schema.
+    nanAsNull : `bool`, optional
+        Null instead of NaN in nullable float fields of alert dicts given to
+        `typedAlert` / `encodeDict` (the columnar path gets its tables
+        already typed).
 
     Raises
     ------
@@ -111,24 +352,108 @@ class AlertEncoder:
         fill.
     """
 
-    _KNOWN = {
-        "diaSourceId", "alertId", "observation_reason", "target_name", "diaSource", "prvDiaSources",
-        "prvDiaForcedSources", "diaObject", "ssSource", "mpc_orbits", *_CUTOUT_FIELDS,
-    }
-
-    def __init__(self, schema: AlertSchema):
+    def __init__(self, schema: AlertSchema, nanAsNull: bool = False):
         self.schema = schema
+        self.nanAsNull = nanAsNull
         self.fields = [(f["name"], _isNullable(f["type"])) for f in schema.definition["fields"]]
         for name, nullable in self.fields:
-            if name not in self._KNOWN and not nullable:
+            part = _PARTS.get(name)
+            if (part is None or part.kind is PartKind.NULL) and not nullable:
                 raise ValueError(f"Alert schema {schema.versionString} has a required field {name!r} "
                                  "that this package does not fill")
 
-    def encodeDict(self, alert: dict) -> bytes:
-        """Encode one alert dict with fastavro (the reference encoder)."""
+    # -- alert dicts ------------------------------------------------------
+
+    def typedAlert(self, alert: Mapping) -> dict:
+        """Return an alert dict with every record typed to the schema.
+
+        Records and arrays go through `coerceTable` (the value rules of
+        `lsst.ap.alerts.catalogs.typedTable`), so raw ``Series.to_dict()``
+        values (numpy scalars, NaN, ``pd.NA``, timestamps) encode exactly as
+        the same values do on the columnar path.
+
+        Raises
+        ------
+        ValueError
+            If a value does not fit its field (naming the diaSourceId, the
+            record and the field).
+        """
+        srcId = alert.get("diaSourceId", alert.get("alertId"))
+        typed = {}
+        for name, _ in self.fields:
+            part = _PARTS.get(name)
+            value = alert.get(name)
+            if part is not None and part.record is not None and value is not None:
+                many = part.kind is PartKind.ARRAY
+                value = self._typedRecords(value, part.record, many, srcId)
+            elif part is not None and part.kind is PartKind.SCHEDULER:
+                value = _nullIfEmpty(value)
+            typed[name] = value
+        return typed
+
+    def _typedRecords(self, value, recordName: str, many: bool, srcId):
+        if isinstance(value, pd.Series):
+            frame = value.to_frame().T.infer_objects()
+        elif isinstance(value, pd.DataFrame):
+            frame = flattenIndex(value)
+        elif isinstance(value, Mapping):
+            frame = pd.DataFrame([dict(value)])
+        else:
+            frame = pd.DataFrame([dict(row) for row in value])
+        typed, problems = coerceTable(frame, self.schema.records[recordName], nanAsNull=self.nanAsNull)
+        if problems:
+            p = problems[0]
+            raise ValueError(f"diaSourceId={srcId}: {recordName}.{p.field}: {p.reason}")
+        rows = typed.toRecords()
+        return rows if many else rows[0]
+
+    def encodeDict(self, alert: Mapping) -> bytes:
+        """Encode one alert dict: typed (`typedAlert`), then written by fastavro."""
         stream = io.BytesIO()
-        fastavro.schemaless_writer(stream, self.schema.parsed, alert)
+        fastavro.schemaless_writer(stream, self.schema.parsed, self.typedAlert(alert))
         return stream.getvalue()
+
+    def visitToDicts(self, tables: PreparedTables, cutouts: dict[str, list], observationReason,
+                     targetName) -> list[dict]:
+        """The same alerts as `encodeVisit`, as dicts (the reference path for tests and benchmarks).
+
+        ``cutouts`` gives, per cutout field, each source's FITS `bytes` or `None`.
+        """
+        records: dict[str, list] = {}
+
+        def rowsOf(part):
+            if part.table not in records:
+                table = getattr(tables, part.table)
+                records[part.table] = [] if table is None else table.toRecords()
+            return records[part.table]
+
+        scheduler = {"observation_reason": observationReason, "target_name": targetName}
+        alerts = []
+        for i, srcId in enumerate(tables.diaSourceIds.tolist()):
+            alert = {}
+            for name, _ in self.fields:
+                part = _PARTS.get(name)
+                kind = None if part is None else part.kind
+                if kind is PartKind.ID:
+                    alert[name] = srcId
+                elif kind is PartKind.SCHEDULER:
+                    alert[name] = scheduler[name]
+                elif kind is PartKind.RECORD:
+                    alert[name] = rowsOf(part)[i]
+                elif kind is PartKind.OPTIONAL_RECORD:
+                    row = getattr(tables, part.rows)[i]
+                    alert[name] = rowsOf(part)[row] if row >= 0 else None
+                elif kind is PartKind.ARRAY:
+                    span = getattr(tables, part.rows)[i]
+                    alert[name] = None if span is None else rowsOf(part)[span[0]:span[1]]
+                elif kind is PartKind.CUTOUT:
+                    alert[name] = cutouts[name][i]
+                else:
+                    alert[name] = None
+            alerts.append(alert)
+        return alerts
+
+    # -- a visit, in place ----------------------------------------------------
 
     def encodeVisit(self, tables: PreparedTables, cutouts: dict[str, ImageCutouts | None], observationReason,
                     targetName, log: logging.Logger, onAlert=None) -> EncodedVisit:
@@ -154,25 +479,25 @@ class AlertEncoder:
         """
         out = EncodedVisit([], [], [], [])
         srcIds = tables.diaSourceIds.tolist()
-        objIds = tables.diaObjectIds.tolist()
-        handlers = self._fieldHandlers(tables, cutouts, observationReason, targetName)
-
-        def pieces(i):
-            """Alert i as byte pieces and (ImageCutouts, i) placeholders, and its size."""
-            parts = []
-            size = 0
-            for handler in handlers:
-                size += handler(i, parts)
-            return parts, size
-
+        adders = [w.add for w in self._fieldWriters(tables, cutouts, observationReason, targetName)]
         layouts = []
         for i in range(len(srcIds)):
             try:
-                layouts.append((i, *pieces(i)))
+                parts: list = []
+                size = 0
+                for add in adders:
+                    size += add(i, parts)
+                layouts.append((i, parts, size))
             except Exception as e:  # one alert's failure must not cost the others
                 self._fail(out, log, srcIds[i], e)
-        total = sum(size for _, _, size in layouts)
-        buffer = np.zeros(total, dtype=np.uint8)
+        self._writeAlerts(layouts, tables, out, log, onAlert)
+        return out
+
+    def _writeAlerts(self, layouts, tables, out: EncodedVisit, log, onAlert) -> None:
+        """Write the laid-out alerts into one buffer; collect their payload views."""
+        srcIds = tables.diaSourceIds.tolist()
+        objIds = tables.diaObjectIds.tolist()
+        buffer = np.zeros(sum(size for _, _, size in layouts), dtype=np.uint8)
         view = memoryview(buffer)
         readOnly = view.toreadonly()
         cutoutSeconds = 0.0
@@ -203,164 +528,44 @@ class AlertEncoder:
             if onAlert is not None:
                 onAlert(payload)
         out.cutoutSeconds = cutoutSeconds
-        return out
 
-    def _fieldHandlers(self, tables: PreparedTables, cutouts: dict[str, ImageCutouts | None],
-                       observationReason, targetName) -> list:
-        """One function per alert field: ``add(i, parts)`` appends alert i's pieces, returns their size.
+    def _fieldWriters(self, tables: PreparedTables, cutouts: dict[str, ImageCutouts | None],
+                      observationReason, targetName) -> list:
+        """One writer per schema field, from `ALERT_PARTS`."""
+        encoded: dict[str, _RowBytes] = {}
+        heads = _Heads()
+        scheduler = {"observation_reason": observationReason, "target_name": targetName}
 
-        Pieces are bytes-like, or ``(ImageCutouts, i)`` for a cutout's FITS
-        file, written later in place.
-        """
-        sources = _RowBytes(tables.sources)
-        objects = _RowBytes(tables.objects)
-        history = _RowBytes(tables.history)
-        forced = _RowBytes(tables.forced)
-        ssSources = _RowBytes(tables.ssSources)
-        mpcOrbits = _RowBytes(tables.mpcOrbits)
+        def rowBytes(part):
+            if part.table not in encoded:
+                encoded[part.table] = _RowBytes(getattr(tables, part.table))
+            return encoded[part.table]
 
-        def optionalString(value):
-            return _NULL if value is None else _BRANCH1 + encodeBytes(value.encode("utf-8"))
-
-        reason = optionalString(observationReason)
-        target = optionalString(targetName)
-        idBytes = _RowBytes.ofLongs(tables.diaSourceIds)
-        # Framing heads (branch + count or length) repeat a few values: cached.
-        heads: dict[int, bytes] = {}
-
-        def head(n):
-            encoded = heads.get(n)
-            if encoded is None:
-                encoded = heads[n] = _BRANCH1 + encodeLong(n)
-            return encoded
-
-        def constant(piece):
-            def add(i, parts):
-                parts.append(piece)
-                return len(piece)
-            return add
-
-        def alertId(i, parts):
-            piece = idBytes.row(i)
-            parts.append(piece)
-            return len(piece)
-
-        def record(rowBytes, nullable):
-            def add(i, parts):
-                piece = rowBytes.row(i)
-                if nullable:
-                    parts += (_BRANCH1, piece)
-                    return 1 + len(piece)
-                parts.append(piece)
-                return len(piece)
-            return add
-
-        def optionalRecord(rowBytes, rows):
-            rows = np.asarray(rows).tolist()
-
-            def add(i, parts):
-                row = rows[i]
-                if row < 0:
-                    parts.append(_NULL)
-                    return 1
-                piece = rowBytes.row(row)
-                parts += (_BRANCH1, piece)
-                return 1 + len(piece)
-            return add
-
-        def optionalArray(rowBytes, spans):
-            def add(i, parts):
-                span = spans[i]
-                if span is None:
-                    parts.append(_NULL)
-                    return 1
-                if span[0] == span[1]:
-                    parts.append(_EMPTY_ARRAY)
-                    return 2
-                # One block (count, items, terminator), as fastavro writes arrays.
-                count = head(span[1] - span[0])
-                items = rowBytes.span(*span)
-                parts += (count, items, _END)
-                return len(count) + len(items) + 1
-            return add
-
-        def cutout(images):
-            fileSizes = images.fileSizes.tolist()
-
-            def add(i, parts):
-                size = fileSizes[i]
-                if not size:
-                    parts.append(_NULL)
-                    return 1
-                length = head(size)  # Avro bytes: length, then content
-                parts += (length, (images, i))
-                return len(length) + size
-            return add
-
-        handlers = []
+        writers = []
         for name, nullable in self.fields:
-            if name in ("diaSourceId", "alertId"):
-                handler = alertId
-            elif name == "observation_reason":
-                handler = constant(reason)
-            elif name == "target_name":
-                handler = constant(target)
-            elif name == "diaSource":
-                handler = record(sources, nullable)
-            elif name == "prvDiaSources":
-                handler = optionalArray(history, tables.historyRows)
-            elif name == "prvDiaForcedSources":
-                handler = optionalArray(forced, tables.forcedRows)
-            elif name == "diaObject":
-                handler = optionalRecord(objects, tables.objectRow)
-            elif name == "ssSource":
-                handler = optionalRecord(ssSources, tables.ssRow)
-            elif name == "mpc_orbits":
-                handler = optionalRecord(mpcOrbits, tables.mpcRow)
-            elif name in _CUTOUT_FIELDS and cutouts.get(name) is not None:
-                handler = cutout(cutouts[name])
+            part = _PARTS.get(name)
+            kind = None if part is None else part.kind
+            if kind is PartKind.ID:
+                if "ids" not in encoded:
+                    encoded["ids"] = _RowBytes.ofLongs(tables.diaSourceIds)
+                writer = _RowWriter(encoded["ids"], nullable=False)
+            elif kind is PartKind.SCHEDULER:
+                writer = _ConstantWriter(_optionalString(scheduler[name]))
+            elif kind is PartKind.RECORD:
+                writer = _RowWriter(rowBytes(part), nullable)
+            elif kind is PartKind.OPTIONAL_RECORD:
+                writer = _OptionalRowWriter(rowBytes(part), getattr(tables, part.rows))
+            elif kind is PartKind.ARRAY:
+                writer = _SpanWriter(rowBytes(part), getattr(tables, part.rows), heads)
+            elif kind is PartKind.CUTOUT and cutouts.get(name) is not None:
+                writer = _CutoutWriter(cutouts[name], heads)
             else:
-                handler = constant(_NULL)
-            handlers.append(handler)
-        return handlers
+                writer = _ConstantWriter(_NULL)
+            writers.append(writer)
+        return writers
 
     @staticmethod
     def _fail(out: EncodedVisit, log: logging.Logger, srcId: int, error: Exception) -> None:
         reason = f"encoding failed: {type(error).__name__}: {error}"
         log.warning("Alert for diaSourceId=%d not packaged: %s", srcId, reason)
         out.failed.append((srcId, reason))
-
-    def visitToDicts(self, tables: PreparedTables, cutouts: dict[str, list], observationReason,
-                     targetName) -> list[dict]:
-        """The same alerts as `encodeVisit`, as dicts (the reference path for tests and benchmarks).
-
-        ``cutouts`` gives, per cutout field, each source's FITS `bytes` or `None`.
-        """
-
-        def records(table):
-            return [] if table is None else table.toRecords()
-
-        sources, objects = records(tables.sources), records(tables.objects)
-        history, forced = records(tables.history), records(tables.forced)
-        ssSources, mpcOrbits = records(tables.ssSources), records(tables.mpcOrbits)
-        alerts = []
-        for i in range(len(tables.diaSourceIds)):
-            def span(rows, s):
-                return None if s is None else rows[s[0]:s[1]]
-
-            alert = {
-                "diaSourceId": int(tables.diaSourceIds[i]),
-                "alertId": int(tables.diaSourceIds[i]),
-                "observation_reason": observationReason,
-                "target_name": targetName,
-                "diaSource": sources[i],
-                "prvDiaSources": span(history, tables.historyRows[i]),
-                "prvDiaForcedSources": span(forced, tables.forcedRows[i]),
-                "diaObject": objects[tables.objectRow[i]] if tables.objectRow[i] >= 0 else None,
-                "ssSource": ssSources[tables.ssRow[i]] if tables.ssRow[i] >= 0 else None,
-                "mpc_orbits": mpcOrbits[tables.mpcRow[i]] if tables.mpcRow[i] >= 0 else None,
-            }
-            for name in _CUTOUT_FIELDS:
-                alert[name] = cutouts[name][i]
-            alerts.append({name: alert.get(name) for name, _ in self.fields})
-        return alerts

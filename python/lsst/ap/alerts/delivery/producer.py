@@ -361,6 +361,10 @@ class AlertProducer:
         e.g. ``queue.buffering.max.messages`` or ``message.max.bytes``. For
         tests and tuning; the connection and credentials still come from the
         environment.
+    checkServer : `bool`, optional
+        Run `serverCheck` at construction (default). ``PackageAlertsTask``
+        passes `False` and runs the check through its own ``_server_check``,
+        which upstream's tests and subclasses patch.
 
     Raises
     ------
@@ -383,7 +387,8 @@ class AlertProducer:
     An instance is not thread-safe: call `produce` from one thread at a time.
     """
 
-    def __init__(self, config, log=None, *, producerOverrides: Mapping[str, Any] | None = None):
+    def __init__(self, config, log=None, *, producerOverrides: Mapping[str, Any] | None = None,
+                 checkServer: bool = True):
         kafka = _requireKafka()
         self.config = config
         self.log = log if log is not None else logging.getLogger(__name__)
@@ -395,7 +400,8 @@ class AlertProducer:
         self._adminConfig = settings.adminConfig
 
         self._producer = None
-        self.serverCheck()
+        if checkServer:
+            self.serverCheck()
         self._producer = kafka.Producer(dict(self._producerConfig, **clientLogSettings(self.log)))
         self.log.info("Kafka alert producer ready: %s", self.brokerConfigSummary())
 
