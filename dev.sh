@@ -6,19 +6,33 @@
 #   ./dev.sh demo [ap-alerts demo options]   # the demo visit (SQLite butler + APDB)
 #   ./dev.sh test [pytest options]           # the test suite
 #   ./dev.sh bench [benchmark options]       # the throughput benchmark
+#   ./dev.sh setup                           # only the set-up
+#
+# AP_ALERTS_VENV picks the venv (default .venv); AP_ALERTS_EXTRA lists extra
+# pip requirements installed into it first (.ci/run: the real lsst.afw wheel
+# and its lsst-sphgeom pin, in .venv-afw); PYTHON the interpreter that
+# creates it.  The venv is set up again when pyproject.toml changes or the
+# extra requirements differ from those it was made with.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 venv=${AP_ALERTS_VENV:-$here/.venv}
 python=${PYTHON:-python3}
+extra=${AP_ALERTS_EXTRA:-}
+marker="$venv/.ap_alerts_installed"
 
-if [ ! -x "$venv/bin/python" ] || [ "$here/pyproject.toml" -nt "$venv/.ap_alerts_installed" ]; then
+if [ ! -x "$venv/bin/python" ] || [ "$here/pyproject.toml" -nt "$marker" ] \
+        || [ "$(cat "$marker" 2>/dev/null)" != "$extra" ]; then
     echo "Setting up $venv (first run: about a minute) ..." >&2
     "$python" -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --upgrade pip
+    if [ -n "$extra" ]; then
+        # shellcheck disable=SC2086  # a list of requirements
+        "$venv/bin/python" -m pip install --quiet $extra
+    fi
     # compat editable mode: a plain path entry, which the lsst.* pkgutil
     # namespace packages handle like an eups PYTHONPATH.
     "$venv/bin/python" -m pip install --quiet -e "$here[test]" --config-settings editable_mode=compat
-    touch "$venv/.ap_alerts_installed"
+    printf '%s' "$extra" > "$marker"
 fi
 
 job=${1:-}
@@ -36,10 +50,12 @@ case "$job" in
         # pytest exits 5 when it collected nothing: that is a failure here.
         if [ "$rc" -eq 5 ]; then echo "No tests were collected." >&2; exit 1; fi
         exit "$rc" ;;
+    setup)
+        exit 0 ;;
     bench)
         cd "$here"
         exec "$venv/bin/python" benchmarks/bench_packaging.py "$@" ;;
     *)
-        echo "usage: $0 {demo|test|bench} [options]" >&2
+        echo "usage: $0 {demo|test|bench|setup} [options]" >&2
         exit 2 ;;
 esac

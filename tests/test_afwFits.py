@@ -312,6 +312,84 @@ class ModelFitsTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(copy.getXY0(), geom.Point2I(5, 6))
 
 
+@unittest.skipUnless(HAVE_AFW, "needs the real lsst.afw (the .venv-afw tier)")
+class CrossReadTestCase(lsst.utils.tests.TestCase):
+    """The model's writer read by real afw, and afw's writer read by the model."""
+
+    def setUp(self):
+        import lsst.ap.alerts.geom as modelGeom
+        import lsst.ap.alerts.image as modelImage
+
+        self.modelGeom, self.modelImage = modelGeom, modelImage
+        self.tmp = tempfile.TemporaryDirectory()
+        self.path = os.path.join(self.tmp.name, "exposure.fits")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def _makeModelExposure(self):
+        """makeExposure(), built with the model's classes."""
+        g, mi = self.modelGeom, self.modelImage
+        bbox = g.Box2I(g.Point2I(123, -45), g.Extent2I(30, 20))
+        exposure = mi.ExposureF(bbox)
+        reference = makeExposure()
+        exposure.image.array[:] = reference.image.array
+        exposure.variance.array[:] = reference.variance.array
+        exposure.mask.array[:] = reference.mask.array
+        sipA, sipB = np.zeros((3, 3)), np.zeros((3, 3))
+        sipA[2, 0], sipB[0, 2] = 1e-6, -2e-6
+        cd = mi.makeCdMatrix(0.2 * g.arcseconds, 20.0 * g.degrees)
+        exposure.setWcs(mi.makeTanSipWcs(g.Point2D(140.0, -30.0), g.SpherePoint(200.0, -30.0, g.degrees),
+                                         cd, sipA, sipB))
+        exposure.setPhotoCalib(mi.PhotoCalib(0.75, 0.01))
+        exposure.setPsf(mi.GaussianPsf(17, 17, 1.7))
+        exposure.setFilter(mi.FilterLabel(band="i", physical="i_39"))
+        exposure.info.id = 20240101123
+        exposure.info.setVisitInfo(mi.VisitInfo(
+            id=2024010112, exposureTime=30.0, darkTime=30.5,
+            date=mi.DateTime("2024-01-01T03:04:05.123456789", mi.DateTime.TAI),
+            boresightRaDec=g.SpherePoint(200.1, -29.9, g.degrees), boresightRotAngle=33.0 * g.degrees,
+            rotType=mi.RotType.SKY, observationReason="science", object="field", instrumentLabel="LSSTCam"))
+        return exposure, reference
+
+    def _assertSame(self, copy, reference):
+        """``copy`` (read back) holds everything ``reference`` (afw) has."""
+        np.testing.assert_array_equal(copy.image.array, reference.image.array)
+        np.testing.assert_array_equal(copy.mask.array, reference.mask.array)
+        np.testing.assert_array_equal(copy.variance.array, reference.variance.array)
+        self.assertEqual((copy.getX0(), copy.getY0()), (reference.getX0(), reference.getY0()))
+        for name in ("SAT", "CR", "NO_DATA", "STREAK"):
+            self.assertEqual(copy.mask.getPlaneBitMask(name), reference.mask.getPlaneBitMask(name))
+        for x, y in ((123.0, -45.0), (152.0, -26.0), (140.0, -30.0)):
+            sky = copy.getWcs().pixelToSky(x, y)
+            expected = reference.getWcs().pixelToSky(geom.Point2D(x, y))
+            self.assertAlmostEqual(sky.getRa().asDegrees(), expected.getRa().asDegrees(), places=11)
+            self.assertAlmostEqual(sky.getDec().asDegrees(), expected.getDec().asDegrees(), places=11)
+        calib = copy.getPhotoCalib()
+        self.assertEqual((calib.getCalibrationMean(), calib.getCalibrationErr()), (0.75, 0.01))
+        self.assertEqual(copy.getPsf().getSigma(), 1.7)
+        self.assertEqual(copy.getPsf().getDimensions()[0], 17)
+        self.assertEqual((copy.getFilter().bandLabel, copy.getFilter().physicalLabel), ("i", "i_39"))
+        self.assertEqual(copy.info.id, 20240101123)
+        visitInfo, expected = copy.getInfo().getVisitInfo(), reference.getInfo().getVisitInfo()
+        self.assertEqual(visitInfo.getDate().nsecs(), expected.getDate().nsecs())
+        for getter in ("getId", "getExposureTime", "getDarkTime", "getObservationReason", "getObject",
+                       "getInstrumentLabel"):
+            self.assertEqual(getattr(visitInfo, getter)(), getattr(expected, getter)(), msg=getter)
+        self.assertEqual(int(visitInfo.getRotType()), int(expected.getRotType()))
+        self.assertAlmostEqual(visitInfo.getBoresightRotAngle().asDegrees(), 33.0, places=12)
+
+    def testModelWrittenReadByAfw(self):
+        model, reference = self._makeModelExposure()
+        model.writeFits(self.path)
+        self._assertSame(afwImage.ExposureF(self.path), reference)
+
+    def testAfwWrittenReadByModel(self):
+        reference = makeExposure()
+        reference.writeFits(self.path)
+        self._assertSame(self.modelImage.ExposureF(self.path), reference)
+
+
 class MemoryTester(lsst.utils.tests.MemoryTestCase):
     pass
 

@@ -49,6 +49,7 @@ __all__ = [
     "writePersistableFits",
 ]
 
+import io
 import logging
 import math
 import re
@@ -331,36 +332,73 @@ class _Field:
         self.tccls, self.unit, self.doc = tccls, unit, doc
 
 
-def _makeCatalogHdu(fields, flags=None, flagDocs=None) -> fits.BinTableHDU:
-    """Build a binary table laid out like an afw-table catalog."""
+class _Flag:
+    """One afw-table flag field (a bit of the ``flags`` column)."""
+
+    def __init__(self, name, value, doc=None):
+        self.name, self.value, self.doc = name, bool(value), doc
+
+
+def _makeCatalogHdu(items) -> fits.BinTableHDU:
+    """Build a binary table laid out like an afw-table catalog.
+
+    ``items`` are `_Field` and `_Flag` in schema order.  afw rebuilds the
+    schema from the header keys in the order they come, so the keys are
+    written as afw writes them: the ``flags`` column first, then per item
+    ``TTYPE TFORM TDOC TUNIT TCCLS`` (a field) or ``TFLAG TFDOC`` (a flag).
+    """
     with warnings.catch_warnings():
         # long TDOC/comment cards are continued or truncated, as afw's are
         warnings.simplefilter("ignore", VerifyWarning)
-        return _makeCatalogHduImpl(fields, flags, flagDocs)
+        return _makeCatalogHduImpl(items)
 
 
-def _makeCatalogHduImpl(fields, flags, flagDocs) -> fits.BinTableHDU:
+def _makeCatalogHduImpl(items) -> fits.BinTableHDU:
+    flags = [item for item in items if isinstance(item, _Flag)]
+    fields = [item for item in items if isinstance(item, _Field)]
     columns = []
     if flags:
         columns.append(fits.Column(name="flags", format=f"{len(flags)}X",
-                                   array=np.array([[bool(v) for v in flags.values()]], dtype=bool)))
+                                   array=np.array([[flag.value for flag in flags]], dtype=bool)))
     for field in fields:
         columns.append(fits.Column(name=field.name, format=field.format, unit=field.unit, array=field.values))
     hdu = fits.BinTableHDU.from_columns(columns)
-    header = hdu.header
-    offset = 0
+    cards = []
+    column = 1 if flags else 0
     if flags:
-        offset = 1
-        header.set("FLAGCOL", 1, "Column number for the bitflags.", after="TFORM1")
-        for k, name in enumerate(flags, start=1):
-            header[f"TFLAG{k}"] = name
-            if flagDocs and name in flagDocs:
-                header[f"TFDOC{k}"] = flagDocs[name]
-    for k, field in enumerate(fields, start=1 + offset):
-        header[f"TCCLS{k}"] = field.tccls
-        if field.doc:
-            header[f"TDOC{k}"] = field.doc
-    return hdu
+        cards += [("TTYPE1", "flags", "bits for all Flag fields; see also TFLAGn"),
+                  ("TFORM1", f"{len(flags)}X", "format of field"),
+                  ("FLAGCOL", 1, "Column number for the bitflags.")]
+    nFlag = 0
+    for item in items:
+        if isinstance(item, _Flag):
+            nFlag += 1
+            cards.append((f"TFLAG{nFlag}", item.name, None))
+            if item.doc:
+                cards.append((f"TFDOC{nFlag}", item.doc, None))
+            continue
+        column += 1
+        cards.append((f"TTYPE{column}", item.name, "label for field"))
+        cards.append((f"TFORM{column}", hdu.header[f"TFORM{column}"], "format of field"))
+        if item.doc:
+            cards.append((f"TDOC{column}", item.doc, None))
+        if item.unit:
+            cards.append((f"TUNIT{column}", item.unit, None))
+        cards.append((f"TCCLS{column}", item.tccls, "Field template used by lsst.afw.table"))
+    # astropy keeps column keywords in its own order: lay the header out
+    # here and parse header + data back as one HDU, as if read from a file
+    header = fits.Header()
+    for card in hdu.header.cards:
+        if card.keyword == "TFIELDS":
+            header.append(card)
+            header.extend(cards)
+        elif not re.match(r"^(T(TYPE|FORM|UNIT)\d+)$", card.keyword):
+            header.append(card)
+    buffer = io.BytesIO()
+    primary = fits.PrimaryHDU()
+    fits.HDUList([primary, hdu]).writeto(buffer)
+    data = buffer.getvalue()[len(primary.header.tostring()) + len(hdu.header.tostring()):]
+    return fits.BinTableHDU.fromstring(header.tostring().encode("ascii") + data)
 
 
 class _ArchiveWriter:
@@ -391,9 +429,10 @@ class _ArchiveWriter:
                        doc="mean calibration on this PhotoCalib's domain"),
                 _Field("calibrationErr", "1D", [obj.getCalibrationErr()], unit="count",
                        doc="1-sigma error on calibrationMean"),
+                _Flag("isConstant", True, "Is this spatially-constant?"),
                 _Field("field", "1J", [fieldId], doc="archive ID of the BoundedField object"),
                 _Field("version", "1J", [1], doc="version of this PhotoCalib"),
-            ], flags={"isConstant": True}, flagDocs={"isConstant": "Is this spatially-constant?"}))
+            ]))
             # the constant calibration as afw stores it: an order-0 Chebyshev field on an empty box
             self._save("ChebyshevBoundedField", "lsst.afw.math", fieldId, _makeCatalogHdu([
                 _Field("order_x", "1J", [0], doc="maximum Chebyshev function order in x"),
@@ -406,12 +445,12 @@ class _ArchiveWriter:
             ]))
         elif isinstance(obj, FilterLabel):
             self._save("FilterLabel", "lsst.afw.image", archiveId, _makeCatalogHdu([
+                _Flag("band_exists", obj.hasBandLabel(), "Existence flag for band"),
                 _Field("band", "32A", [obj._band or ""], tccls="String", doc="Name of the band."),
+                _Flag("physical_exists", obj.hasPhysicalLabel(), "Existence flag for physical"),
                 _Field("physical", "32A", [obj._physical or ""], tccls="String",
                        doc="Name of the physical filter."),
-            ], flags={"band_exists": obj.hasBandLabel(), "physical_exists": obj.hasPhysicalLabel()},
-                flagDocs={"band_exists": "Existence flag for band",
-                          "physical_exists": "Existence flag for physical"}))
+            ]))
         elif isinstance(obj, GaussianPsf):
             dims = obj.getDimensions()
             self._save("GaussianPsf", "lsst.afw.detection", archiveId, _makeCatalogHdu([
@@ -505,8 +544,8 @@ def _visitInfoCatalog(visitInfo: VisitInfo) -> fits.BinTableHDU:
         _Field("scienceProgram", "QA()", text(vi.getScienceProgram()), tccls="String"),
         _Field("observationReason", "QA()", text(vi.getObservationReason()), tccls="String"),
         _Field("object", "QA()", text(vi.getObject()), tccls="String"),
-    ], flags={"hasSimulatedContent": vi.getHasSimulatedContent()},
-        flagDocs={"hasSimulatedContent": "Was any part of this observation simulated?"})
+        _Flag("hasSimulatedContent", vi.getHasSimulatedContent(), "Was any part of this observation simulated?"),
+    ])
 
 
 # ======================================================= header metadata

@@ -124,7 +124,8 @@ class PhotoCalib:
                           "does nothing.", FutureWarning, stacklevel=2)
         result = maskedImage.clone()
         result.image.array *= np.float32(self._mean) if result.image.array.dtype == np.float32 else self._mean
-        result.variance.array *= np.float32(self._mean * self._mean)
+        # afw squares the float-cast mean in float (not the double mean): bit-identical variances.
+        result.variance.array *= np.float32(self._mean) * np.float32(self._mean)
         return result
 
     def uncalibrateImage(self, maskedImage, includeScaleUncertainty=_UNSET):
