@@ -168,8 +168,8 @@ def makeVisitCatalogs(
     fractionMissingDesignations : `float`
         Fraction of ``ssSrc`` rows whose ``MPCORB_packed_...`` and
         ``MPCORB_unpacked_primary_provisional_designation`` are null, for
-        the task to derive from ``ssObjectId``; at 1 the columns are
-        omitted altogether.
+        the task to derive from ``ssObjectId``; at 1 both columns are
+        all-NaN float columns (no string in them at all).
     edgeMargin : `float`
         Keep objects this many pixels inside the detector (0: anywhere;
         about 3% are then placed within 15 pixels of an edge).

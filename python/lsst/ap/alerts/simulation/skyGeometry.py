@@ -142,7 +142,12 @@ def eclipticToEquatorial(vectors):
 
 
 def sunGeocentric(mjd: float) -> np.ndarray:
-    """Geocentric position of the Sun (AU, equatorial), low-precision almanac."""
+    """Geocentric position of the Sun (AU, equatorial), low-precision almanac.
+
+    In the equinox of date; the simulation uses it as ICRS (0.36 degrees
+    off by 2026, through precession), which is close enough for plausible
+    elongations and phase angles.
+    """
     d = mjd - 51544.5
     g = np.radians(357.528 + 0.9856003 * d)
     lam = np.radians(280.460 + 0.9856474 * d + 1.915 * np.sin(g) + 0.020 * np.sin(2 * g))
