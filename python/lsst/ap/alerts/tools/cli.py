@@ -1,11 +1,13 @@
-"""The ``ap-alerts`` command: inspect, validate, render and consume alerts, run the demo.
+"""The ``ap-alerts`` command: inspect, validate, render, report and consume alerts, run the demo.
 
 Only argument parsing and printing live here; the work is done by
 `lsst.ap.alerts.tools.inspection`, `lsst.ap.alerts.tools.fileValidation`,
-`lsst.ap.alerts.tools.render`, `lsst.ap.alerts.delivery.consumer` and
-`lsst.ap.alerts.tools.demo`.  Every expected failure (unreadable or damaged file,
-unknown schema, unknown id, unreachable broker) ends with one
-``ap-alerts: error: ...`` line on stderr and exit status 1.
+`lsst.ap.alerts.tools.render`, `lsst.ap.alerts.tools.report`,
+`lsst.ap.alerts.delivery.consumer` and `lsst.ap.alerts.tools.demo`, each
+imported by the command that needs it: ``--help`` and the file commands
+start without the butler or pipe_base.  Every expected failure (missing,
+unreadable or damaged file, unknown schema, unknown id, unreachable broker)
+ends with one ``ap-alerts: error: ...`` line on stderr and exit status 1.
 """
 
 from __future__ import annotations
@@ -18,61 +20,88 @@ import json
 import os
 import sys
 
-from ..schemaRegistry import UnknownSchemaError
-from .inspection import (
-    AlertFile,
-    AlertFileError,
-    FileSummary,
-    formatAlertLine,
-    formatHeaderLine,
-    formatSummary,
-    summarizeAlert,
-    summarizeFile,
-)
+from ..version import __version__
 from .progress import Progress
 
 _PROG = "ap-alerts"
 # Exit status of a process killed by SIGPIPE (128 + 13), what shells expect.
 _SIGPIPE_STATUS = 141
+# render.STRETCHES, repeated so that --help does not import astropy and matplotlib (a test
+# checks they agree).
+STRETCHES = ("asinh", "zscale")
 
 
 class _CliError(Exception):
     """An expected failure: print the message, exit 1."""
 
 
-def _inspect(args) -> int:
-    alertFile = AlertFile(args.file)
-    summaries = []
-    if not args.json:
-        print(formatHeaderLine())
+def _alertPaths(path: str) -> list[str]:
+    """The alert files at ``path`` (a file, or the ``*.avro`` under a directory)."""
+    from .inspection import findAlertFiles
+
+    paths = findAlertFiles(path)
+    if not paths:
+        raise _CliError(f"no .avro files under {path}")
+    return paths
+
+
+def _inspectFile(path: str, asJson: bool, summaries: list) -> dict:
+    """Print (or collect as JSON) one file's alert lines and summary."""
+    from .inspection import AlertFile, formatAlertLine, formatSummary, summarizeAlert, summarizeFile
+
+    alertFile = AlertFile(path)
+    mine = []
     # Lines are printed as they are decoded, so a damaged file still shows
     # every alert before the damage.
     for decoded in alertFile:
         summary = summarizeAlert(decoded.alert, decoded.size)
-        summaries.append(summary)
-        if not args.json:
+        mine.append(summary)
+        if not asJson:
             print(formatAlertLine(summary))
-    total = summarizeFile(summaries, alertFile)
+    summaries.extend(mine)
+    total = summarizeFile(mine, alertFile)
+    if not asJson:
+        print(formatSummary(total))
+    return {"file": alertFile.path, "kind": alertFile.kind, "schemaName": alertFile.schemaName,
+            "alerts": [s.toJson() for s in mine], "summary": total.toJson()}
+
+
+def _inspect(args) -> int:
+    from .inspection import formatHeaderLine
+
+    paths = _alertPaths(args.path)
+    single = paths == [args.path]
+    documents, summaries = [], []
+    for path in paths:
+        if not args.json:
+            if not single:
+                print(f"# {path}")
+            print(formatHeaderLine())
+        documents.append(_inspectFile(path, args.json, summaries))
     if args.json:
-        document = {
-            "file": alertFile.path,
-            "kind": alertFile.kind,
-            "schemaName": alertFile.schemaName,
-            "alerts": [s.toJson() for s in summaries],
-            "summary": total.toJson(),
+        document = documents[0] if single else {
+            "directory": args.path, "files": documents,
+            "summary": {"files": len(documents), "count": len(summaries),
+                        "totalBytes": sum(s.size for s in summaries)},
         }
         print(json.dumps(document, indent=1))
-    else:
-        print(formatSummary(total))
+    elif not single:
+        totalBytes = sum(s.size for s in summaries)
+        print(f"{len(paths)} file(s), {len(summaries)} alert(s), {totalBytes:,} bytes total")
     return 0
 
 
 def _validate(args) -> int:
-    from .fileValidation import findAlertFiles, validatePaths
+    from ..schemaRegistry import SchemaRegistry, UnknownSchemaError
+    from .fileValidation import validatePaths
 
-    paths = findAlertFiles(args.path)
-    if not paths:
-        raise _CliError(f"no .avro files under {args.path}")
+    if args.schema is not None:
+        # A wrong --schema is a usage problem, reported once, not per file.
+        try:
+            SchemaRegistry.default().load(args.schema)
+        except UnknownSchemaError as e:
+            raise _CliError(f"--schema {args.schema}: {e}") from None
+    paths = _alertPaths(args.path)
     # Alerts, not files, are counted: one visit's file can take a while.
     with Progress("validate", unit="alert") as progress:
         done = []
@@ -91,28 +120,99 @@ def _validate(args) -> int:
     return 0 if report.ok else 1
 
 
+def _renderPlan(args, ids: list) -> list[tuple[int, str]]:
+    """(diaSourceId, output file) of each figure to draw."""
+    from .render import RENDER_FORMATS
+
+    output = args.output
+    if len(ids) == 1 and not args.all and not os.path.isdir(output):
+        stem, suffix = os.path.splitext(output)
+        if not suffix:
+            output += ".png"
+        elif suffix[1:].lower() not in RENDER_FORMATS:
+            raise _CliError(f"-o {output}: render writes {', '.join('.' + f for f in RENDER_FORMATS)} "
+                            "files (the suffix picks the format)")
+        os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
+        return [(ids[0], output)]
+    # Several figures: -o is a directory.
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise _CliError(f"-o {output}: several figures go into a directory, and this is a file")
+    os.makedirs(output, exist_ok=True)
+    return [(i, os.path.join(output, f"{i}.png")) for i in ids]
+
+
 def _render(args) -> int:
+    from .inspection import AlertFile, formatAlertLine, formatHeaderLine, summarizeAlert
+
+    alerts = {decoded.alert.get("diaSourceId"): decoded for decoded in AlertFile(args.file)}
+    if args.list:
+        print(formatHeaderLine())
+        for decoded in alerts.values():
+            print(formatAlertLine(summarizeAlert(decoded.alert, decoded.size)))
+        return 0
+    if not args.id and not args.all:
+        raise _CliError(f"give --id DIASOURCEID (one or more), --all, or --list to see the {len(alerts)} "
+                        f"alerts of {args.file}")
+    if args.output is None:
+        raise _CliError("give -o/--output: a .png/.svg/.pdf file, or a directory for several alerts")
+    ids = list(alerts) if args.all else list(dict.fromkeys(args.id))
+    missing = [i for i in ids if i not in alerts]
+    if missing:
+        raise _CliError(f"no alert with diaSourceId {', '.join(map(str, missing))} in {args.file} "
+                        f"({len(alerts)} alerts; --list shows them)")
     from .render import renderAlert
 
-    alertFile = AlertFile(args.file)
-    count = 0
-    for decoded in alertFile:
-        count += 1
-        if decoded.alert.get("diaSourceId") == args.id:
-            stamp = renderAlert(decoded.alert, args.output, stretch=args.stretch)
-            print(f"wrote {stamp.path} ({stamp.width}×{stamp.height} px)")
-            return 0
-    raise _CliError(f"no alert with diaSourceId {args.id} in {args.file} ({count} alerts)")
+    for diaSourceId, path in _renderPlan(args, ids):
+        stamp = renderAlert(alerts[diaSourceId].alert, path, stretch=args.stretch)
+        print(f"wrote {stamp.path} ({stamp.width}×{stamp.height} px)", flush=True)
+    return 0
+
+
+def _report(args) -> int:
+    from .report import buildReport
+
+    paths = _alertPaths(args.path)
+    bars = []
+
+    def onAlert(done, total):
+        if not bars:
+            bars.append(Progress("report", total=total, unit="alert"))
+        bars[0].update()
+
+    try:
+        result = buildReport(paths, args.output, stretch=args.stretch, jobs=args.jobs, onAlert=onAlert)
+    finally:
+        for bar in bars:
+            bar.close()
+    for problem in result.problems:
+        print(f"{_PROG}: {problem}", file=sys.stderr)
+    files = len({e.path for e in result.entries})
+    print(f"wrote {result.index}: {len(result.entries)} alerts from {files} file(s); open "
+          f"file://{os.path.abspath(result.index)} in a browser")
+    return 1 if result.problems else 0
 
 
 def _consume(args) -> int:
     from ..delivery.consumer import ConsumeError, consumerConfig, iterTopic
+    from ..delivery.kafkaSettings import (
+        KAFKA_PASSWORD_ENV,
+        KAFKA_SERVER_ENV,
+        KAFKA_TOPIC_ENV,
+        KAFKA_USERNAME_ENV,
+    )
+    from .inspection import FileSummary, formatAlertLine, formatHeaderLine, formatSummary, summarizeAlert
 
+    server = args.server or os.environ.get(KAFKA_SERVER_ENV)
+    topic = args.topic or os.environ.get(KAFKA_TOPIC_ENV)
+    missing = [name for name in (KAFKA_USERNAME_ENV, KAFKA_PASSWORD_ENV) if not os.environ.get(name)]
+    # Where to read comes first (consumerConfig says what is missing); then the login.
+    if server and topic and not args.plaintext and missing:
+        raise _CliError(f"consume logs in with SASL (SCRAM-SHA-512) unless --plaintext is given, using the "
+                        f"producer's credentials; {' and '.join(missing)} not set (give --plaintext for a "
+                        "broker without SASL)")
     try:
         topic, config = consumerConfig(args.server, args.topic, args.plaintext, args.group)
-        summaries = []
-        schemaIds = set()
-        errors = 0
+        summaries, schemaIds, errors = [], set(), 0
         with Progress(f"consume {topic}", total=args.max, unit="message") as progress:
             for message in iterTopic(topic, config, maxMessages=args.max, timeout=args.timeout):
                 progress.update()
@@ -131,8 +231,7 @@ def _consume(args) -> int:
         raise _CliError(str(e)) from None
     schemaId = schemaIds.pop() if len(schemaIds) == 1 else None
     schemaVersion = f"{schemaId // 100}.{schemaId % 100}" if schemaId is not None else None
-    total = FileSummary(len(summaries), schemaVersion, schemaId, sum(s.size for s in summaries))
-    line = formatSummary(total)
+    line = formatSummary(FileSummary(len(summaries), schemaVersion, schemaId, sum(s.size for s in summaries)))
     if errors:
         line += f"; {errors} undecodable message(s)"
     print(line)
@@ -160,14 +259,11 @@ def _positive(text: str) -> int:
     return value
 
 
-def _makeParser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=_PROG, description="Inspect, validate, render and consume Rubin alert packets."
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = commands.add_parser("inspect", help="one line per alert of an Avro file, and a summary")
-    p.add_argument("file", help="alert container file ({visit}_{detector}.avro) or failed-delivery file")
+def _addFileCommands(commands) -> None:
+    p = commands.add_parser("inspect", help="one line per alert of an Avro file (or of each under a "
+                            "directory), and a summary")
+    p.add_argument("path", help="alert container file ({visit}_{detector}.avro), failed-delivery file, "
+                   "or a directory of *.avro")
     p.add_argument("--json", action="store_true", help="print one JSON document instead")
     p.set_defaults(run=_inspect)
 
@@ -177,12 +273,34 @@ def _makeParser() -> argparse.ArgumentParser:
                    "(default: the one each file names)")
     p.set_defaults(run=_validate)
 
-    p = commands.add_parser("render", help="PNG of an alert's cutouts and PSF")
+    p = commands.add_parser("render", help="figure of alerts: cutouts, PSF, light curve, triage flags")
     p.add_argument("file", help="alert file")
-    p.add_argument("--id", type=int, required=True, help="diaSourceId of the alert")
-    p.add_argument("-o", "--output", required=True, help="PNG file to write")
-    p.add_argument("--stretch", choices=("zscale", "asinh"), default="zscale", help="default: zscale")
+    p.add_argument("--id", type=int, nargs="+", metavar="DIASOURCEID", help="alert(s) to draw")
+    p.add_argument("--all", action="store_true", help="draw every alert of the file")
+    p.add_argument("--list", action="store_true", help="list the file's alerts (ids, band, S/N) and stop")
+    p.add_argument("-o", "--output", help="file to write (.png, .svg or .pdf; no suffix: .png) for one "
+                   "alert; a directory ({diaSourceId}.png) for several")
+    p.add_argument("--stretch", choices=STRETCHES, default=STRETCHES[0],
+                   help=f"default: {STRETCHES[0]} (percentile limits; keeps bright cores)")
     p.set_defaults(run=_render)
+
+    p = commands.add_parser("report", help="static HTML report: sortable index of all alerts and a page "
+                            "per alert")
+    p.add_argument("path", help="alert file or directory of *.avro")
+    p.add_argument("-o", "--output", required=True, help="directory to write (index.html, alerts/, thumbs/)")
+    p.add_argument("--stretch", choices=STRETCHES, default=STRETCHES[0], help=f"default: {STRETCHES[0]}")
+    p.add_argument("--jobs", type=_positive, default=min(4, os.cpu_count() or 1),
+                   help="processes drawing the figures (default: CPUs, at most 4)")
+    p.set_defaults(run=_report)
+
+
+def _makeParser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=_PROG, description="Inspect, validate, render, report and consume Rubin alert packets."
+    )
+    parser.add_argument("--version", action="version", version=f"{_PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _addFileCommands(commands)
 
     p = commands.add_parser("consume", help="read and summarise the alerts of a Kafka topic")
     p.add_argument("--topic", help="topic (default: $AP_KAFKA_TOPIC)")
@@ -197,7 +315,7 @@ def _makeParser() -> argparse.ArgumentParser:
     p.set_defaults(run=_consume)
 
     p = commands.add_parser("demo", help="run the demo visit (butler + APDB + pipetask + alerts)")
-    p.add_argument("--workdir", default="demo_repo", help="default: demo_repo")
+    p.add_argument("--workdir", default="demo_repo", help="default: demo_repo (in the current directory)")
     p.add_argument("--sources", type=_positive, default=300, help="DiaSources per detector (default: 300)")
     p.add_argument("--detectors", type=_positive, default=2, help="default: 2")
     p.add_argument("--jobs", type=_positive, default=2, help="parallel pipetask processes (default: 2)")
@@ -205,6 +323,17 @@ def _makeParser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true", help="delete the work directory first")
     p.set_defaults(run=_demo)
     return parser
+
+
+def _isExpected(error: BaseException) -> bool:
+    """Whether ``error`` is a failure to report in one line (not a bug)."""
+    if isinstance(error, _CliError | OSError):
+        return True
+    # Their modules are imported only by the commands that can raise them.
+    inspection = sys.modules.get("lsst.ap.alerts.tools.inspection")
+    registry = sys.modules.get("lsst.ap.alerts.schemaRegistry")
+    return (inspection is not None and isinstance(error, inspection.AlertFileError)) or (
+        registry is not None and isinstance(error, registry.UnknownSchemaError))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,8 +359,10 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return _SIGPIPE_STATUS
-    except (_CliError, AlertFileError, UnknownSchemaError, OSError) as e:
-        print(f"{_PROG}: error: {e}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as e:
+        if not _isExpected(e):
+            raise
+        print(f"{_PROG}: error: {e}", file=sys.stderr)
+        return 1

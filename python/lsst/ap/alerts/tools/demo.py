@@ -394,7 +394,7 @@ def makeDemoInputs(butler: Butler, run: str, apdbPath: str, *, nSources: int = 3
     visitRecord = None
     bar = Progress("simulate", total=nDetectors, unit="detector") if progress else None
     try:
-        for detector, centre in zip(detectors, centres):
+        for detector, centre in zip(detectors, centres, strict=True):
             visit = simulation.makeSimulatedVisit(
                 nSources, historyDepth, seed=seed * 100 + detector, size=imageSize, boresight=centre,
                 boresightRotAngle=_ROT_ANGLE, detector=detector, band=_BAND,
@@ -479,7 +479,8 @@ def pipetaskCommand() -> list[str]:
     script = os.path.join(os.path.dirname(sys.executable), "pipetask")
     if os.path.isfile(script) and os.access(script, os.X_OK):
         return [script]
-    return [sys.executable, "-c", "import sys; from lsst.ctrl.mpexec.cli.pipetask import main; sys.exit(main())"]
+    return [sys.executable, "-c",
+            "import sys; from lsst.ctrl.mpexec.cli.pipetask import main; sys.exit(main())"]
 
 
 def _runPipetask(command: list[str], progress: bool) -> None:

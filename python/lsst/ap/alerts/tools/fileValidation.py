@@ -24,7 +24,6 @@ __all__ = [
 
 import dataclasses
 import io
-import os
 import warnings
 from collections.abc import Callable, Iterable
 
@@ -34,7 +33,7 @@ import fastavro.validation
 from astropy.nddata import CCDData
 
 from ..schemaRegistry import AlertSchema
-from .inspection import CUTOUT_FIELDS, FRAMED, AlertFile, AlertFileError
+from .inspection import CUTOUT_FIELDS, FRAMED, AlertFile, AlertFileError, findAlertFiles
 
 # Longest value representation quoted in a schema problem.
 _MAX_DATUM_CHARS = 60
@@ -209,7 +208,8 @@ def validateFile(path: str, schemaSpec: str | None = None,
     schema = alertFile.schema
     if schema is None:
         report.problems.append(Problem(
-            path, f"embedded schema {alertFile.schemaName!r} names no schema version; give one to check against"
+            path, f"embedded schema {alertFile.schemaName!r} names no schema version; give one to check "
+                  "against"
         ))
         return report
     report.problems.extend(_headerProblems(alertFile, schema))
@@ -256,20 +256,6 @@ def _withoutPath(message: str, path: str) -> str:
     """`AlertFileError` messages start with the path, which `Problem` prints itself."""
     prefix = f"{path}: "
     return message.removeprefix(prefix)
-
-
-def findAlertFiles(path: str) -> list[str]:
-    """The alert files at ``path``: the file itself, or every ``*.avro`` below a directory.
-
-    Hidden files (writers' temporaries) are skipped.  Sorted.
-    """
-    if not os.path.isdir(path):
-        return [path]
-    found = []
-    for root, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(os.path.join(root, f) for f in files if f.endswith(".avro") and not f.startswith("."))
-    return sorted(found)
 
 
 def validatePaths(

@@ -25,6 +25,7 @@ __all__ = [
     "DecodedAlert",
     "FileSummary",
     "abMagnitude",
+    "findAlertFiles",
     "formatAlertLine",
     "formatHeaderLine",
     "formatSummary",
@@ -37,6 +38,7 @@ import dataclasses
 import io
 import json
 import math
+import os
 from collections.abc import Iterator, Sequence
 
 import fastavro
@@ -59,6 +61,27 @@ _CONTAINER_MAGIC = b"Obj\x01"
 
 class AlertFileError(Exception):
     """An alert file cannot be read (the message names the file and place)."""
+
+
+def findAlertFiles(path: str) -> list[str]:
+    """The alert files at ``path``: the file itself, or every ``*.avro`` below a directory.
+
+    Hidden files (writers' temporaries) are skipped.  Sorted.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file or directory")
+    if not os.path.isdir(path):
+        return [path]
+    found = []
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(os.path.join(root, f) for f in files if f.endswith(".avro") and not f.startswith("."))
+    return sorted(found)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,7 +259,9 @@ class AlertFile:
                 try:
                     record = fastavro.schemaless_reader(stream, writerSchema, None)
                 except Exception as e:
-                    raise AlertFileError(f"{self.path}: alert #{index}: cannot decode ({_describe(e)})") from None
+                    raise AlertFileError(
+                        f"{self.path}: alert #{index}: cannot decode ({_describe(e)})"
+                    ) from None
                 yield DecodedAlert(index, record, stream.tell() - start)
                 index += 1
             if stream.read(1):
@@ -421,7 +446,7 @@ def _fmt(value, spec: str) -> str:
 
 
 def _row(values) -> str:
-    return " ".join(f"{v:{align}{width}}" for v, (_, width, align) in zip(values, _COLUMNS))
+    return " ".join(f"{v:{align}{width}}" for v, (_, width, align) in zip(values, _COLUMNS, strict=True))
 
 
 def formatHeaderLine() -> str:

@@ -493,7 +493,7 @@ def _lightCurve(ax, alert: dict) -> dict:
             mine = [r for r in rows if r[3] == band]
             if not mine:
                 continue
-            mjd, flux, err, _ = zip(*mine)
+            mjd, flux, err, _ = zip(*mine, strict=True)
             ax.errorbar(mjd, flux, yerr=err, fmt=symbol, ms=5.5 if filled else 5.0, color=colour,
                         mfc=colour if filled else "none", mec=colour, elinewidth=0.9,
                         alpha=1.0 if filled else 0.75, capsize=0, zorder=3 if filled else 2)
@@ -640,7 +640,7 @@ def renderAlert(alert: dict, path: str, stretch: str = STRETCHES[0]) -> Rendered
     fwhm = psfFwhmPixels(psfCutout[0].psf) if psfCutout is not None else None
     drawn, overlays = {}, {}
     scale = None
-    for ax, (field, title, word) in zip(axes, PANELS):
+    for ax, (field, title, word) in zip(axes, PANELS, strict=False):  # axes[3] is the PSF
         ccd, problem = cutouts[field]
         drawn[field] = ccd is not None
         if ccd is None:
@@ -682,7 +682,7 @@ def renderAlert(alert: dict, path: str, stretch: str = STRETCHES[0]) -> Rendered
     # Saving laid the figure out (equal aspect shrinks the panels): measure now.
     width, height = fig.canvas.get_width_height()
     panels = {}
-    for ax, name in zip(axes + [curveAx], [p[0] for p in PANELS] + ["psf", "lightCurve"]):
+    for ax, name in zip(axes + [curveAx], [p[0] for p in PANELS] + ["psf", "lightCurve"], strict=True):
         box = ax.get_window_extent()
         # Display coordinates have y up from the bottom; image rows run down.
         panels[name] = (math.ceil(box.x0), math.ceil(height - box.y1),
