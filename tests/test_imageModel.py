@@ -214,10 +214,13 @@ class WcsTestCase(lsst.utils.tests.TestCase):
             np.testing.assert_array_equal(wcs.getCdMatrix(), cd)
         self.assertAlmostEqual(wcs.getPixelScale().asArcseconds(), 0.2, places=8)
         self.assertFalse(wcs.isFlipped)
-        # makeCdMatrix: flipX (east left) gives a negative CD1_1 for orientation 0
+        # makeCdMatrix: by default (flipX=False) east is left, a negative CD1_1 for orientation 0
         cd0 = afwGeom.makeCdMatrix(1.0 * geom.arcseconds)
         self.assertLess(cd0[0, 0], 0)
         self.assertGreater(cd0[1, 1], 0)
+        cd1 = afwGeom.makeCdMatrix(1.0 * geom.arcseconds, 30.0 * geom.degrees, True)
+        self.assertAlmostEqual(cd1[0, 0], math.cos(math.radians(30.0)) / 3600.0, places=15)
+        self.assertAlmostEqual(cd1[1, 0], -0.5 / 3600.0, places=15)
         points = [geom.Point2D(x, y) for x in (-100.0, 0.0, 333.3, 1999.0) for y in (-50.0, 0.0, 777.7)]
         for point in points:
             back = wcs.skyToPixel(wcs.pixelToSky(point))

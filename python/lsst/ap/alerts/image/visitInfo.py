@@ -21,7 +21,7 @@ import re
 import time
 
 from .. import geom
-from .exceptions import DomainError, InvalidParameterError
+from .exceptions import DomainError
 
 _NSEC_PER_DAY = 86_400 * 1_000_000_000
 _EPOCH_MJD = 40587  # 1970-01-01
@@ -146,7 +146,7 @@ class DateTime:
         """A naive `datetime.datetime` in ``timescale`` (default TAI), as daf_base."""
         self._check()
         nsecs = self.nsecs(Timescale.TAI if timescale is None else timescale)
-        return datetime.datetime.fromtimestamp(nsecs / 10**9, datetime.timezone.utc).replace(tzinfo=None)
+        return datetime.datetime.fromtimestamp(nsecs / 10**9, datetime.UTC).replace(tzinfo=None)
 
     def __eq__(self, other):
         if not isinstance(other, DateTime):
@@ -322,7 +322,7 @@ class Weather:
 def _eqOrNan(lhs, rhs) -> bool:
     """Element-wise equality where NaN equals NaN (afw's VisitInfo rule)."""
     return all((a == b) or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
-               for a, b in zip(lhs, rhs))
+               for a, b in zip(lhs, rhs, strict=True))
 
 
 class VisitInfo:

@@ -436,13 +436,14 @@ def _rebuildWcs(text):
     return SkyWcs._fromHeader(fits.Header.fromstring(text))
 
 
-def makeCdMatrix(scale: geom.Angle, orientation: geom.Angle = 0 * geom.degrees, flipX: bool = True) -> np.ndarray:
+def makeCdMatrix(scale: geom.Angle, orientation: geom.Angle = 0 * geom.degrees, flipX: bool = False) -> np.ndarray:
     """CD matrix (degrees) for a pixel ``scale``, rotated by
-    ``orientation`` (north through east), mirrored in x if ``flipX``
-    (the usual case: east to the left), as afw's ``makeCdMatrix``."""
+    ``orientation`` (north through east), as afw's ``makeCdMatrix``: by
+    default (``flipX=False``) east is to the left, the usual convention;
+    ``flipX=True`` puts east to the right."""
     orient = orientation.asRadians()
     scaleDeg = scale.asDegrees()
-    xSign = -1.0 if flipX else 1.0
+    xSign = 1.0 if flipX else -1.0
     return np.array([
         [xSign * math.cos(orient) * scaleDeg, math.sin(orient) * scaleDeg],
         [-xSign * math.sin(orient) * scaleDeg, math.cos(orient) * scaleDeg],
