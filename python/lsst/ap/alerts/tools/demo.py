@@ -22,6 +22,7 @@ from __future__ import annotations
 
 __all__ = [
     "INSTRUMENT",
+    "LATEST_LINK",
     "DemoCam",
     "DemoInputs",
     "DemoResult",
@@ -29,13 +30,16 @@ __all__ = [
     "pipelinePath",
     "pipetaskCommand",
     "runDemo",
+    "shellCommand",
     "subprocessEnvironment",
 ]
 
+import contextlib
 import dataclasses
 import datetime
 import glob
 import os
+import shlex
 import shutil
 import site
 import subprocess
@@ -56,6 +60,9 @@ from .progress import Progress
 
 INSTRUMENT = "DemoCam"
 """Name of the demo instrument."""
+
+LATEST_LINK = "latest"
+"""Link in the work directory to the alert files of the newest run."""
 
 _BAND = "r"
 _PHYSICAL_FILTER = "r_57"  # LSSTCam's, as the simulated exposures' filter label
@@ -184,6 +191,8 @@ class DemoResult:
         task metadata).
     command : `list` [`str`]
         The ``pipetask`` command line.
+    firstDiaSourceId : `int` or `None`
+        diaSourceId of the first alert of the first file (for the next steps).
     """
 
     workdir: str
@@ -205,6 +214,7 @@ class DemoResult:
     pipetaskSeconds: float
     packagingSeconds: dict[int, float]
     command: list[str]
+    firstDiaSourceId: int | None = None
 
     @property
     def meanBytes(self) -> float:
@@ -226,17 +236,78 @@ class DemoResult:
         ]
         lines += [f"  {path} ({_size(os.path.getsize(path))})" for path in self.alertFiles]
         lines.append(f"APDB: {self.apdb}")
-        packaging = sum(self.packagingSeconds.values())
-        lines.append(
-            "Packaging (PackageAlertsTask.run): "
-            + ", ".join(f"{s:.2f} s" for _, s in sorted(self.packagingSeconds.items()))
-            + (f" per detector, {self.nAlerts / packaging:.0f} alerts/s." if packaging > 0 else ".")
-        )
+        lines.append(self._packagingLine())
         lines.append(
             f"Took {self.seconds:.1f} s: inputs {self.simulateSeconds:.1f} s "
-            f"({'reused' if self.reusedInputs else 'simulated'}), pipetask {self.pipetaskSeconds:.1f} s."
+            f"({'reused' if self.reusedInputs else 'simulated'}), pipetask {self.pipetaskSeconds:.1f} s "
+            "(process start-up and butler I/O included)."
         )
+        lines.append(f"pipetask command:\n  {shellCommand(self.command)}")
+        lines.append("Next (ready to paste):")
+        lines += [f"  {shellCommand(step)}" for step in self.nextSteps()]
         return "\n".join(lines)
+
+    def _packagingLine(self) -> str:
+        """Time of `PackageAlertsTask.run` in each detector's quantum, and the rate over their sum."""
+        times = sorted(self.packagingSeconds.items())
+        total = sum(s for _, s in times)
+        each = ", ".join(f"detector {d} {s:.2f} s" for d, s in times)
+        rate = ""
+        if total > 0:
+            rate = f"; {self.nAlerts:,} alerts in {total:.2f} s = {self.nAlerts / total:,.0f} alerts/s"
+        return f"PackageAlertsTask.run, one call per detector quantum: {each}{rate}."
+
+    def nextSteps(self) -> list[list[str]]:
+        """Commands to look at this run's alerts (paths relative to the current directory when inside it)."""
+        latest = _shortPath(os.path.join(self.workdir, LATEST_LINK))
+        files = [os.path.join(latest, os.path.basename(path)) for path in self.alertFiles]
+        steps = [["ap-alerts", "validate", latest]]
+        if files:
+            steps += [
+                ["ap-alerts", "inspect", files[0]],
+                ["ap-alerts", "render", files[0], "--list"],
+                ["ap-alerts", "render", files[0], "--id", str(self.firstDiaSourceId), "-o", "alert.png"],
+            ]
+        steps += [
+            ["ap-alerts", "report", latest, "-o", _shortPath(os.path.join(self.workdir, "report"))],
+            ["butler", "query-datasets", _shortPath(self.repo), self.datasetType,
+             "--collections", self.outputRun],
+        ]
+        return steps
+
+
+def shellCommand(argv: list[str]) -> str:
+    """``argv`` as one line to paste into a POSIX shell.
+
+    Like `shlex.join`, but an argument holding single quotes and nothing
+    else special (a ``-d`` query such as ``instrument='DemoCam'``) is
+    wrapped in double quotes, which reads better than shlex's ``'"'"'``.
+    """
+    words = []
+    for arg in argv:
+        if "'" in arg and not any(c in arg for c in '"$`\\!'):
+            words.append(f'"{arg}"')
+        else:
+            words.append(shlex.quote(arg))
+    return " ".join(words)
+
+
+def _shortPath(path: str) -> str:
+    """``path`` relative to the current directory if it is inside it, else absolute."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith(os.pardir) else relative
+
+
+def _pointLatest(workdir: str, alertDir: str) -> None:
+    """Make ``workdir/latest`` a link to the newest run's alert directory (replaced atomically)."""
+    link = os.path.join(workdir, LATEST_LINK)
+    temporary = f"{link}.{os.getpid()}.tmp"
+    try:
+        os.symlink(os.path.relpath(alertDir, workdir), temporary)
+        os.replace(temporary, link)
+    except OSError:  # no symlinks here: the summary names the run's directory anyway
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
 
 
 def _size(nBytes: float) -> str:
@@ -554,7 +625,8 @@ def runDemo(workdir: str = "demo_repo", nSources: int = 300, nDetectors: int = 2
     if fresh and os.path.exists(workdir):
         # Never wipe a directory this demo did not make.
         if os.listdir(workdir) and not os.path.exists(os.path.join(workdir, "repo", "butler.yaml")):
-            raise FileExistsError(f"fresh=True would delete {workdir}, which is not a demo work directory")
+            raise FileExistsError(f"refusing to delete {workdir} (--fresh): it is not empty and holds no "
+                                  "demo repository (repo/butler.yaml); choose another --workdir")
         shutil.rmtree(workdir)
     os.makedirs(os.path.join(workdir, "apdb"), exist_ok=True)
     repo = os.path.join(workdir, "repo")
@@ -600,7 +672,7 @@ def runDemo(workdir: str = "demo_repo", nSources: int = 300, nDetectors: int = 2
         "-c", f"{label}:alertPackager.doWriteAlerts=True",
         "-c", f"{label}:alertPackager.alertWriteLocation={alertDir}",
     ]
-    say(f"Running {' '.join(command)}")
+    say(f"Running {shellCommand(command)}")
     _runPipetask(command, progress)
     finished = time.monotonic()
 
@@ -618,6 +690,7 @@ def runDemo(workdir: str = "demo_repo", nSources: int = 300, nDetectors: int = 2
                                                                                     clock="Utc")
     alertFiles = sorted(glob.glob(os.path.join(alertDir, "*.avro")))
     fileAlerts = sum(_countRecords(path) for path in alertFiles)
+    _pointLatest(workdir, alertDir)
     result = DemoResult(
         workdir=workdir, repo=repo, apdb=f"sqlite:///{apdbPath}", inputCollection=inputRun,
         outputCollection=outputChain, outputRun=outputRun, datasetType=datasetType, visit=int(visit),
@@ -625,9 +698,19 @@ def runDemo(workdir: str = "demo_repo", nSources: int = 300, nDetectors: int = 2
         alertFiles=alertFiles, fileAlerts=fileAlerts, reusedInputs=reused,
         seconds=time.monotonic() - start, simulateSeconds=simulated - start,
         pipetaskSeconds=finished - simulated, packagingSeconds=packagingSeconds, command=command,
+        firstDiaSourceId=_firstDiaSourceId(alertFiles[0]) if alertFiles else None,
     )
     print(result.summary(), flush=True)
     return result
+
+
+def _firstDiaSourceId(path: str) -> int | None:
+    """diaSourceId of the first alert of an Avro container file."""
+    import fastavro
+
+    with open(path, "rb") as stream:
+        first = next(iter(fastavro.reader(stream)), None)
+    return first["diaSourceId"] if first is not None else None
 
 
 def _countRecords(path: str) -> int:
