@@ -474,9 +474,11 @@ class AlertProducer:
             # Serve the queued log lines and errors: the first says why.
             admin.poll(0)
             reasons = [e.str() for e in errors if e.code() != kafka.KafkaError._ALL_BROKERS_DOWN]
+            # The client's error name (e.g. _TRANSPORT) stays in the message, as upstream's exception has it.
+            code = exc.args[0].name() if exc.args and hasattr(exc.args[0], "name") else "KafkaException"
             raise BrokerUnavailableError(
                 f"Kafka broker at {self._server} did not answer within {self.config.maxTimeout:g} s "
-                f"(maxTimeout): {reasons[-1] if reasons else describeKafkaError(exc)}"
+                f"(maxTimeout; {code}): {reasons[-1] if reasons else describeKafkaError(exc)}"
             ) from None
         topicMetadata = metadata.topics.get(self._topic)
         if topicMetadata is None:
