@@ -8,7 +8,8 @@ incompressible cutouts), and sends them:
 - ``new``: `lsst.ap.alerts.delivery.producer.AlertProducer.produce` (asynchronous
   produce, one final flush, per-message delivery accounting);
 - ``upstream``: what ``lsst.ap.association.PackageAlertsTask`` does: the same
-  client settings, ``produce`` then ``flush()`` for every message.
+  client settings without idempotence (``acks=all`` is librdkafka's default
+  anyway), ``produce`` then ``flush()`` for every message.
 
 Each run gets a fresh broker; after timing, its topic is read back to check
 that every alert arrived. Prints alerts/s, MB/s and the ratio.
@@ -212,8 +213,11 @@ def main(argv=None):
                 if name == "new":
                     elapsed = runNew(config, messages)
                 else:
-                    # The same client settings as the new producer (upstream's).
-                    elapsed = runUpstream(kafkaClientSettings(config).producerConfig, topic, messages)
+                    # upstream's client settings: the new producer's without
+                    # idempotence, which upstream does not enable.
+                    upstreamConfig = dict(kafkaClientSettings(config).producerConfig)
+                    del upstreamConfig["enable.idempotence"]
+                    elapsed = runUpstream(upstreamConfig, topic, messages)
                 received = len(kafkaBrokers.consumeAll(broker.bootstrap, topic, len(messages)))
             if received != len(messages):
                 raise RuntimeError(f"{name}: topic holds {received} of {len(messages)} alerts")
