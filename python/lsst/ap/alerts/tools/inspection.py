@@ -343,8 +343,8 @@ def abMagnitude(flux: float | None) -> float | None:
     """AB magnitude of a flux in nJy (`None` unless the flux is positive and finite)."""
     if flux is None or not math.isfinite(flux) or flux <= 0:
         return None
-    # 3631 Jy is AB magnitude 0.
-    return -2.5 * math.log10(flux * 1e-9 / 3631.0)
+    # AB: m = -2.5 log10(f / (erg s^-1 cm^-2 Hz^-1)) - 48.6, so 1 nJy is m = 31.4.
+    return 31.4 - 2.5 * math.log10(flux)
 
 
 def triageFlags(source: dict) -> tuple[str, ...]:

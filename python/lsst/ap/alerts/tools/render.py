@@ -38,6 +38,7 @@ __all__ = [
 import dataclasses
 import io
 import math
+import textwrap
 import warnings
 
 import numpy as np
@@ -78,7 +79,8 @@ _LIMITS = 0.32  # line of stretch limits under the stamps
 _CURVE = 2.5
 _CURVE_TOP_GAP = 0.35
 _CURVE_BOTTOM = 0.5  # axis labels under the light curve
-_CAPTION = 0.95
+_CAPTION = 1.1
+_CAPTION_CHARS = 140  # monospace characters per caption line
 _BACKGROUND = "#f4f4f4"
 _EMPTY_PANEL = "#dcdcdc"
 _BAD_PIXEL = "#2b3a55"
@@ -450,8 +452,9 @@ def _psfPanel(ax, psf: np.ndarray, frameShape, scale, word: str, fwhm) -> None:
         centre = (left + pw / 2.0, bottom + ph / 2.0)
         ax.add_patch(matplotlib.patches.Circle(centre, fwhm / 2.0, fill=False, ec="white", lw=1.0, ls="--"))
         text = f"FWHM {fwhm:.2f} px" + (f" = {fwhm * scale:.2f}″" if scale else "")
+        # On the colour map's dark end: no outline needed (and SVG keeps it as text).
         ax.text(0.5, 0.04, text, transform=ax.transAxes, ha="center", va="bottom", color="white",
-                fontsize=9.5, path_effects=_TEXT_OUTLINE)
+                fontsize=9.5)
     ax.set_title(f"PSF of {word} ({pw}×{ph} px, to scale)", fontsize=10.5)
 
 
@@ -561,7 +564,7 @@ def _caption(alert: dict) -> tuple[str, str]:
     dipole = {True: "YES", False: "no"}.get(summary.isDipole, "?")
     flags = ", ".join(summary.flags) if summary.flags else "none set"
     triage = f"reliability {reliability}   isDipole {dipole}   flags: {flags}"
-    return identity, triage
+    return identity, "\n".join(textwrap.wrap(triage, _CAPTION_CHARS, break_on_hyphens=False))
 
 
 def _layout():
@@ -672,13 +675,16 @@ def renderAlert(alert: dict, path: str, stretch: str = STRETCHES[0]) -> Rendered
     curveAx = fig.add_axes(curveRect)
     points = _lightCurve(curveAx, alert)
     identity, triage = _caption(alert)
-    fig.text(0.5, (0.62 * _CAPTION) / size[1], identity, ha="center", va="center", fontsize=10,
+    fig.text(0.5, (_CAPTION - 0.3) / size[1], identity, ha="center", va="center", fontsize=10,
              family="monospace", linespacing=1.45)
     summary = summarizeAlert(alert, 0)
-    fig.text(0.5, (0.17 * _CAPTION) / size[1], triage, ha="center", va="center", fontsize=10,
+    # Hangs from a fixed line: a long list of flags wraps downwards.
+    fig.text(0.5, 0.42 / size[1], triage, ha="center", va="top", fontsize=10, linespacing=1.3,
              family="monospace", color=_WARNING if summary.flags or summary.isDipole else "#1a1a1a",
              fontweight="bold" if summary.flags else "normal")
-    fig.savefig(path, dpi=_DPI, facecolor=_BACKGROUND, format=fileFormat)
+    # SVG keeps its text as text (searchable, editable), not glyph outlines.
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(path, dpi=_DPI, facecolor=_BACKGROUND, format=fileFormat)
     # Saving laid the figure out (equal aspect shrinks the panels): measure now.
     width, height = fig.canvas.get_width_height()
     panels = {}
