@@ -84,6 +84,18 @@ class TaskProduceTestCase(lsst.utils.tests.TestCase):
             self.assertIn("producer_timestamp", dict(msg.headers()))
         self.assertEqual(os.listdir(self.tmp.name), [])
 
+    def testBrokerDownAtConstruction(self):
+        """No broker on the port: the task's constructor raises one error naming the server and the wait."""
+        from kafkaBrokers import freePort
+
+        from lsst.ap.alerts.delivery.producer import BrokerUnavailableError
+
+        server = f"127.0.0.1:{freePort()}"
+        with mock.patch.dict(os.environ, {"AP_KAFKA_SERVER": server}):
+            with self.assertRaises(BrokerUnavailableError) as cm:
+                self.makeTask(maxTimeout=1.0)
+        self.assertIn(f"Kafka broker at {server} did not answer within 1 s", str(cm.exception))
+
     def testProduceAlertDicts(self):
         """produceAlerts also takes upstream-style alert dicts."""
         visit = self.visit
