@@ -244,10 +244,14 @@ def _demo(args) -> int:
     except ImportError as e:
         raise _CliError(f"the demo is not available: {e}") from None
     try:
+        if args.bps:
+            from .bpsDemo import checkBpsInstalled
+
+            checkBpsInstalled()
         # runDemo prints its own summary.
         runDemo(workdir=args.workdir, nSources=args.sources, nDetectors=args.detectors,
-                jobs=args.jobs, seed=args.seed, fresh=args.fresh)
-    except (RuntimeError, ValueError) as e:  # pipetask failure, bad parameters
+                jobs=args.jobs, seed=args.seed, fresh=args.fresh, bps=args.bps)
+    except (RuntimeError, ValueError) as e:  # pipetask/bps failure, bad parameters
         raise _CliError(f"demo failed: {e}") from None
     return 0
 
@@ -321,6 +325,8 @@ def _makeParser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=_positive, default=2, help="parallel pipetask processes (default: 2)")
     p.add_argument("--seed", type=int, default=0, help="default: 0")
     p.add_argument("--fresh", action="store_true", help="delete the work directory first")
+    p.add_argument("--bps", action="store_true", help="run the pipeline with bps submit (Parsl on this "
+                   "machine, --jobs cores; needs the bps extra) instead of pipetask run")
     p.set_defaults(run=_demo)
     return parser
 

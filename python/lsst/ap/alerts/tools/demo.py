@@ -237,12 +237,13 @@ class DemoResult:
         lines += [f"  {path} ({_size(os.path.getsize(path))})" for path in self.alertFiles]
         lines.append(f"APDB: {self.apdb}")
         lines.append(self._packagingLine())
+        runner = "bps submit" if "submit" in self.command else "pipetask"
         lines.append(
             f"Took {self.seconds:.1f} s: inputs {self.simulateSeconds:.1f} s "
-            f"({'reused' if self.reusedInputs else 'simulated'}), pipetask {self.pipetaskSeconds:.1f} s "
+            f"({'reused' if self.reusedInputs else 'simulated'}), {runner} {self.pipetaskSeconds:.1f} s "
             "(process start-up and butler I/O included)."
         )
-        lines.append(f"pipetask command:\n  {shellCommand(self.command)}")
+        lines.append(f"{runner} command:\n  {shellCommand(self.command)}")
         lines.append("Next (ready to paste):")
         lines += [f"  {shellCommand(step)}" for step in self.nextSteps()]
         return "\n".join(lines)
@@ -582,7 +583,7 @@ def _newRunName(butler: Butler, chain: str) -> str:
 
 def runDemo(workdir: str = "demo_repo", nSources: int = 300, nDetectors: int = 2, jobs: int = 2,
             seed: int = 0, historyDepth: int = 20, fresh: bool = False, progress: bool = True,
-            imageSize: int = 1024) -> DemoResult:
+            imageSize: int = 1024, bps: bool = False) -> DemoResult:
     """Simulate a visit, run the PackageAlerts pipeline on it with ``pipetask`` and report.
 
     Parameters
@@ -606,6 +607,9 @@ def runDemo(workdir: str = "demo_repo", nSources: int = 300, nDetectors: int = 2
         Show progress and ``pipetask``'s log on stderr.
     imageSize : `int`
         Detector width and height in pixels.
+    bps : `bool`
+        Run the pipeline with ``bps submit`` on Parsl's Local site (``jobs``
+        cores) instead of ``pipetask run``; see `lsst.ap.alerts.tools.bpsDemo`.
 
     Returns
     -------
@@ -664,16 +668,23 @@ def runDemo(workdir: str = "demo_repo", nSources: int = 300, nDetectors: int = 2
 
     alertDir = os.path.join(workdir, "alerts", key, outputRun.rsplit("/", 1)[-1])
     label = _TASK_LABEL
-    command = pipetaskCommand() + [
-        "run", "-b", repo, "-i", inputRun, "-o", outputChain, "--output-run", outputRun,
-        "-p", pipelinePath(), "--register-dataset-types", "-j", str(jobs),
-        "-d", f"instrument='{INSTRUMENT}' AND visit={visit}",
-        "-c", f"{label}:doSolarSystemSources=True",
-        "-c", f"{label}:alertPackager.doWriteAlerts=True",
-        "-c", f"{label}:alertPackager.alertWriteLocation={alertDir}",
-    ]
-    say(f"Running {shellCommand(command)}")
-    _runPipetask(command, progress)
+    if bps:
+        from .bpsDemo import runBpsSubmit
+
+        command = runBpsSubmit(workdir, repo, inputRun, outputChain, outputRun,
+                               f"instrument='{INSTRUMENT}' AND visit={visit}", alertDir,
+                               expectedQuanta=len(detectors), cores=jobs, progress=progress).command
+    else:
+        command = pipetaskCommand() + [
+            "run", "-b", repo, "-i", inputRun, "-o", outputChain, "--output-run", outputRun,
+            "-p", pipelinePath(), "--register-dataset-types", "-j", str(jobs),
+            "-d", f"instrument='{INSTRUMENT}' AND visit={visit}",
+            "-c", f"{label}:doSolarSystemSources=True",
+            "-c", f"{label}:alertPackager.doWriteAlerts=True",
+            "-c", f"{label}:alertPackager.alertWriteLocation={alertDir}",
+        ]
+        say(f"Running {shellCommand(command)}")
+        _runPipetask(command, progress)
     finished = time.monotonic()
 
     datasetType = datasetTypes["alerts"][0]
