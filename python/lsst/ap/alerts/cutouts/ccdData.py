@@ -1,121 +1,154 @@
-"""The public CCDData path of a cutout: `astropy.nddata.CCDData` and its FITS bytes.
+"""The public CCDData path of a cutout: upstream's algorithm through the afw API.
 
-Serialized cutout layout (one FITS file per cutout, what
-``CCDData.read(..., format="fits")`` reads):
-
-==========  ========================================================
-HDU         content
-==========  ========================================================
-PRIMARY     calibrated image, float32, BUNIT nJy; local TAN WCS
-            (CRPIX at the source, CRVAL its sky position, CD the local
-            Jacobian); CUTMINX/CUTMINY such that FITS pixel i is parent
-            (afw) pixel i + CUTMIN; ROTPA (boresight rotation, degrees)
-            when known; MP_<plane> keys
-UNCERT      variance, float32, UTYPE VarianceUncertainty
-MASK        afw integer mask planes (int32) with MP_<plane> = bit
-            keywords; CCDData.read turns it into a boolean "any plane
-            set" mask, read the HDU directly for the planes
-PSFIMAGE    PSF kernel image (float64, sums to 1), when available
-==========  ========================================================
+`makeCcdDataCutout` builds a cutout as ``lsst.ap.association`` does
+(``getCutout``, ``PhotoCalib.calibrateImage``, ``skyToPixel``, the local
+WCS) and `ccdDataToFitsBytes` serializes it as ``CCDData.write`` does, plus
+the AFWMASK HDU (layout: `lsst.ap.alerts.cutouts.fits`).  The task's fast
+path writes the same bytes without astropy; the tests hold the two equal.
 """
 
 from __future__ import annotations
 
-__all__ = ["MASK_PLANES_META", "ccdDataToFitsBytes", "makeCcdData"]
+__all__ = ["UNUSABLE_PLANES", "AlertCutout", "ccdDataToFitsBytes", "makeCcdDataCutout", "readCutout"]
 
 import io
 
 import astropy.units as u
 import numpy as np
 from astropy import wcs as astropyWcs
+from astropy.io import fits
 from astropy.nddata import CCDData, VarianceUncertainty
 
-from .pixels import CutoutArrays, calibrate
+from .fits import AFWMASK_EXTNAME
+from .geometry import localTransformMatrix
 
-# CCDData.meta key holding the mask plane dictionary (written to the MASK HDU
-# as MP_* keys, never to PRIMARY).
-MASK_PLANES_META = "maskPlanes"
+# afw mask planes whose pixels hold no usable measurement: no data, a
+# defective or saturated pixel, a cosmic ray, too close to the edge to be
+# processed, a value interpolated over one of those, or an unflagged NaN.
+# DETECTED, DETECTED_NEGATIVE, SUSPECT, CROSSTALK, STREAK, ... only describe
+# a pixel that still holds a measurement.
+UNUSABLE_PLANES = ("NO_DATA", "BAD", "SAT", "CR", "EDGE", "INTRP", "UNMASKEDNAN")
 
 
-def makeCcdData(
-    arrays: CutoutArrays,
-    calibrationMean: float,
-    crpix: tuple[float, float],
-    crval: tuple[float, float],
-    cdMatrix: np.ndarray,
-    psf: np.ndarray | None,
-    maskPlanes: dict[str, int],
-    rotPa: float | None,
-) -> CCDData:
-    """Build the calibrated `CCDData` of one cutout.
+class AlertCutout(CCDData):
+    """A cutout's `~astropy.nddata.CCDData` that also knows its afw mask planes.
+
+    ``flags`` holds the afw mask (int32); ``maskPlanes`` maps plane names to
+    bit numbers (written as the AFWMASK HDU's ``MP_*`` keys).
 
     Parameters
     ----------
-    arrays : `CutoutArrays`
-        Uncalibrated pixels.
-    calibrationMean : `float`
-        nJy per instrumental unit (``PhotoCalib.getCalibrationMean()``);
-        image × mean, variance × mean², as ``PhotoCalib.calibrateImage``.
-    crpix : `tuple` [`float`, `float`]
-        FITS (1-based) pixel of the source within the cutout.
-    crval : `tuple` [`float`, `float`]
-        Source RA, Dec in degrees.
-    cdMatrix : `numpy.ndarray`
-        2×2 local CD matrix, degrees per pixel.
+    *args, **kwargs
+        As `~astropy.nddata.CCDData`.
+    maskPlanes : `dict` [`str`, `int`], optional
+        Plane name → bit (default: those of ``args[0]`` if it is an
+        `AlertCutout`, else none).
+    """
+
+    def __init__(self, *args, maskPlanes=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if maskPlanes is None and args and isinstance(args[0], AlertCutout):
+            maskPlanes = args[0].maskPlanes
+        self.maskPlanes = dict(maskPlanes or {})
+
+    def _slice(self, item):
+        kwargs = super()._slice(item)
+        kwargs["maskPlanes"] = self.maskPlanes
+        return kwargs
+
+
+def makeCcdDataCutout(image, skyCenter, pixelCenter, extent, photoCalib, psf, rotPa) -> AlertCutout:
+    """Cut, calibrate and describe one cutout, as upstream does.
+
+    Parameters
+    ----------
+    image : `lsst.afw.image.Exposure`
+        Image to cut (``pixelCenter`` must lie on it).
+    skyCenter : `lsst.geom.SpherePoint`
+        Source position: the cutout WCS is tangent there.
+    pixelCenter : `lsst.geom.Point2D`
+        Centre of the box.
+    extent : `lsst.geom.Extent2I`
+        Box size.
+    photoCalib : `lsst.afw.image.PhotoCalib`
+        Calibration to nJy.
     psf : `numpy.ndarray` or `None`
         PSF kernel image to attach.
-    maskPlanes : `dict` [`str`, `int`]
-        Mask plane name → bit number, written as ``MP_<name>`` keys.
     rotPa : `float` or `None`
         Boresight rotation angle in degrees (``ROTPA``).
     """
+    cutout = image.getCutout(pixelCenter, extent)
+    bbox = cutout.getBBox()
+    # CUTMIN such that FITS pixel i (1-based) is parent pixel i + CUTMIN.
+    cutMinX, cutMinY = bbox.getMinX() - 1, bbox.getMinY() - 1
+    wcs = cutout.getWcs()
+    center = wcs.skyToPixel(skyCenter)
+    calibrated = photoCalib.calibrateImage(cutout.getMaskedImage())
     cutoutWcs = astropyWcs.WCS(naxis=2)
-    cutoutWcs.array_shape = arrays.image.shape
+    cutoutWcs.array_shape = (bbox.getHeight(), bbox.getWidth())
     cutoutWcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
     cutoutWcs.wcs.cunit = ["deg", "deg"]
-    cutoutWcs.wcs.crpix = list(crpix)
-    cutoutWcs.wcs.crval = list(crval)
-    cutoutWcs.wcs.cd = np.asarray(cdMatrix)
-    meta = {"cutMinX": arrays.minX - 1, "cutMinY": arrays.minY - 1}
-    if rotPa is not None and np.isfinite(rotPa):
+    cutoutWcs.wcs.crpix = [center.getX() - cutMinX, center.getY() - cutMinY]
+    cutoutWcs.wcs.crval = [skyCenter.getRa().asDegrees(), skyCenter.getDec().asDegrees()]
+    cutoutWcs.wcs.cd = localTransformMatrix(wcs, center, skyCenter)
+    meta = {"cutMinX": cutMinX, "cutMinY": cutMinY}
+    if rotPa is not None:
         meta["ROTPA"] = float(rotPa)
-    meta[MASK_PLANES_META] = dict(maskPlanes)
-    image, variance = calibrate(arrays, calibrationMean)
-    return CCDData(
-        data=image,
-        uncertainty=VarianceUncertainty(variance),
-        flags=arrays.mask,
+    return AlertCutout(
+        data=calibrated.getImage().array,
+        uncertainty=VarianceUncertainty(calibrated.getVariance().array),
+        flags=calibrated.getMask().array,
         wcs=cutoutWcs,
-        psf=psf,
+        psf=None if psf is None else np.asarray(psf, dtype=np.float64),
         meta=meta,
         unit=u.nJy,
+        maskPlanes=dict(cutout.getMask().getMaskPlaneDict()),
     )
 
 
 def ccdDataToFitsBytes(cutout: CCDData) -> bytes:
-    """Serialize a cutout to FITS bytes, keeping its integer mask planes.
+    """FITS bytes of a cutout: what ``CCDData.write`` writes, then its afw mask planes.
 
-    ``CCDData.write`` writes data, uncertainty, PSF and WCS but never the
-    ``flags`` upstream puts the afw mask in unless asked; they are written
-    here as the ``MASK`` HDU with the ``MP_*`` plane keys taken from
-    ``meta["maskPlanes"]`` (set by `makeCcdData`).
+    The ``flags`` (the afw mask, which ``CCDData.write`` leaves out) follow
+    as the AFWMASK HDU, with ``MP_*`` keys when the cutout is an
+    `AlertCutout`.
     """
-    planes = cutout.meta.get(MASK_PLANES_META, {})
-    if MASK_PLANES_META in cutout.meta:
-        cutout = cutout.copy()
-        del cutout.meta[MASK_PLANES_META]
-    hdus = cutout.to_hdu(hdu_mask=None, hdu_flags="MASK" if cutout.flags is not None else None,
-                         hdu_psf="PSFIMAGE")
+    hdus = cutout.to_hdu()
     if cutout.flags is not None:
-        maskHdu = hdus["MASK"]
-        maskHdu.data = np.asarray(maskHdu.data, dtype=np.int32)
-        for name, bit in planes.items():
+        afwMask = fits.ImageHDU(np.asarray(cutout.flags, dtype=np.int32), name=AFWMASK_EXTNAME)
+        for name, bit in sorted(getattr(cutout, "maskPlanes", {}).items(), key=lambda item: item[1]):
             key = f"MP_{name}"
-            # Long names as explicit HIERARCH cards, as afw writes them (and no warning).
-            maskHdu.header[key if len(key) <= 8 else f"HIERARCH {key}"] = bit
-        # Keep the layout of the direct writer: MASK last.
-        hdus.remove(maskHdu)
-        hdus.append(maskHdu)
+            # Long names as explicit HIERARCH cards (no astropy warning), as afw writes them.
+            afwMask.header[key if len(key) <= 8 else f"HIERARCH {key}"] = bit
+        hdus.append(afwMask)
     with io.BytesIO() as stream:
         hdus.writeto(stream)
         return stream.getvalue()
+
+
+def readCutout(data: bytes) -> AlertCutout:
+    """Read an alert cutout, with afw's planes as ``flags`` and a mask of unusable pixels.
+
+    ``CCDData.read`` alone gives the same image, variance, WCS and PSF and no
+    mask.  Here ``mask`` is True where a plane of `UNUSABLE_PLANES` is set.
+    """
+    ccd = CCDData.read(io.BytesIO(data), format="fits")
+    flags, planes, mask = None, {}, None
+    with fits.open(io.BytesIO(data)) as hdus:
+        if AFWMASK_EXTNAME in hdus:
+            afwMask = hdus[AFWMASK_EXTNAME]
+            flags = np.array(afwMask.data)
+            planes = {key[3:]: int(value) for key, value in afwMask.header.items() if key.startswith("MP_")}
+            bits = sum(1 << planes[name] for name in UNUSABLE_PLANES if name in planes)
+            mask = (flags & bits) != 0
+    return AlertCutout(
+        ccd.data,
+        uncertainty=ccd.uncertainty,
+        wcs=ccd.wcs,
+        meta=ccd.meta,
+        unit=ccd.unit,
+        psf=ccd.psf,
+        mask=mask,
+        flags=flags,
+        maskPlanes=planes,
+    )

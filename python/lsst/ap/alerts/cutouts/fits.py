@@ -1,194 +1,285 @@
-"""Write cutout FITS files directly, without astropy's writer.
+"""The cutout FITS layout, in one place, and a writer that emits it without astropy.
 
-``CCDData.write`` costs about 3 ms per cutout, most of it building astropy
-``Header``/``WCS``/HDU objects; an alert has three cutouts.  `CutoutFitsWriter`
-emits the same layout (`lsst.ap.alerts.cutouts.ccdData`: PRIMARY image + local TAN WCS,
-UNCERT variance, PSFIMAGE, MASK planes) from a few formatted cards and the
-big-endian array bytes.  ``CCDData.read`` reads both the same (tested).
+A cutout is one FITS file:
 
-A file's size follows from its shapes alone, so the task sizes every alert
-first and then writes each cutout straight into its alert's bytes: the
-parent's pixels are calibrated and byte-swapped into place in one pass, and
-the block padding is the destination's zeros.
+==========  =======  ==============================================================
+HDU         BITPIX   content
+==========  =======  ==============================================================
+PRIMARY     -32      calibrated image (nJy); ``CUTMINX``/``CUTMINY`` (FITS pixel
+                     i is parent pixel i + CUTMIN), ``ROTPA`` when known, ``BUNIT``,
+                     and the local TAN WCS as astropy writes it (PC + CDELT,
+                     LONPOLE, LATPOLE, MJDREF, RADESYS, wcslib's comments)
+UNCERT      -32      variance (nJy²), ``UTYPE = 'VarianceUncertainty'``
+PSFIMAGE    -64      PSF kernel image, when the PSF could be evaluated
+AFWMASK     32       afw mask planes, one ``MP_<plane>`` = bit key per plane
+==========  =======  ==============================================================
+
+The first three HDUs are byte for byte what astropy's ``CCDData.write``
+writes for the cutout's `~astropy.nddata.CCDData` (upstream's
+``streamCcdDataToBytes``); there is no ``MASK`` HDU, so ``CCDData.read``
+gives no mask, as for upstream's alerts.  AFWMASK is written as astropy
+writes an ``ImageHDU`` with those keys.
+
+``CCDData.write`` costs about 3 ms per cutout, most of it in astropy's
+``Header``/``WCS`` objects.  `CutoutFitsWriter` formats the same cards from
+templates (numbers as wcslib's ``% 20.14G`` and astropy's card rules) and
+lays out the big-endian pixels directly.  A file's size follows from its
+shapes alone, so every alert is sized first and each cutout is then written
+straight into its alert's bytes.
 """
 
 from __future__ import annotations
 
-__all__ = ["CutoutFitsWriter"]
+__all__ = ["AFWMASK_EXTNAME", "CutoutFitsWriter", "PrimaryHeaders"]
 
 import math
 
 import numpy as np
 
+AFWMASK_EXTNAME = "AFWMASK"
+
 _BLOCK = 2880
 _CARD = 80
+_VALUE = 20  # width of a fixed-format value
+# Marks a number's place in a header template (as wide as the number).
+_SLOT = "\x00" * _VALUE
+_WCS_FORMAT = "% 20.14G"  # wcslib's format when astropy asks for 14 digits (WCSHDO_P14)
+_INT_FORMAT = "%20d"
+_PC_KEYS = ("PC1_1", "PC1_2", "PC2_1", "PC2_2")
+# wcslib leaves out PC elements equal to the identity's.
+_PC_IDENTITY = (1.0, 0.0, 0.0, 1.0)
 
 
-def _pad(data: bytes, fill: bytes) -> bytes:
-    """Pad to a whole number of FITS blocks."""
-    extra = -len(data) % _BLOCK
-    return data + fill * extra if extra else data
+# -- cards as astropy formats them ------------------------------------------------
 
 
-def _card(key: str, value: str) -> str:
-    """A fixed-format card: value right-justified to column 30 when it fits."""
-    return f"{key:<8}= {value:>20}".ljust(_CARD)
+def _card(key: str, value: str, comment: str = "") -> str:
+    text = f"{key:<8}= {value:>{_VALUE}}"
+    return (f"{text} / {comment}" if comment else text).ljust(_CARD)
 
 
-def _int(key: str, value: int) -> str:
-    return _card(key, str(int(value)))
-
-
-def _string(key: str, value: str) -> str:
+def _stringValue(value: str) -> str:
     quoted = "'" + value.replace("'", "''").ljust(8) + "'"
-    return f"{key:<8}= {quoted:<20}".ljust(_CARD)
+    return quoted.ljust(_VALUE)
 
 
-def _logical(key: str, value: bool) -> str:
-    return _card(key, "T" if value else "F")
+def _logical(key: str, value: bool, comment: str = "") -> str:
+    return _card(key, "T" if value else "F", comment)
 
 
-def _planeCard(name: str, bit: int) -> str:
-    """``MP_<plane>`` card; names over 8 characters need HIERARCH, as afw and astropy write them."""
-    key = f"MP_{name}"
+def _hierarchOrShort(key: str, value: int) -> str:
+    """A card astropy writes for ``header[key] = value``, HIERARCH for keys over 8 characters."""
     if len(key) <= 8:
-        return _int(key, bit)
-    return f"HIERARCH {key} = {int(bit)}".ljust(_CARD)
+        return _card(key, str(int(value)))
+    return f"HIERARCH {key} = {int(value)}".ljust(_CARD)
 
 
-def _header(cards: list[str]) -> bytes:
+def _axes(first: str, bitpix: int, shape) -> list[str]:
+    """The mandatory cards of an image HDU (``first``: the SIMPLE or XTENSION card)."""
+    return [
+        first,
+        _card("BITPIX", str(bitpix), "array data type"),
+        _card("NAXIS", "2", "number of array dimensions"),
+        _card("NAXIS1", str(int(shape[1]))),
+        _card("NAXIS2", str(int(shape[0]))),
+    ]
+
+
+def _extensionCards(bitpix: int, shape, extname: str, extra: list[str] = ()) -> list[str]:
+    cards = _axes(_card("XTENSION", _stringValue("IMAGE"), "Image extension"), bitpix, shape)
+    cards += [_card("PCOUNT", "0", "number of parameters"), _card("GCOUNT", "1", "number of groups")]
+    cards += list(extra)
+    cards.append(_card("EXTNAME", _stringValue(extname), "extension name"))
+    return cards
+
+
+def _header(cards: list[str]) -> str:
     text = "".join(cards) + "END".ljust(_CARD)
-    return _pad(text.encode("ascii"), b" ")
+    return text + " " * (-len(text) % _BLOCK)
 
 
 def _paddedSize(nbytes: int) -> int:
     return nbytes + (-nbytes % _BLOCK)
 
 
-def _imageAxes(kind: str, bitpix: int, shape) -> list[str]:
-    first = _logical("SIMPLE", True) if kind == "primary" else _string("XTENSION", "IMAGE")
-    cards = [first, _int("BITPIX", bitpix), _int("NAXIS", 2), _int("NAXIS1", shape[1]),
-             _int("NAXIS2", shape[0])]
-    if kind == "primary":
-        cards.append(_logical("EXTEND", True))
-    else:
-        cards += [_int("PCOUNT", 0), _int("GCOUNT", 1)]
+# -- WCS cards as wcslib writes them (astropy's WCS.to_header) ----------------------
+
+
+def _wcsCard(key: str, value: str, comment: str) -> str:
+    """wcslib's keyrecord: ``%-8.8s= %-20s / %-47s``, a longer value shortening the comment."""
+    width = 47 - max(len(value) - _VALUE, 0)
+    return f"{key:<8}= {value:<{_VALUE}} / {comment[:width]:<{width}}"
+
+
+def _wcsNumber(value: float) -> str:
+    """A number as wcslib prints it: ``% 20.14G``, ``.0`` appended when that shows no point."""
+    text = _WCS_FORMAT % value
+    if "." in text or "E" in text:
+        return text
+    # wcslib shifts the digits left by one or two blanks to append the fraction.
+    shift = 2 if text.startswith("  ") else 1 if text.startswith(" ") else 0
+    return text[shift:] + ".0"[:shift]
+
+
+def _wcsCards(numbers: dict[str, str], pcKeys, northPole: bool) -> list[str]:
+    """The cards of the cutout's TAN WCS, in wcslib's order, from formatted numbers."""
+    cards = [_wcsCard("WCSAXES", f"{2:20d}", "Number of coordinate axes")]
+    cards += [
+        _wcsCard(f"CRPIX{i}", numbers[f"CRPIX{i}"], "Pixel coordinate of reference point") for i in (1, 2)
+    ]
+    cards += [_wcsCard(key, numbers[key], "Coordinate transformation matrix element") for key in pcKeys]
+    cards += [
+        _wcsCard(f"CDELT{i}", _wcsNumber(1.0), "[deg] Coordinate increment at reference point")
+        for i in (1, 2)
+    ]
+    cards += [_wcsCard(f"CUNIT{i}", "'deg'", "Units of coordinate increment and value") for i in (1, 2)]
+    cards += [
+        _wcsCard("CTYPE1", "'RA---TAN'", "Right ascension, gnomonic projection"),
+        _wcsCard("CTYPE2", "'DEC--TAN'", "Declination, gnomonic projection"),
+    ]
+    cards += [
+        _wcsCard(f"CRVAL{i}", numbers[f"CRVAL{i}"], "[deg] Coordinate value at reference point")
+        for i in (1, 2)
+    ]
+    # A TAN projection's native pole: LONPOLE 180 unless the reference point is the north pole.
+    cards += [
+        _wcsCard(
+            "LONPOLE", _wcsNumber(0.0 if northPole else 180.0), "[deg] Native longitude of celestial pole"
+        ),
+        _wcsCard("LATPOLE", numbers["CRVAL2"], "[deg] Native latitude of celestial pole"),
+        _wcsCard("MJDREF", _wcsNumber(0.0), "[d] MJD of fiducial time"),
+        _wcsCard("RADESYS", "'ICRS'", "Equatorial coordinate system"),
+    ]
     return cards
 
 
-def _valueSlot(key: str, slot: str) -> str:
-    """A card whose value is ``%``-formatted in later, right-justified to column 40.
+class PrimaryHeaders:
+    """PRIMARY headers of a visit's cutouts, formatted from cached templates.
 
-    Free-format values are valid FITS for non-mandatory keywords; 30 columns
-    hold a 17-significant-digit float (exact double round trip) in full.
-    ``slot`` is `_INT` or `_FLOAT` (``#`` keeps the decimal point, ``G``
-    gives FITS's upper-case exponent).
-    """
-    return f"{key:<8}= {slot}".ljust(_CARD - 30 + len(slot))
-
-
-_INT = "%30d"
-_FLOAT = "%#30.17G"
-_WCS_KEYS = ("CRPIX1", "CRPIX2", "CD1_1", "CD1_2", "CD2_1", "CD2_2")
-# Numbers of a PRIMARY header without ROTPA: CUTMINX/Y, the WCS keys, CRVAL1/2.
-_PRIMARY_VALUES = 2 + len(_WCS_KEYS) + 2
-
-
-class CutoutFitsWriter:
-    """Serialize cutouts of one image as FITS files.
-
-    Headers are templates built once per cutout shape; per cutout only the
-    numbers are formatted in.
+    One per visit: the images of a visit share ROTPA, and images on the same
+    WCS share their headers (the cache returns the same `bytes`).
 
     Parameters
     ----------
-    maskPlanes : `dict` [`str`, `int`]
-        Mask plane name → bit number of the parent image, written as
-        ``MP_<name>`` keys on the MASK HDU.
+    rotPa : `float` or `None`
+        Boresight rotation angle in degrees (``ROTPA``), or `None`.
     """
 
-    def __init__(self, maskPlanes: dict[str, int]):
-        self._planeCards = [_planeCard(name, bit) for name, bit in sorted(maskPlanes.items(), key=lambda kv: kv[1])]
-        self._templates: dict[tuple, str] = {}
+    def __init__(self, rotPa: float | None):
+        self._rotPaCards = [] if rotPa is None else [_rotPaCard(rotPa)]
+        self._templates: dict[tuple, tuple[str, int]] = {}
         self._headers: dict[tuple, bytes] = {}
-        self._sizes: dict[tuple, int] = {}
-        self._layouts: dict[tuple, tuple] = {}
 
-    def _primaryTemplate(self, shape, withRotPa: bool) -> str:
-        key = (tuple(shape), withRotPa)
-        template = self._templates.get(key)
-        if template is None:
-            cards = _imageAxes("primary", -32, shape)
-            cards += [_valueSlot("CUTMINX", _INT), _valueSlot("CUTMINY", _INT)]
-            if withRotPa:
-                cards.append(_valueSlot("ROTPA", _FLOAT))
-            cards += [_string("BUNIT", "nJy"), _int("WCSAXES", 2)]
-            cards += [_valueSlot(k, _FLOAT) for k in _WCS_KEYS]
-            cards += [_string("CUNIT1", "deg"), _string("CUNIT2", "deg"),
-                      _string("CTYPE1", "RA---TAN"), _string("CTYPE2", "DEC--TAN"),
-                      _valueSlot("CRVAL1", _FLOAT), _valueSlot("CRVAL2", _FLOAT), _string("RADESYS", "ICRS")]
-            text = "".join(cards)
-            template = text + "END".ljust(_CARD) + " " * (-(len(cards) + 1) * _CARD % _BLOCK)
-            self._templates[key] = template
-        return template
-
-    def _extensionHeader(self, kind: str, shape) -> bytes:
-        """UNCERT, MASK and PSFIMAGE headers: fixed for a given shape."""
-        key = (kind, tuple(shape))
-        header = self._headers.get(key)
-        if header is None:
-            if kind == "UNCERT":
-                cards = _imageAxes("ext", -32, shape) + [_string("UTYPE", "VarianceUncertainty"),
-                                                          _string("EXTNAME", "UNCERT")]
-            elif kind == "MASK":
-                cards = _imageAxes("ext", 32, shape) + [_string("EXTNAME", "MASK")] + self._planeCards
-            else:
-                cards = _imageAxes("ext", -64, shape) + [_string("EXTNAME", "PSFIMAGE")]
-            header = self._headers[key] = _header(cards)
-        return header
-
-    @staticmethod
-    def headerValues(cutMinX, cutMinY, crpixX, crpixY, cdMatrices, ra, dec, rotPa) -> np.ndarray:
-        """The numbers of many PRIMARY headers, one row per cutout (what `primaryHeader` formats).
-
-        Parameters
-        ----------
-        cutMinX, cutMinY : `numpy.ndarray`
-            CUTMINX, CUTMINY (integers).
-        crpixX, crpixY : `numpy.ndarray`
-            FITS reference pixel (1-based).
-        cdMatrices : `numpy.ndarray`
-            (n, 2, 2) CD matrices, degrees per pixel.
-        ra, dec : `numpy.ndarray`
-            CRVAL in degrees.
-        rotPa : `float` or `None`
-            ROTPA in degrees, the same for all.
-        """
-        cd = np.asarray(cdMatrices, dtype=float).reshape(-1, 4)
-        columns = [cutMinX, cutMinY] + ([] if rotPa is None else [np.full(len(cd), float(rotPa))])
-        columns += [crpixX, crpixY, cd[:, 0], cd[:, 1], cd[:, 2], cd[:, 3], ra, dec]
-        return np.column_stack([np.asarray(c, dtype=float) for c in columns])
-
-    def primaryHeader(self, shape, values) -> bytes:
-        """The PRIMARY header of one cutout.
+    def header(self, shape, cutMinX: int, cutMinY: int, crpix, cdMatrix, crval) -> bytes:
+        """The PRIMARY header (with its padding) of one cutout.
 
         Parameters
         ----------
         shape : `tuple` [`int`, `int`]
             Cutout (height, width).
-        values : `tuple` [`float`, ...]
-            A row of `headerValues`: CUTMINX, CUTMINY, [ROTPA,] CRPIX1,
-            CRPIX2, CD1_1, CD1_2, CD2_1, CD2_2, CRVAL1, CRVAL2.
+        cutMinX, cutMinY : `int`
+            ``CUTMINX``, ``CUTMINY``.
+        crpix : `tuple` [`float`, `float`]
+            FITS (1-based) reference pixel.
+        cdMatrix : sequence of `float`
+            CD1_1, CD1_2, CD2_1, CD2_2 in degrees per pixel.
+        crval : `tuple` [`float`, `float`]
+            Reference RA, Dec in degrees.
 
         Raises
         ------
         ValueError
             If a value is not finite (FITS cannot hold it).
         """
-        if not all(map(math.isfinite, values)):
-            raise ValueError(f"non-finite cutout header value in {values}")
-        withRotPa = len(values) > _PRIMARY_VALUES
-        return (self._primaryTemplate(shape, withRotPa) % tuple(values)).encode("ascii")
+        key = (shape[0], shape[1], cutMinX, cutMinY, *crpix, *cdMatrix, *crval)
+        header = self._headers.get(key)
+        if header is None:
+            header = self._headers[key] = self._format(shape, cutMinX, cutMinY, crpix, cdMatrix, crval)
+        return header
+
+    def _format(self, shape, cutMinX, cutMinY, crpix, cdMatrix, crval) -> bytes:
+        floats = (*crpix, *cdMatrix, *crval)
+        if not all(map(math.isfinite, floats)):
+            raise ValueError(f"non-finite cutout header value in CRPIX {crpix}, CD {cdMatrix}, CRVAL {crval}")
+        present = tuple(value != identity for value, identity in zip(cdMatrix, _PC_IDENTITY, strict=True))
+        northPole = crval[1] == 90.0
+        values = [v for v, keep in zip(cdMatrix, present, strict=True) if keep]
+        if not any(map(float.is_integer, floats)):
+            template, length = self._template(tuple(shape), present, northPole)
+            text = template % (cutMinX, cutMinY, *crpix, *values, *crval, crval[1])
+            if len(text) == length:
+                return text.encode("ascii")
+        # A whole number (wcslib appends ".0") or a number wider than its slot.
+        numbers = dict(zip(("CRPIX1", "CRPIX2"), map(_wcsNumber, crpix), strict=True))
+        numbers.update(zip(("CRVAL1", "CRVAL2"), map(_wcsNumber, crval), strict=True))
+        pcKeys = [k for k, keep in zip(_PC_KEYS, present, strict=True) if keep]
+        numbers.update(zip(pcKeys, map(_wcsNumber, values), strict=True))
+        cards = self._leadingCards(shape, str(int(cutMinX)), str(int(cutMinY)))
+        return _header(cards + _wcsCards(numbers, pcKeys, northPole)).encode("ascii")
+
+    def _leadingCards(self, shape, cutMinX: str, cutMinY: str) -> list[str]:
+        """The cards before the WCS: axes, CUTMINX/Y, ROTPA, BUNIT (CCDData's meta and unit)."""
+        cards = _axes(_logical("SIMPLE", True, "conforms to FITS standard"), -32, shape)
+        cards += [_logical("EXTEND", True), _card("CUTMINX", cutMinX), _card("CUTMINY", cutMinY)]
+        return cards + self._rotPaCards + [_card("BUNIT", _stringValue("nJy"))]
+
+    def _template(self, shape, present, northPole) -> tuple[str, int]:
+        """A header with ``%`` slots for the numbers, and the length of a filled-in header."""
+        key = (shape, present, northPole)
+        cached = self._templates.get(key)
+        if cached is None:
+            pcKeys = [k for k, keep in zip(_PC_KEYS, present, strict=True) if keep]
+            numbers = {k: _SLOT for k in ("CRPIX1", "CRPIX2", "CRVAL1", "CRVAL2", *pcKeys)}
+            text = _header(self._leadingCards(shape, _SLOT, _SLOT) + _wcsCards(numbers, pcKeys, northPole))
+            formats = iter([_INT_FORMAT] * 2 + [_WCS_FORMAT] * (len(numbers) + 1))
+            pieces = text.replace("%", "%%").split(_SLOT)
+            template = pieces[0] + "".join(next(formats) + piece for piece in pieces[1:])
+            cached = self._templates[key] = (template, len(text))
+        return cached
+
+
+def _rotPaCard(rotPa: float) -> str:
+    """ROTPA as astropy formats a float (its own rules, once per visit)."""
+    from astropy.io.fits import Card
+
+    return Card("ROTPA", float(rotPa)).image
+
+
+class CutoutFitsWriter:
+    """Serialize the cutouts of one image as FITS files.
+
+    Extension headers are built once per shape.
+
+    Parameters
+    ----------
+    maskPlanes : `dict` [`str`, `int`]
+        Mask plane name → bit number of the parent image, written as
+        ``MP_<name>`` keys of the AFWMASK HDU.
+    """
+
+    def __init__(self, maskPlanes: dict[str, int]):
+        self._planeCards = [
+            _hierarchOrShort(f"MP_{name}", bit)
+            for name, bit in sorted(maskPlanes.items(), key=lambda item: item[1])
+        ]
+        self._headers: dict[tuple, bytes] = {}
+        self._sizes: dict[tuple, int] = {}
+
+    def _extensionHeader(self, kind: str, shape) -> bytes:
+        """UNCERT, PSFIMAGE and AFWMASK headers: fixed for a given shape."""
+        key = (kind, tuple(shape))
+        header = self._headers.get(key)
+        if header is None:
+            if kind == "UNCERT":
+                cards = _extensionCards(
+                    -32, shape, "UNCERT", [_card("UTYPE", _stringValue("VarianceUncertainty"))]
+                )
+            elif kind == "PSFIMAGE":
+                cards = _extensionCards(-64, shape, "PSFIMAGE")
+            else:
+                cards = _extensionCards(32, shape, AFWMASK_EXTNAME) + self._planeCards
+            header = self._headers[key] = _header(cards).encode("ascii")
+        return header
 
     def psfHdu(self, psf: np.ndarray) -> bytes:
         """The whole PSFIMAGE HDU (header, float64 pixels, padding) of a PSF kernel image."""
@@ -197,16 +288,22 @@ class CutoutFitsWriter:
 
     def fileSize(self, shape, primaryHeader: bytes, psfHdu: bytes | None) -> int:
         """Size in bytes of the file `writeInto` writes for these parts."""
-        key = (shape, len(primaryHeader), 0 if psfHdu is None else len(psfHdu))
+        key = (tuple(shape), len(primaryHeader), 0 if psfHdu is None else len(psfHdu))
         size = self._sizes.get(key)
         if size is None:
             pixels = _paddedSize(4 * shape[0] * shape[1])
-            size = self._sizes[key] = (key[1] + key[2] + len(self._extensionHeader("UNCERT", shape))
-                                       + len(self._extensionHeader("MASK", shape)) + 3 * pixels)
+            size = self._sizes[key] = (
+                key[1]
+                + key[2]
+                + len(self._extensionHeader("UNCERT", shape))
+                + len(self._extensionHeader("AFWMASK", shape))
+                + 3 * pixels
+            )
         return size
 
-    def writeInto(self, out, offset: int, shape, primaryHeader: bytes, image, variance, mask,
-                  psfHdu: bytes | None) -> int:
+    def writeInto(
+        self, out, offset: int, shape, primaryHeader: bytes, image, variance, mask, psfHdu: bytes | None
+    ) -> int:
         """Write one cutout's FITS file into ``out`` at ``offset``.
 
         Parameters
@@ -219,7 +316,7 @@ class CutoutFitsWriter:
         shape : `tuple` [`int`, `int`]
             Cutout (height, width).
         primaryHeader : `bytes`
-            From `primaryHeader`.
+            From `PrimaryHeaders.header`.
         image, variance, mask : bytes-like
             The pixels as FITS stores them: calibrated image and variance as
             big-endian float32, mask planes as big-endian int32.
@@ -231,25 +328,22 @@ class CutoutFitsWriter:
         end : `int`
             Offset just past the file (``offset + fileSize(...)``).
         """
-        layout = self._layouts.get(shape)
-        if layout is None:
-            layout = self._layouts[shape] = (self._extensionHeader("UNCERT", shape),
-                                             self._extensionHeader("MASK", shape),
-                                             _paddedSize(4 * shape[0] * shape[1]))
-        uncertHeader, maskHeader, padded = layout
+        padded = _paddedSize(4 * shape[0] * shape[1])
+        uncertHeader = self._extensionHeader("UNCERT", shape)
+        maskHeader = self._extensionHeader("AFWMASK", shape)
         # Pixel data is followed by zero padding (already zero in ``out``).
         o = offset + len(primaryHeader)
         out[offset:o] = primaryHeader
-        out[o:o + len(image)] = image
+        out[o : o + len(image)] = image
         o += padded
-        out[o:o + len(uncertHeader)] = uncertHeader
+        out[o : o + len(uncertHeader)] = uncertHeader
         o += len(uncertHeader)
-        out[o:o + len(variance)] = variance
+        out[o : o + len(variance)] = variance
         o += padded
         if psfHdu is not None:
-            out[o:o + len(psfHdu)] = psfHdu
+            out[o : o + len(psfHdu)] = psfHdu
             o += len(psfHdu)
-        out[o:o + len(maskHeader)] = maskHeader
+        out[o : o + len(maskHeader)] = maskHeader
         o += len(maskHeader)
-        out[o:o + len(mask)] = mask
+        out[o : o + len(mask)] = mask
         return o + padded

@@ -7,7 +7,7 @@ objects and the package's own model; `lsst.ap.alerts._afw` picks which.
 
 from __future__ import annotations
 
-__all__ = ["ArrayCutter", "CutoutArrays", "calibrate", "calibrationScales"]
+__all__ = ["ArrayCutter", "CutoutArrays", "calibrationScales"]
 
 import dataclasses
 
@@ -26,7 +26,7 @@ class CutoutArrays:
     minX, minY : `int`
         Parent pixel of the cutout's first pixel (the box may leave the parent).
     image, variance : `numpy.ndarray`
-        float32; NaN off the parent.
+        float32; off the parent the image is NaN and the variance +inf.
     mask : `numpy.ndarray`
         int32 afw mask planes; NO_DATA off the parent.
     """
@@ -41,20 +41,19 @@ class CutoutArrays:
 class ArrayCutter:
     """Cut boxes out of one exposure's pixel arrays.
 
-    Same pixels and padding as afw's ``Exposure.getCutout``: NaN image and
-    variance and the NO_DATA mask bit where the box leaves the parent.
+    Same pixels and padding as afw's ``Exposure.getCutout``: a NaN image,
+    +inf variance and the NO_DATA mask bit where the box leaves the parent.
     Works on the arrays directly (fetched once) instead of building an
     Exposure per cutout.
 
     Parameters
     ----------
-    exposure : `lsst.afw.image.Exposure`
-        Parent exposure.
+    masked : `lsst.afw.image.MaskedImage`
+        Parent pixels (its bounding box in parent coordinates).
     """
 
-    def __init__(self, exposure):
-        masked = exposure.getMaskedImage()
-        bbox = exposure.getBBox()
+    def __init__(self, masked):
+        bbox = masked.getBBox()
         self._x0, self._y0 = bbox.getMinX(), bbox.getMinY()
         self._image = masked.image.array
         self._variance = masked.variance.array
@@ -80,7 +79,7 @@ class ArrayCutter:
                 return CutoutArrays(minX, minY, image.copy(), variance.copy(), mask.astype(np.int32))
             return CutoutArrays(minX, minY, image, variance, mask)
         image = np.full((height, width), np.nan, dtype=np.float32)
-        variance = np.full((height, width), np.nan, dtype=np.float32)
+        variance = np.full((height, width), np.inf, dtype=np.float32)
         mask = np.full((height, width), self._noData, dtype=np.int32)
         if x0 < x1 and y0 < y1:
             dst = (slice(y0 - ly, y1 - ly), slice(x0 - lx, x1 - lx))
@@ -111,8 +110,10 @@ class ArrayCutter:
         """
         rows = np.asarray(minY) - self._y0
         columns = np.asarray(minX) - self._x0
-        return tuple(sliding_window_view(array, (size, size))[rows, columns]
-                     for array in (self._image, self._variance, self._mask))
+        return tuple(
+            sliding_window_view(array, (size, size))[rows, columns]
+            for array in (self._image, self._variance, self._mask)
+        )
 
     def cutCentered(self, center, extent) -> CutoutArrays:
         """The box afw's ``getCutout(center, extent)`` would take."""
@@ -121,18 +122,13 @@ class ArrayCutter:
         return self.cut(int(minX), int(minY), width, height)
 
 
-def calibrate(arrays: CutoutArrays, calibrationMean: float) -> tuple[np.ndarray, np.ndarray]:
-    """Calibrated float32 image and variance, bit for bit as afw's ``PhotoCalib.calibrateImage``.
-
-    afw multiplies a float image by the float-cast mean, and the variance by
-    the float-cast square of the (double) mean.
-    """
-    scale, varianceScale = calibrationScales(calibrationMean)
-    return arrays.image * scale, arrays.variance * varianceScale
-
-
 def calibrationScales(calibrationMean: float) -> tuple[np.float32, np.float32]:
-    """The float32 factors afw's ``calibrateImage`` applies to image and variance."""
-    mean = float(calibrationMean)
-    return np.float32(mean), np.float32(mean * mean)
+    """The float32 factors a spatially constant ``PhotoCalib.calibrateImage`` applies.
 
+    afw multiplies the float image by the float-cast mean, and the variance
+    by the square of that float, computed in float (checked against afw:
+    squaring the double mean first differs in the last bit for about one
+    pixel in three).
+    """
+    scale = np.float32(calibrationMean)
+    return scale, scale * scale

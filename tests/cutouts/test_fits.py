@@ -1,0 +1,161 @@
+"""The cutout FITS layout written without astropy (`lsst.ap.alerts.cutouts.fits`) against astropy itself."""
+
+import io
+import unittest
+
+import astropy.units as u
+import lsst.utils.tests
+import numpy as np
+from astropy import wcs as astropyWcs
+from astropy.io import fits
+from astropy.nddata import CCDData, VarianceUncertainty
+
+from lsst.ap.alerts.cutouts.fits import AFWMASK_EXTNAME, CutoutFitsWriter, PrimaryHeaders
+
+PLANES = {
+    "BAD": 0,
+    "SAT": 1,
+    "INTRP": 2,
+    "CR": 3,
+    "EDGE": 4,
+    "DETECTED": 5,
+    "DETECTED_NEGATIVE": 6,
+    "SUSPECT": 7,
+    "NO_DATA": 8,
+    "VIGNETTED": 9,
+    "STREAK": 10,
+    "CROSSTALK": 11,
+}
+
+
+def astropyFile(shape, cutMin, crpix, cd, crval, rotPa, psf=None):
+    """What CCDData.write writes for a cutout with these numbers (upstream's serialization)."""
+    cutoutWcs = astropyWcs.WCS(naxis=2)
+    cutoutWcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    cutoutWcs.wcs.cunit = ["deg", "deg"]
+    cutoutWcs.wcs.crpix = list(crpix)
+    cutoutWcs.wcs.crval = list(crval)
+    cutoutWcs.wcs.cd = np.reshape(cd, (2, 2))
+    meta = {"cutMinX": cutMin[0], "cutMinY": cutMin[1]}
+    if rotPa is not None:
+        meta["ROTPA"] = rotPa
+    ccd = CCDData(
+        np.zeros(shape, np.float32),
+        uncertainty=VarianceUncertainty(np.ones(shape, np.float32)),
+        wcs=cutoutWcs,
+        meta=meta,
+        unit=u.nJy,
+        psf=psf,
+    )
+    with io.BytesIO() as stream:
+        ccd.write(stream, format="fits")
+        return stream.getvalue()
+
+
+def headerBlocks(data):
+    """Each HDU's header bytes (with padding), by name."""
+    with fits.open(io.BytesIO(data)) as hdus:
+        return {hdu.name: data[hdu.fileinfo()["hdrLoc"] : hdu.fileinfo()["datLoc"]] for hdu in hdus}
+
+
+class PrimaryHeaderTestCase(lsst.utils.tests.TestCase):
+    def check(self, shape, cutMin, crpix, cd, crval, rotPa):
+        ours = PrimaryHeaders(rotPa).header(shape, cutMin[0], cutMin[1], crpix, list(cd), crval)
+        expected = headerBlocks(astropyFile(shape, cutMin, crpix, cd, crval, rotPa))["PRIMARY"]
+        self.assertEqual(ours.decode(), expected.decode())
+
+    def testRandomCutouts(self):
+        rng = np.random.default_rng(11)
+        for _ in range(300):
+            side = int(rng.integers(5, 110))
+            self.check(
+                (side, side),
+                (int(rng.integers(-60, 4000)), int(rng.integers(-60, 4000))),
+                tuple(rng.uniform(-5, 110, 2)),
+                rng.normal(0, 5.5e-5, 4),
+                (float(rng.uniform(0, 360)), float(rng.uniform(-90, 90))),
+                None if rng.random() < 0.3 else float(rng.uniform(-180, 180)),
+            )
+
+    def testSpecialValues(self):
+        """Whole numbers (wcslib appends .0), identity PC elements (left out), the poles, odd ROTPAs."""
+        cases = [
+            ((30, 30), (0, 0), (15.0, 16.0), (-5.5e-5, 0.0, 0.0, 5.5e-5), (10.0, 20.0), 0.0),
+            ((30, 30), (-7, 3), (15.5, -2.0), (1.0, 2e-7, -0.0, 1.0), (0.0, 90.0), None),
+            (
+                (31, 31),
+                (5, 6),
+                (1e-20, 123456.0),
+                (-5.5e-5, 1e-30, 3e-9, 5.5e-5),
+                (359.999999999, -90.0),
+                -0.0,
+            ),
+            (
+                (102, 102),
+                (4000, 4000),
+                (51.25, 50.75),
+                (-1e-100, 2e-100, 1e100, 5.5e-5),
+                (180.0, -89.0),
+                1e-20,
+            ),
+        ]
+        for case in cases:
+            with self.subTest(case=case):
+                self.check(*case)
+
+    def testNonFiniteRejected(self):
+        with self.assertRaises(ValueError):
+            PrimaryHeaders(None).header((30, 30), 0, 0, (1.0, float("nan")), [1e-5, 0, 0, 1e-5], (1.0, 2.0))
+
+    def testSharedHeaders(self):
+        headers = PrimaryHeaders(12.5)
+        args = ((30, 30), 1, 2, (3.5, 4.5), [1e-5, 2e-7, 3e-7, -1e-5], (5.0, 6.0))
+        self.assertIs(headers.header(*args), headers.header(*args))
+
+
+class ExtensionsTestCase(lsst.utils.tests.TestCase):
+    def testExtensionHeadersAndLayout(self):
+        """UNCERT and PSFIMAGE as CCDData.write; AFWMASK as astropy writes the planes; the sizes add up."""
+        shape, psf = (27, 27), np.random.default_rng(1).random((21, 21))
+        numbers = ((3, 4), (14.2, 13.9), (-5.5e-5, 1e-7, 2e-7, 5.5e-5), (30.0, -30.0), 45.0)
+        expected = astropyFile(shape, *numbers, psf=psf)
+        maskHdu = fits.ImageHDU(np.zeros(shape, np.int32), name=AFWMASK_EXTNAME)
+        for name, bit in PLANES.items():
+            maskHdu.header[f"HIERARCH MP_{name}" if len(name) > 5 else f"MP_{name}"] = bit
+        with io.BytesIO() as stream:
+            maskHdu.writeto(stream)
+            expected += stream.getvalue()[2880:]  # the extension alone, after its dummy primary
+
+        rng = np.random.default_rng(2)
+        image = rng.normal(size=shape).astype(">f4")
+        variance = rng.random(shape).astype(">f4")
+        mask = rng.integers(0, 1 << 12, shape).astype(">i4")
+        writer = CutoutFitsWriter(PLANES)
+        primary = PrimaryHeaders(numbers[-1]).header(shape, *numbers[0], *numbers[1:3], numbers[3])
+        size = writer.fileSize(shape, primary, writer.psfHdu(psf))
+        out = memoryview(bytearray(size + 10))
+        end = writer.writeInto(
+            out, 10, shape, primary, image.tobytes(), variance.tobytes(), mask.tobytes(), writer.psfHdu(psf)
+        )
+        self.assertEqual(end, size + 10)
+        ours = bytes(out[10:])
+        self.assertEqual(headerBlocks(ours), headerBlocks(expected))
+        with fits.open(io.BytesIO(ours)) as hdus:
+            self.assertEqual([hdu.name for hdu in hdus], ["PRIMARY", "UNCERT", "PSFIMAGE", AFWMASK_EXTNAME])
+            np.testing.assert_array_equal(hdus["PRIMARY"].data, image)
+            np.testing.assert_array_equal(hdus["UNCERT"].data, variance)
+            np.testing.assert_array_equal(hdus["PSFIMAGE"].data, psf)
+            np.testing.assert_array_equal(hdus[AFWMASK_EXTNAME].data, mask)
+
+
+class MemoryTester(lsst.utils.tests.MemoryTestCase):
+    pass
+
+
+def setup_module(module):
+    lsst.utils.tests.init()
+
+
+if __name__ == "__main__":
+    lsst.utils.tests.init()
+    unittest.main()

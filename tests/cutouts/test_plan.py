@@ -1,0 +1,210 @@
+"""Every cutout of a crowded visit, as `PackageAlertsTask.run` writes it (`lsst.ap.alerts.cutouts.plan`).
+
+For every cutout (edge cutouts included), on the model and on real afw:
+
+- the alert's bytes are ``streamCcdDataToBytes(createCcdDataCutout(...))``;
+- its PRIMARY, UNCERT and PSFIMAGE HDUs are what astropy's ``CCDData.write``
+  writes for that cutout, byte for byte (upstream's serialization);
+- ``CCDData.read`` gives no mask; `readCutout` masks only unusable pixels.
+
+With real afw the pixels, CRPIX, CD and CRVAL are also compared with
+upstream's recipe rebuilt from afw's API (``getCutout``,
+``PhotoCalib.calibrateImage``, AST's Jacobian): byte for byte.
+"""
+
+import io
+import logging
+import unittest
+
+import lsst.utils.tests
+import numpy as np
+from astropy import wcs as astropyWcs
+from astropy.io import fits
+from astropy.nddata import CCDData, VarianceUncertainty
+
+from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask
+from lsst.ap.alerts import simulation as sim
+from lsst.ap.alerts._afw import HAVE_AFW, geom
+from lsst.ap.alerts.cutouts import plan
+from lsst.ap.alerts.cutouts.ccdData import UNUSABLE_PLANES, readCutout
+from lsst.ap.alerts.cutouts.fits import AFWMASK_EXTNAME
+
+FIELDS = (("cutoutDifference", "diffIm"), ("cutoutScience", "calexp"), ("cutoutTemplate", "template"))
+
+
+def hduBytes(data):
+    """Raw bytes (header and data, with padding) of each HDU, by name."""
+    with fits.open(io.BytesIO(data)) as hdus:
+        spans = [(hdu.name, hdu.fileinfo()["hdrLoc"]) for hdu in hdus]
+    ends = [start for _, start in spans[1:]] + [len(data)]
+    return {name: data[start:end] for (name, start), end in zip(spans, ends, strict=True)}
+
+
+class CrowdedVisitTestCase(lsst.utils.tests.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # 220 sources on 260x260 pixels: overlapping boxes, many leave the image.
+        cls.visit = sim.makeSimulatedVisit(220, 2, seed=21, size=260)
+        config = PackageAlertsConfig()
+        config.doWriteAlerts = False
+        cls.task = PackageAlertsTask(config=config)
+        cls.log = logging.getLogger("test_plan")
+        # Small pixel batches: cutouts on both sides of many batch boundaries.
+        original, plan._BATCH_BYTES = plan._BATCH_BYTES, 30_000
+        try:
+            v = cls.visit
+            cls.result = cls.task.run(
+                v.diaSourceCat,
+                v.diaObjectCat,
+                v.diaSrcHistory,
+                v.diaForcedSources,
+                v.diffIm,
+                v.calexp,
+                v.template,
+            )
+        finally:
+            plan._BATCH_BYTES = original
+        cls.rotPa = v.diffIm.visitInfo.boresightRotAngle.asDegrees()
+        sources = v.diaSourceCat.reset_index(drop=True)
+        cls.sources = {int(row.diaSourceId): row for row in sources.itertuples()}
+
+    def slowCutout(self, image, row):
+        """The task's public, upstream-shaped path for one cutout."""
+        task = self.task
+        return task.createCcdDataCutout(
+            image,
+            geom.SpherePoint(row.ra, row.dec, geom.degrees),
+            geom.Point2D(row.x, row.y),
+            task.createDiaSourceExtent(row.bboxSize),
+            image.getPhotoCalib(),
+            row.diaSourceId,
+            rotPa=self.rotPa,
+        )
+
+    def testEveryCutout(self):
+        counts = {"cutouts": 0, "edge": 0}
+        for i in range(len(self.result.alerts)):
+            alert = self.result.alerts[i]
+            row = self.sources[alert["diaSourceId"]]
+            for field, name in FIELDS:
+                image = getattr(self.visit, name)
+                ccd = self.slowCutout(image, row)
+                data = alert[field]
+                self.assertEqual(data is None, ccd is None)
+                if data is None:
+                    continue
+                counts["cutouts"] += 1
+                counts["edge"] += not image.getBBox().contains(
+                    geom.Box2I(
+                        geom.Point2I(ccd.meta["cutMinX"] + 1, ccd.meta["cutMinY"] + 1),
+                        geom.Extent2I(*ccd.shape[::-1]),
+                    )
+                )
+                self.assertEqual(
+                    self.task.streamCcdDataToBytes(ccd), data, msg=f"{field} of {row.diaSourceId}"
+                )
+                with io.BytesIO() as stream:
+                    ccd.write(stream, format="fits")
+                    written = stream.getvalue()
+                ours, astropys = hduBytes(data), hduBytes(written)
+                self.assertEqual(list(astropys), ["PRIMARY", "UNCERT", "PSFIMAGE"])
+                self.assertEqual(list(ours), ["PRIMARY", "UNCERT", "PSFIMAGE", AFWMASK_EXTNAME])
+                for hdu in astropys:
+                    self.assertEqual(ours[hdu], astropys[hdu], msg=f"{hdu} of {field} of {row.diaSourceId}")
+        self.assertGreater(counts["cutouts"], 500)
+        self.assertGreater(counts["edge"], 30)
+
+    def testMaskForAstropyUsers(self):
+        """CCDData.read: no mask (DETECTED pixels are not 'bad'); readCutout: only unusable pixels."""
+        detected = edge = 0
+        for i in range(len(self.result.alerts)):
+            data = self.result.alerts[i]["cutoutDifference"]
+            if data is None:
+                continue
+            self.assertIsNone(CCDData.read(io.BytesIO(data), format="fits").mask)
+            cutout = readCutout(data)
+            planes = cutout.maskPlanes
+            unusable = sum(1 << planes[name] for name in UNUSABLE_PLANES if name in planes)
+            np.testing.assert_array_equal(cutout.mask, (cutout.flags & unusable) != 0)
+            center = tuple(s // 2 for s in cutout.shape)
+            if cutout.flags[center] & (1 << planes["DETECTED"]) and not cutout.flags[center] & unusable:
+                detected += 1
+                self.assertFalse(cutout.mask[center])
+            noData = (cutout.flags & (1 << planes["NO_DATA"])) != 0
+            if noData.any():
+                edge += 1
+                self.assertTrue(cutout.mask[noData].all())
+                self.assertTrue(np.isnan(cutout.data[noData]).all())
+                self.assertTrue(np.isposinf(cutout.uncertainty.array[noData]).all())
+        self.assertGreater(detected, 10)
+        self.assertGreater(edge, 5)
+
+    @unittest.skipUnless(HAVE_AFW, "upstream's recipe needs real afw (getCutout, calibrateImage, AST)")
+    def testUpstreamRecipe(self):
+        import lsst.afw.geom as afwGeom
+
+        scale = (1.0 * geom.arcseconds).asDegrees()
+        checked = 0
+        for i in range(0, len(self.result.alerts), 4):
+            alert = self.result.alerts[i]
+            row = self.sources[alert["diaSourceId"]]
+            for field, name in FIELDS:
+                if alert[field] is None:
+                    continue
+                image = getattr(self.visit, name)
+                sky = geom.SpherePoint(row.ra, row.dec, geom.degrees)
+                cutout = image.getCutout(
+                    geom.Point2D(row.x, row.y), self.task.createDiaSourceExtent(row.bboxSize)
+                )
+                minX, minY = cutout.getBBox().getMinX() - 1, cutout.getBBox().getMinY() - 1
+                wcs = cutout.getWcs()
+                center = wcs.skyToPixel(sky)
+                calibrated = image.getPhotoCalib().calibrateImage(cutout.getMaskedImage())
+                local = afwGeom.makeSkyWcs(center, sky, [[scale, 0], [0, scale]])
+                upstreamWcs = astropyWcs.WCS(naxis=2)
+                upstreamWcs.wcs.crpix = [center.x - minX, center.y - minY]
+                upstreamWcs.wcs.crval = [sky.getRa().asDegrees(), sky.getDec().asDegrees()]
+                upstreamWcs.wcs.cd = (
+                    wcs.getTransform().then(local.getTransform().inverted()).getJacobian(center) / 3600
+                )
+                psf = image.getPsf().computeKernelImage(geom.Point2D(row.x, row.y)).array
+                upstream = CCDData(
+                    calibrated.getImage().array,
+                    unit="nJy",
+                    wcs=upstreamWcs,
+                    psf=psf,
+                    uncertainty=VarianceUncertainty(calibrated.getVariance().array),
+                )
+                with io.BytesIO() as stream:
+                    upstream.write(stream, format="fits")
+                    theirs = hduBytes(stream.getvalue())
+                ours = hduBytes(alert[field])
+                for hdu in ("UNCERT", "PSFIMAGE"):
+                    self.assertEqual(ours[hdu], theirs[hdu])
+                self.assertEqual(
+                    ours["PRIMARY"][-len(theirs["PRIMARY"]) + 2880 :], theirs["PRIMARY"][2880:]
+                )  # the pixels
+                # Keyword and value columns of the cards (upstream's comments lack the unit).
+                cards = {
+                    c.keyword: c.image[:30] for c in fits.Header.fromstring(theirs["PRIMARY"][:2880]).cards
+                }
+                ourCards = {
+                    c.keyword: c.image[:30] for c in fits.Header.fromstring(ours["PRIMARY"][:2880]).cards
+                }
+                for key in ("CRPIX1", "CRPIX2", "PC1_1", "PC1_2", "PC2_1", "PC2_2", "CRVAL1", "CRVAL2"):
+                    self.assertEqual(ourCards.get(key), cards.get(key), msg=key)
+                checked += 1
+        self.assertGreater(checked, 100)
+
+
+class MemoryTester(lsst.utils.tests.MemoryTestCase):
+    pass
+
+
+def setup_module(module):
+    lsst.utils.tests.init()
+
+
+if __name__ == "__main__":
+    lsst.utils.tests.init()
+    unittest.main()
