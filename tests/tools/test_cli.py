@@ -113,8 +113,8 @@ class CliTestCase(lsst.utils.tests.TestCase):
             self.assertEqual(fields[9], "DST")
             self.assertEqual(int(fields[10]), len(self.alerts.payloads[i]))
         total = self.alerts.totalBytes
-        self.assertEqual(lines[-1], f"{len(self.alerts)} alerts, schema 11.1 (ID 1101), {total:,} bytes total, "
-                                    f"{total / len(self.alerts):,.0f} bytes mean")
+        self.assertEqual(lines[-1], f"{len(self.alerts)} alerts, schema 11.1 (ID 1101), {total:,} bytes "
+                                    f"total, {total / len(self.alerts):,.0f} bytes mean")
 
     def testInspectJson(self):
         status, out, err = runCli("inspect", self.alertFile, "--json")
@@ -128,7 +128,7 @@ class CliTestCase(lsst.utils.tests.TestCase):
         self.assertAlmostEqual(summary["meanBytes"], self.alerts.totalBytes / len(self.alerts))
         self.assertEqual([a["size"] for a in document["alerts"]], [len(p) for p in self.alerts.payloads])
         self.assertEqual([a["diaSourceId"] for a in document["alerts"]], self.alerts.diaSourceIds)
-        for entry, alert in zip(document["alerts"], self.alerts):
+        for entry, alert in zip(document["alerts"], self.alerts, strict=True):
             source = alert["diaSource"]
             self.assertAlmostEqual(entry["snr"], source["psfFlux"] / source["psfFluxErr"], places=4)
             self.assertEqual(entry["nHistory"], len(alert["prvDiaSources"] or []))
@@ -164,7 +164,7 @@ class CliTestCase(lsst.utils.tests.TestCase):
         garbage = self.work / "garbage.avro"
         garbage.write_bytes(b"not an alert at all")
         self.assertCleanFailure(*runCli("inspect", garbage), "neither an Avro container file")
-        self.assertCleanFailure(*runCli("inspect", self.work / "missing.avro"), "cannot read")
+        self.assertCleanFailure(*runCli("inspect", self.work / "missing.avro"), "no such file or directory")
 
     # -- validate --------------------------------------------------------
 
@@ -202,8 +202,12 @@ class CliTestCase(lsst.utils.tests.TestCase):
                                 "wire header schema ID 1100 is not the expected 1101")
         self.assertCleanFailure(*runCli("validate", self.alertFile, "--schema", "11.0"),
                                 "embedded schema lsst.v11_1.alert is not the expected schema 11.0")
-        self.assertCleanFailure(*runCli("validate", self.alertFile, "--schema", "99.9"),
-                                "Unknown alert schema version 99.9")
+        # An unknown --schema is one error line, before any file is read.
+        status, out, err = runCli("validate", self.tmp.name, "--schema", "99.9")
+        self.assertCleanFailure(status, out, err, "Unknown alert schema version 99.9")
+        self.assertEqual(out, "")
+        self.assertEqual(len(err.splitlines()), 1)
+        self.assertTrue(err.startswith("ap-alerts: error: --schema 99.9: "), err)
 
     def testValidateCorruptCutout(self):
         with open(self.alertFile, "rb") as stream:
@@ -263,10 +267,31 @@ class CliTestCase(lsst.utils.tests.TestCase):
         empty = self.work / "empty"
         empty.mkdir()
         self.assertCleanFailure(*runCli("validate", empty), "no .avro files")
+        for command in ("validate", "inspect", "report"):
+            with self.subTest(command=command):
+                extra = ("-o", self.work / "report") if command == "report" else ()
+                status, out, err = runCli(command, self.work / "nonexistent", *extra)
+                missing = f"{self.work / 'nonexistent'}: no such file or directory"
+                self.assertCleanFailure(status, out, err, missing)
+                self.assertNotIn("checked", out)
+
+    def testInspectDirectory(self):
+        """A directory: every file's lines and summary, then the totals (or one JSON document)."""
+        status, out, err = runCli("inspect", self.tmp.name)
+        self.assertEqual(status, 0, msg=err)
+        files = sorted(str(p) for p in Path(self.tmp.name).rglob("*.avro"))
+        self.assertEqual([line[2:] for line in out.splitlines() if line.startswith("# ")], files)
+        nAlerts = len(self.alerts) + 1 + len(self.noTemplateAlerts)
+        self.assertTrue(out.splitlines()[-1].startswith(f"3 file(s), {nAlerts} alert(s), "), out)
+        status, out, err = runCli("inspect", self.tmp.name, "--json")
+        document = json.loads(out)
+        self.assertEqual([f["file"] for f in document["files"]], files)
+        self.assertEqual(document["summary"]["count"], nAlerts)
+        self.assertEqual(sum(len(f["alerts"]) for f in document["files"]), nAlerts)
 
     # -- render ----------------------------------------------------------
 
-    def checkPanels(self, png, alert, expectDrawn, stretch="zscale"):
+    def checkPanels(self, png, alert, expectDrawn, stretch="asinh"):
         """Compare the CLI's PNG with the layout `renderAlert` reports."""
         import matplotlib.image
 
@@ -274,7 +299,8 @@ class CliTestCase(lsst.utils.tests.TestCase):
         layout = renderAlert(alert, str(self.work / "layout.png"), stretch=stretch)
         self.assertEqual(pixels.shape[:2], (layout.height, layout.width))
         self.assertEqual(layout.drawn, expectDrawn)
-        for name, (left, top, right, bottom) in layout.panels.items():
+        for name in expectDrawn:
+            left, top, right, bottom = layout.panels[name]
             # Inside the frame of the panel.
             region = pixels[top + 3:bottom - 3, left + 3:right - 3, :3]
             colours, counts = np.unique(region.reshape(-1, 3), axis=0, return_counts=True)
@@ -294,12 +320,12 @@ class CliTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(status, 0, msg=err)
         self.assertIn(f"wrote {png}", out)
         allDrawn = dict.fromkeys(("cutoutDifference", "cutoutScience", "cutoutTemplate", "psf"), True)
-        zscale = self.checkPanels(png, alert, allDrawn)
-        asinhPng = self.work / "asinh.png"
-        status, out, err = runCli("render", self.alertFile, "--id", alert["diaSourceId"], "-o", asinhPng,
-                                  "--stretch", "asinh")
+        asinh = self.checkPanels(png, alert, allDrawn)
+        zscalePng = self.work / "zscale.png"
+        status, out, err = runCli("render", self.alertFile, "--id", alert["diaSourceId"], "-o", zscalePng,
+                                  "--stretch", "zscale")
         self.assertEqual(status, 0, msg=err)
-        asinh = self.checkPanels(asinhPng, alert, allDrawn, stretch="asinh")
+        zscale = self.checkPanels(zscalePng, alert, allDrawn, stretch="zscale")
         self.assertFalse(np.array_equal(zscale, asinh))
 
     def testRenderMissingTemplate(self):
@@ -310,11 +336,42 @@ class CliTestCase(lsst.utils.tests.TestCase):
         self.checkPanels(png, alert, {"cutoutDifference": True, "cutoutScience": True,
                                       "cutoutTemplate": False, "psf": True})
 
+    def testRenderListSeveralAndSuffixes(self):
+        status, out, err = runCli("render", self.alertFile, "--list")
+        self.assertEqual(status, 0, msg=err)
+        self.assertEqual([int(line.split()[0]) for line in out.splitlines()[1:]], self.alerts.diaSourceIds)
+        self.assertCleanFailure(*runCli("render", self.alertFile, "-o", self.work / "x.png"),
+                                "give --id", "--list")
+        # No suffix: .png is added, and the message names the file written.
+        status, out, err = runCli("render", self.alertFile, "--id", self.alerts.diaSourceIds[0],
+                                  "-o", self.work / "sub" / "stamp")
+        self.assertEqual(status, 0, msg=err)
+        written = self.work / "sub" / "stamp.png"
+        self.assertIn(f"wrote {written} (", out)
+        self.assertEqual(written.read_bytes()[:4], b"\x89PNG")
+        self.assertFalse((self.work / "sub" / "stamp").exists())
+        status, out, err = runCli("render", self.alertFile, "--id", self.alerts.diaSourceIds[0],
+                                  "-o", self.work / "stamp.jpg")
+        self.assertCleanFailure(status, out, err, ".png, .svg, .pdf")
+        self.assertFalse((self.work / "stamp.jpg").exists())
+        # Several ids: -o is a directory of {diaSourceId}.png.
+        ids = self.alerts.diaSourceIds[2:5]
+        status, out, err = runCli("render", self.alertFile, "--id", *ids, "-o", self.work / "many")
+        self.assertEqual(status, 0, msg=err)
+        self.assertEqual(sorted(p.name for p in (self.work / "many").iterdir()),
+                         sorted(f"{i}.png" for i in ids))
+        status, out, err = runCli("render", self.noTemplateFile, "--all", "-o", self.work / "all")
+        self.assertEqual(status, 0, msg=err)
+        self.assertEqual(len(list((self.work / "all").iterdir())), len(self.noTemplateAlerts))
+        status, out, err = runCli("render", self.alertFile, "--id", ids[0], 12345, "-o", self.work / "m2")
+        self.assertCleanFailure(status, out, err, "no alert with diaSourceId 12345")
+        self.assertFalse((self.work / "m2").exists())
+
     def testRenderUnknownId(self):
         png = self.work / "none.png"
         status, out, err = runCli("render", self.alertFile, "--id", 12345, "-o", png)
         self.assertCleanFailure(status, out, err, "no alert with diaSourceId 12345",
-                                f"({len(self.alerts)} alerts)")
+                                f"({len(self.alerts)} alerts; --list shows them)")
         self.assertFalse(png.exists())
 
     # -- consume ---------------------------------------------------------
@@ -391,17 +448,56 @@ class CliTestCase(lsst.utils.tests.TestCase):
             self.assertEqual(status, 0, msg=err)
         self.assertEqual(calls, [
             {"workdir": str(self.work / "repo"), "nSources": 20, "nDetectors": 1, "jobs": 1, "seed": 4,
-             "fresh": True},
-            {"workdir": "demo_repo", "nSources": 300, "nDetectors": 2, "jobs": 2, "seed": 0, "fresh": False},
+             "fresh": True, "bps": False},
+            {"workdir": "demo_repo", "nSources": 300, "nDetectors": 2, "jobs": 2, "seed": 0, "fresh": False,
+             "bps": False},
         ])
+
+    def testStartupImportsNoStack(self):
+        """--help and the file commands start without the butler or pipe_base (nor matplotlib for --help)."""
+        png = self.work / "startup.png"
+        script = (
+            "import sys\n"
+            "from lsst.ap.alerts.tools.cli import main\n"
+            "heavy = ('lsst.daf.butler', 'lsst.pipe.base', 'matplotlib', 'astropy')\n"
+            "main(['--help'])\n"
+            "print('help', *[m for m in heavy if m in sys.modules])\n"
+            f"assert main(['inspect', {str(self.alertFile)!r}]) == 0\n"
+            f"assert main(['validate', {str(self.alertFile)!r}]) == 0\n"
+            f"assert main(['render', {str(self.alertFile)!r}, '--id', '{self.alerts.diaSourceIds[0]}', "
+            f"'-o', {str(png)!r}]) == 0\n"
+            "print('commands', *[m for m in heavy if m in sys.modules])\n"
+        )
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                              check=False)
+        self.assertEqual(done.returncode, 0, msg=done.stderr)
+        lines = {line.split()[0]: line.split()[1:] for line in done.stdout.splitlines()
+                 if line.split() and line.split()[0] in ("help", "commands")}
+        self.assertEqual(lines["help"], [])
+        # The file commands need astropy and matplotlib, never the stack.
+        self.assertEqual(lines["commands"], ["matplotlib", "astropy"])
+        self.assertTrue(png.exists())
+
+    def testConsumeSaslWording(self):
+        """Without --plaintext, consume names the credentials it lacks (and the way out)."""
+        env = {"AP_KAFKA_SERVER": "127.0.0.1:9", "AP_KAFKA_TOPIC": "alerts"}
+        with mock.patch.dict(os.environ, env):
+            for name in ("AP_KAFKA_PRODUCER_USERNAME", "AP_KAFKA_PRODUCER_PASSWORD"):
+                os.environ.pop(name, None)
+            status, out, err = runCli("consume")
+        self.assertCleanFailure(status, out, err, "AP_KAFKA_PRODUCER_USERNAME and AP_KAFKA_PRODUCER_PASSWORD",
+                                "--plaintext")
+        self.assertNotIn("production", err)
 
     def testUsage(self):
         status, _, err = runCli()
         self.assertEqual(status, 2)
         self.assertIn("usage: ap-alerts", err)
-        status, _, err = runCli("render", self.alertFile, "--id", 1)
-        self.assertEqual(status, 2)
-        self.assertIn("-o/--output", err)
+        status, out, err = runCli("render", self.alertFile, "--id", self.alerts.diaSourceIds[0])
+        self.assertCleanFailure(status, out, err, "give -o/--output")
+        status, out, err = runCli("--version")
+        self.assertEqual(status, 0)
+        self.assertEqual(out.strip(), f"ap-alerts {lsst.ap.alerts.__version__}")
 
     def testProgressLines(self):
         """Without a terminal, progress is a plain line every ``interval`` seconds."""
