@@ -7,8 +7,10 @@ package's afw-compatible model.
 
 import io
 import os
+import struct
 import tempfile
 import unittest
+from unittest import mock
 
 import fastavro
 import lsst.alert.packet as alertPack
@@ -467,8 +469,8 @@ class CutoutTestCase(PackageAlertsTestBase):
         from astropy.io import fits
 
         with fits.open(io.BytesIO(data)) as hdus:
-            np.testing.assert_array_equal(hdus["MASK"].data, reference.getMaskedImage().mask.array)
-            self.assertEqual(hdus["MASK"].header["MP_NO_DATA"],
+            np.testing.assert_array_equal(hdus["AFWMASK"].data, reference.getMaskedImage().mask.array)
+            self.assertEqual(hdus["AFWMASK"].header["MP_NO_DATA"],
                              reference.getMaskedImage().mask.getMaskPlaneDict()["NO_DATA"])
 
     def testEdgeCutoutIsPadded(self):
@@ -549,42 +551,285 @@ class CutoutTestCase(PackageAlertsTestBase):
 
 
 class MakeAlertDictTestCase(PackageAlertsTestBase):
-    def testKeysAndConversion(self):
+    """makeAlertDict in both of upstream's call styles; values as given, typed when encoded."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        visit = cls.visit
+        rows = _sourceRows(visit)
+        objects = visit.diaObjectCat.reset_index(drop=True).set_index("diaObjectId", drop=False)
+        history = visit.diaSrcHistory.reset_index(drop=True)
+        # A source with earlier DiaSources (upstream sends them only when nDiaSources > 1).
+        withHistory = objects.index[objects["nDiaSources"] > 1].intersection(history["diaObjectId"])
+        cls.row = rows[rows["diaObjectId"].isin(withHistory)].iloc[0]
+        cls.obj = objects.loc[cls.row["diaObjectId"]]
+        cls.hist = history[history["diaObjectId"] == cls.row["diaObjectId"]]
+        forced = visit.diaForcedSources.reset_index(drop=True)
+        cls.forced = forced[forced["diaObjectId"] == cls.row["diaObjectId"]]
+
+    def assertSameValues(self, got, expected):
+        """Equal dicts (or lists of dicts), NaN equal to NaN, value types kept."""
+        if isinstance(expected, list):
+            self.assertEqual(len(got), len(expected))
+            for g, e in zip(got, expected, strict=True):
+                self.assertSameValues(g, e)
+            return
+        self.assertEqual(list(got), list(expected))
+        for key, value in expected.items():
+            self.assertIs(type(got[key]), type(value), key)
+            self.assertEqual(_fingerprint(got[key]), _fingerprint(value), key)
+
+    def cutout(self, task):
+        exposure = self.visit.diffIm
+        center = geom.Point2D(self.row["x"], self.row["y"])
+        return task.createCcdDataCutout(exposure, exposure.getWcs().pixelToSky(center), center,
+                                        geom.Extent2I(30, 30), exposure.getPhotoCalib(), 1)
+
+    def testCurrentStyle(self):
+        task = self.makeTask()
+        ccd = self.cutout(task)
+        alert = task.makeAlertDict(self.row["diaSourceId"], "science", "field 7", self.row, self.obj, self.hist,
+                                   self.forced, ccd, ccd, None)
+        self.assertEqual(set(alert), ALERT_KEYS)
+        self.assertEqual(alert["diaSourceId"], self.row["diaSourceId"])
+        self.assertEqual(alert["observation_reason"], "science")
+        self.assertEqual(alert["target_name"], "field 7")
+        # Values as the caller's frames give them (upstream's test compares to_dict()).
+        self.assertSameValues(alert["diaSource"], self.row.to_dict())
+        self.assertSameValues(alert["diaObject"], self.obj.to_dict())
+        self.assertSameValues(alert["prvDiaSources"], self.hist.to_dict("records"))
+        self.assertSameValues(alert["prvDiaForcedSources"], self.forced.to_dict("records"))
+        self.assertIsNone(alert["prvDiaNondetectionLimits"])
+        self.assertIsNone(alert["ssSource"])
+        self.assertIsNone(alert["mpc_orbits"])
+        self.assertEqual(alert["cutoutDifference"], task.streamCcdDataToBytes(ccd))
+        self.assertEqual(alert["cutoutScience"], alert["cutoutDifference"])
+        self.assertIsNone(alert["cutoutTemplate"])
+
+    def testOlderStyle(self):
+        task = self.makeTask()
+        alert = task.makeAlertDict(self.row["diaSourceId"], self.row, self.obj, self.hist, self.forced,
+                                   None, None, None)
+        # Upstream's older dicts have no scheduler keys (11 keys); the schema's default null applies.
+        self.assertEqual(set(alert), ALERT_KEYS - {"observation_reason", "target_name"})
+        self.assertSameValues(alert["diaSource"], self.row.to_dict())
+        self.assertSameValues(alert["diaObject"], self.obj.to_dict())
+        decoded = fastavro.schemaless_reader(io.BytesIO(task.encoder.encodeDict(alert)), task.schema.parsed,
+                                             None)
+        self.assertIsNone(decoded["observation_reason"])
+        # Scheduler strings as keywords: kept unless empty.
+        alert = task.makeAlertDict(self.row["diaSourceId"], self.row, self.obj, None, self.forced, None,
+                                   None, None, observationReason="", targetName="  field ")
+        self.assertIsNone(alert["observation_reason"])
+        self.assertEqual(alert["target_name"], "  field ")
+
+    def testStylesByKeyword(self):
+        task = self.makeTask()
+        srcId = self.row["diaSourceId"]
+        current = task.makeAlertDict(diaSourceId=srcId, observationReason=None, targetName="t",
+                                     diaSource=self.row, diaObject=self.obj, objDiaSrcHistory=None,
+                                     objDiaForcedSources=self.forced, diffImCutout=None, calexpCutout=None,
+                                     templateCutout=None)
+        older = task.makeAlertDict(alertId=srcId, diaSource=self.row, diaObject=self.obj,
+                                   objDiaSrcHistory=None, objDiaForcedSources=self.forced, diffImCutout=None,
+                                   calexpCutout=None, templateCutout=None)
+        self.assertEqual(current["diaSourceId"], srcId)
+        self.assertEqual(older["diaSourceId"], srcId)
+        self.assertEqual(current["target_name"], "t")
+        self.assertNotIn("target_name", older)
+        for key in older:
+            self.assertEqual(type(older[key]), type(current[key]), key)
+        with self.assertRaises(TypeError):
+            task.makeAlertDict(srcId, None, None, self.row)  # current style, too few arguments
+        with self.assertRaises(TypeError):
+            task.makeAlertDict(srcId, self.row, self.obj)  # older style, too few arguments
+
+    def testSeriesForcedSourceAndSolarSystem(self):
+        task = self.makeTask()
+        single = task.makeAlertDict(self.row["diaSourceId"], None, None, self.row, self.obj, None,
+                                    self.forced.iloc[0], None, None, None)
+        self.assertSameValues(single["prvDiaForcedSources"], [self.forced.iloc[0].to_dict()])
+        self.assertIsNone(single["prvDiaSources"])
+        ssRow = self.visit.ssSrc.reset_index(drop=True).iloc[0]
+        alert = task.makeAlertDict(ssRow["diaSourceId"], None, None, self.row, None, None, None, None, None,
+                                   None, ssSource=ssRow)
+        self.assertSameValues(alert["ssSource"], ssRow.to_dict())
+        prefixed = {k: v for k, v in ssRow.items() if k.startswith("MPCORB_")}
+        self.assertGreater(len(prefixed), 5)
+        self.assertSameValues(alert["mpc_orbits"], {k[len("MPCORB_"):]: v for k, v in prefixed.items()})
+
+    def testEncodedLikeRun(self):
+        """Encoding makeAlertDict's raw dict gives the run's alert for that source (cutouts aside)."""
         visit = self.visit
         task = self.makeTask()
-        rows = _sourceRows(visit)
-        row = rows[rows["diaObjectId"] != 0].iloc[0]
-        objects = visit.diaObjectCat.reset_index(drop=True).set_index("diaObjectId", drop=False)
-        obj = objects.loc[row["diaObjectId"]]
-        history = visit.diaSrcHistory.reset_index(drop=True)
-        hist = history[history["diaObjectId"] == row["diaObjectId"]]
-        forced = visit.diaForcedSources.reset_index(drop=True)
-        forcedRows = forced[forced["diaObjectId"] == row["diaObjectId"]]
-        alert = task.makeAlertDict(row["diaSourceId"], row, obj, hist, forcedRows, None, None, None,
-                                   observationReason="", targetName="  ")
-        self.assertEqual(set(alert), ALERT_KEYS)
-        self.assertIsNone(alert["observation_reason"])
-        self.assertIsNone(alert["target_name"])
-        self.assertIsNone(alert["prvDiaNondetectionLimits"])
-        self.assertEqual(len(alert["prvDiaSources"]), len(hist))
-        self.assertIsInstance(alert["diaSource"]["diaSourceId"], int)
-        self.assertEqual(alert["diaSource"]["psfFlux"], float(np.float32(row["psfFlux"])))
-        # The dict encodes as it is.
-        buf = io.BytesIO()
-        fastavro.schemaless_writer(buf, task.schema.parsed, alert)
-        # A single forced source given as a Series is a one-element list, as upstream.
-        single = task.makeAlertDict(row["diaSourceId"], row, obj, None, forcedRows.iloc[0], None, None, None)
-        self.assertEqual(len(single["prvDiaForcedSources"]), 1)
-        self.assertIsNone(single["prvDiaSources"])
+        result = task.run(*_runArgs(visit), ssSrc=visit.ssSrc)
+        index = result.alerts.diaSourceIds.index(int(self.row["diaSourceId"]))
+        fromRun = result.alerts[index]
+        info = visit.diffIm.visitInfo
+        alert = task.makeAlertDict(self.row["diaSourceId"], info.observationReason, info.object, self.row,
+                                   self.obj, self.hist, self.forced, None, None, None)
+        decoded = fastavro.schemaless_reader(io.BytesIO(task.encoder.encodeDict(alert)), task.schema.parsed,
+                                             None)
+        for key in ("cutoutDifference", "cutoutScience", "cutoutTemplate"):
+            fromRun[key] = None
+        self.assertEqual(task.encoder.encodeDict(decoded), task.encoder.encodeDict(fromRun))
 
-    def testBadValueNamesSourceAndField(self):
+    def testBadValueNamesSourceAndFieldWhenEncoded(self):
         task = self.makeTask()
-        row = _sourceRows(self.visit).iloc[0].copy()
-        row["visit"] = None
+        row = self.row.copy()
+        row["visit"] = "not a visit"
+        alert = task.makeAlertDict(row["diaSourceId"], row, None, None, None, None, None, None)
+        self.assertEqual(alert["diaSource"]["visit"], "not a visit")  # as given
         with self.assertRaises(ValueError) as cm:
-            task.makeAlertDict(row["diaSourceId"], row, None, None, None, None, None, None)
+            task._serializeAlert(alert)
         self.assertIn(str(row["diaSourceId"]), str(cm.exception))
-        self.assertIn("visit", str(cm.exception))
+        self.assertIn("diaSource.visit", str(cm.exception))
+
+
+class UpstreamHooksTestCase(PackageAlertsTestBase):
+    """The private methods upstream's tests and subclasses use."""
+
+    def testSerializeAlert(self):
+        task = self.makeTask()
+        alert = task.makeAlertDict(7, "reason", None, _sourceRows(self.visit).iloc[0], None, None, None,
+                                   None, None, None)
+        serialized = task._serializeAlert(alert)
+        self.assertEqual(serialized[:5], struct.pack(">bi", 0, 0))  # upstream's default id 0
+        decoded = fastavro.schemaless_reader(io.BytesIO(serialized[5:]), task.alertSchema.definition, None)
+        self.assertEqual(decoded["diaSourceId"], 7)
+        self.assertEqual(decoded["observation_reason"], "reason")
+        row = alert["diaSource"]
+        for key in ("ra", "dec", "midpointMjdTai", "visit", "band"):
+            self.assertEqual(decoded["diaSource"][key], row[key], key)
+        self.assertEqual(decoded["diaSource"]["psfFlux"], float(np.float32(row["psfFlux"])))
+        framed = task._serializeAlert(alert, schema=task.alertSchema.definition, schema_id=1101)
+        self.assertEqual(framed, struct.pack(">bi", 0, 1101) + serialized[5:])
+
+    def testWireHeader(self):
+        for schemaId in (0, 1, 704, 1101, 2**31 - 1):
+            self.assertEqual(PackageAlertsTask._serializeConfluentWireHeader(schemaId),
+                             struct.pack(">bi", 0, schemaId))
+
+    def testDeliveryCallbackLogs(self):
+        import confluent_kafka
+
+        task = self.makeTask()
+        err = confluent_kafka.KafkaError(confluent_kafka.KafkaError._MSG_TIMED_OUT)
+        with self.assertLogs(LOG_NAME, "WARNING") as cm:
+            task._delivery_callback(err, None)
+        self.assertIn("Message failed delivery", cm.output[0])
+        self.assertIn("_MSG_TIMED_OUT", cm.output[0])
+
+        class Delivered:  # stands in for confluent_kafka.Message, which only the client creates
+            def topic(self):
+                return "alerts"
+
+            def partition(self):
+                return 3
+
+            def offset(self):
+                return 42
+
+        with self.assertLogs(LOG_NAME, "DEBUG") as cm:
+            task._delivery_callback(None, Delivered())
+        self.assertIn("Message delivered to alerts [3] @ 42", cm.output[0])
+
+    def testPatchDiaSources(self):
+        task = self.makeTask()
+        table = self.visit.diaSourceCat.copy()
+        task._patchDiaSources(table)
+        self.assertTrue((table["programId"] == 0).all())
+
+    def testInitCallsServerCheck(self):
+        """__init__ checks the broker through _server_check, once, as upstream (tests patch it)."""
+        calls = []
+
+        class Recording(PackageAlertsTask):
+            def _server_check(self):
+                calls.append(self.kafkaTopic)
+
+        class Failing(PackageAlertsTask):
+            def _server_check(self):
+                raise RuntimeError("broker check failed")
+
+        env = {"AP_KAFKA_SERVER": "127.0.0.1:9", "AP_KAFKA_TOPIC": "alerts"}
+        with mock.patch.dict(os.environ, env):
+            task = self.recordingTask(Recording)
+            self.assertEqual(calls, ["alerts"])
+            self.assertIsNotNone(task.producer)
+            task.producer.close()
+            with self.assertRaisesRegex(RuntimeError, "broker check failed"):
+                self.recordingTask(Failing)
+
+    def recordingTask(self, taskClass):
+        config = PackageAlertsConfig(doProduceAlerts=True, kafkaSecurityProtocol="PLAINTEXT")
+        config.alertWriteLocation = self.tmp.name
+        return taskClass(config=config)
+
+    def testMissingKafkaVariableMessages(self):
+        """Upstream's sentence for each missing variable, and ours with the variable name."""
+        full = {"AP_KAFKA_PRODUCER_PASSWORD": "p", "AP_KAFKA_PRODUCER_USERNAME": "u",
+                "AP_KAFKA_SERVER": "127.0.0.1:9", "AP_KAFKA_TOPIC": "t"}
+        words = {"AP_KAFKA_PRODUCER_PASSWORD": "password", "AP_KAFKA_PRODUCER_USERNAME": "username",
+                 "AP_KAFKA_SERVER": "server", "AP_KAFKA_TOPIC": "topic"}
+        for name, word in words.items():
+            for value in ("", None):
+                env = dict(full)
+                if value is None:
+                    del env[name]
+                else:
+                    env[name] = value
+                with self.subTest(variable=name, value=value), mock.patch.dict(os.environ, env, clear=True):
+                    with self.assertRaises(ValueError) as cm:
+                        PackageAlertsTask(config=PackageAlertsConfig(doProduceAlerts=True))
+                    self.assertIn(f"Kafka {word} environment variable was not set.", str(cm.exception))
+                    self.assertIn(name, str(cm.exception))
+                    self.assertNotIn("127.0.0.1:9", str(cm.exception).replace(name, ""))
+
+
+class NullForNaNTestCase(PackageAlertsTestBase):
+    def testNaNOrNull(self):
+        """Default NaN (upstream); useNullForNaN gives null in nullable float fields only."""
+        visit = self.visit
+        task = self.makeTask()
+        nanResult = task.run(*_runArgs(visit), ssSrc=visit.ssSrc)
+        nullResult = self.makeTask(useNullForNaN=True).run(*_runArgs(visit), ssSrc=visit.ssSrc)
+        self.assertEqual(nanResult.alerts.diaSourceIds, nullResult.alerts.diaSourceIds)
+        specs = {f["name"]: f["type"] for f in task.schema.records["diaSource"]["fields"]}
+        rows = _sourceRows(visit)
+        nNaN = 0
+        for a, b in zip(nanResult.alerts, nullResult.alerts, strict=True):
+            row = rows.loc[a["diaSourceId"]]
+            for name, avroType in specs.items():
+                nullable = isinstance(avroType, list)
+                base = avroType[1] if nullable else avroType
+                if base not in ("float", "double") or name not in row or not _isNaN(row[name]):
+                    self.assertEqual(_fingerprint(a["diaSource"][name]), _fingerprint(b["diaSource"][name]))
+                    continue
+                nNaN += 1
+                self.assertTrue(np.isnan(a["diaSource"][name]), name)
+                if nullable:
+                    self.assertIsNone(b["diaSource"][name], name)
+                else:
+                    self.assertTrue(np.isnan(b["diaSource"][name]), name)
+        self.assertGreater(nNaN, 20)
+        # The dict path follows the same setting.
+        alert = self.makeTask(useNullForNaN=True).makeAlertDict(1, None, None, rows.iloc[0], None, None, None,
+                                                                None, None, None)
+        alert["diaSource"]["psfFlux"] = float("nan")
+        decoded = fastavro.schemaless_reader(io.BytesIO(self.makeTask(useNullForNaN=True)._serializeAlert(alert)[5:]),
+                                             task.schema.parsed, None)
+        self.assertIsNone(decoded["diaSource"]["psfFlux"])
+
+
+def _isNaN(value):
+    return isinstance(value, (float, np.floating)) and np.isnan(value)
+
+
+def _fingerprint(value):
+    """Comparable form of a decoded value (NaN equal to NaN)."""
+    return "NaN" if _isNaN(value) else value
 
 
 class MemoryTester(lsst.utils.tests.MemoryTestCase):

@@ -1,19 +1,25 @@
 """`PackageAlertsTask`: DIA catalogs + images of one visit/detector → Avro alerts.
 
 Public API and config are those of ``lsst.ap.association.PackageAlertsTask``
-so a pipeline can ``config.alertPackager.retarget(PackageAlertsTask)``.  This
-module only orchestrates; the work lives in `tables` (catalogs), `cutouts`
-(images), `alertEncoding` (Avro), `alertFile` (files) and `producer` (Kafka).
+so a pipeline can ``config.alertPackager.retarget(PackageAlertsTask)``.
+`PackageAlertsTask.run` reads as the story of a visit: validate the inputs
+(`catalogs.inputChecks`), type and link the catalogs (`catalogs.visitTables`),
+plan the cutouts (`cutouts.plan`), assemble the alerts (`avro.assembly`),
+stream them to the Avro file (`delivery.alertFile`), then send them to
+Kafka (`delivery.producer`).  Upstream's hooks (``makeAlertDict``,
+``_serializeAlert``, ``_server_check``, ...) are thin layers over the same
+code.
 """
 
 from __future__ import annotations
 
 __all__ = ["PackageAlertsConfig", "PackageAlertsTask"]
 
+import inspect
+import io
 import math
 import os
 import time
-from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -21,19 +27,102 @@ import pandas as pd
 import lsst.pipe.base as pipeBase
 from lsst.utils.timer import timeMethod
 
-from ._afw import GaussianPsf, InvalidParameterError, InvalidPsfError, geom
-from .avro.assembly import AlertEncoder
+from ._afw import geom
+from .avro.assembly import ALERT_PARTS, AlertEncoder, PartKind, alertDictValue
 from .avro.payloads import AlertPayloads
 from .catalogs.inputChecks import validateRunInputs
-from .catalogs.typedTable import coerceTable
-from .catalogs.visitTables import flattenIndex, prepareVisitTables
+from .catalogs.visitTables import MPCORB_PREFIX, prepareVisitTables
 from .config import PackageAlertsConfig
-from .cutouts.ccdData import ccdDataToFitsBytes, makeCcdData
-from .cutouts.geometry import centeredBoxMin, localTransformMatrices
-from .cutouts.pixels import ArrayCutter
-from .cutouts.plan import ImageCutouts
+from .cutouts.ccdData import ccdDataToFitsBytes, makeCcdDataCutout
+from .cutouts.fits import PrimaryHeaders
+from .cutouts.geometry import localTransformMatrix
+from .cutouts.plan import LocalWcsCache, computeKernelImage, planImageCutouts, warnOffImage
 from .delivery.alertFile import AlertFileWriter
-from .schemaRegistry import SchemaRegistry, UnknownSchemaError
+from .schemaRegistry import SchemaRegistry, UnknownSchemaError, makeWireHeader
+
+
+class _StageTimer:
+    """Seconds spent per stage of `PackageAlertsTask.run`.
+
+    ``with timer("name"):`` times a stage; a stage entered inside another
+    is not counted in the outer one, so the stages add up to the run.
+    """
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self._stack: list[list] = []  # [name, start, seconds of inner stages]
+
+    def __call__(self, name: str) -> _StageTimer:
+        self._stack.append([name, 0.0, 0.0])
+        return self
+
+    def __enter__(self):
+        self._stack[-1][1] = time.perf_counter()
+
+    def __exit__(self, *exc):
+        name, start, inner = self._stack.pop()
+        elapsed = time.perf_counter() - start
+        self.add(name, elapsed - inner)
+        if self._stack:
+            self._stack[-1][2] += elapsed
+
+    def add(self, name: str, seconds: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+
+    def move(self, seconds: float, source: str, target: str) -> None:
+        """Count ``seconds`` of stage ``source`` as stage ``target`` (time measured inside it)."""
+        self.add(source, -seconds)
+        self.add(target, seconds)
+
+
+def _currentStyle(diaSourceId, observationReason, targetName, diaSource, diaObject, objDiaSrcHistory,
+                  objDiaForcedSources, diffImCutout, calexpCutout, templateCutout, ssSource=None,
+                  mpcOrbit=None):
+    """makeAlertDict's current upstream signature (binding only)."""
+
+
+def _olderStyle(alertId, diaSource, diaObject, objDiaSrcHistory, objDiaForcedSources, diffImCutout,
+                calexpCutout, templateCutout, ssSource=None, mpcOrbit=None, observationReason=None,
+                targetName=None):
+    """makeAlertDict's older upstream signature (binding only)."""
+
+
+_CURRENT_STYLE = inspect.signature(_currentStyle)
+_OLDER_STYLE = inspect.signature(_olderStyle)
+
+
+def _makeAlertDictArguments(args, kwargs) -> tuple[dict, bool]:
+    """Bind makeAlertDict's arguments to the call style they follow.
+
+    Returns
+    -------
+    values : `dict`
+        Argument name → value (the id under ``diaSourceId``).
+    current : `bool`
+        Whether the call follows the current style.
+    """
+    if "alertId" in kwargs:
+        current = False
+    elif "diaSourceId" in kwargs or len(args) < 2:
+        current = True
+    else:
+        # The second argument is observationReason (a string or None) in
+        # the current style and the DiaSource (Series or mapping) in the older.
+        current = args[1] is None or isinstance(args[1], str)
+    bound = (_CURRENT_STYLE if current else _OLDER_STYLE).bind(*args, **kwargs)
+    bound.apply_defaults()
+    values = dict(bound.arguments)
+    if not current:
+        values["diaSourceId"] = values.pop("alertId")
+    return values, current
+
+
+def _splitMpcOrbit(ssSource):
+    """mpc_orbits fields of an ssSource row (``MPCORB_``-prefixed keys), or `None`."""
+    items = ssSource.items() if ssSource is not None else ()
+    orbit = {key[len(MPCORB_PREFIX):]: value for key, value in items
+             if isinstance(key, str) and key.startswith(MPCORB_PREFIX)}
+    return orbit or None
 
 
 class PackageAlertsTask(pipeBase.Task):
@@ -42,6 +131,19 @@ class PackageAlertsTask(pipeBase.Task):
     Alerts are written to ``{alertWriteLocation}/{visit}_{detector}.avro``
     when ``doWriteAlerts`` and sent to Kafka when ``doProduceAlerts``; `run`
     also returns them.
+
+    Raises
+    ------
+    ValueError
+        If ``schemaFile`` names no known schema, or (``doProduceAlerts``) an
+        ``AP_KAFKA_*`` environment variable is missing (upstream's sentence,
+        e.g. "Kafka password environment variable was not set.", and ours).
+    RuntimeError
+        If ``doProduceAlerts`` and confluent_kafka is not installed or the
+        topic does not exist.
+    confluent_kafka.KafkaException
+        If ``doProduceAlerts`` and the broker does not answer within
+        ``maxTimeout`` (from `_server_check`).
     """
 
     ConfigClass = PackageAlertsConfig
@@ -51,14 +153,22 @@ class PackageAlertsTask(pipeBase.Task):
         super().__init__(**kwargs)
         self.schema = self._loadSchema(self.config.schemaFile)
         self.alertSchema = self.schema.toPacketSchema()
-        self.encoder = AlertEncoder(self.schema)
+        self.encoder = AlertEncoder(self.schema, nanAsNull=self.config.useNullForNaN)
         if self.config.doWriteAlerts or self.config.doWriteFailedAlerts:
             os.makedirs(self.config.alertWriteLocation, exist_ok=True)
         self.producer = None
         if self.config.doProduceAlerts:
             from .delivery.producer import AlertProducer
 
-            self.producer = AlertProducer(self.config, self.log)
+            # The broker check runs through _server_check, which upstream's
+            # tests and subclasses patch.
+            self.producer = AlertProducer(self.config, self.log, checkServer=False)
+            try:
+                self._server_check()
+            except BaseException:
+                self.producer.close()
+                self.producer = None
+                raise
 
     @staticmethod
     def _loadSchema(spec):
@@ -125,7 +235,8 @@ class PackageAlertsTask(pipeBase.Task):
             ``alerts`` (`AlertPayloads`: indexing decodes an alert dict),
             ``alertFile`` (path or `None`), ``skipped`` (list of
             (diaSourceId, reason)), ``produceReport`` (or `None`),
-            ``timings`` (seconds per stage).
+            ``timings`` (seconds per stage: tables, cutouts, fits, encoding,
+            write, produce).
 
         Raises
         ------
@@ -133,92 +244,107 @@ class PackageAlertsTask(pipeBase.Task):
             If the inputs cannot be packaged at all (listing every problem);
             raised before anything is written or sent.
         """
-        timings: dict[str, float] = {}
-        t0 = time.perf_counter()
-        validateRunInputs(self.schema, diaSourceCat, diaObjectCat, diaSrcHistory, diaForcedSources,
-                          diffIm, calexp, template, ssSrc)
+        timer = _StageTimer()
+        with timer("tables"):
+            missingColumns = validateRunInputs(self.schema, diaSourceCat, diaObjectCat, diaSrcHistory,
+                                               diaForcedSources, diffIm, calexp, template, ssSrc)
+            self._reportMissingColumns(missingColumns)
+            tables = prepareVisitTables(self.schema, diaSourceCat, diaObjectCat, diaSrcHistory,
+                                        diaForcedSources, ssSrc, doRunForcedMeasurement,
+                                        forcedSourceHistoryThreshold, self.log,
+                                        nanAsNull=self.config.useNullForNaN)
         visitInfo = diffIm.visitInfo
-        visit = visitInfo.id
-        detector = diffIm.detector.getId()
-        midpointUnix = visitInfo.date.toAstropy().tai.unix
-        exposureTime = visitInfo.exposureTime
-        tables = prepareVisitTables(self.schema, diaSourceCat, diaObjectCat, diaSrcHistory, diaForcedSources,
-                                    ssSrc, doRunForcedMeasurement, forcedSourceHistoryThreshold, self.log)
-        t1 = time.perf_counter()
-        timings["tables"] = t1 - t0
-        n = len(tables.diaSourceIds)
-        self.log.info("Packaging alerts for %d DiaSources (%d skipped).", n, len(tables.skipped))
+        visit, detector = visitInfo.id, diffIm.detector.getId()
+        self.log.info("Packaging alerts for %d DiaSources (%d skipped).", len(tables.diaSourceIds),
+                      len(tables.skipped))
+        with timer("cutouts"):
+            cutouts = self._planCutouts(tables, visitInfo, diffIm, calexp, template)
+        alertFile, encoded = self._assembleAndWrite(tables, cutouts, visitInfo, visit, detector, timer)
+        alerts = AlertPayloads(self.schema, encoded.diaSourceIds, encoded.payloads, encoded.diaObjectIds)
+        with timer("produce"):
+            produceReport = self._produceVisit(alerts, visit, detector, visitInfo)
+        skipped = tables.skipped + encoded.failed
+        self._recordCounts(tables, alerts, skipped)
+        return pipeBase.Struct(alerts=alerts, alertFile=alertFile, skipped=skipped,
+                               produceReport=produceReport, timings=timer.seconds)
 
-        rotPa = self._rotPa(visitInfo)
-        headers = {}
-        cutouts = {name: self._cutoutsForImage(exposure, tables, rotPa, headers)
-                   for name, exposure in (("cutoutDifference", diffIm), ("cutoutScience", calexp),
-                                          ("cutoutTemplate", template))}
-        t2 = time.perf_counter()
-        timings["cutouts"] = t2 - t1
+    def _reportMissingColumns(self, missingColumns):
+        """One warning per visit for optional columns the inputs lack; metadata for monitoring."""
+        names = [f"{table}.{column}" for table, columns in missingColumns.items() for column in columns]
+        if names:
+            self.log.warning("The inputs lack %d optional column(s); these fields are null in every alert: %s",
+                             len(names), ", ".join(names))
+        self.metadata["alert_columns_missing"] = len(names)
+        self.metadata["alert_columns_missing_names"] = ",".join(names)
 
-        observationReason = _nullIfEmpty(getattr(visitInfo, "observationReason", None))
-        targetName = _nullIfEmpty(getattr(visitInfo, "object", None))
-        alertFile = None
-        fileWriter = None
-        writeSeconds = 0.0
+    def _planCutouts(self, tables, visitInfo, diffIm, calexp, template):
+        """Planned cutouts of each cutout field's image (`None` where there is no image)."""
+        # Shared across the images of a visit.
+        headers, localWcs = PrimaryHeaders(self._rotPa(visitInfo)), LocalWcsCache()
+        return {name: self._cutoutsForImage(exposure, tables, headers, localWcs)
+                for name, exposure in (("cutoutDifference", diffIm), ("cutoutScience", calexp),
+                                       ("cutoutTemplate", template))}
+
+    def _assembleAndWrite(self, tables, cutouts, visitInfo, visit, detector, timer):
+        """Assemble the alerts, streaming each to the Avro file (if written) as soon as it is complete.
+
+        The file is closed (flushed to disk, renamed into place) before
+        anything is produced, so it is there even if Kafka is not; on any
+        failure it is removed and the error raised.
+
+        Returns
+        -------
+        alertFile : `str` or `None`
+        encoded : `lsst.ap.alerts.avro.assembly.EncodedVisit`
+        """
+        alertFile = fileWriter = onAlert = None
         if self.config.doWriteAlerts:
             alertFile = os.path.join(self.config.alertWriteLocation, f"{visit}_{detector}.avro")
             self.log.info("Writing alerts to %s.", alertFile)
             fileWriter = AlertFileWriter(alertFile, self.schema)
 
-        def toFile(payload):
-            # Each alert goes to the file as soon as it is complete: the disk
-            # works while the next ones are assembled.
-            nonlocal writeSeconds
-            start = time.perf_counter()
-            fileWriter.append(payload)
-            writeSeconds += time.perf_counter() - start
+            def onAlert(payload):
+                with timer("write"):
+                    fileWriter.append(payload)
 
         try:
-            encoded = self.encoder.encodeVisit(tables, cutouts, observationReason, targetName, self.log,
-                                               onAlert=toFile if fileWriter is not None else None)
-            t3 = time.perf_counter()
+            with timer("encoding"):
+                encoded = self.encoder.encodeVisit(
+                    tables, cutouts, _nullIfEmpty(getattr(visitInfo, "observationReason", None)),
+                    _nullIfEmpty(getattr(visitInfo, "object", None)), self.log, onAlert=onAlert,
+                )
             if fileWriter is not None:
-                # Closed (flushed to disk, renamed into place) before producing, so
-                # the file is there even if Kafka is not.
-                fileWriter.close()
+                with timer("write"):
+                    fileWriter.close()
         except BaseException:
             if fileWriter is not None:
                 fileWriter.abort()
             raise
-        t4 = time.perf_counter()
         # Cutout pixels are calibrated and serialized while the alerts are assembled.
-        timings["fits"] = encoded.cutoutSeconds
-        timings["encoding"] = t3 - t2 - encoded.cutoutSeconds - writeSeconds
-        timings["write"] = writeSeconds + t4 - t3
-        alerts = AlertPayloads(self.schema, encoded.diaSourceIds, encoded.payloads, encoded.diaObjectIds)
-        skipped = tables.skipped + encoded.failed
+        timer.move(encoded.cutoutSeconds, "encoding", "fits")
+        return alertFile, encoded
 
-        produceReport = None
+    def _produceVisit(self, alerts, visit, detector, visitInfo):
+        """Send the visit's alerts (``doProduceAlerts``), or fill the timing metadata with -1."""
+        midpointUnix = visitInfo.date.toAstropy().tai.unix
         if self.config.doProduceAlerts:
             self.log.info("Producing %d alerts to %s.", len(alerts), self.kafkaTopic)
-            produceReport = self.produceAlerts(alerts, visit, detector, midpointUnix, exposureTime)
-        else:
-            # Downstream metrics expect these keys even when nothing is sent.
-            self.metadata["visit_midpoint"] = midpointUnix
-            self.metadata["produce_end_timestamp"] = -1
-            self.metadata["produce_start_timestamp"] = -1
-            self.metadata["alert_timing_since_shutter_close"] = -1
-            self.metadata["total_alerts"] = -1
-        timings["produce"] = time.perf_counter() - t4
+            return self.produceAlerts(alerts, visit, detector, midpointUnix, visitInfo.exposureTime)
+        # Downstream metrics expect these keys even when nothing is sent.
+        self.metadata["visit_midpoint"] = midpointUnix
+        self.metadata["produce_end_timestamp"] = -1
+        self.metadata["produce_start_timestamp"] = -1
+        self.metadata["alert_timing_since_shutter_close"] = -1
+        self.metadata["total_alerts"] = -1
+        return None
 
+    def _recordCounts(self, tables, alerts, skipped):
         self.metadata["alerts_packaged"] = len(alerts)
         self.metadata["alerts_skipped"] = len(skipped)
+        self.metadata["alerts_skipped_out_of_domain"] = tables.outOfDomain
+        self.metadata["alert_history_rows_dropped"] = tables.droppedRows
         self.metadata["alerts_input"] = len(tables.diaSourceIds) + len(tables.skipped)
         self.metadata["alert_bytes"] = alerts.totalBytes
-        return pipeBase.Struct(
-            alerts=alerts,
-            alertFile=alertFile,
-            skipped=skipped,
-            produceReport=produceReport,
-            timings=timings,
-        )
 
     # -- images ---------------------------------------------------------
 
@@ -230,11 +356,12 @@ class PackageAlertsTask(pipeBase.Task):
             return None
         return angle if math.isfinite(angle) else None
 
-    def _cutoutsForImage(self, exposure, tables, rotPa, headers):
+    def _cutoutsForImage(self, exposure, tables, headers, localWcs):
         """Plan the cutout of every source on one image (`None` if there is no image or source).
 
-        ``headers`` caches PRIMARY headers by shape and values across the
-        images of a visit.
+        ``headers`` (`lsst.ap.alerts.cutouts.fits.PrimaryHeaders`) and
+        ``localWcs`` (`lsst.ap.alerts.cutouts.plan.LocalWcsCache`) are shared
+        by the images of a visit.
 
         Returns
         -------
@@ -242,88 +369,12 @@ class PackageAlertsTask(pipeBase.Task):
             Boxes, PSF HDUs and PRIMARY headers; the pixels are written
             later, straight into the alerts.
         """
-        n = len(tables.diaSourceIds)
-        if exposure is None or n == 0:
-            return None
-        wcs = exposure.getWcs()
-        imBBox = exposure.getBBox()
-        ra, dec = np.radians(tables.ra), np.radians(tables.dec)
-        # Where the catalog has no pixel position, take it from the WCS.
-        x, y = tables.x.copy(), tables.y.copy()
-        missing = ~(np.isfinite(x) & np.isfinite(y))
-        if missing.any():
-            x[missing], y[missing] = wcs.skyToPixelArray(ra[missing], dec[missing], degrees=False)
-        # Geometry of every cutout in vectorised passes: the sky position's
-        # pixel (the cutout WCS reference), the local CD matrices, the boxes.
-        cx, cy = wcs.skyToPixelArray(ra, dec, degrees=False)
-        matrices = localTransformMatrices(wcs, cx, cy, ra, dec)
-        sizes = self._cutoutSizes(tables.bboxSize)
-        minX, minY = centeredBoxMin(x, y, sizes, sizes)
-        # Box2D(bbox) of the parent: pixel edges half a pixel beyond the centres.
-        onImage = ((x >= imBBox.getMinX() - 0.5) & (x <= imBBox.getMaxX() + 0.5)
-                   & (y >= imBBox.getMinY() - 0.5) & (y <= imBBox.getMaxY() + 0.5))
-        cutouts = ImageCutouts(exposure, n)
-        writer = cutouts.writer
-        psf = exposure.getPsf()
-        if psf is None:
-            self.log.warning("Exposure has no PSF; its cutouts carry none.")
-        # One PSF HDU serves every cutout when the PSF is the same everywhere.
-        perSourcePsf = psf is not None and not self.config.useAveragePsf and not isinstance(psf, GaussianPsf)
-        sharedPsf = None
-        if psf is not None and not perSourcePsf:
-            average = self._averagePsf(exposure)
-            sharedPsf = None if average is None else writer.psfHdu(average)
-        values = writer.headerValues(minX - 1, minY - 1, cx - minX + 1, cy - minY + 1, matrices,
-                                     tables.ra, tables.dec, rotPa).tolist()
-        # Python numbers: numpy scalars are slow to format and compare one by one.
-        ids, xs, ys = tables.diaSourceIds.tolist(), x.tolist(), y.tolist()
-        minXs, minYs, sizeList = minX.tolist(), minY.tolist(), np.broadcast_to(sizes, n).tolist()
-        onImage = onImage.tolist()
-        for i in range(n):
-            if not onImage[i]:
-                self._warnOffImage(ids[i], geom.Point2D(xs[i], ys[i]), imBBox)
-                continue
-            try:
-                size = int(sizeList[i])
-                # Images on the same WCS (difference and science, usually the
-                # warped template too) have the same header at a source.
-                key = (size, tuple(values[i]))
-                header = headers.get(key)
-                if header is None:
-                    header = headers[key] = writer.primaryHeader((size, size), values[i])
-                psfHdu = sharedPsf
-                if perSourcePsf:
-                    kernel = self._computePsf(exposure, geom.Point2D(xs[i], ys[i]), ids[i])
-                    psfHdu = None if kernel is None else writer.psfHdu(kernel)
-                cutouts.add(i, minXs[i], minYs[i], size, header, psfHdu)
-            except Exception as e:  # one bad cutout must not cost the others their alerts
-                self.log.warning("Cutout for DiaSource id=%d failed (%s: %s); packaging the alert without it.",
-                                 ids[i], type(e).__name__, e)
-        return cutouts
-
-    def _warnOffImage(self, srcId, point, imBBox):
-        self.log.warning(
-            "DiaSource id=%i centroid lies at pixel (%.2f, %.2f) which is outside the Exposure with "
-            "bounding box ((%i, %i), (%i, %i)). Returning None for cutout...",
-            srcId, point.getX(), point.getY(),
-            imBBox.getMinX(), imBBox.getMaxX(), imBBox.getMinY(), imBBox.getMaxY(),
-        )
-
-    def _averagePsf(self, exposure):
-        psf = exposure.getPsf()
-        if psf is None:
-            return None
-        return self._computePsf(exposure, psf.getAveragePosition())
+        return planImageCutouts(exposure, tables, self._cutoutSizes(tables.bboxSize), headers, localWcs,
+                                self.config.useAveragePsf, self.log)
 
     def _computePsf(self, exposure, pixelCenter, srcId=None):
         """PSF kernel image at a point, or `None` (with a warning) if it cannot be evaluated."""
-        try:
-            return exposure.getPsf().computeKernelImage(pixelCenter).array
-        except (InvalidParameterError, InvalidPsfError, ValueError, RuntimeError) as e:
-            where = f"DiaSource id={srcId}" if srcId is not None else "the image's average position"
-            self.log.warning("Could not compute the PSF for %s (%s: %s); the cutout carries no PSF.",
-                             where, type(e).__name__, e)
-            return None
+        return computeKernelImage(exposure, pixelCenter, srcId, self.log)
 
     def createDiaSourceExtent(self, bboxSize):
         """Size of the square cutout for a footprint box of side ``bboxSize``.
@@ -343,7 +394,10 @@ class PackageAlertsTask(pipeBase.Task):
 
     def createCcdDataCutout(self, image, skyCenter, pixelCenter, extent, photoCalib, srcId,
                             averagePsf=None, rotPa=None):
-        """Cut out one calibrated image around a source.
+        """Cut out one calibrated image around a source, as upstream does.
+
+        ``streamCcdDataToBytes`` of the result is byte for byte the cutout
+        `run` puts in the alert for the same source and image.
 
         Parameters
         ----------
@@ -360,36 +414,34 @@ class PackageAlertsTask(pipeBase.Task):
         srcId : `int`
             diaSourceId, for messages.
         averagePsf : `numpy.ndarray`, optional
-            PSF to attach when ``useAveragePsf`` (computed here if `None`).
+            PSF to attach when ``useAveragePsf`` (if `None`, the PSF at
+            ``pixelCenter``, as upstream).
         rotPa : `float`, optional
             Boresight rotation angle in degrees, written as ``ROTPA``.
 
         Returns
         -------
-        cutout : `astropy.nddata.CCDData` or `None`
-            `None` (with a warning) when ``pixelCenter`` is off the image.
+        cutout : `lsst.ap.alerts.cutouts.ccdData.AlertCutout` or `None`
+            A `~astropy.nddata.CCDData`; `None` (with a warning) when
+            ``pixelCenter`` is off the image.
         """
         imBBox = image.getBBox()
         if not geom.Box2D(imBBox).contains(pixelCenter):
-            self._warnOffImage(srcId, pixelCenter, imBBox)
+            warnOffImage(self.log, srcId, pixelCenter, imBBox)
             return None
-        wcs = image.getWcs()
-        arrays = ArrayCutter(image).cutCentered(pixelCenter, extent)
-        if self.config.useAveragePsf:
-            psf = averagePsf if averagePsf is not None else self._averagePsf(image)
-        else:
-            psf = self._computePsf(image, pixelCenter, srcId) if image.getPsf() is not None else None
-        center = wcs.skyToPixel(skyCenter)
-        return makeCcdData(
-            arrays, photoCalib.getCalibrationMean(),
-            crpix=(center.getX() - arrays.minX + 1, center.getY() - arrays.minY + 1),
-            crval=(skyCenter.getRa().asDegrees(), skyCenter.getDec().asDegrees()),
-            cdMatrix=self.makeLocalTransformMatrix(wcs, center, skyCenter),
-            psf=psf, maskPlanes=dict(image.getMaskedImage().mask.getMaskPlaneDict()), rotPa=rotPa,
-        )
+        psf = None
+        if self.config.useAveragePsf and averagePsf is not None:
+            psf = averagePsf
+        elif image.getPsf() is not None:
+            psf = self._computePsf(image, pixelCenter, srcId)
+        return makeCcdDataCutout(image, skyCenter, pixelCenter, extent, photoCalib, psf, rotPa)
 
     def makeLocalTransformMatrix(self, wcs, center, skyCenter):
         """Local linear approximation of ``wcs`` at ``center``, tangent at ``skyCenter``.
+
+        With real afw, computed through afw's transforms as upstream does
+        (bit-identical); on the model, analytically
+        (`lsst.ap.alerts.cutouts.geometry`).
 
         Parameters
         ----------
@@ -406,13 +458,12 @@ class PackageAlertsTask(pipeBase.Task):
             2×2 Jacobian of pixel → local gnomonic coordinates, in degrees
             per pixel (the CD matrix of the cutout's TAN WCS).
         """
-        return localTransformMatrices(
-            wcs, [center.getX()], [center.getY()],
-            [skyCenter.getRa().asRadians()], [skyCenter.getDec().asRadians()],
-        )[0]
+        return localTransformMatrix(wcs, center, skyCenter)
 
     def streamCcdDataToBytes(self, cutout):
-        """Serialize a cutout to FITS bytes (layout: `lsst.ap.alerts.cutouts.ccdData`).
+        """Serialize a cutout: ``CCDData.write``'s bytes, then the AFWMASK HDU.
+
+        Layout: `lsst.ap.alerts.cutouts.fits`.
 
         Parameters
         ----------
@@ -426,85 +477,61 @@ class PackageAlertsTask(pipeBase.Task):
 
     # -- alerts ---------------------------------------------------------
 
-    def makeAlertDict(self, alertId, diaSource, diaObject, objDiaSrcHistory, objDiaForcedSources,
-                      diffImCutout, calexpCutout, templateCutout, ssSource=None, mpcOrbit=None,
-                      observationReason=None, targetName=None):
-        """Assemble one alert as a dict following the alert schema.
+    def makeAlertDict(self, *args, **kwargs):
+        """Assemble one alert as upstream's dict.
 
-        Values are converted to the schema's types (numpy scalars, NaN/NA
-        rules of `lsst.ap.alerts.catalogs.typedTable`), so the dict encodes as is.
+        Both of upstream's call styles are accepted:
 
-        Parameters
-        ----------
-        alertId : `int`
-            The alert's diaSourceId.
-        diaSource : `pandas.Series` or `dict`
-            The new DiaSource.
-        diaObject : `pandas.Series`, `dict` or `None`
-            Its DiaObject (`None` for a solar-system source).
-        objDiaSrcHistory : `pandas.DataFrame` or `None`
-            Earlier DiaSources of the object; `None` gives null.
-        objDiaForcedSources : `pandas.DataFrame`, `pandas.Series` or `None`
-            Forced sources of the object.
-        diffImCutout, calexpCutout, templateCutout : `astropy.nddata.CCDData` or `None`
-            Cutouts (serialized with `streamCcdDataToBytes`).
-        ssSource, mpcOrbit : `pandas.Series`, `dict` or `None`, optional
-            Solar-system association of the source.
-        observationReason, targetName : `str` or `None`, optional
-            Scheduler strings; empty → null.
+        - current: ``makeAlertDict(diaSourceId, observationReason,
+          targetName, diaSource, diaObject, objDiaSrcHistory,
+          objDiaForcedSources, diffImCutout, calexpCutout, templateCutout,
+          ssSource=None)``;
+        - older: ``makeAlertDict(alertId, diaSource, diaObject,
+          objDiaSrcHistory, objDiaForcedSources, diffImCutout, calexpCutout,
+          templateCutout)``, with ``ssSource``, ``observationReason`` and
+          ``targetName`` as optional keywords.
+
+        The second positional argument tells them apart: a string or `None`
+        (observationReason) in the current style, the DiaSource (a
+        `pandas.Series` or mapping) in the older one.  Keywords ``alertId``
+        / ``diaSourceId`` name the style too.  Both take ``mpcOrbit`` as an
+        optional keyword; without it, mpc_orbits comes from the
+        ``MPCORB_``-prefixed entries of ``ssSource``.
+
+        Values are returned as given (``diaSource.to_dict()``,
+        ``objDiaSrcHistory.to_dict("records")``, ...); scheduler strings
+        pass unchanged unless empty (`None`).  Typing to the schema happens
+        when the dict is encoded (`_serializeAlert`, `produceAlerts`), which
+        raises `ValueError` naming the diaSourceId and field of a value that
+        does not fit.
 
         Returns
         -------
         alert : `dict`
-            With upstream's 13 keys (``prvDiaNondetectionLimits`` is always
-            `None`; schema 11.1 has no such field and ignores it).
+            Upstream's keys: ``diaSourceId``, ``diaSource``,
+            ``prvDiaSources``, ``prvDiaForcedSources``,
+            ``prvDiaNondetectionLimits`` (always `None`), ``diaObject``,
+            ``ssSource``, ``mpc_orbits`` and the three cutouts (FITS bytes
+            from `streamCcdDataToBytes`, or `None`); plus
+            ``observation_reason`` and ``target_name`` in the current style
+            (or when given as keywords).
 
         Raises
         ------
-        ValueError
-            If a value does not fit the schema (naming the diaSourceId and
-            the field).
+        TypeError
+            If the arguments fit neither call style.
         """
-        records = self.schema.records
-
-        def convert(value, recordName, many):
-            if value is None:
-                return None
-            if isinstance(value, pd.Series):
-                frame = value.to_frame().T
-                frame = frame.infer_objects()
-            elif isinstance(value, Mapping):
-                frame = pd.DataFrame([dict(value)])
-            else:
-                frame = value
-            frame = flattenIndex(frame)
-            typed, problems = coerceTable(frame, records[recordName])
-            if problems:
-                p = problems[0]
-                raise ValueError(f"diaSourceId={alertId}: {recordName}.{p.field}: {p.reason}")
-            rows = typed.toRecords()
-            return rows if many else rows[0]
-
-        def cutoutBytes(cutout):
-            return None if cutout is None else self.streamCcdDataToBytes(cutout)
-
-        if isinstance(objDiaForcedSources, pd.Series):
-            objDiaForcedSources = objDiaForcedSources.to_frame().T.infer_objects()
-        return {
-            "diaSourceId": int(alertId),
-            "observation_reason": _nullIfEmpty(observationReason),
-            "target_name": _nullIfEmpty(targetName),
-            "diaSource": convert(diaSource, "diaSource", False),
-            "prvDiaSources": convert(objDiaSrcHistory, "diaSource", True),
-            "prvDiaForcedSources": convert(objDiaForcedSources, "diaForcedSource", True),
-            "prvDiaNondetectionLimits": None,
-            "diaObject": convert(diaObject, "diaObject", False),
-            "ssSource": convert(ssSource, "ssSource", False),
-            "mpc_orbits": convert(mpcOrbit, "mpc_orbits", False),
-            "cutoutDifference": cutoutBytes(diffImCutout),
-            "cutoutScience": cutoutBytes(calexpCutout),
-            "cutoutTemplate": cutoutBytes(templateCutout),
-        }
+        values, current = _makeAlertDictArguments(args, kwargs)
+        if values["mpcOrbit"] is None:
+            values["mpcOrbit"] = _splitMpcOrbit(values["ssSource"])
+        alert = {}
+        for part in ALERT_PARTS:
+            if not part.inUpstreamDict:
+                continue
+            if part.kind is PartKind.SCHEDULER and not current and part.argument not in kwargs:
+                continue
+            alert[part.name] = alertDictValue(part, values.get(part.argument), self.streamCcdDataToBytes)
+        return alert
 
     def produceAlerts(self, alerts, visit, detector, midpoint_unix, exposure_time):
         """Send alerts to Kafka; undeliverable ones are written or logged, never lost silently.
@@ -512,7 +539,7 @@ class PackageAlertsTask(pipeBase.Task):
         Parameters
         ----------
         alerts : `AlertPayloads` or `list` [`dict`]
-            Alerts from `run`, or alert dicts (encoded here).
+            Alerts from `run`, or alert dicts (typed and encoded here).
         visit, detector : `int`
             Ids used to name files of failed alerts.
         midpoint_unix : `float`
@@ -529,13 +556,10 @@ class PackageAlertsTask(pipeBase.Task):
         if self.producer is None:
             raise RuntimeError("produceAlerts needs doProduceAlerts=True (no Kafka producer was set up).")
         if not isinstance(alerts, AlertPayloads):
+            # Every dict is encoded before the first is sent: a bad one raises with nothing sent.
             encoded = [self.encoder.encodeDict(alert) for alert in alerts]
-            alerts = AlertPayloads(
-                self.schema,
-                [alert["diaSourceId"] for alert in alerts],
-                encoded,
-                [alert["diaSource"].get("diaObjectId") or 0 for alert in alerts],
-            )
+            alerts = AlertPayloads(self.schema, [_alertSourceId(alert) for alert in alerts], encoded,
+                                   [_alertObjectId(alert) for alert in alerts])
         keyed = self.config.doKeyByDiaObjectId
 
         def messages():
@@ -550,10 +574,86 @@ class PackageAlertsTask(pipeBase.Task):
                       visit, detector, self.metadata["alert_timing_since_shutter_close"])
         return report
 
+    # -- upstream's hooks -----------------------------------------------
+
     def _server_check(self):
-        """Check the broker is reachable and the topic exists (see `AlertProducer`)."""
+        """Check that the broker answers and has the topic (upstream's hook; `__init__` calls it).
+
+        Raises
+        ------
+        confluent_kafka.KafkaException
+            If the broker does not answer within ``maxTimeout``.
+        RuntimeError
+            If the topic does not exist.
+        """
         if self.producer is not None:
             self.producer.serverCheck()
+
+    def _serializeAlert(self, alert, schema=None, schema_id=0):
+        """Return an alert dict as a Kafka message: Confluent wire header + Avro payload.
+
+        Parameters
+        ----------
+        alert : `dict`
+            An alert, e.g. from `makeAlertDict`; typed to the schema here.
+        schema : `dict`, optional
+            Schema definition to write with; `None` (or this task's schema)
+            uses the task's schema and typing.  Any other definition is
+            handed to fastavro as it is, with the dict as it is.
+        schema_id : `int`, optional
+            Confluent schema ID written in the header (0, upstream's default,
+            means unregistered; `run` uses the schema's own ID).
+
+        Returns
+        -------
+        serialized : `bytes`
+        """
+        if schema is None or schema == self.schema.definition or schema == self.alertSchema.definition:
+            payload = self.encoder.encodeDict(alert)
+        else:
+            import fastavro
+
+            stream = io.BytesIO()
+            fastavro.schemaless_writer(stream, fastavro.parse_schema(schema), alert)
+            payload = stream.getvalue()
+        return self._serializeConfluentWireHeader(schema_id) + payload
+
+    @staticmethod
+    def _serializeConfluentWireHeader(schema_version):
+        """Return the 5-byte Confluent wire-format prefix: magic 0, then the schema ID big-endian."""
+        return makeWireHeader(schema_version)
+
+    def _delivery_callback(self, err, msg):
+        """Log one delivery report as upstream does (a warning on failure, debug on success).
+
+        `produceAlerts` keeps its own bookkeeping of every report; this hook
+        is for callers of upstream's API.
+        """
+        if err:
+            from .delivery.kafkaSettings import describeKafkaError
+
+            self.log.warning("Message failed delivery: %s", describeKafkaError(err))
+        else:
+            self.log.debug("Message delivered to %s [%d] @ %d", msg.topic(), msg.partition(), msg.offset())
+
+    def _patchDiaSources(self, diaSources):
+        """Add a ``programId`` column of 0 to a DiaSource table, in place, as upstream.
+
+        `run` does not call it: it never modifies its inputs, and no schema
+        this package ships has a ``programId`` field.
+        """
+        diaSources["programId"] = 0
+
+
+def _alertSourceId(alert) -> int:
+    return int(alert.get("diaSourceId", alert.get("alertId")))
+
+
+def _alertObjectId(alert) -> int:
+    """diaObjectId of an alert dict's DiaSource; 0 (solar system) when absent or null."""
+    diaSource = alert.get("diaSource") or {}
+    value = diaSource.get("diaObjectId")
+    return 0 if value is None or pd.isna(value) else int(value)
 
 
 def _nullIfEmpty(value):
