@@ -116,6 +116,72 @@ class BadInputPropertyTestCase(lsst.utils.tests.TestCase):
                 self.assertEqual(buf.getvalue(), payload)
 
 
+class ColumnsAndDomainsTestCase(lsst.utils.tests.TestCase):
+    """Issue 17: no silent null from a missing column, no impossible value sent."""
+
+    def run_(self, **replace):
+        tables = {name: getattr(VISIT, name) for name in TABLES}
+        tables.update(replace)
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        config = PackageAlertsConfig(doWriteAlerts=True, alertWriteLocation=self.tmp.name)
+        self.task = PackageAlertsTask(config=config)
+        return self.task.run(tables["diaSourceCat"], tables["diaObjectCat"], tables["diaSrcHistory"],
+                             tables["diaForcedSources"], VISIT.diffIm, VISIT.calexp, VISIT.template,
+                             ssSrc=tables["ssSrc"])
+
+    def testMissingMeasurementColumnIsAnInputError(self):
+        for table, column in (("diaSourceCat", "psfFlux"), ("diaSourceCat", "psfFluxErr"),
+                              ("diaSrcHistory", "psfFlux"), ("diaForcedSources", "psfFluxErr"),
+                              ("diaObjectCat", "nDiaSources")):
+            with self.subTest(table=table, column=column):
+                frame = getattr(VISIT, table).drop(columns=[column])
+                with self.assertRaises(AlertInputError) as cm:
+                    self.run_(**{table: frame})
+                self.assertIn(f"{table} lacks required column(s): {column}", cm.exception.problems)
+                self.assertEqual(os.listdir(self.tmp.name), [])
+
+    def testMissingOptionalColumnsWarnOncePerVisit(self):
+        sources = VISIT.diaSourceCat.drop(columns=["trailFlux", "snr"])
+        objects = VISIT.diaObjectCat.drop(columns=["g_psfFluxMean"])
+        with self.assertLogs("lsst.packageAlerts", "WARNING") as cm:
+            result = self.run_(diaSourceCat=sources, diaObjectCat=objects)
+        lines = [line for line in cm.output if "optional column" in line]
+        self.assertEqual(len(lines), 1)
+        for name in ("diaSourceCat.trailFlux", "diaSourceCat.snr", "diaObjectCat.g_psfFluxMean"):
+            self.assertIn(name, lines[0])
+        self.assertEqual(self.task.metadata["alert_columns_missing"], 3)
+        self.assertEqual(set(self.task.metadata["alert_columns_missing_names"].split(",")),
+                         {"diaSourceCat.trailFlux", "diaSourceCat.snr", "diaObjectCat.g_psfFluxMean"})
+        self.assertGreater(len(result.alerts), 0)
+        for alert in result.alerts:
+            self.assertIsNone(alert["diaSource"]["trailFlux"])
+        # Nothing missing: the keys are there, empty.
+        self.run_()
+        self.assertEqual(self.task.metadata["alert_columns_missing"], 0)
+        self.assertEqual(self.task.metadata["alert_columns_missing_names"], "")
+
+    def testImpossibleValuesSkipTheSource(self):
+        sources = VISIT.diaSourceCat.copy()
+        ids = sources["diaSourceId"].tolist()
+        edits = [("dec", 95.0), ("ra", 360.5), ("apFluxErr", -2.0), ("exposureTime", 0.0)]
+        for row, (column, value) in enumerate(edits):
+            sources.iloc[row, sources.columns.get_loc(column)] = value
+        with self.assertLogs("lsst.packageAlerts", "WARNING") as cm:
+            result = self.run_(diaSourceCat=sources)
+        skipped = dict(result.skipped)
+        for row, (column, value) in enumerate(edits):
+            srcId = ids[row]
+            self.assertIn(srcId, skipped)
+            self.assertIn(column, skipped[srcId])
+            self.assertTrue(any(str(srcId) in line and column in line and repr(value) in line
+                                for line in cm.output), column)
+            self.assertNotIn(srcId, result.alerts.diaSourceIds)
+        self.assertEqual(self.task.metadata["alerts_skipped_out_of_domain"], len(edits))
+        self.assertEqual(self.task.metadata["alerts_skipped"], len(result.skipped))
+        self.assertEqual(len(result.alerts) + len(result.skipped), len(sources))
+
+
 class AtomicWriteTestCase(lsst.utils.tests.TestCase):
     def testCrashWhileWritingKeepsOldFile(self):
         with tempfile.TemporaryDirectory() as tmp:
