@@ -3,7 +3,7 @@
 # installs the package with everything the demo and the tests need on first
 # use (or when pyproject.toml changes), then runs the requested job.
 #
-#   ./dev.sh demo [ap-alerts demo options]   # the demo visit (SQLite butler + APDB)
+#   ./dev.sh demo [ap-alerts demo options]   # the demo visit, in ./demo_repo of the checkout
 #   ./dev.sh test [pytest options]           # the test suite
 #   ./dev.sh bench [benchmark options]       # the throughput benchmark
 #   ./dev.sh setup                           # only the set-up
@@ -39,7 +39,9 @@ job=${1:-}
 [ $# -gt 0 ] && shift
 case "$job" in
     demo)
-        exec "$venv/bin/ap-alerts" demo "$@" ;;
+        # In the checkout (demo_repo/, git-ignored) whatever the caller's directory;
+        # AP_ALERTS_DEMO_DIR or --workdir put it elsewhere.
+        exec "$venv/bin/ap-alerts" demo --workdir "${AP_ALERTS_DEMO_DIR:-$here/demo_repo}" "$@" ;;
     test)
         cd "$here"
         set +e
