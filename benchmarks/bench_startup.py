@@ -22,8 +22,11 @@ CASES = (
     ("import lsst.pipe.base (reference)", ["-c", "import lsst.pipe.base"], "lsst.pipe.base"),
     ("ap-alerts --help", ["-c", "import sys; from lsst.ap.alerts.tools.cli import main; "
                           "sys.argv[1:] = ['--help']; main()"], "lsst.ap.alerts.tools.cli"),
-    ("import lsst.ap.alerts.tools.cli", ["-c", "import lsst.ap.alerts.tools.cli"], "lsst.ap.alerts.tools.cli"),
+    ("import lsst.ap.alerts.tools.cli", ["-c", "import lsst.ap.alerts.tools.cli"],
+     "lsst.ap.alerts.tools.cli"),
     ("import lsst.ap.alerts", ["-c", "import lsst.ap.alerts"], "lsst.ap.alerts"),
+    ("inspect/validate modules", ["-c", "import lsst.ap.alerts.tools.inspection"],
+     "lsst.ap.alerts.tools.inspection"),
     ("import lsst.ap.alerts.pipelineTask", ["-c", "import lsst.ap.alerts.pipelineTask"],
      "lsst.ap.alerts.pipelineTask"),
 )
@@ -49,7 +52,8 @@ def runOnce(arguments):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
     print(f"{'case':38} {'wall s':>7} {'import s':>9}  heavy packages imported")
