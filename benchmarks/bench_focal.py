@@ -1,0 +1,201 @@
+"""A full focal plane through ``pipetask run -j`` and through ``bps submit`` (Parsl, Local site).
+
+One visit of the demo instrument with ``--detectors`` detectors (LSSTCam: 189)
+of ``--sources`` new DiaSources each (LSSTCam: ~55, i.e. ~10,400 alerts per
+visit) is simulated into an embedded SQLite butler (catalogs straight from
+`lsst.ap.alerts.simulation`, no APDB round trip; ``--image-size`` pixels per
+side, not LSSTCam's 4k, so 189 detectors' inputs fit on a small disk). Then
+the PackageAlerts pipeline runs on it with each ``--modes`` runner, writing the
+alert files too, and the script reports per runner:
+
+- wall time of the command, alerts/s over it;
+- per quantum (from each quantum's metadata): CPU spent before the quantum
+  started (process start-up: importing the stack, reading the graph),
+  quantum wall time (reading inputs, `PackageAlertsTask.run`, writing
+  outputs) and `PackageAlertsTask.run` alone;
+- overhead per quantum slot: wall time x parallel workers / quanta, minus
+  the mean `PackageAlertsTask.run` time.
+
+Results (JSON) go to ``--output``; ``benchmarks/README.md`` has the numbers
+and ``doc/scaleout.md`` what they mean for Rubin's 60 s per visit.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from lsst.daf.butler import Butler, DatasetType
+from lsst.utils.timer import duration_from_timeMethod
+
+from lsst.ap.alerts import simulation
+from lsst.ap.alerts.butlerFormatters import makeRepo
+from lsst.ap.alerts.tools import demo
+from lsst.ap.alerts.tools.bpsDemo import runBpsSubmit
+
+LABEL = "packageAlerts"
+# ~13 x 15 detectors around the boresight, as a focal plane roughly is.
+GRID_COLUMNS = 15
+
+
+def registerFocalPlane(butler, nDetectors: int) -> list[int]:
+    """The demo instrument with ``nDetectors`` detectors (ids 0..n-1)."""
+    demo.DemoCam().register(butler.registry)  # instrument, filter, raft R22
+    with butler.registry.transaction():
+        for detector in range(nDetectors):
+            butler.registry.syncDimensionData(
+                "detector",
+                {"instrument": demo.INSTRUMENT, "id": detector, "full_name": f"F{detector:03d}",
+                 "name_in_raft": f"F{detector:03d}", "raft": "FOCAL", "purpose": "SCIENCE"},
+            )
+    return list(range(nDetectors))
+
+
+def detectorCentre(detector: int, imageSize: int) -> tuple[float, float]:
+    """Sky centre of a detector on a grid around the demo boresight (0.2"/px)."""
+    pitch = (imageSize + 60) * 0.2 / 3600
+    row, column = divmod(detector, GRID_COLUMNS)
+    ra0, dec0 = demo._BORESIGHT
+    return ra0 + (column - GRID_COLUMNS / 2) * pitch, dec0 + (row - 6.5) * pitch
+
+
+def makeInputs(repo: str, inputRun: str, nDetectors: int, nSources: int, historyDepth: int,
+               imageSize: int) -> tuple[int, list[int]]:
+    """Simulate the visit detector by detector into ``inputRun``."""
+    datasetTypes = demo._connectionDatasetTypes()
+    with Butler.from_config(repo, writeable=True) as butler:
+        detectors = registerFocalPlane(butler, nDetectors)
+        butler.registry.registerRun(inputRun)
+        for connection in ("associatedDiaSources", "diaObjects", "diaSourceHistory", "diaForcedSources",
+                           "ssSources", "diffIm", "exposure", "template"):
+            name, storageClass = datasetTypes[connection]
+            butler.registry.registerDatasetType(
+                DatasetType(name, ("instrument", "visit", "detector"), storageClass,
+                            universe=butler.dimensions))
+        regions, record = {}, None
+        # 5% solar-system sources, at least one (the ssSources input is then never empty).
+        solarSystem = max(1, round(0.05 * nSources)) / nSources
+        start = time.monotonic()
+        for detector in detectors:
+            visit = simulation.makeSimulatedVisit(
+                nSources, historyDepth, seed=1000 + detector, size=imageSize,
+                boresight=detectorCentre(detector, imageSize), boresightRotAngle=demo._ROT_ANGLE,
+                detector=detector, band="r", fractionSolarSystem=solarSystem,
+            )
+            catalogs = visit.catalogs
+            record = (catalogs.visit, catalogs.midpointMjdTai, catalogs.exposureTime)
+            regions[detector] = demo._detectorRegion(visit.diffIm)
+            # The visit must exist before its datasets: register it with the regions so far.
+            demo._registerVisit(butler.registry, *record, regions)
+            values = {"associatedDiaSources": visit.diaSourceCat, "diaObjects": visit.diaObjectCat,
+                      "diaSourceHistory": visit.diaSrcHistory, "diaForcedSources": visit.diaForcedSources,
+                      "ssSources": visit.ssSrc, "diffIm": visit.diffIm, "exposure": visit.calexp,
+                      "template": visit.template}
+            dataId = {"instrument": demo.INSTRUMENT, "visit": catalogs.visit, "detector": detector}
+            with butler.transaction():
+                for connection, value in values.items():
+                    butler.put(value, datasetTypes[connection][0], dataId, run=inputRun)
+            if detector % 10 == 9 or detector == detectors[-1]:
+                print(f"  simulated {detector + 1}/{nDetectors} detectors "
+                      f"({time.monotonic() - start:.0f} s)", file=sys.stderr, flush=True)
+    return record[0], detectors
+
+
+def quantumTimes(repo: str, run: str) -> dict:
+    """Per-quantum timing from the task metadata of ``run``."""
+    def utc(text):
+        return datetime.datetime.fromisoformat(text).timestamp()
+
+    startup, quantumWall, packaging, alerts = [], [], [], 0
+    with Butler.from_config(repo) as butler:
+        for ref in butler.query_datasets(f"{LABEL}_metadata", collections=run):
+            metadata = butler.get(ref)
+            quantum = metadata["quantum"]
+            startup.append(quantum["prepCpuTime"])
+            quantumWall.append(utc(quantum["endUtc"]) - utc(quantum["prepUtc"]))
+            packaging.append(duration_from_timeMethod(metadata[f"{LABEL}:alertPackager"], "run",
+                                                      clock="Utc"))
+        for ref in butler.query_datasets("deepDiff_alerts", collections=run):
+            alerts += len(butler.get(ref))
+    return {"quanta": len(packaging), "alerts": alerts,
+            "startupCpu": statistics.mean(startup), "quantumWall": statistics.mean(quantumWall),
+            "packaging": statistics.mean(packaging), "packagingTotal": sum(packaging)}
+
+
+def runPipetask(workdir, repo, inputRun, chain, run, query, jobs) -> float:
+    command = demo.pipetaskCommand() + [
+        "run", "-b", repo, "-i", inputRun, "-o", chain, "--output-run", run, "-p", demo.pipelinePath(),
+        "--register-dataset-types", "-j", str(jobs), "-d", query,
+        "-c", f"{LABEL}:doSolarSystemSources=True", "-c", f"{LABEL}:alertPackager.doWriteAlerts=True",
+        "-c", f"{LABEL}:alertPackager.alertWriteLocation={os.path.join(workdir, 'alerts', run)}",
+    ]
+    start = time.monotonic()
+    with open(os.path.join(workdir, f"{run.replace('/', '_')}.log"), "w") as log:
+        subprocess.run(command, env=demo.subprocessEnvironment(), stdout=log, stderr=subprocess.STDOUT,
+                       check=True)
+    return time.monotonic() - start
+
+
+def runBps(workdir, repo, inputRun, chain, run, query, jobs, nQuanta) -> float:
+    bpsRun = runBpsSubmit(workdir, repo, inputRun, chain, run, query, os.path.join(workdir, "alerts", run),
+                          expectedQuanta=nQuanta, cores=jobs, progress=False)
+    return bpsRun.seconds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--detectors", type=int, default=189)
+    parser.add_argument("--sources", type=int, default=55, help="new DiaSources (alerts) per detector")
+    parser.add_argument("--history", type=int, default=20, help="earlier DiaSources per DiaObject")
+    parser.add_argument("--image-size", type=int, default=1024)
+    parser.add_argument("--jobs", type=int, default=2, help="pipetask -j and Parsl Local cores")
+    parser.add_argument("--modes", default="pipetask,bps")
+    parser.add_argument("--workdir", default="focal_work", help="reused: inputs are simulated once")
+    parser.add_argument("--output", default="focal_results.json")
+    args = parser.parse_args()
+
+    workdir = os.path.abspath(args.workdir)
+    repo = os.path.join(workdir, "repo")
+    inputRun = f"{demo.INSTRUMENT}/focal/n{args.sources}_d{args.detectors}_px{args.image_size}"
+    if not os.path.exists(os.path.join(repo, "butler.yaml")):
+        makeRepo(repo)
+    with Butler.from_config(repo) as butler:
+        have = inputRun in butler.collections.query(f"{demo.INSTRUMENT}/focal/*")
+    simulateSeconds = 0.0
+    if not have:
+        start = time.monotonic()
+        makeInputs(repo, inputRun, args.detectors, args.sources, args.history, args.image_size)
+        simulateSeconds = time.monotonic() - start
+    with Butler.from_config(repo) as butler:
+        refs = butler.query_datasets("deepDiff_differenceExp", collections=inputRun, limit=1)
+        visit = refs[0].dataId["visit"]
+    query = f"instrument='{demo.INSTRUMENT}' AND visit={visit}"
+    chain = f"{demo.INSTRUMENT}/focalAlerts"
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    results = {"detectors": args.detectors, "sourcesPerDetector": args.sources, "imageSize": args.image_size,
+               "history": args.history, "jobs": args.jobs, "simulateSeconds": simulateSeconds,
+               "loadAverage": os.getloadavg(), "runs": {}}
+    for mode in args.modes.split(","):
+        run = f"{chain}/{mode}-{stamp}"
+        print(f"running {mode} ...", file=sys.stderr, flush=True)
+        loadBefore = os.getloadavg()[0]
+        if mode == "pipetask":
+            wall = runPipetask(workdir, repo, inputRun, chain, run, query, args.jobs)
+        else:
+            wall = runBps(workdir, repo, inputRun, chain, run, query, args.jobs, args.detectors)
+        times = quantumTimes(repo, run)
+        times.update(wall=wall, alertsPerSecond=times["alerts"] / wall,
+                     overheadPerQuantumSlot=wall * args.jobs / times["quanta"] - times["packaging"],
+                     loadAverageBefore=loadBefore, loadAverageAfter=os.getloadavg()[0])
+        results["runs"][mode] = times
+        print(json.dumps({mode: times}, indent=1), flush=True)
+    with open(args.output, "w") as stream:
+        json.dump(results, stream, indent=1)
+
+
+if __name__ == "__main__":
+    main()
