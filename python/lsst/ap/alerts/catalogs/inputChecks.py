@@ -197,7 +197,7 @@ def validateRunInputs(
         tables.append(("diaSrcHistory", diaSrcHistory, "diaSource"))
     if diaForcedSources is not None and len(diaForcedSources):
         tables.append(("diaForcedSources", diaForcedSources, "diaForcedSource"))
-    if ssSrc is not None and len(ssSrc):
+    if ssSrc is not None and len(ssSrc) and "ssSource" in records:
         tables.append(("ssSrc", ssSrc, "ssSource"))
     problems = []
     missingOptional = {}

@@ -203,6 +203,7 @@ class _NewSources:
     dec: np.ndarray
     x: np.ndarray
     y: np.ndarray
+    bboxSize: np.ndarray
     skipped: list
     outOfDomain: int
 
@@ -255,6 +256,8 @@ def _prepareSources(recordSchema, diaSourceCat, log, nanAsNull) -> _NewSources:
         dec=_floatColumn(sourcesIn, "dec")[rows],
         x=_floatColumn(sourcesIn, "x")[rows],
         y=_floatColumn(sourcesIn, "y")[rows],
+        # From the input: schemas before 10.0 have no bboxSize field (absent: the minimum cutout).
+        bboxSize=np.nan_to_num(_floatColumn(sourcesIn, "bboxSize")[rows], nan=0.0).astype(np.int64),
         skipped=skipped,
         outOfDomain=len(set(outsideRows) - set(fitRows)),
     )
@@ -359,7 +362,7 @@ def _matchSolarSystem(records, ssSrc, sources: _NewSources, log, nanAsNull):
     ssRow = np.full(n, -1, dtype=np.int64)
     mpcRow = np.full(n, -1, dtype=np.int64)
     solarSystem = np.flatnonzero(sources.diaObjectIds == 0)
-    if not len(solarSystem):
+    if not len(solarSystem) or "ssSource" not in records:  # schemas before 8.0 have no ssSource
         return None, None, ssRow, mpcRow
     if ssSrc is None or not len(ssSrc):
         for i in solarSystem:
@@ -368,8 +371,10 @@ def _matchSolarSystem(records, ssSrc, sources: _NewSources, log, nanAsNull):
         return None, None, ssRow, mpcRow
     ssIn = flattenIndex(ssSrc)
     ssSources, ssProblems = coerceTable(ssIn, records["ssSource"], nanAsNull=nanAsNull)
-    orbitsIn = _mpcOrbitsFrame(ssIn, log)
-    mpcOrbits, mpcProblems = coerceTable(orbitsIn, records["mpc_orbits"], nanAsNull=nanAsNull)
+    # Schemas before 10.0 have no mpc_orbits record: no orbit columns then.
+    orbitsIn = _mpcOrbitsFrame(ssIn, log) if "mpc_orbits" in records else pd.DataFrame(index=ssIn.index)
+    mpcOrbits, mpcProblems = coerceTable(orbitsIn, records.get("mpc_orbits", {"name": "mpc_orbits", "fields": []}),
+                                         nanAsNull=nanAsNull)
     badSs, badMpc = _problemsByRow(ssProblems), _problemsByRow(mpcProblems)
     ssIndex: dict[int, int] = {}
     for row, sid in enumerate(_idColumn(ssIn, "diaSourceId").tolist()):
@@ -448,7 +453,7 @@ def prepareVisitTables(
         dec=sources.dec,
         x=sources.x,
         y=sources.y,
-        bboxSize=sources.typed.columns["bboxSize"].astype(np.int64),
+        bboxSize=sources.bboxSize,
         objects=objects,
         history=history,
         forced=forced,

@@ -1,0 +1,187 @@
+"""Alert assembly: ALERT_PARTS, the columnar encoder against fastavro, caller dicts typed to the schema."""
+
+import io
+import logging
+import unittest
+
+import fastavro
+import lsst.utils.tests
+import numpy as np
+import pandas as pd
+
+from lsst.ap.alerts.avro.assembly import ALERT_PARTS, AlertEncoder, PartKind, alertDictValue
+from lsst.ap.alerts.catalogs.visitTables import prepareVisitTables
+from lsst.ap.alerts.schemaRegistry import SchemaRegistry
+from lsst.ap.alerts.simulation import makeSimulatedVisit
+
+REGISTRY = SchemaRegistry.default()
+SCHEMA = REGISTRY.load("11.1")
+LOG = logging.getLogger("test_assembly")
+CUTOUTS = ("cutoutDifference", "cutoutScience", "cutoutTemplate")
+
+
+def _tables(visit, schema=SCHEMA, nanAsNull=False):
+    return prepareVisitTables(schema, visit.diaSourceCat, visit.diaObjectCat, visit.diaSrcHistory,
+                              visit.diaForcedSources, visit.ssSrc, True, 0, LOG, nanAsNull=nanAsNull)
+
+
+def _fastavro(schema, alert):
+    stream = io.BytesIO()
+    fastavro.schemaless_writer(stream, schema.parsed, alert)
+    return stream.getvalue()
+
+
+class _FailingCutouts:
+    """Stands in for planned cutouts (cutouts.plan) whose pixels cannot be written for one alert."""
+
+    def __init__(self, n, failAt):
+        self.fileSizes = np.full(n, 10, dtype=np.int64)
+        self.failAt = failAt
+
+    def writeInto(self, index, out, offset):
+        if index == self.failAt:
+            raise RuntimeError("pixels unavailable")
+        out[offset:offset + 10] = b"0123456789"
+        return offset + 10
+
+
+class AlertPartsTestCase(lsst.utils.tests.TestCase):
+    def testEverySchemaFieldIsKnownOrNullable(self):
+        names = {part.name for part in ALERT_PARTS}
+        for version in REGISTRY.versions:
+            schema = REGISTRY.byVersion(version)
+            with self.subTest(version=schema.versionString):
+                for field in schema.definition["fields"]:
+                    nullable = isinstance(field["type"], list) and field["type"][0] == "null"
+                    self.assertTrue(field["name"] in names or nullable, field["name"])
+                AlertEncoder(schema)  # accepts every shipped schema
+
+    def testPartsMatchSchemaRecords(self):
+        fields = {f["name"]: f for f in SCHEMA.definition["fields"]}
+        for part in ALERT_PARTS:
+            if part.record is not None:
+                self.assertIn(part.record, SCHEMA.records, part.name)
+                self.assertIn(part.name, fields)
+        upstreamKeys = [p.name for p in ALERT_PARTS if p.inUpstreamDict]
+        self.assertEqual(len(upstreamKeys), 13)
+        self.assertNotIn("alertId", upstreamKeys)
+
+    def testAlertDictValue(self):
+        part = {p.name: p for p in ALERT_PARTS}
+        row = pd.Series({"a": np.float32(1.5), "b": "x"})
+        frame = pd.DataFrame({"a": [1, 2]})
+        self.assertEqual(alertDictValue(part["diaSource"], row, None), {"a": np.float32(1.5), "b": "x"})
+        self.assertEqual(alertDictValue(part["prvDiaSources"], frame, None), [{"a": 1}, {"a": 2}])
+        self.assertEqual(alertDictValue(part["prvDiaSources"], row, None), [row.to_dict()])
+        self.assertIsNone(alertDictValue(part["prvDiaSources"], None, None))
+        self.assertEqual(alertDictValue(part["cutoutScience"], "ccd", lambda c: b"fits:" + c.encode()),
+                         b"fits:ccd")
+        self.assertIsNone(alertDictValue(part["observation_reason"], " ", None))
+        self.assertEqual(alertDictValue(part["observation_reason"], "x", None), "x")
+        self.assertIsNone(alertDictValue(part["prvDiaNondetectionLimits"], [1], None))
+        self.assertEqual({p.kind for p in ALERT_PARTS}, set(PartKind))
+
+
+class EncodeVisitTestCase(lsst.utils.tests.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.visit = makeSimulatedVisit(25, 6, seed=31, size=300, fractionSolarSystem=0.2, fillAllFields=True)
+
+    def testColumnarEqualsFastavroOnDicts(self):
+        for nanAsNull in (False, True):
+            with self.subTest(nanAsNull=nanAsNull):
+                tables = _tables(self.visit, nanAsNull=nanAsNull)
+                encoder = AlertEncoder(SCHEMA, nanAsNull=nanAsNull)
+                streamed = []
+                encoded = encoder.encodeVisit(tables, dict.fromkeys(CUTOUTS), "science", None, LOG,
+                                              onAlert=lambda p: streamed.append(bytes(p)))
+                dicts = encoder.visitToDicts(tables, {name: [None] * len(tables.diaSourceIds) for name in CUTOUTS},
+                                             "science", None)
+                self.assertEqual(encoded.failed, [])
+                self.assertEqual(encoded.diaSourceIds, tables.diaSourceIds.tolist())
+                self.assertEqual(len(dicts), len(encoded.payloads))
+                for alert, payload in zip(dicts, encoded.payloads, strict=True):
+                    self.assertEqual(bytes(payload), _fastavro(SCHEMA, alert))
+                self.assertEqual(streamed, [bytes(p) for p in encoded.payloads])
+                # Payloads are read-only views.
+                with self.assertRaises(TypeError):
+                    encoded.payloads[0][0] = 1
+
+    def testOlderSchemas(self):
+        """10.0 (same parts) and 7.4 (alertId, no scheduler strings, no solar-system records)."""
+        visit = makeSimulatedVisit(10, 3, seed=32, size=200, fractionSolarSystem=0.0, fillAllFields=True)
+        for version in ("10.0", "7.4"):
+            with self.subTest(version=version), self.assertNoLogs(LOG, "ERROR"):
+                schema = REGISTRY.load(version)
+                tables = _tables(visit, schema)
+                encoder = AlertEncoder(schema)
+                encoded = encoder.encodeVisit(tables, dict.fromkeys(CUTOUTS), "r", None, LOG)
+                n = len(tables.diaSourceIds)
+                self.assertGreater(len(encoded.payloads), 0)
+                dicts = encoder.visitToDicts(tables, {name: [None] * n for name in CUTOUTS}, "r", None)
+                for alert, payload in zip(dicts, encoded.payloads, strict=True):
+                    self.assertEqual(bytes(payload), _fastavro(schema, alert))
+
+    def testOneFailedAlertCostsOnlyItself(self):
+        tables = _tables(self.visit)
+        n = len(tables.diaSourceIds)
+        cutouts = dict.fromkeys(CUTOUTS)
+        cutouts["cutoutScience"] = _FailingCutouts(n, failAt=2)
+        with self.assertLogs(LOG, "WARNING") as cm:
+            encoded = AlertEncoder(SCHEMA).encodeVisit(tables, cutouts, None, None, LOG)
+        failedId = int(tables.diaSourceIds[2])
+        self.assertEqual([srcId for srcId, _ in encoded.failed], [failedId])
+        self.assertIn("pixels unavailable", encoded.failed[0][1])
+        self.assertIn(str(failedId), cm.output[0])
+        self.assertEqual(len(encoded.payloads), n - 1)
+        for payload in encoded.payloads:
+            alert = fastavro.schemaless_reader(io.BytesIO(payload), SCHEMA.parsed, None)
+            self.assertEqual(alert["cutoutScience"], b"0123456789")
+
+
+class TypedAlertTestCase(lsst.utils.tests.TestCase):
+    def testRawValuesAreTyped(self):
+        encoder = AlertEncoder(SCHEMA)
+        alert = {
+            "diaSourceId": np.int64(5),
+            "observation_reason": "",
+            "diaSource": {"diaSourceId": np.int64(5), "visit": 1, "detector": np.int16(3), "ra": 10.0,
+                          "dec": -5.0, "x": np.float64(1.23456789), "y": 2.0, "midpointMjdTai": 60000,
+                          "psfNdata": 0, "trailNdata": 0, "dipoleNdata": 0, "timeProcessedMjdTai": 60001.0,
+                          "bboxSize": 20, "psfFlux": np.nan, "band": pd.NA, "extra": "ignored"},
+            "prvDiaForcedSources": [],
+        }
+        typed = encoder.typedAlert(alert)
+        source = typed["diaSource"]
+        self.assertEqual(set(source), {f["name"] for f in SCHEMA.records["diaSource"]["fields"]})
+        self.assertEqual(source["x"], float(np.float32(1.23456789)))
+        self.assertTrue(np.isnan(source["psfFlux"]))
+        self.assertIsNone(source["band"])
+        self.assertIsNone(source["trailFlux"])
+        self.assertIsNone(typed["observation_reason"])
+        self.assertEqual(typed["prvDiaForcedSources"], [])
+        self.assertIsNone(typed["diaObject"])
+        decoded = fastavro.schemaless_reader(io.BytesIO(encoder.encodeDict(alert)), SCHEMA.parsed, None)
+        self.assertEqual(decoded["diaSource"]["detector"], 3)
+        nulled = fastavro.schemaless_reader(io.BytesIO(AlertEncoder(SCHEMA, nanAsNull=True).encodeDict(alert)),
+                                            SCHEMA.parsed, None)
+        self.assertIsNone(nulled["diaSource"]["psfFlux"])
+
+    def testValueThatDoesNotFitNamesSourceAndField(self):
+        encoder = AlertEncoder(SCHEMA)
+        alert = {"diaSourceId": 9, "diaSource": {"diaSourceId": 9, "visit": "v"}}
+        with self.assertRaisesRegex(ValueError, r"diaSourceId=9: diaSource\.visit"):
+            encoder.encodeDict(alert)
+
+
+class MemoryTester(lsst.utils.tests.MemoryTestCase):
+    pass
+
+
+def setup_module(module):
+    lsst.utils.tests.init()
+
+
+if __name__ == "__main__":
+    lsst.utils.tests.init()
+    unittest.main()
