@@ -17,6 +17,7 @@ from lsst.ap.alerts.schemaRegistry import (
     alertVersionFromName,
     makeWireHeader,
     namedRecordSchemas,
+    packetSchemaRoot,
     parseWireHeader,
     projectSchemaRoot,
     schemaIdOf,
@@ -82,6 +83,9 @@ class SchemaRegistryTestCase(lsst.utils.tests.TestCase):
         self.assertIn((11, 1), registry.versions)
         self.assertIsNotNone(projectSchemaRoot())
         self.assertTrue((projectSchemaRoot() / "README.md").exists())
+
+    def testPacketSchemaRootIsAlertPackets(self):
+        self.assertEqual(packetSchemaRoot(), Path(alertPack.get_schema_root()))
 
     def testNamesAndIdsAgreeWithAlertPacket(self):
         # lsst.alert.packet is the independent reference for names and IDs.

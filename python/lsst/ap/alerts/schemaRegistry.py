@@ -16,6 +16,7 @@ __all__ = [
     "alertVersionFromName",
     "makeWireHeader",
     "namedRecordSchemas",
+    "packetSchemaRoot",
     "parseWireHeader",
     "projectSchemaRoot",
     "schemaIdOf",
@@ -27,13 +28,16 @@ import re
 import struct
 from collections.abc import Mapping
 from functools import cache, cached_property, lru_cache
-from importlib import resources
+from importlib import resources, util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import fastavro
 
-import lsst.alert.packet as alertPack
-from lsst.resources import ResourcePath
+if TYPE_CHECKING:
+    import lsst.alert.packet as alertPack
+    from lsst.resources import ResourcePath
+
 
 _WIRE = struct.Struct(">bI")
 WIRE_HEADER_SIZE = _WIRE.size
@@ -124,6 +128,19 @@ def parseWireHeader(message: bytes) -> int:
     return schemaId
 
 
+def packetSchemaRoot() -> Path:
+    """Return the schema directory ``lsst.alert.packet`` ships.
+
+    Found without importing the package (which pulls in ``lsst.resources``
+    and ``lsst.utils``), so the command-line tools start quickly; equal to
+    ``lsst.alert.packet.get_schema_root()``.
+    """
+    spec = util.find_spec("lsst.alert.packet")
+    if spec is None or not spec.submodule_search_locations:
+        raise UnknownSchemaError("lsst.alert.packet is not installed: it provides the alert schemas")
+    return Path(spec.submodule_search_locations[0]) / "schema"
+
+
 def projectSchemaRoot() -> Path | None:
     """Return this project's ``schema/`` directory.
 
@@ -181,6 +198,8 @@ class AlertSchema:
 
     def toPacketSchema(self) -> alertPack.Schema:
         """Return the equivalent `lsst.alert.packet.Schema`."""
+        import lsst.alert.packet as alertPack
+
         return alertPack.Schema(self.definition)
 
     def wireHeader(self) -> bytes:
@@ -206,7 +225,7 @@ class SchemaRegistry:
 
     def __init__(self, roots: list[Path] | None = None):
         if roots is None:
-            roots = [Path(alertPack.get_schema_root())]
+            roots = [packetSchemaRoot()]
             project = projectSchemaRoot()
             if project is not None:
                 roots.append(project)
@@ -264,6 +283,8 @@ class SchemaRegistry:
         The version is taken from the file name; the referenced record
         schemas must sit beside it.
         """
+        from lsst.resources import ResourcePath
+
         resource = ResourcePath(uri)
         version = alertVersionFromName(resource.basename())
         if version is None:
@@ -273,6 +294,8 @@ class SchemaRegistry:
         if not resource.isLocal:
             # Remote schemas are read via lsst.alert.packet, which fetches the
             # sibling files fastavro needs.
+            import lsst.alert.packet as alertPack
+
             definition = alertPack.Schema.from_uri(resource).definition
             return AlertSchema(version, str(uri), definition)
         path = resource.ospath
