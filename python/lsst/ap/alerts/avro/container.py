@@ -308,6 +308,9 @@ class ContainerFileReader:
         The embedded schema as stored.
     writerSchema : `dict` or `list`
         The embedded schema, parsed from ``schemaJson`` (not by fastavro).
+    parsedSchema : `dict` or `list`
+        The embedded schema parsed by ``fastavro.parse_schema`` (names
+        fully qualified), what `records` decodes with by default.
     syncMarker : `bytes`
 
     Raises
@@ -324,6 +327,7 @@ class ContainerFileReader:
             self.metadata = dict(self._reader.metadata)
             self.schemaJson = self.metadata["avro.schema"]
             self.writerSchema = json.loads(self.schemaJson)
+            self.parsedSchema = self._reader.writer_schema
         except Exception as e:
             # Damaged input makes fastavro raise almost anything.
             raise ContainerFileError(f"unreadable Avro container header: {_describe(e)}") from None
@@ -357,7 +361,7 @@ class ContainerFileReader:
             corruption, a block with bytes beyond its records); the records
             before it have been yielded.
         """
-        parsed = self._reader.writer_schema if schema is None else schema
+        parsed = self.parsedSchema if schema is None else schema
         index = 0
         blocks = iter(self._reader)
         while True:
