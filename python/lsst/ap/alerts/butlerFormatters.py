@@ -59,13 +59,11 @@ import json
 import os
 from typing import Any, BinaryIO
 
-import fastavro
-
 from lsst.daf.butler import Butler, Config, FormatterV2
 from lsst.resources import ResourcePath
 
 from ._afw import HAVE_AFW
-from .avro.container import ContainerFileWriter
+from .avro.container import ContainerFileReader, ContainerFileWriter
 from .avro.payloads import AlertPayloads
 from .schemaRegistry import AlertSchema, SchemaRegistry, UnknownSchemaError, alertVersionFromName
 
@@ -150,19 +148,13 @@ def readAlertContainer(source: str | os.PathLike | BinaryIO) -> AlertPayloads:
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as stream:
             return readAlertContainer(stream)
-    reader = fastavro.block_reader(source)
-    schema = _schemaOf(reader.writer_schema, reader.metadata["avro.schema"])
-    parsed = schema.parsed
+    reader = ContainerFileReader(source)
+    schema = _schemaOf(reader.parsedSchema, reader.schemaJson)
     diaSourceIds, payloads, diaObjectIds = [], [], []
-    for block in reader:
-        data = block.bytes_.getvalue() if hasattr(block.bytes_, "getvalue") else bytes(block.bytes_)
-        stream = io.BytesIO(data)
-        for _ in range(block.num_records):
-            start = stream.tell()
-            record = fastavro.schemaless_reader(stream, parsed, None)
-            payloads.append(data[start:stream.tell()])
-            diaSourceIds.append(record["diaSourceId"])
-            diaObjectIds.append(record["diaSource"].get("diaObjectId") or 0)
+    for item in reader.records(schema.parsed):
+        payloads.append(item.data)
+        diaSourceIds.append(item.record["diaSourceId"])
+        diaObjectIds.append(item.record["diaSource"].get("diaObjectId") or 0)
     return AlertPayloads(schema, diaSourceIds, payloads, diaObjectIds)
 
 

@@ -36,13 +36,13 @@ __all__ = [
 
 import dataclasses
 import io
-import json
 import math
 import os
 from collections.abc import Iterator, Sequence
 
 import fastavro
 
+from ..avro.container import ContainerFileError, ContainerFileReader
 from ..schemaRegistry import (
     WIRE_HEADER_SIZE,
     AlertSchema,
@@ -173,10 +173,10 @@ class AlertFile:
 
     def _openContainer(self, requested: AlertSchema | None) -> None:
         try:
-            self._reader = fastavro.block_reader(io.BytesIO(self._data))
-            embedded = json.loads(self._reader.metadata["avro.schema"])
-        except Exception as e:
-            raise AlertFileError(f"{self.path}: unreadable Avro container header: {e}") from None
+            self._reader = ContainerFileReader(self._data)
+        except ContainerFileError as e:
+            raise AlertFileError(f"{self.path}: {e}") from None
+        embedded = self._reader.writerSchema
         self._embedded = embedded
         self.schemaName = _fullName(embedded)
         self.version = alertVersionFromName(self.schemaName)
@@ -240,32 +240,11 @@ class AlertFile:
     # decoding is reported as damage of the file.
 
     def _iterContainer(self) -> Iterator[DecodedAlert]:
-        writerSchema = self._reader.writer_schema
-        index = 0
-        blocks = iter(self._reader)
-        while True:
-            try:
-                block = next(blocks, None)
-            except Exception as e:
-                where = f"after alert #{index - 1}" if index else "in the first block"
-                raise AlertFileError(
-                    f"{self.path}: truncated or corrupt Avro data {where} ({_describe(e)})"
-                ) from None
-            if block is None:
-                return
-            stream = block.bytes_
-            for _ in range(block.num_records):
-                start = stream.tell()
-                try:
-                    record = fastavro.schemaless_reader(stream, writerSchema, None)
-                except Exception as e:
-                    raise AlertFileError(
-                        f"{self.path}: alert #{index}: cannot decode ({_describe(e)})"
-                    ) from None
-                yield DecodedAlert(index, record, stream.tell() - start)
-                index += 1
-            if stream.read(1):
-                raise AlertFileError(f"{self.path}: Avro block ending at alert #{index - 1} has extra bytes")
+        try:
+            for item in self._reader:
+                yield DecodedAlert(item.index, item.record, len(item.data))
+        except ContainerFileError as e:
+            raise AlertFileError(f"{self.path}: {e}") from None
 
     def _iterFramed(self) -> Iterator[DecodedAlert]:
         stream = io.BytesIO(self._data)
