@@ -255,27 +255,37 @@ class _ConstantWriter:
         return len(self.piece)
 
 
-class _RowWriter:
-    """Row i of a table (a record field), in a union when the field is nullable."""
+# The writers slice the encoded rows themselves (buffer + offsets) rather than
+# through _RowBytes methods: they run once per field and alert, in the hot loop.
 
-    def __init__(self, rowBytes: _RowBytes, nullable: bool):
-        self.row = rowBytes.row
-        self.nullable = nullable
+class _RowWriter:
+    """Row i of a table (a record field that is not a union)."""
+
+    def __init__(self, rowBytes: _RowBytes):
+        self.buffer, self.offsets = rowBytes.buffer, rowBytes.offsets
 
     def add(self, i, parts):
-        piece = self.row(i)
-        if self.nullable:
-            parts += (_BRANCH1, piece)
-            return 1 + len(piece)
+        offsets = self.offsets
+        piece = self.buffer[offsets[i]:offsets[i + 1]]
         parts.append(piece)
         return len(piece)
+
+
+class _UnionRowWriter(_RowWriter):
+    """Row i of a table in the non-null branch of a ``["null", record]`` field."""
+
+    def add(self, i, parts):
+        offsets = self.offsets
+        piece = self.buffer[offsets[i]:offsets[i + 1]]
+        parts += (_BRANCH1, piece)
+        return 1 + len(piece)
 
 
 class _OptionalRowWriter:
     """The row of each alert in a table, or null where it has none (-1)."""
 
     def __init__(self, rowBytes: _RowBytes, rows):
-        self.row = rowBytes.row
+        self.buffer, self.offsets = rowBytes.buffer, rowBytes.offsets
         self.rows = np.asarray(rows).tolist()
 
     def add(self, i, parts):
@@ -283,7 +293,8 @@ class _OptionalRowWriter:
         if row < 0:
             parts.append(_NULL)
             return 1
-        piece = self.row(row)
+        offsets = self.offsets
+        piece = self.buffer[offsets[row]:offsets[row + 1]]
         parts += (_BRANCH1, piece)
         return 1 + len(piece)
 
@@ -292,7 +303,7 @@ class _SpanWriter:
     """An array of each alert's [start, stop) rows of a table, or null (`None`)."""
 
     def __init__(self, rowBytes: _RowBytes, spans, heads: _Heads):
-        self.span = rowBytes.span
+        self.buffer, self.offsets = rowBytes.buffer, rowBytes.offsets
         self.spans = spans
         self.heads = heads
 
@@ -301,12 +312,13 @@ class _SpanWriter:
         if span is None:
             parts.append(_NULL)
             return 1
-        if span[0] == span[1]:
+        start, stop = span
+        if start == stop:
             parts.append(_EMPTY_ARRAY)
             return 2
         # One block (count, items, terminator), as fastavro writes arrays.
-        count = self.heads(span[1] - span[0])
-        items = self.span(*span)
+        count = self.heads(stop - start)
+        items = self.buffer[self.offsets[start]:self.offsets[stop]]
         parts += (count, items, _END)
         return len(count) + len(items) + 1
 
@@ -548,11 +560,11 @@ class AlertEncoder:
             if kind is PartKind.ID:
                 if "ids" not in encoded:
                     encoded["ids"] = _RowBytes.ofLongs(tables.diaSourceIds)
-                writer = _RowWriter(encoded["ids"], nullable=False)
+                writer = _RowWriter(encoded["ids"])
             elif kind is PartKind.SCHEDULER:
                 writer = _ConstantWriter(_optionalString(scheduler[name]))
             elif kind is PartKind.RECORD:
-                writer = _RowWriter(rowBytes(part), nullable)
+                writer = (_UnionRowWriter if nullable else _RowWriter)(rowBytes(part))
             elif kind is PartKind.OPTIONAL_RECORD:
                 writer = _OptionalRowWriter(rowBytes(part), getattr(tables, part.rows))
             elif kind is PartKind.ARRAY:
