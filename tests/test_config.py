@@ -42,7 +42,12 @@ class ConfigTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(config.kafkaSecurityProtocol, "SASL_PLAINTEXT")
         self.assertEqual(config.kafkaSaslMechanism, "SCRAM-SHA-512")
         self.assertFalse(config.doKeyByDiaObjectId)
+        self.assertFalse(config.useNullForNaN)  # NaN, as upstream
+        self.assertIs(PackageAlertsConfig._fields["useNullForNaN"].dtype, bool)
         config.validate()
+        # Every addition is documented (pex_config shows the doc in config dumps).
+        for name in set(PackageAlertsConfig._fields) - set(UPSTREAM_FIELDS):
+            self.assertGreater(len(PackageAlertsConfig._fields[name].doc), 40, name)
 
     def testValidation(self):
         config = PackageAlertsConfig()
