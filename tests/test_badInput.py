@@ -95,21 +95,28 @@ class BadInputPropertyTestCase(lsst.utils.tests.TestCase):
             config.alertWriteLocation = tmp
             task = PackageAlertsTask(config=config)
             try:
-                result = task.run(tables["diaSourceCat"], tables["diaObjectCat"], tables["diaSrcHistory"],
-                                  tables["diaForcedSources"], VISIT.diffIm, VISIT.calexp, VISIT.template,
-                                  ssSrc=tables["ssSrc"])
+                result = task.run(
+                    tables["diaSourceCat"],
+                    tables["diaObjectCat"],
+                    tables["diaSrcHistory"],
+                    tables["diaForcedSources"],
+                    VISIT.diffIm,
+                    VISIT.calexp,
+                    VISIT.template,
+                    ssSrc=tables["ssSrc"],
+                )
             except AlertInputError as e:
                 self.assertTrue(e.problems)
                 self.assertEqual(os.listdir(tmp), [])  # nothing written
                 return
             self.assertEqual(len(result.alerts) + len(result.skipped), len(tables["diaSourceCat"]))
-            for srcId, reason in result.skipped:
+            for _srcId, reason in result.skipped:
                 self.assertTrue(reason)
             with open(result.alertFile, "rb") as f:
                 records = list(fastavro.reader(f))
             self.assertEqual(len(records), len(result.alerts))
             parsed = task.schema.parsed
-            for record, payload in zip(records, result.alerts.payloads):
+            for record, payload in zip(records, result.alerts.payloads, strict=False):
                 self.assertTrue(fastavro.validation.validate(record, parsed, raise_errors=False))
                 buf = io.BytesIO()
                 fastavro.schemaless_writer(buf, parsed, record)
@@ -126,14 +133,25 @@ class ColumnsAndDomainsTestCase(lsst.utils.tests.TestCase):
         self.addCleanup(self.tmp.cleanup)
         config = PackageAlertsConfig(doWriteAlerts=True, alertWriteLocation=self.tmp.name)
         self.task = PackageAlertsTask(config=config)
-        return self.task.run(tables["diaSourceCat"], tables["diaObjectCat"], tables["diaSrcHistory"],
-                             tables["diaForcedSources"], VISIT.diffIm, VISIT.calexp, VISIT.template,
-                             ssSrc=tables["ssSrc"])
+        return self.task.run(
+            tables["diaSourceCat"],
+            tables["diaObjectCat"],
+            tables["diaSrcHistory"],
+            tables["diaForcedSources"],
+            VISIT.diffIm,
+            VISIT.calexp,
+            VISIT.template,
+            ssSrc=tables["ssSrc"],
+        )
 
     def testMissingMeasurementColumnIsAnInputError(self):
-        for table, column in (("diaSourceCat", "psfFlux"), ("diaSourceCat", "psfFluxErr"),
-                              ("diaSrcHistory", "psfFlux"), ("diaForcedSources", "psfFluxErr"),
-                              ("diaObjectCat", "nDiaSources")):
+        for table, column in (
+            ("diaSourceCat", "psfFlux"),
+            ("diaSourceCat", "psfFluxErr"),
+            ("diaSrcHistory", "psfFlux"),
+            ("diaForcedSources", "psfFluxErr"),
+            ("diaObjectCat", "nDiaSources"),
+        ):
             with self.subTest(table=table, column=column):
                 frame = getattr(VISIT, table).drop(columns=[column])
                 with self.assertRaises(AlertInputError) as cm:
@@ -151,8 +169,10 @@ class ColumnsAndDomainsTestCase(lsst.utils.tests.TestCase):
         for name in ("diaSourceCat.trailFlux", "diaSourceCat.snr", "diaObjectCat.g_psfFluxMean"):
             self.assertIn(name, lines[0])
         self.assertEqual(self.task.metadata["alert_columns_missing"], 3)
-        self.assertEqual(set(self.task.metadata["alert_columns_missing_names"].split(",")),
-                         {"diaSourceCat.trailFlux", "diaSourceCat.snr", "diaObjectCat.g_psfFluxMean"})
+        self.assertEqual(
+            set(self.task.metadata["alert_columns_missing_names"].split(",")),
+            {"diaSourceCat.trailFlux", "diaSourceCat.snr", "diaObjectCat.g_psfFluxMean"},
+        )
         self.assertGreater(len(result.alerts), 0)
         for alert in result.alerts:
             self.assertIsNone(alert["diaSource"]["trailFlux"])
@@ -174,8 +194,10 @@ class ColumnsAndDomainsTestCase(lsst.utils.tests.TestCase):
             srcId = ids[row]
             self.assertIn(srcId, skipped)
             self.assertIn(column, skipped[srcId])
-            self.assertTrue(any(str(srcId) in line and column in line and repr(value) in line
-                                for line in cm.output), column)
+            self.assertTrue(
+                any(str(srcId) in line and column in line and repr(value) in line for line in cm.output),
+                column,
+            )
             self.assertNotIn(srcId, result.alerts.diaSourceIds)
         self.assertEqual(self.task.metadata["alerts_skipped_out_of_domain"], len(edits))
         self.assertEqual(self.task.metadata["alerts_skipped"], len(result.skipped))
@@ -189,8 +211,15 @@ class AtomicWriteTestCase(lsst.utils.tests.TestCase):
             config.doWriteAlerts = True
             config.alertWriteLocation = tmp
             task = PackageAlertsTask(config=config)
-            args = (VISIT.diaSourceCat, VISIT.diaObjectCat, VISIT.diaSrcHistory, VISIT.diaForcedSources,
-                    VISIT.diffIm, VISIT.calexp, VISIT.template)
+            args = (
+                VISIT.diaSourceCat,
+                VISIT.diaObjectCat,
+                VISIT.diaSrcHistory,
+                VISIT.diaForcedSources,
+                VISIT.diffIm,
+                VISIT.calexp,
+                VISIT.template,
+            )
             first = task.run(*args, ssSrc=VISIT.ssSrc)
             with open(first.alertFile, "rb") as f:
                 original = f.read()

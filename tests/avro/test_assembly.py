@@ -21,8 +21,18 @@ CUTOUTS = ("cutoutDifference", "cutoutScience", "cutoutTemplate")
 
 
 def _tables(visit, schema=SCHEMA, nanAsNull=False):
-    return prepareVisitTables(schema, visit.diaSourceCat, visit.diaObjectCat, visit.diaSrcHistory,
-                              visit.diaForcedSources, visit.ssSrc, True, 0, LOG, nanAsNull=nanAsNull)
+    return prepareVisitTables(
+        schema,
+        visit.diaSourceCat,
+        visit.diaObjectCat,
+        visit.diaSrcHistory,
+        visit.diaForcedSources,
+        visit.ssSrc,
+        True,
+        0,
+        LOG,
+        nanAsNull=nanAsNull,
+    )
 
 
 def _fastavro(schema, alert):
@@ -41,7 +51,7 @@ class _FailingCutouts:
     def writeInto(self, index, out, offset):
         if index == self.failAt:
             raise RuntimeError("pixels unavailable")
-        out[offset:offset + 10] = b"0123456789"
+        out[offset : offset + 10] = b"0123456789"
         return offset + 10
 
 
@@ -74,8 +84,9 @@ class AlertPartsTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(alertDictValue(part["prvDiaSources"], frame, None), [{"a": 1}, {"a": 2}])
         self.assertEqual(alertDictValue(part["prvDiaSources"], row, None), [row.to_dict()])
         self.assertIsNone(alertDictValue(part["prvDiaSources"], None, None))
-        self.assertEqual(alertDictValue(part["cutoutScience"], "ccd", lambda c: b"fits:" + c.encode()),
-                         b"fits:ccd")
+        self.assertEqual(
+            alertDictValue(part["cutoutScience"], "ccd", lambda c: b"fits:" + c.encode()), b"fits:ccd"
+        )
         self.assertIsNone(alertDictValue(part["observation_reason"], " ", None))
         self.assertEqual(alertDictValue(part["observation_reason"], "x", None), "x")
         self.assertIsNone(alertDictValue(part["prvDiaNondetectionLimits"], [1], None))
@@ -93,10 +104,17 @@ class EncodeVisitTestCase(lsst.utils.tests.TestCase):
                 tables = _tables(self.visit, nanAsNull=nanAsNull)
                 encoder = AlertEncoder(SCHEMA, nanAsNull=nanAsNull)
                 streamed = []
-                encoded = encoder.encodeVisit(tables, dict.fromkeys(CUTOUTS), "science", None, LOG,
-                                              onAlert=lambda p: streamed.append(bytes(p)))
-                dicts = encoder.visitToDicts(tables, {name: [None] * len(tables.diaSourceIds) for name in CUTOUTS},
-                                             "science", None)
+                encoded = encoder.encodeVisit(
+                    tables,
+                    dict.fromkeys(CUTOUTS),
+                    "science",
+                    None,
+                    LOG,
+                    onAlert=lambda p, streamed=streamed: streamed.append(bytes(p)),
+                )
+                dicts = encoder.visitToDicts(
+                    tables, {name: [None] * len(tables.diaSourceIds) for name in CUTOUTS}, "science", None
+                )
                 self.assertEqual(encoded.failed, [])
                 self.assertEqual(encoded.diaSourceIds, tables.diaSourceIds.tolist())
                 self.assertEqual(len(dicts), len(encoded.payloads))
@@ -145,10 +163,24 @@ class TypedAlertTestCase(lsst.utils.tests.TestCase):
         alert = {
             "diaSourceId": np.int64(5),
             "observation_reason": "",
-            "diaSource": {"diaSourceId": np.int64(5), "visit": 1, "detector": np.int16(3), "ra": 10.0,
-                          "dec": -5.0, "x": np.float64(1.23456789), "y": 2.0, "midpointMjdTai": 60000,
-                          "psfNdata": 0, "trailNdata": 0, "dipoleNdata": 0, "timeProcessedMjdTai": 60001.0,
-                          "bboxSize": 20, "psfFlux": np.nan, "band": pd.NA, "extra": "ignored"},
+            "diaSource": {
+                "diaSourceId": np.int64(5),
+                "visit": 1,
+                "detector": np.int16(3),
+                "ra": 10.0,
+                "dec": -5.0,
+                "x": np.float64(1.23456789),
+                "y": 2.0,
+                "midpointMjdTai": 60000,
+                "psfNdata": 0,
+                "trailNdata": 0,
+                "dipoleNdata": 0,
+                "timeProcessedMjdTai": 60001.0,
+                "bboxSize": 20,
+                "psfFlux": np.nan,
+                "band": pd.NA,
+                "extra": "ignored",
+            },
             "prvDiaForcedSources": [],
         }
         typed = encoder.typedAlert(alert)
@@ -163,8 +195,9 @@ class TypedAlertTestCase(lsst.utils.tests.TestCase):
         self.assertIsNone(typed["diaObject"])
         decoded = fastavro.schemaless_reader(io.BytesIO(encoder.encodeDict(alert)), SCHEMA.parsed, None)
         self.assertEqual(decoded["diaSource"]["detector"], 3)
-        nulled = fastavro.schemaless_reader(io.BytesIO(AlertEncoder(SCHEMA, nanAsNull=True).encodeDict(alert)),
-                                            SCHEMA.parsed, None)
+        nulled = fastavro.schemaless_reader(
+            io.BytesIO(AlertEncoder(SCHEMA, nanAsNull=True).encodeDict(alert)), SCHEMA.parsed, None
+        )
         self.assertIsNone(nulled["diaSource"]["psfFlux"])
 
     def testValueThatDoesNotFitNamesSourceAndField(self):

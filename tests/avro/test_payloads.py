@@ -16,9 +16,22 @@ SCHEMA = SchemaRegistry.default().load("11.1")
 
 
 def _alert(srcId, objId):
-    source = {"diaSourceId": srcId, "visit": 1, "detector": 2, "diaObjectId": objId, "midpointMjdTai": 60000.5,
-              "ra": 10.0, "dec": -5.0, "x": 1.5, "y": 2.5, "psfNdata": 0, "trailNdata": 0, "dipoleNdata": 0,
-              "timeProcessedMjdTai": 60001.0, "bboxSize": 20}
+    source = {
+        "diaSourceId": srcId,
+        "visit": 1,
+        "detector": 2,
+        "diaObjectId": objId,
+        "midpointMjdTai": 60000.5,
+        "ra": 10.0,
+        "dec": -5.0,
+        "x": 1.5,
+        "y": 2.5,
+        "psfNdata": 0,
+        "trailNdata": 0,
+        "dipoleNdata": 0,
+        "timeProcessedMjdTai": 60001.0,
+        "bboxSize": 20,
+    }
     return {"diaSourceId": srcId, "diaSource": source, "observation_reason": f"r{srcId}"}
 
 
@@ -33,9 +46,11 @@ def _payloads(n=3):
     buffer = memoryview(b"".join(encoded)).toreadonly()
     views, offset = [], 0
     for payload in encoded:
-        views.append(buffer[offset:offset + len(payload)])
+        views.append(buffer[offset : offset + len(payload)])
         offset += len(payload)
-    return AlertPayloads(SCHEMA, [a["diaSourceId"] for a in alerts], views, [100 + i for i in range(n)]), encoded
+    return AlertPayloads(
+        SCHEMA, [a["diaSourceId"] for a in alerts], views, [100 + i for i in range(n)]
+    ), encoded
 
 
 class AlertPayloadsTestCase(lsst.utils.tests.TestCase):

@@ -22,9 +22,16 @@ VISIT = makeSimulatedVisit(8, 3, seed=11, size=200, fractionSolarSystem=0.25, fi
 
 
 def _args(**replace):
-    args = dict(diaSourceCat=VISIT.diaSourceCat, diaObjectCat=VISIT.diaObjectCat,
-                diaSrcHistory=VISIT.diaSrcHistory, diaForcedSources=VISIT.diaForcedSources,
-                diffIm=VISIT.diffIm, calexp=VISIT.calexp, template=VISIT.template, ssSrc=VISIT.ssSrc)
+    args = dict(
+        diaSourceCat=VISIT.diaSourceCat,
+        diaObjectCat=VISIT.diaObjectCat,
+        diaSrcHistory=VISIT.diaSrcHistory,
+        diaForcedSources=VISIT.diaForcedSources,
+        diffIm=VISIT.diffIm,
+        calexp=VISIT.calexp,
+        template=VISIT.template,
+        ssSrc=VISIT.ssSrc,
+    )
     args.update(replace)
     return args
 
@@ -37,8 +44,10 @@ class ColumnRulesTestCase(lsst.utils.tests.TestCase):
             essential = [f["name"] for f in fields if f["name"] in ESSENTIAL_FIELDS.get(record, ())]
             with self.subTest(record=record):
                 # Schema order, non-nullable fields plus the measurements an alert exists for.
-                self.assertEqual(requiredColumns(SCHEMA.records[record]),
-                                 [f["name"] for f in fields if f["name"] in set(nonNull) | set(essential)])
+                self.assertEqual(
+                    requiredColumns(SCHEMA.records[record]),
+                    [f["name"] for f in fields if f["name"] in set(nonNull) | set(essential)],
+                )
         self.assertEqual(set(ESSENTIAL_FIELDS["diaSource"]), {"psfFlux", "psfFluxErr", "band"})
         self.assertIn("psfFlux", requiredColumns(SCHEMA.records["diaForcedSource"]))
 
@@ -54,26 +63,46 @@ class ColumnRulesTestCase(lsst.utils.tests.TestCase):
     def testMissingOptionalColumns(self):
         table = VISIT.diaObjectCat.drop(columns=["u_psfFluxMean", "nDiaSources", "raErr"])
         # nDiaSources is required: not optional.
-        self.assertEqual(missingOptionalColumns(table, SCHEMA.records["diaObject"]), ["raErr", "u_psfFluxMean"])
+        self.assertEqual(
+            missingOptionalColumns(table, SCHEMA.records["diaObject"]), ["raErr", "u_psfFluxMean"]
+        )
 
     def testValidateReturnsMissingOptionalColumns(self):
         self.assertEqual(validateRunInputs(SCHEMA, **_args()), {})
         ssSrc = VISIT.ssSrc.drop(columns=["MPCORB_q", "MPCORB_designation", "helioRange"])
-        missing = validateRunInputs(SCHEMA, **_args(
-            diaSourceCat=VISIT.diaSourceCat.drop(columns=["trailFlux"]),
-            diaForcedSources=VISIT.diaForcedSources.drop(columns=["scienceFlux"]), ssSrc=ssSrc))
+        missing = validateRunInputs(
+            SCHEMA,
+            **_args(
+                diaSourceCat=VISIT.diaSourceCat.drop(columns=["trailFlux"]),
+                diaForcedSources=VISIT.diaForcedSources.drop(columns=["scienceFlux"]),
+                ssSrc=ssSrc,
+            ),
+        )
         # designation is derived from ssObjectId when absent: not reported.
-        self.assertEqual(missing, {"diaSourceCat": ["trailFlux"], "diaForcedSources": ["scienceFlux"],
-                                   "ssSrc": ["helioRange"], "ssSrc.mpc_orbits": ["MPCORB_q"]})
+        self.assertEqual(
+            missing,
+            {
+                "diaSourceCat": ["trailFlux"],
+                "diaForcedSources": ["scienceFlux"],
+                "ssSrc": ["helioRange"],
+                "ssSrc.mpc_orbits": ["MPCORB_q"],
+            },
+        )
 
     def testValidateListsEveryProblem(self):
         noWcs = VISIT.calexp.clone()
         noWcs.setWcs(None)
         with self.assertRaises(AlertInputError) as cm:
-            validateRunInputs(SCHEMA, **_args(
-                diaSourceCat=VISIT.diaSourceCat.drop(columns=["psfFluxErr"]).reset_index(drop=True)
-                .drop(columns=["diaObjectId"]),
-                diaForcedSources=VISIT.diaForcedSources.drop(columns=["band"]), calexp=noWcs))
+            validateRunInputs(
+                SCHEMA,
+                **_args(
+                    diaSourceCat=VISIT.diaSourceCat.drop(columns=["psfFluxErr"])
+                    .reset_index(drop=True)
+                    .drop(columns=["diaObjectId"]),
+                    diaForcedSources=VISIT.diaForcedSources.drop(columns=["band"]),
+                    calexp=noWcs,
+                ),
+            )
         problems = cm.exception.problems
         self.assertIn("diaSourceCat lacks required column(s): psfFluxErr", problems)
         self.assertIn("diaSourceCat lacks diaObjectId (column or index level)", problems)
@@ -86,8 +115,10 @@ class ColumnRulesTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(checkExposure(None, "template", needVisitInfo=False), ["template is None"])
 
     def testNotADataFrame(self):
-        self.assertEqual(checkTableColumns(np.zeros(3), SCHEMA.records["diaObject"], "diaObjectCat"),
-                         ["diaObjectCat must be a pandas.DataFrame, got ndarray"])
+        self.assertEqual(
+            checkTableColumns(np.zeros(3), SCHEMA.records["diaObject"], "diaObjectCat"),
+            ["diaObjectCat must be a pandas.DataFrame, got ndarray"],
+        )
 
 
 class MemoryTester(lsst.utils.tests.MemoryTestCase):

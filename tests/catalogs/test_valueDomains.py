@@ -15,19 +15,21 @@ SCHEMA = SchemaRegistry.default().load("11.1")
 
 def _forced(**columns):
     n = len(next(iter(columns.values())))
-    table = pd.DataFrame({
-        "diaForcedSourceId": np.arange(n, dtype=np.int64) + 100,
-        "diaObjectId": np.full(n, 7),
-        "ra": np.full(n, 10.0),
-        "dec": np.full(n, -5.0),
-        "visit": np.full(n, 1),
-        "detector": np.full(n, 2),
-        "psfFlux": np.ones(n),
-        "psfFluxErr": np.ones(n),
-        "midpointMjdTai": np.full(n, 60000.0),
-        "band": ["r"] * n,
-        "timeProcessedMjdTai": np.full(n, 60001.0),
-    })
+    table = pd.DataFrame(
+        {
+            "diaForcedSourceId": np.arange(n, dtype=np.int64) + 100,
+            "diaObjectId": np.full(n, 7),
+            "ra": np.full(n, 10.0),
+            "dec": np.full(n, -5.0),
+            "visit": np.full(n, 1),
+            "detector": np.full(n, 2),
+            "psfFlux": np.ones(n),
+            "psfFluxErr": np.ones(n),
+            "midpointMjdTai": np.full(n, 60000.0),
+            "band": ["r"] * n,
+            "timeProcessedMjdTai": np.full(n, 60001.0),
+        }
+    )
     for name, values in columns.items():
         table[name] = values
     return table
@@ -41,27 +43,41 @@ class DomainRulesTestCase(lsst.utils.tests.TestCase):
         self.assertGreater(len(errFields), 10)
         self.assertEqual(set(rules), {"ra", "dec", "midpointMjdTai", "exposureTime", "bboxSize"} | errFields)
         # Only fields the record has.
-        self.assertEqual({r.field for r in domainRules(["ra", "psfFlux", "psfFluxErr"])}, {"ra", "psfFluxErr"})
+        self.assertEqual(
+            {r.field for r in domainRules(["ra", "psfFlux", "psfFluxErr"])}, {"ra", "psfFluxErr"}
+        )
 
     def testProblemsNameFieldAndValue(self):
         ra = [0.0, 359.999, 360.0, -1e-9, np.nan, 10.0, 10.0, 10.0, 10.0]
         dec = [-90.0, 90.0, 0.0, 0.0, 0.0, 90.0001, -95.0, 0.0, 0.0]
         err = [0.0, np.nan, 1.0, 1.0, 1.0, 1.0, 1.0, -0.5, 1.0]
         mjd = [60000.0] * 8 + [np.inf]
-        typed, problems = coerceTable(_forced(ra=ra, dec=dec, psfFluxErr=np.array(err, dtype=np.float32),
-                                              midpointMjdTai=mjd),
-                                      SCHEMA.records["diaForcedSource"])
+        typed, problems = coerceTable(
+            _forced(ra=ra, dec=dec, psfFluxErr=np.array(err, dtype=np.float32), midpointMjdTai=mjd),
+            SCHEMA.records["diaForcedSource"],
+        )
         self.assertEqual(problems, [])
         found = sorted((p.row, p.field) for p in domainProblems(typed))
-        self.assertEqual(found, [(2, "ra"), (3, "ra"), (4, "ra"), (5, "dec"), (6, "dec"), (7, "psfFluxErr"),
-                                 (8, "midpointMjdTai")])
+        self.assertEqual(
+            found,
+            [
+                (2, "ra"),
+                (3, "ra"),
+                (4, "ra"),
+                (5, "dec"),
+                (6, "dec"),
+                (7, "psfFluxErr"),
+                (8, "midpointMjdTai"),
+            ],
+        )
         reasons = {(p.row, p.field): p.reason for p in domainProblems(typed)}
         self.assertEqual(reasons[(6, "dec")], "-95.0, must be finite and in [-90, 90]")
         self.assertEqual(reasons[(7, "psfFluxErr")], "-0.5, must be non-negative")
 
     def testNullsAreNotViolations(self):
-        typed, _ = coerceTable(_forced(psfFluxErr=pd.array([None, -1.0], dtype="Float64")),
-                               SCHEMA.records["diaForcedSource"])
+        typed, _ = coerceTable(
+            _forced(psfFluxErr=pd.array([None, -1.0], dtype="Float64")), SCHEMA.records["diaForcedSource"]
+        )
         self.assertEqual([(p.row, p.field) for p in domainProblems(typed)], [(1, "psfFluxErr")])
 
     def testRowsMapToInputPositions(self):
@@ -71,8 +87,9 @@ class DomainRulesTestCase(lsst.utils.tests.TestCase):
     def testExposureTimeAndBboxSize(self):
         names = ["exposureTime", "bboxSize"]
         rules = {r.field: r for r in domainRules(names)}
-        np.testing.assert_array_equal(rules["exposureTime"].violated(np.array([30.0, 0.0, -1.0, np.nan])),
-                                      [False, True, True, False])
+        np.testing.assert_array_equal(
+            rules["exposureTime"].violated(np.array([30.0, 0.0, -1.0, np.nan])), [False, True, True, False]
+        )
         np.testing.assert_array_equal(rules["bboxSize"].violated(np.array([0, 5, -3])), [False, False, True])
 
 

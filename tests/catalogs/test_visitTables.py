@@ -20,14 +20,29 @@ LOG = logging.getLogger("test_visitTables")
 
 
 def _prepare(visit, **overrides):
-    args = dict(diaSourceCat=visit.diaSourceCat, diaObjectCat=visit.diaObjectCat,
-                diaSrcHistory=visit.diaSrcHistory, diaForcedSources=visit.diaForcedSources, ssSrc=visit.ssSrc,
-                doRunForcedMeasurement=True, forcedSourceHistoryThreshold=0)
+    args = dict(
+        diaSourceCat=visit.diaSourceCat,
+        diaObjectCat=visit.diaObjectCat,
+        diaSrcHistory=visit.diaSrcHistory,
+        diaForcedSources=visit.diaForcedSources,
+        ssSrc=visit.ssSrc,
+        doRunForcedMeasurement=True,
+        forcedSourceHistoryThreshold=0,
+    )
     nanAsNull = overrides.pop("nanAsNull", False)
     args.update(overrides)
-    return prepareVisitTables(SCHEMA, args["diaSourceCat"], args["diaObjectCat"], args["diaSrcHistory"],
-                              args["diaForcedSources"], args["ssSrc"], args["doRunForcedMeasurement"],
-                              args["forcedSourceHistoryThreshold"], LOG, nanAsNull=nanAsNull)
+    return prepareVisitTables(
+        SCHEMA,
+        args["diaSourceCat"],
+        args["diaObjectCat"],
+        args["diaSrcHistory"],
+        args["diaForcedSources"],
+        args["ssSrc"],
+        args["doRunForcedMeasurement"],
+        args["forcedSourceHistoryThreshold"],
+        LOG,
+        nanAsNull=nanAsNull,
+    )
 
 
 class PrepareVisitTablesTestCase(lsst.utils.tests.TestCase):
@@ -57,12 +72,16 @@ class PrepareVisitTablesTestCase(lsst.utils.tests.TestCase):
             expectedHistory = history.loc[history["diaObjectId"] == objId, "diaSourceId"].tolist()
             span = tables.historyRows[i]
             if objects.loc[objId, "nDiaSources"] > 1:
-                self.assertEqual([r["diaSourceId"] for r in historyRecords[span[0]:span[1]]], expectedHistory)
+                self.assertEqual(
+                    [r["diaSourceId"] for r in historyRecords[span[0] : span[1]]], expectedHistory
+                )
             else:
                 self.assertIsNone(span)
             expectedForced = forced.loc[forced["diaObjectId"] == objId, "diaForcedSourceId"].tolist()
             span = tables.forcedRows[i]
-            self.assertEqual([r["diaForcedSourceId"] for r in forcedRecords[span[0]:span[1]]], expectedForced)
+            self.assertEqual(
+                [r["diaForcedSourceId"] for r in forcedRecords[span[0] : span[1]]], expectedForced
+            )
 
     def testSolarSystemRows(self):
         visit = self.visit
@@ -110,7 +129,9 @@ class PrepareVisitTablesTestCase(lsst.utils.tests.TestCase):
             self.assertTrue(any(str(srcId) in line and field in line for line in cm.output), field)
         self.assertEqual(tables.outOfDomain, 4)
         self.assertEqual(tables.droppedRows, 1)
-        self.assertNotIn(history.loc[0, "diaSourceId"], [r["diaSourceId"] for r in tables.history.toRecords()])
+        self.assertNotIn(
+            history.loc[0, "diaSourceId"], [r["diaSourceId"] for r in tables.history.toRecords()]
+        )
         self.assertEqual(len(tables.diaSourceIds), len(ids) - 5)
 
     def testDuplicateIdKeepsFirst(self):

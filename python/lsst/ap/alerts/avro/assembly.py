@@ -108,8 +108,14 @@ ALERT_PARTS = (
     AlertPart("target_name", PartKind.SCHEDULER, "targetName"),
     AlertPart("diaSource", PartKind.RECORD, "diaSource", "diaSource", "sources"),
     AlertPart("prvDiaSources", PartKind.ARRAY, "objDiaSrcHistory", "diaSource", "history", "historyRows"),
-    AlertPart("prvDiaForcedSources", PartKind.ARRAY, "objDiaForcedSources", "diaForcedSource", "forced",
-              "forcedRows"),
+    AlertPart(
+        "prvDiaForcedSources",
+        PartKind.ARRAY,
+        "objDiaForcedSources",
+        "diaForcedSource",
+        "forced",
+        "forcedRows",
+    ),
     AlertPart("prvDiaNondetectionLimits", PartKind.NULL, ""),
     AlertPart("diaObject", PartKind.OPTIONAL_RECORD, "diaObject", "diaObject", "objects", "objectRow"),
     AlertPart("ssSource", PartKind.OPTIONAL_RECORD, "ssSource", "ssSource", "ssSources", "ssRow"),
@@ -223,10 +229,10 @@ class _RowBytes:
         return rowBytes
 
     def row(self, i: int) -> memoryview:
-        return self.buffer[self.offsets[i]:self.offsets[i + 1]]
+        return self.buffer[self.offsets[i] : self.offsets[i + 1]]
 
     def span(self, start: int, stop: int) -> memoryview:
-        return self.buffer[self.offsets[start]:self.offsets[stop]]
+        return self.buffer[self.offsets[start] : self.offsets[stop]]
 
 
 class _Heads:
@@ -246,6 +252,7 @@ class _Heads:
 # returns their size.  A piece is bytes-like, or ``(ImageCutouts, i)`` for a
 # cutout's FITS file, written later in place.
 
+
 class _ConstantWriter:
     def __init__(self, piece: bytes):
         self.piece = piece
@@ -258,6 +265,7 @@ class _ConstantWriter:
 # The writers slice the encoded rows themselves (buffer + offsets) rather than
 # through _RowBytes methods: they run once per field and alert, in the hot loop.
 
+
 class _RowWriter:
     """Row i of a table (a record field that is not a union)."""
 
@@ -266,7 +274,7 @@ class _RowWriter:
 
     def add(self, i, parts):
         offsets = self.offsets
-        piece = self.buffer[offsets[i]:offsets[i + 1]]
+        piece = self.buffer[offsets[i] : offsets[i + 1]]
         parts.append(piece)
         return len(piece)
 
@@ -276,7 +284,7 @@ class _UnionRowWriter(_RowWriter):
 
     def add(self, i, parts):
         offsets = self.offsets
-        piece = self.buffer[offsets[i]:offsets[i + 1]]
+        piece = self.buffer[offsets[i] : offsets[i + 1]]
         parts += (_BRANCH1, piece)
         return 1 + len(piece)
 
@@ -294,7 +302,7 @@ class _OptionalRowWriter:
             parts.append(_NULL)
             return 1
         offsets = self.offsets
-        piece = self.buffer[offsets[row]:offsets[row + 1]]
+        piece = self.buffer[offsets[row] : offsets[row + 1]]
         parts += (_BRANCH1, piece)
         return 1 + len(piece)
 
@@ -318,7 +326,7 @@ class _SpanWriter:
             return 2
         # One block (count, items, terminator), as fastavro writes arrays.
         count = self.heads(stop - start)
-        items = self.buffer[self.offsets[start]:self.offsets[stop]]
+        items = self.buffer[self.offsets[start] : self.offsets[stop]]
         parts += (count, items, _END)
         return len(count) + len(items) + 1
 
@@ -371,8 +379,10 @@ class AlertEncoder:
         for name, nullable in self.fields:
             part = _PARTS.get(name)
             if (part is None or part.kind is PartKind.NULL) and not nullable:
-                raise ValueError(f"Alert schema {schema.versionString} has a required field {name!r} "
-                                 "that this package does not fill")
+                raise ValueError(
+                    f"Alert schema {schema.versionString} has a required field {name!r} "
+                    "that this package does not fill"
+                )
 
     # -- alert dicts ------------------------------------------------------
 
@@ -425,8 +435,9 @@ class AlertEncoder:
         fastavro.schemaless_writer(stream, self.schema.parsed, self.typedAlert(alert))
         return stream.getvalue()
 
-    def visitToDicts(self, tables: PreparedTables, cutouts: dict[str, list], observationReason,
-                     targetName) -> list[dict]:
+    def visitToDicts(
+        self, tables: PreparedTables, cutouts: dict[str, list], observationReason, targetName
+    ) -> list[dict]:
         """The same alerts as `encodeVisit`, as dicts (the reference path for tests and benchmarks).
 
         ``cutouts`` gives, per cutout field, each source's FITS `bytes` or `None`.
@@ -457,7 +468,7 @@ class AlertEncoder:
                     alert[name] = rowsOf(part)[row] if row >= 0 else None
                 elif kind is PartKind.ARRAY:
                     span = getattr(tables, part.rows)[i]
-                    alert[name] = None if span is None else rowsOf(part)[span[0]:span[1]]
+                    alert[name] = None if span is None else rowsOf(part)[span[0] : span[1]]
                 elif kind is PartKind.CUTOUT:
                     alert[name] = cutouts[name][i]
                 else:
@@ -467,8 +478,15 @@ class AlertEncoder:
 
     # -- a visit, in place ----------------------------------------------------
 
-    def encodeVisit(self, tables: PreparedTables, cutouts: dict[str, ImageCutouts | None], observationReason,
-                    targetName, log: logging.Logger, onAlert=None) -> EncodedVisit:
+    def encodeVisit(
+        self,
+        tables: PreparedTables,
+        cutouts: dict[str, ImageCutouts | None],
+        observationReason,
+        targetName,
+        log: logging.Logger,
+        onAlert=None,
+    ) -> EncodedVisit:
         """Encode every packaged source of a visit/detector.
 
         Every alert is first laid out as a list of byte pieces (rows of the
@@ -526,7 +544,7 @@ class AlertEncoder:
                         cutoutSeconds += time.perf_counter() - t0
                     else:
                         n = len(piece)
-                        view[o:o + n] = piece
+                        view[o : o + n] = piece
                         o += n
                 if o != end:
                     raise RuntimeError(f"alert laid out as {size} bytes came out as {o - start}")
@@ -541,8 +559,9 @@ class AlertEncoder:
                 onAlert(payload)
         out.cutoutSeconds = cutoutSeconds
 
-    def _fieldWriters(self, tables: PreparedTables, cutouts: dict[str, ImageCutouts | None],
-                      observationReason, targetName) -> list:
+    def _fieldWriters(
+        self, tables: PreparedTables, cutouts: dict[str, ImageCutouts | None], observationReason, targetName
+    ) -> list:
         """One writer per schema field, from `ALERT_PARTS`."""
         encoded: dict[str, _RowBytes] = {}
         heads = _Heads()

@@ -61,8 +61,12 @@ class AlertPayloads(Sequence):
 
     def __reduce__(self):
         # Views of the visit's buffer do not pickle (or deep-copy); their bytes do.
-        return (AlertPayloads, (self.schema, self.diaSourceIds, [bytes(p) for p in self.payloads],
-                                self.diaObjectIds))
+        return (
+            AlertPayloads,
+            (self.schema, self.diaSourceIds, [bytes(p) for p in self.payloads], self.diaObjectIds),
+        )
 
     def __repr__(self) -> str:
-        return f"AlertPayloads({len(self)} alerts, {self.totalBytes} bytes, schema {self.schema.versionString})"
+        return (
+            f"AlertPayloads({len(self)} alerts, {self.totalBytes} bytes, schema {self.schema.versionString})"
+        )

@@ -50,7 +50,8 @@ class AlertInputError(ValueError):
     def __init__(self, problems: list[str]):
         self.problems = list(problems)
         super().__init__(
-            f"{len(self.problems)} problem(s) with the alert inputs:\n" + "\n".join(f"  - {p}" for p in problems)
+            f"{len(self.problems)} problem(s) with the alert inputs:\n"
+            + "\n".join(f"  - {p}" for p in problems)
         )
 
 
@@ -86,8 +87,11 @@ def requiredColumns(recordSchema) -> list[str]:
         Avro record schema (``diaSource``, ``diaObject``, ...).
     """
     essential = set(ESSENTIAL_FIELDS.get(_recordName(recordSchema), ()))
-    return [s.name for s in fieldSpecs(recordSchema)
-            if (not s.nullable and not s.hasDefault) or s.name in essential]
+    return [
+        s.name
+        for s in fieldSpecs(recordSchema)
+        if (not s.nullable and not s.hasDefault) or s.name in essential
+    ]
 
 
 def missingOptionalColumns(table: pd.DataFrame, recordSchema, prefix: str = "") -> list[str]:
@@ -105,8 +109,11 @@ def missingOptionalColumns(table: pd.DataFrame, recordSchema, prefix: str = "") 
     """
     available = _available(table)
     required = set(requiredColumns(recordSchema))
-    return [s.name for s in fieldSpecs(recordSchema)
-            if s.name not in required and prefix + s.name not in available]
+    return [
+        s.name
+        for s in fieldSpecs(recordSchema)
+        if s.name not in required and prefix + s.name not in available
+    ]
 
 
 def checkTableColumns(table, recordSchema, tableName: str) -> list[str]:
@@ -131,8 +138,10 @@ def checkTableColumns(table, recordSchema, tableName: str) -> list[str]:
         if spec.name in duplicated:
             problems.append(f"{tableName} has duplicate column {spec.name!r}")
         elif isinstance(dtypes[spec.name], pd.StringDtype):
-            problems.append(f"{tableName}.{spec.name} holds strings (dtype {dtypes[spec.name]}) "
-                            f"but the schema needs {spec.avroType}")
+            problems.append(
+                f"{tableName}.{spec.name} holds strings (dtype {dtypes[spec.name]}) "
+                f"but the schema needs {spec.avroType}"
+            )
     return problems
 
 
@@ -210,14 +219,20 @@ def validateRunInputs(
                 missingOptional[name] = missing
     # diaObjectId is nullable in diaSource records but links a source to its object.
     for name, table, _ in tables:
-        if name in ("diaSourceCat", "diaSrcHistory") and isinstance(table, pd.DataFrame) \
-                and "diaObjectId" not in _available(table):
+        if (
+            name in ("diaSourceCat", "diaSrcHistory")
+            and isinstance(table, pd.DataFrame)
+            and "diaObjectId" not in _available(table)
+        ):
             problems.append(f"{name} lacks diaObjectId (column or index level)")
     if ssSrc is not None and len(ssSrc) and isinstance(ssSrc, pd.DataFrame) and "mpc_orbits" in records:
         # Only when ssSrc carries mpc_orbits at all; without any MPCORB_ column it is null by design.
         if any(str(c).startswith(_MPCORB_PREFIX) for c in ssSrc.columns):
-            missing = [f for f in missingOptionalColumns(ssSrc, records["mpc_orbits"], _MPCORB_PREFIX)
-                       if f not in _DERIVED_MPC_FIELDS]
+            missing = [
+                f
+                for f in missingOptionalColumns(ssSrc, records["mpc_orbits"], _MPCORB_PREFIX)
+                if f not in _DERIVED_MPC_FIELDS
+            ]
             if missing:
                 missingOptional["ssSrc.mpc_orbits"] = [_MPCORB_PREFIX + f for f in missing]
     problems += checkExposure(diffIm, "diffIm", needVisitInfo=True)

@@ -124,5 +124,7 @@ def domainProblems(typed: TypedTable, rows: np.ndarray | None = None) -> list[Fi
             bad &= ~nulls
         for i in np.flatnonzero(bad):
             row = int(i if rows is None else rows[i])
-            problems.append(FieldProblem(row, rule.field, f"{values[i].item()!r}, must be {rule.expectation}"))
+            problems.append(
+                FieldProblem(row, rule.field, f"{values[i].item()!r}, must be {rule.expectation}")
+            )
     return problems

@@ -159,7 +159,7 @@ def _mpcOrbitsFrame(ssSrc: pd.DataFrame, log) -> pd.DataFrame:
     to the unpacked one.
     """
     orbits = pd.DataFrame(
-        {c[len(MPCORB_PREFIX):]: ssSrc[c].to_numpy() for c in ssSrc.columns if c.startswith(MPCORB_PREFIX)},
+        {c[len(MPCORB_PREFIX) :]: ssSrc[c].to_numpy() for c in ssSrc.columns if c.startswith(MPCORB_PREFIX)},
         index=ssSrc.index,
     )
     if not len(orbits.columns):
@@ -280,12 +280,16 @@ def _linkObjects(recordSchema, diaObjectCat, sources: _NewSources, log, nanAsNul
     objectIds = _idColumn(objectsIn, "diaObjectId")
     badRows = _problemsByRow(problems)
     for row, rowProblems in badRows.items():
-        log.warning("DiaObject diaObjectId=%d does not fit the schema (%s); its alerts get diaObject=null",
-                    objectIds[row], _describe(rowProblems))
+        log.warning(
+            "DiaObject diaObjectId=%d does not fit the schema (%s); its alerts get diaObject=null",
+            objectIds[row],
+            _describe(rowProblems),
+        )
     objectIndex = {int(oid): row for row, oid in enumerate(objectIds) if row not in badRows}
     nDiaSources = (
         pd.to_numeric(objectsIn["nDiaSources"], errors="coerce").fillna(0).to_numpy(dtype=np.int64)
-        if "nDiaSources" in objectsIn.columns else np.zeros(len(objectsIn), dtype=np.int64)
+        if "nDiaSources" in objectsIn.columns
+        else np.zeros(len(objectsIn), dtype=np.int64)
     )
     objectRow = np.full(len(sources.ids), -1, dtype=np.int64)
     for i, oid in enumerate(sources.diaObjectIds.tolist()):
@@ -293,8 +297,12 @@ def _linkObjects(recordSchema, diaObjectCat, sources: _NewSources, log, nanAsNul
             continue
         row = objectIndex.get(oid, -1)
         if row < 0:
-            log.warning("DiaSource diaSourceId=%d: DiaObject %d missing from diaObjectCat; "
-                        "packaging it with diaObject=null", sources.ids[i], oid)
+            log.warning(
+                "DiaSource diaSourceId=%d: DiaObject %d missing from diaObjectCat; "
+                "packaging it with diaObject=null",
+                sources.ids[i],
+                oid,
+            )
         objectRow[i] = row
     return objects, objectRow, nDiaSources
 
@@ -321,14 +329,23 @@ def _groupedRows(table, recordSchema, idName, what, log, nanAsNull):
         ids = _idColumn(flat, idName)
         for row, rowProblems in _problemsByRow(problems).items():
             keep[row] = False
-            log.warning("Dropping %s %s=%d from the alerts: %s", what, idName, ids[row], _describe(rowProblems))
+            log.warning(
+                "Dropping %s %s=%d from the alerts: %s", what, idName, ids[row], _describe(rowProblems)
+            )
     keepRows = np.flatnonzero(keep)
     order, groups = groupRows(_idColumn(flat, "diaObjectId")[keepRows])
     return typed.take(keepRows[order]), groups, int(len(keep) - len(keepRows))
 
 
-def _historySpans(diaObjectIds, objectRow, nDiaSources, historyGroups, forcedGroups,
-                  doRunForcedMeasurement, forcedSourceHistoryThreshold):
+def _historySpans(
+    diaObjectIds,
+    objectRow,
+    nDiaSources,
+    historyGroups,
+    forcedGroups,
+    doRunForcedMeasurement,
+    forcedSourceHistoryThreshold,
+):
     """Each source's rows of the history and forced tables (`None`: the field is null)."""
     empty = (0, 0)
     historyRows: list = []
@@ -366,15 +383,19 @@ def _matchSolarSystem(records, ssSrc, sources: _NewSources, log, nanAsNull):
         return None, None, ssRow, mpcRow
     if ssSrc is None or not len(ssSrc):
         for i in solarSystem:
-            log.warning("Solar-system DiaSource diaSourceId=%d has no ssSource row (no ssSrc given); "
-                        "packaging it with ssSource=null", sources.ids[i])
+            log.warning(
+                "Solar-system DiaSource diaSourceId=%d has no ssSource row (no ssSrc given); "
+                "packaging it with ssSource=null",
+                sources.ids[i],
+            )
         return None, None, ssRow, mpcRow
     ssIn = flattenIndex(ssSrc)
     ssSources, ssProblems = coerceTable(ssIn, records["ssSource"], nanAsNull=nanAsNull)
     # Schemas before 10.0 have no mpc_orbits record: no orbit columns then.
     orbitsIn = _mpcOrbitsFrame(ssIn, log) if "mpc_orbits" in records else pd.DataFrame(index=ssIn.index)
-    mpcOrbits, mpcProblems = coerceTable(orbitsIn, records.get("mpc_orbits", {"name": "mpc_orbits", "fields": []}),
-                                         nanAsNull=nanAsNull)
+    mpcOrbits, mpcProblems = coerceTable(
+        orbitsIn, records.get("mpc_orbits", {"name": "mpc_orbits", "fields": []}), nanAsNull=nanAsNull
+    )
     badSs, badMpc = _problemsByRow(ssProblems), _problemsByRow(mpcProblems)
     ssIndex: dict[int, int] = {}
     for row, sid in enumerate(_idColumn(ssIn, "diaSourceId").tolist()):
@@ -383,19 +404,27 @@ def _matchSolarSystem(records, ssSrc, sources: _NewSources, log, nanAsNull):
         srcId = int(sources.ids[i])
         row = ssIndex.get(srcId, -1)
         if row < 0:
-            log.warning("Solar-system DiaSource diaSourceId=%d has no ssSource row; "
-                        "packaging it with ssSource=null", srcId)
+            log.warning(
+                "Solar-system DiaSource diaSourceId=%d has no ssSource row; packaging it with ssSource=null",
+                srcId,
+            )
             continue
         if row in badSs:
-            log.warning("ssSource of diaSourceId=%d does not fit the schema (%s); ssSource=null",
-                        srcId, _describe(badSs[row]))
+            log.warning(
+                "ssSource of diaSourceId=%d does not fit the schema (%s); ssSource=null",
+                srcId,
+                _describe(badSs[row]),
+            )
         else:
             ssRow[i] = row
         if not len(orbitsIn.columns):
             continue
         if row in badMpc:
-            log.warning("mpc_orbits of diaSourceId=%d does not fit the schema (%s); mpc_orbits=null",
-                        srcId, _describe(badMpc[row]))
+            log.warning(
+                "mpc_orbits of diaSourceId=%d does not fit the schema (%s); mpc_orbits=null",
+                srcId,
+                _describe(badMpc[row]),
+            )
         else:
             mpcRow[i] = row
     return ssSources, mpcOrbits, ssRow, mpcRow
@@ -434,16 +463,29 @@ def prepareVisitTables(
     """
     records = schema.records
     sources = _prepareSources(records["diaSource"], diaSourceCat, log, nanAsNull)
-    objects, objectRow, nDiaSources = _linkObjects(records["diaObject"], diaObjectCat, sources, log, nanAsNull)
+    objects, objectRow, nDiaSources = _linkObjects(
+        records["diaObject"], diaObjectCat, sources, log, nanAsNull
+    )
     history, historyGroups, droppedHistory = _groupedRows(
         diaSrcHistory, records["diaSource"], "diaSourceId", "history DiaSource", log, nanAsNull
     )
     forced, forcedGroups, droppedForced = _groupedRows(
-        diaForcedSources if doRunForcedMeasurement else None, records["diaForcedSource"],
-        "diaForcedSourceId", "DiaForcedSource", log, nanAsNull,
+        diaForcedSources if doRunForcedMeasurement else None,
+        records["diaForcedSource"],
+        "diaForcedSourceId",
+        "DiaForcedSource",
+        log,
+        nanAsNull,
     )
-    historyRows, forcedRows = _historySpans(sources.diaObjectIds, objectRow, nDiaSources, historyGroups,
-                                            forcedGroups, doRunForcedMeasurement, forcedSourceHistoryThreshold)
+    historyRows, forcedRows = _historySpans(
+        sources.diaObjectIds,
+        objectRow,
+        nDiaSources,
+        historyGroups,
+        forcedGroups,
+        doRunForcedMeasurement,
+        forcedSourceHistoryThreshold,
+    )
     ssSources, mpcOrbits, ssRow, mpcRow = _matchSolarSystem(records, ssSrc, sources, log, nanAsNull)
     return PreparedTables(
         sources=sources.typed,
