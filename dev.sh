@@ -20,19 +20,35 @@ python=${PYTHON:-python3}
 extra=${AP_ALERTS_EXTRA:-}
 marker="$venv/.ap_alerts_installed"
 
+# Runs one set-up step with a progress line; its output goes to a log that
+# is shown only when the step fails (pip and setuptools are chatty).
+step() {
+    local what=$1; shift
+    echo "  $what ..." >&2
+    if ! "$@" >>"$log" 2>&1; then
+        cat "$log" >&2
+        echo "Set-up failed while: $what (log: $log)" >&2
+        exit 1
+    fi
+}
+
 if [ ! -x "$venv/bin/python" ] || [ "$here/pyproject.toml" -nt "$marker" ] \
         || [ "$(cat "$marker" 2>/dev/null)" != "$extra" ]; then
-    echo "Setting up $venv (first run: about a minute) ..." >&2
-    "$python" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --upgrade pip
+    echo "Setting up $venv (first run: a few minutes) ..." >&2
+    log=$(mktemp "${TMPDIR:-/tmp}/ap-alerts-setup.XXXXXX")
+    step "creating the venv" "$python" -m venv "$venv"
+    step "upgrading pip" "$venv/bin/python" -m pip install --upgrade pip
     if [ -n "$extra" ]; then
         # shellcheck disable=SC2086  # a list of requirements
-        "$venv/bin/python" -m pip install --quiet $extra
+        step "installing $extra" "$venv/bin/python" -m pip install $extra
     fi
     # compat editable mode: a plain path entry, which the lsst.* pkgutil
     # namespace packages handle like an eups PYTHONPATH.
-    "$venv/bin/python" -m pip install --quiet -e "$here[test]" --config-settings editable_mode=compat
+    step "installing the package and its test dependencies (LSST middleware, Kafka brokers, ...)" \
+        "$venv/bin/python" -m pip install -e "$here[test]" --config-settings editable_mode=compat
     printf '%s' "$extra" > "$marker"
+    rm -f "$log"
+    echo "Set-up done." >&2
 fi
 
 job=${1:-}

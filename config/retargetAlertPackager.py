@@ -1,8 +1,1 @@
-# Config override for lsst.ap.association.DiaPipelineTask (label
-# associateApdb/diaPipe in ap_pipe's pipelines): package alerts with
-# lsst.ap.alerts instead of lsst.ap.association. For example
-#   pipetask run ... -C associateApdb:$AP_ALERTS_DIR/config/retargetAlertPackager.py
-# The alertPackager fields keep their names, so other overrides still apply.
-from lsst.ap.alerts import PackageAlertsTask
-
-config.alertPackager.retarget(PackageAlertsTask)  # noqa: F821 (config is given by pex_config)
+../python/lsst/ap/alerts/configs/retargetAlertPackager.py

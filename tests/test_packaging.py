@@ -32,6 +32,9 @@ from lsst.ap.alerts.tools.demo import pipelinePath
 from lsst.ap.alerts.butlerFormatters import SEED_CONFIG
 print(pipelinePath())
 print(SEED_CONFIG)
+from importlib.resources import files
+print(files("lsst.ap.alerts") / "configs" / "retargetAlertPackager.py")
+print(files("lsst.ap.alerts") / "bps" / "local.yaml")
 """
 
 
@@ -58,14 +61,15 @@ class PipInstallTestCase(lsst.utils.tests.TestCase):
             run = subprocess.run([str(python), "-c", CHECK], capture_output=True, text=True, env=env,
                                  cwd=tmp)
             self.assertEqual(run.returncode, 0, run.stderr[-3000:])
-            moduleFile, schemaReadme, latest, sameConfig, pipeline, seed = run.stdout.split("\n")[:6]
+            lines = run.stdout.split("\n")
+            moduleFile, schemaReadme, latest, sameConfig, pipeline, seed, retarget, bpsSubmit = lines[:8]
             self.assertTrue(moduleFile.startswith(purelib), moduleFile)
             self.assertTrue(Path(schemaReadme).is_file())
             self.assertTrue(schemaReadme.startswith(purelib))
             self.assertEqual(latest, "1101")
             self.assertEqual(sameConfig, "True")
-            # Package data the demo and pipetask need.
-            for path in (pipeline, seed):
+            # Package data the demo, pipetask, bps and ap_pipe users need.
+            for path in (pipeline, seed, retarget, bpsSubmit):
                 self.assertTrue(path.startswith(purelib) and Path(path).is_file(), path)
 
 

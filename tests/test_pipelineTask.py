@@ -4,6 +4,7 @@ override; the end-to-end demo (``pipetask run`` in a subprocess).
 
 import copy
 import glob
+import importlib.resources
 import io
 import os
 import pickle
@@ -37,7 +38,8 @@ from lsst.ap.alerts.pipelineTask import PackageAlertsPipelineConfig, PackageAler
 from lsst.ap.alerts.tools.demo import makeDemoInputs, pipelinePath, runDemo
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-OVERRIDE = os.path.join(ROOT, "config", "retargetAlertPackager.py")
+# The override as installed with the package (what the README tells pip users to pass).
+OVERRIDE = str(importlib.resources.files("lsst.ap.alerts") / "configs" / "retargetAlertPackager.py")
 LABEL = "packageAlerts"
 CUTOUTS = ("cutoutDifference", "cutoutScience", "cutoutTemplate")
 # Small enough for the whole module to run in well under a minute on 2 cores.
@@ -138,7 +140,10 @@ class ConnectionsTestCase(lsst.utils.tests.TestCase):
 
 
 class RetargetTestCase(lsst.utils.tests.TestCase):
-    """config/retargetAlertPackager.py on a DiaPipelineTask-like config."""
+    """configs/retargetAlertPackager.py on a DiaPipelineTask-like config."""
+
+    def testEupsPathIsTheSameFile(self):
+        self.assertTrue(os.path.samefile(os.path.join(ROOT, "config", "retargetAlertPackager.py"), OVERRIDE))
 
     def testRetarget(self):
         class StandInConfig(pexConfig.Config):
