@@ -9,7 +9,8 @@ the same names and call signatures as afw, pure Python on numpy/astropy.
 # Each module's public names (its __all__) are the package's, as in afw;
 # photoCalib and wcs also hold helpers the package does not export
 # (REFERENCE_FLUX_NJY, getImageXY0FromMetadata), so their names are listed.
-from . import detector, exceptions, exposure, filterLabel, image, metadata, psf, visitInfo
+# fitsIo adds the classes' readFits/writeFits methods (afw's API) when imported.
+from . import detector, exceptions, exposure, filterLabel, fitsIo, image, metadata, psf, visitInfo  # noqa: F401
 from .detector import *
 from .exceptions import *
 from .exposure import *

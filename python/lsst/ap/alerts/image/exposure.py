@@ -202,10 +202,8 @@ class Exposure:
 
     def __init__(self, *args, **kwargs):
         if args and isinstance(args[0], str) or "fileName" in kwargs:
-            from .fitsIo import readExposureFits
-
             path = args[0] if args else kwargs.pop("fileName")
-            other = readExposureFits(path, type(self))
+            other = type(self).readFits(path)
             self._maskedImage, self._info = other._maskedImage, other._info
             return
         if args and isinstance(args[0], Exposure):
@@ -450,19 +448,7 @@ class Exposure:
         cutout._info = self._info.copy()
         return cutout
 
-    # -- FITS
-    def writeFits(self, path) -> None:
-        """Write in afw's multi-extension layout (see `fitsIo`)."""
-        from .fitsIo import writeExposureFits
-
-        writeExposureFits(self, path)
-
-    @classmethod
-    def readFits(cls, path) -> Exposure:
-        """Read an exposure written by afw or by the model."""
-        from .fitsIo import readExposureFits
-
-        return readExposureFits(path, cls)
+    # readFits/writeFits (afw's multi-extension layout) are added by `fitsIo`.
 
     def __reduce__(self):
         return (_rebuildExposure, (type(self), self._maskedImage, self._info))

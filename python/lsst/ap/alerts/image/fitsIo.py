@@ -36,6 +36,10 @@ keys ``APDETID``, ``APDETBOX``, ``APDETTYP``, ``APDETPHY`` (afw stores a
 full cameraGeom Detector in the archive, which the model cannot write),
 and a `KernelPsf` image in a trailing ``MODEL_PSF`` HDU.  The WCS is not
 written to the archive (afw then falls back to the header WCS).
+
+The classes' own ``readFits``/``writeFits`` (afw's API) are added here with
+`lsst.utils.continueClass`, as afw adds its Python methods to its wrapped
+classes, so the class modules do not import this reader and writer.
 """
 
 from __future__ import annotations
@@ -60,11 +64,14 @@ import numpy as np
 from astropy.io import fits
 from astropy.io.fits.verify import VerifyWarning
 
+from lsst.utils import continueClass
+
 from .. import geom
 from .detector import Detector, DetectorType
 from .exceptions import FitsError
+from .exposure import Exposure, ExposureF, ExposureInfo
 from .filterLabel import FilterLabel
-from .image import ImageF, Mask, _conformMaskPlanes
+from .image import Image, ImageF, Mask, MaskedImage, _conformMaskPlanes
 from .metadata import PropertyList
 from .photoCalib import PhotoCalib, makePhotoCalibFromCalibZeroPoint
 from .psf import GaussianPsf, KernelPsf
@@ -720,8 +727,6 @@ def readExposureFits(path, cls=None):
         If the file is not an afw exposure, or holds a component the model
         cannot represent faithfully (message names the HDU or key).
     """
-    from .exposure import ExposureF, ExposureInfo
-
     cls = ExposureF if cls is None else cls
     path = str(path)
     with fits.open(path) as hdul:
@@ -950,3 +955,66 @@ def writePersistableFits(obj, path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", VerifyWarning)
         fits.HDUList([fits.PrimaryHDU()] + archive.hdus()).writeto(str(path), overwrite=True)
+
+
+# ============================================== the classes' FITS methods
+
+
+@continueClass
+class Image:  # noqa: F811
+    def writeFits(self, path, metadata=None) -> None:
+        """Write as the primary HDU, with ``xy0`` cards and ``metadata``."""
+        writeImageFits(self, path, metadata)
+
+    @classmethod
+    def readFits(cls, path):
+        """Read the first 2-d image HDU of a FITS file, with its ``xy0``."""
+        return readImageFits(path, cls)
+
+
+@continueClass
+class MaskedImage:  # noqa: F811
+    def writeFits(self, path) -> None:
+        """Write in afw's exposure layout, without exposure components."""
+        writeExposureFits(ExposureF(self), path)
+
+    @classmethod
+    def readFits(cls, path):
+        """Read the image, mask and variance of an exposure file."""
+        return readExposureFits(path).getMaskedImage()
+
+
+@continueClass
+class Exposure:  # noqa: F811
+    def writeFits(self, path) -> None:
+        """Write in afw's multi-extension layout (see this module)."""
+        writeExposureFits(self, path)
+
+    @classmethod
+    def readFits(cls, path):
+        """Read an exposure written by afw or by the model."""
+        return readExposureFits(path, cls)
+
+
+@continueClass
+class PhotoCalib:  # noqa: F811
+    def writeFits(self, path) -> None:
+        """Write as an afw archive file."""
+        writePersistableFits(self, path)
+
+    @classmethod
+    def readFits(cls, path):
+        """Read the first PhotoCalib of an afw archive file."""
+        return readPersistableFits(path, "PhotoCalib")
+
+
+@continueClass
+class VisitInfo:  # noqa: F811
+    def writeFits(self, path) -> None:
+        """Write as an afw archive file."""
+        writePersistableFits(self, path)
+
+    @classmethod
+    def readFits(cls, path):
+        """Read the first VisitInfo of an afw archive file."""
+        return readPersistableFits(path, "VisitInfo")

@@ -165,9 +165,7 @@ class Image:
                 geom.Extent2I(first.getX0(), first.getY0()))).getMin()
             return
         if isinstance(first, str):
-            from .fitsIo import readImageFits
-
-            other = readImageFits(first, type(self))
+            other = type(self).readFits(first)
             self._array, self._xy0 = other._array, other._xy0
             return
         array = np.asarray(first)
@@ -293,17 +291,8 @@ class Image:
     def __repr__(self):
         return f"{type(self).__name__}(bbox={self.getBBox()!r})"
 
-    # -- FITS (single HDU)
-    def writeFits(self, path, metadata=None) -> None:
-        from .fitsIo import writeImageFits
-
-        writeImageFits(self, path, metadata)
-
-    @classmethod
-    def readFits(cls, path):
-        from .fitsIo import readImageFits
-
-        return readImageFits(path, cls)
+    # readFits/writeFits are added by `fitsIo`, as afw adds Python methods to
+    # its wrapped classes, so that this module does not import the reader.
 
 
 def _rebuildImage(cls, array, xy0, dtype):
@@ -585,9 +574,7 @@ class MaskedImage:
 
     def __init__(self, *args, mask=None, variance=None, dtype=None, planeDict=None, **kwargs):
         if args and isinstance(args[0], str):
-            from .fitsIo import readExposureFits
-
-            other = readExposureFits(args[0]).getMaskedImage()
+            other = type(self).readFits(args[0])
             self._image, self._mask, self._variance = other._image, other._mask, other._variance
             return
         if args and isinstance(args[0], MaskedImage):
@@ -771,10 +758,7 @@ class MaskedImage:
     def __repr__(self):
         return f"{type(self).__name__}(bbox={self.getBBox()!r})"
 
-    def writeFits(self, path) -> None:
-        from .exposure import ExposureF
-
-        ExposureF(self).writeFits(path)
+    # readFits/writeFits: see `fitsIo` (an exposure file without components).
 
 
 class MaskedImageF(MaskedImage):

@@ -158,17 +158,7 @@ class PhotoCalib:
     def __repr__(self):
         return f"PhotoCalib({self})"
 
-    # -- persistence (afw archive layout; see fitsIo)
-    def writeFits(self, path) -> None:
-        from .fitsIo import writePersistableFits
-
-        writePersistableFits(self, path)
-
-    @classmethod
-    def readFits(cls, path) -> PhotoCalib:
-        from .fitsIo import readPersistableFits
-
-        return readPersistableFits(path, "PhotoCalib")
+    # readFits/writeFits (afw's archive layout) are added by `fitsIo`.
 
 
 def _cppNumber(value: float) -> str:

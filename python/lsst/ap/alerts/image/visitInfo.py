@@ -494,17 +494,7 @@ class VisitInfo:
         return (f"VisitInfo(id={self._id}, exposureTime={self._exposureTime}, date={date}, "
                 f"boresightRaDec={self._boresightRaDec!r}, object={self._object!r})")
 
-    # -- persistence (afw archive layout; see fitsIo)
-    def writeFits(self, path) -> None:
-        from .fitsIo import writePersistableFits
-
-        writePersistableFits(self, path)
-
-    @classmethod
-    def readFits(cls, path) -> VisitInfo:
-        from .fitsIo import readPersistableFits
-
-        return readPersistableFits(path, "VisitInfo")
+    # readFits/writeFits (afw's archive layout) are added by `fitsIo`.
 
 
 def _rebuildVisitInfo(values):
