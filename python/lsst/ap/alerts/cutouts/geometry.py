@@ -2,18 +2,21 @@
 
 The cutout WCS is a TAN projection tangent at the source whose CD matrix is
 the Jacobian of "parent pixel → gnomonic plane at the source".  It is
-computed
+computed, on real ``lsst.afw`` and on the package's model alike,
 
-- with real ``lsst.afw``: through afw's own transforms, exactly as
-  ``lsst.ap.association`` does (a local TAN ``SkyWcs`` at the source,
-  ``wcs.getTransform().then(local.getTransform().inverted()).getJacobian``),
-  so the matrices are bit-identical to upstream's;
-- on the package's model, for TAN and TAN-SIP: analytically, by the chain
-  rule through the SIP polynomials, the CD matrix and the map between the
-  parent's and the source's gnomonic planes (a homography: both planes are
-  central projections of the same sphere), to double-precision rounding;
-- for any other model WCS: by central differences (1e-10 to 1e-8 relative,
-  from the cancellation of sky coordinates and the distortion's curvature).
+- for a TAN or TAN-SIP WCS in ICRS (what ``getFitsMetadata(precise=True)``
+  describes exactly): analytically, by the chain rule through the SIP
+  polynomials, the CD matrix and the map between the parent's and the
+  source's gnomonic planes (a homography: both planes are central
+  projections of the same sphere), to double-precision rounding;
+- for any other WCS: by central differences of ``pixelToSkyArray`` (1e-10 to
+  1e-8 relative, from the cancellation of sky coordinates and the
+  distortion's curvature).
+
+Upstream (``lsst.ap.association``) takes AST's ``getJacobian`` of the parent
+transform chained with a local TAN WCS.  That numerical rate is off by 1e-10
+(TAN) to 2e-7 (TAN-SIP) and collapses to a singular matrix for sources
+within a pixel of the image's lower edges, so it is not used.
 """
 
 from __future__ import annotations
@@ -44,8 +47,6 @@ def localTransformMatrix(wcs, center, skyCenter) -> np.ndarray:
     matrix : `numpy.ndarray`
         2×2, degrees per pixel: ``[[dxi/dx, dxi/dy], [deta/dx, deta/dy]]``.
     """
-    if hasattr(wcs, "getTransform"):
-        return _afwJacobian(wcs, center, skyCenter)
     return localTransformMatrices(
         wcs,
         [center.getX()],
@@ -75,8 +76,6 @@ def localTransformMatrices(wcs, x, y, ra, dec) -> np.ndarray:
     """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     ra, dec = np.asarray(ra, dtype=float), np.asarray(dec, dtype=float)
-    if hasattr(wcs, "getTransform"):
-        return _afwJacobians(wcs, x, y, ra, dec)
     parameters = _tanSipParameters(wcs)
     if parameters is not None:
         return _tanSipJacobians(parameters, x, y, ra, dec)
@@ -94,34 +93,7 @@ def centeredBoxMin(x, y, width, height):
     return minX, minY
 
 
-# -- real afw: upstream's construction ------------------------------------------
-
-
-def _afwJacobian(wcs, center, skyCenter) -> np.ndarray:
-    """AST's Jacobian of parent pixels → pixels of a 1"/pixel TAN WCS at ``skyCenter``, in degrees."""
-    import lsst.afw.geom as afwGeom
-    import lsst.geom as geom
-
-    # One arcsecond per pixel, then back to degrees: AST's rate is more
-    # precise on that scale (upstream's choice, kept for identical bits).
-    scale = (1.0 * geom.arcseconds).asDegrees()
-    local = afwGeom.makeSkyWcs(center, skyCenter, [[scale, 0.0], [0.0, scale]])
-    toLocal = wcs.getTransform().then(local.getTransform().inverted())
-    return toLocal.getJacobian(center) / 3600
-
-
-def _afwJacobians(wcs, x, y, ra, dec) -> np.ndarray:
-    import lsst.geom as geom
-
-    return np.array(
-        [
-            _afwJacobian(wcs, geom.Point2D(px, py), geom.SpherePoint(lon, lat, geom.radians))
-            for px, py, lon, lat in zip(x.tolist(), y.tolist(), ra.tolist(), dec.tolist(), strict=True)
-        ]
-    ).reshape(len(x), 2, 2)
-
-
-# -- the model: analytic TAN / TAN-SIP -----------------------------------------
+# -- TAN / TAN-SIP: analytic ------------------------------------------------
 
 
 class _TanSip:
@@ -147,27 +119,53 @@ class _TanSip:
 
 
 def _tanSipParameters(wcs) -> _TanSip | None:
-    """The TAN(-SIP) parameters of a model `SkyWcs`, or `None` if it is something else."""
-    getAstropyWcs = getattr(wcs, "getAstropyWcs", None)
-    if getAstropyWcs is None:
+    """The TAN(-SIP) parameters of a WCS from its exact FITS description, or `None`.
+
+    Works on afw's ``SkyWcs`` and the model's: ``getFitsMetadata(precise=True)``
+    gives the parameters as doubles (afw raises when the WCS is not exactly
+    FITS-representable).
+    """
+    try:
+        metadata = wcs.getFitsMetadata(True)
+    except Exception:  # afw's pex exception when no exact FITS form exists
         return None
-    astropyWcs = getAstropyWcs()
-    core = astropyWcs.wcs
-    if tuple(core.ctype) not in _TAN_TYPES or core.get_pv() or core.lonpole != 180.0:
-        # Other projections, PV distortions or a rotated native pole: no closed form here.
+    names = set(metadata.names())
+
+    def value(key, default=None):
+        return metadata.getScalar(key) if key in names else default
+
+    ctypes = (str(value("CTYPE1", "")).strip(), str(value("CTYPE2", "")).strip())
+    if (
+        ctypes not in _TAN_TYPES
+        or str(value("RADESYS", "ICRS")).strip() != "ICRS"
+        or float(value("LONPOLE", 180.0)) != 180.0
+        or any(name.startswith(("PV", "A_DMAX", "B_DMAX")) for name in names)
+    ):
+        # Other projections or frames, PV distortions, a rotated native pole: no closed form here.
         return None
-    sip = astropyWcs.sip
-    if sip is not None and (tuple(sip.crpix) != tuple(core.crpix) or sip.a is None or sip.b is None):
-        return None
-    # The CD matrix as given: astropy's pixel_scale_matrix re-derives it (1e-14 off).
-    matrix = core.cd if core.has_cd() else core.get_cdelt()[:, None] * core.get_pc()
+    if all(f"CD{i}_{j}" not in names for i in (1, 2) for j in (1, 2)):
+        pc = np.array([[value(f"PC{i}_{j}", float(i == j)) for j in (1, 2)] for i in (1, 2)])
+        matrix = np.array([[value("CDELT1", 1.0)], [value("CDELT2", 1.0)]]) * pc
+    else:
+        matrix = np.array([[value(f"CD{i}_{j}", 0.0) for j in (1, 2)] for i in (1, 2)])
+    sip = ctypes[0].endswith("-SIP")
     return _TanSip(
-        core.crpix,
+        (value("CRPIX1"), value("CRPIX2")),
         matrix,
-        core.crval,
-        None if sip is None else np.array(sip.a),
-        None if sip is None else np.array(sip.b),
+        (value("CRVAL1"), value("CRVAL2")),
+        _sipCoefficients(value, names, "A") if sip else None,
+        _sipCoefficients(value, names, "B") if sip else None,
     )
+
+
+def _sipCoefficients(value, names, which: str) -> np.ndarray:
+    """The forward SIP coefficients ``which_p_q`` as an array indexed ``[p, q]``."""
+    order = int(value(f"{which}_ORDER", 0))
+    coefficients = np.zeros((order + 1, order + 1))
+    for p in range(order + 1):
+        for q in range(order + 1 - p):
+            coefficients[p, q] = value(f"{which}_{p}_{q}", 0.0)
+    return coefficients
 
 
 def _tangentBasis(ra, dec):
