@@ -6,6 +6,7 @@
 #   ./dev.sh demo [ap-alerts demo options]   # the demo visit, in ./demo_repo of the checkout
 #   ./dev.sh test [pytest options]           # the test suite
 #   ./dev.sh bench [benchmark options]       # the throughput benchmark
+#   ./dev.sh lint                            # ruff check, ruff format --check, license headers
 #   ./dev.sh setup                           # only the set-up
 #
 # AP_ALERTS_VENV picks the venv (default .venv); AP_ALERTS_EXTRA lists extra
@@ -68,12 +69,17 @@ case "$job" in
         # pytest exits 5 when it collected nothing: that is a failure here.
         if [ "$rc" -eq 5 ]; then echo "No tests were collected." >&2; exit 1; fi
         exit "$rc" ;;
+    lint)
+        cd "$here"
+        "$venv/bin/ruff" check python tests benchmarks .ci
+        "$venv/bin/ruff" format --check python tests benchmarks .ci
+        exec "$venv/bin/python" .ci/checkHeaders.py ;;
     setup)
         exit 0 ;;
     bench)
         cd "$here"
         exec "$venv/bin/python" benchmarks/bench_packaging.py "$@" ;;
     *)
-        echo "usage: $0 {demo|test|bench|setup} [options]" >&2
+        echo "usage: $0 {demo|test|bench|lint|setup} [options]" >&2
         exit 2 ;;
 esac

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """A full focal plane through ``pipetask run -j`` and through ``bps submit`` (Parsl, Local site).
 
 One visit of the demo instrument with ``--detectors`` detectors (LSSTCam: 189)
@@ -49,8 +70,14 @@ def registerFocalPlane(butler, nDetectors: int) -> list[int]:
         for detector in range(nDetectors):
             butler.registry.syncDimensionData(
                 "detector",
-                {"instrument": demo.INSTRUMENT, "id": detector, "full_name": f"F{detector:03d}",
-                 "name_in_raft": f"F{detector:03d}", "raft": "FOCAL", "purpose": "SCIENCE"},
+                {
+                    "instrument": demo.INSTRUMENT,
+                    "id": detector,
+                    "full_name": f"F{detector:03d}",
+                    "name_in_raft": f"F{detector:03d}",
+                    "raft": "FOCAL",
+                    "purpose": "SCIENCE",
+                },
             )
     return list(range(nDetectors))
 
@@ -63,50 +90,77 @@ def detectorCentre(detector: int, imageSize: int) -> tuple[float, float]:
     return ra0 + (column - GRID_COLUMNS / 2) * pitch, dec0 + (row - 6.5) * pitch
 
 
-def makeInputs(repo: str, inputRun: str, nDetectors: int, nSources: int, historyDepth: int,
-               imageSize: int) -> tuple[int, list[int]]:
+def makeInputs(
+    repo: str, inputRun: str, nDetectors: int, nSources: int, historyDepth: int, imageSize: int
+) -> tuple[int, list[int]]:
     """Simulate the visit detector by detector into ``inputRun``."""
     datasetTypes = demo._connectionDatasetTypes()
     with Butler.from_config(repo, writeable=True) as butler:
         detectors = registerFocalPlane(butler, nDetectors)
         butler.registry.registerRun(inputRun)
-        for connection in ("associatedDiaSources", "diaObjects", "diaSourceHistory", "diaForcedSources",
-                           "ssSources", "diffIm", "exposure", "template"):
+        for connection in (
+            "associatedDiaSources",
+            "diaObjects",
+            "diaSourceHistory",
+            "diaForcedSources",
+            "ssSources",
+            "diffIm",
+            "exposure",
+            "template",
+        ):
             name, storageClass = datasetTypes[connection]
             butler.registry.registerDatasetType(
-                DatasetType(name, ("instrument", "visit", "detector"), storageClass,
-                            universe=butler.dimensions))
+                DatasetType(
+                    name, ("instrument", "visit", "detector"), storageClass, universe=butler.dimensions
+                )
+            )
         regions, record = {}, None
         # 5% solar-system sources, at least one (the ssSources input is then never empty).
         solarSystem = max(1, round(0.05 * nSources)) / nSources
         start = time.monotonic()
         for detector in detectors:
             visit = simulation.makeSimulatedVisit(
-                nSources, historyDepth, seed=1000 + detector, size=imageSize,
-                boresight=detectorCentre(detector, imageSize), boresightRotAngle=demo._ROT_ANGLE,
-                detector=detector, band="r", fractionSolarSystem=solarSystem,
+                nSources,
+                historyDepth,
+                seed=1000 + detector,
+                size=imageSize,
+                boresight=detectorCentre(detector, imageSize),
+                boresightRotAngle=demo._ROT_ANGLE,
+                detector=detector,
+                band="r",
+                fractionSolarSystem=solarSystem,
             )
             catalogs = visit.catalogs
             record = (catalogs.visit, catalogs.midpointMjdTai, catalogs.exposureTime)
             regions[detector] = demo._detectorRegion(visit.diffIm)
             # The visit must exist before its datasets: register it with the regions so far.
             demo._registerVisit(butler.registry, *record, regions)
-            values = {"associatedDiaSources": visit.diaSourceCat, "diaObjects": visit.diaObjectCat,
-                      "diaSourceHistory": visit.diaSrcHistory, "diaForcedSources": visit.diaForcedSources,
-                      "ssSources": visit.ssSrc, "diffIm": visit.diffIm, "exposure": visit.calexp,
-                      "template": visit.template}
+            values = {
+                "associatedDiaSources": visit.diaSourceCat,
+                "diaObjects": visit.diaObjectCat,
+                "diaSourceHistory": visit.diaSrcHistory,
+                "diaForcedSources": visit.diaForcedSources,
+                "ssSources": visit.ssSrc,
+                "diffIm": visit.diffIm,
+                "exposure": visit.calexp,
+                "template": visit.template,
+            }
             dataId = {"instrument": demo.INSTRUMENT, "visit": catalogs.visit, "detector": detector}
             with butler.transaction():
                 for connection, value in values.items():
                     butler.put(value, datasetTypes[connection][0], dataId, run=inputRun)
             if detector % 10 == 9 or detector == detectors[-1]:
-                print(f"  simulated {detector + 1}/{nDetectors} detectors "
-                      f"({time.monotonic() - start:.0f} s)", file=sys.stderr, flush=True)
+                print(
+                    f"  simulated {detector + 1}/{nDetectors} detectors ({time.monotonic() - start:.0f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
     return record[0], detectors
 
 
 def quantumTimes(repo: str, run: str) -> dict:
     """Per-quantum timing from the task metadata of ``run``."""
+
     def utc(text):
         return datetime.datetime.fromisoformat(text).timestamp()
 
@@ -117,32 +171,65 @@ def quantumTimes(repo: str, run: str) -> dict:
             quantum = metadata["quantum"]
             startup.append(quantum["prepCpuTime"])
             quantumWall.append(utc(quantum["endUtc"]) - utc(quantum["prepUtc"]))
-            packaging.append(duration_from_timeMethod(metadata[f"{LABEL}:alertPackager"], "run",
-                                                      clock="Utc"))
+            packaging.append(duration_from_timeMethod(metadata[f"{LABEL}:alertPackager"], "run", clock="Utc"))
         for ref in butler.query_datasets("deepDiff_alerts", collections=run):
             alerts += len(butler.get(ref))
-    return {"quanta": len(packaging), "alerts": alerts,
-            "startupCpu": statistics.mean(startup), "quantumWall": statistics.mean(quantumWall),
-            "packaging": statistics.mean(packaging), "packagingTotal": sum(packaging)}
+    return {
+        "quanta": len(packaging),
+        "alerts": alerts,
+        "startupCpu": statistics.mean(startup),
+        "quantumWall": statistics.mean(quantumWall),
+        "packaging": statistics.mean(packaging),
+        "packagingTotal": sum(packaging),
+    }
 
 
 def runPipetask(workdir, repo, inputRun, chain, run, query, jobs) -> float:
     command = demo.pipetaskCommand() + [
-        "run", "-b", repo, "-i", inputRun, "-o", chain, "--output-run", run, "-p", demo.pipelinePath(),
-        "--register-dataset-types", "-j", str(jobs), "-d", query,
-        "-c", f"{LABEL}:doSolarSystemSources=True", "-c", f"{LABEL}:alertPackager.doWriteAlerts=True",
-        "-c", f"{LABEL}:alertPackager.alertWriteLocation={os.path.join(workdir, 'alerts', run)}",
+        "run",
+        "-b",
+        repo,
+        "-i",
+        inputRun,
+        "-o",
+        chain,
+        "--output-run",
+        run,
+        "-p",
+        demo.pipelinePath(),
+        "--register-dataset-types",
+        "-j",
+        str(jobs),
+        "-d",
+        query,
+        "-c",
+        f"{LABEL}:doSolarSystemSources=True",
+        "-c",
+        f"{LABEL}:alertPackager.doWriteAlerts=True",
+        "-c",
+        f"{LABEL}:alertPackager.alertWriteLocation={os.path.join(workdir, 'alerts', run)}",
     ]
     start = time.monotonic()
     with open(os.path.join(workdir, f"{run.replace('/', '_')}.log"), "w") as log:
-        subprocess.run(command, env=demo.subprocessEnvironment(), stdout=log, stderr=subprocess.STDOUT,
-                       check=True)
+        subprocess.run(
+            command, env=demo.subprocessEnvironment(), stdout=log, stderr=subprocess.STDOUT, check=True
+        )
     return time.monotonic() - start
 
 
 def runBps(workdir, repo, inputRun, chain, run, query, jobs, nQuanta) -> float:
-    bpsRun = runBpsSubmit(workdir, repo, inputRun, chain, run, query, os.path.join(workdir, "alerts", run),
-                          expectedQuanta=nQuanta, cores=jobs, progress=False)
+    bpsRun = runBpsSubmit(
+        workdir,
+        repo,
+        inputRun,
+        chain,
+        run,
+        query,
+        os.path.join(workdir, "alerts", run),
+        expectedQuanta=nQuanta,
+        cores=jobs,
+        progress=False,
+    )
     return bpsRun.seconds
 
 
@@ -176,9 +263,16 @@ def main():
     query = f"instrument='{demo.INSTRUMENT}' AND visit={visit}"
     chain = f"{demo.INSTRUMENT}/focalAlerts"
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    results = {"detectors": args.detectors, "sourcesPerDetector": args.sources, "imageSize": args.image_size,
-               "history": args.history, "jobs": args.jobs, "simulateSeconds": simulateSeconds,
-               "loadAverage": os.getloadavg(), "runs": {}}
+    results = {
+        "detectors": args.detectors,
+        "sourcesPerDetector": args.sources,
+        "imageSize": args.image_size,
+        "history": args.history,
+        "jobs": args.jobs,
+        "simulateSeconds": simulateSeconds,
+        "loadAverage": os.getloadavg(),
+        "runs": {},
+    }
     for mode in args.modes.split(","):
         run = f"{chain}/{mode}-{stamp}"
         print(f"running {mode} ...", file=sys.stderr, flush=True)
@@ -188,9 +282,13 @@ def main():
         else:
             wall = runBps(workdir, repo, inputRun, chain, run, query, args.jobs, args.detectors)
         times = quantumTimes(repo, run)
-        times.update(wall=wall, alertsPerSecond=times["alerts"] / wall,
-                     overheadPerQuantumSlot=wall * args.jobs / times["quanta"] - times["packaging"],
-                     loadAverageBefore=loadBefore, loadAverageAfter=os.getloadavg()[0])
+        times.update(
+            wall=wall,
+            alertsPerSecond=times["alerts"] / wall,
+            overheadPerQuantumSlot=wall * args.jobs / times["quanta"] - times["packaging"],
+            loadAverageBefore=loadBefore,
+            loadAverageAfter=os.getloadavg()[0],
+        )
         results["runs"][mode] = times
         print(json.dumps({mode: times}, indent=1), flush=True)
     with open(args.output, "w") as stream:

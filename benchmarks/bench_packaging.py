@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """End-to-end packaging benchmark: `PackageAlertsTask.run` vs upstream's algorithm.
 
 Builds one synthetic visit (`lsst.ap.alerts.simulation.makeSimulatedVisit`)
@@ -87,13 +108,14 @@ def machineDescription() -> str:
     try:
         # nproc honours OMP_NUM_THREADS, which this script sets to 1.
         env = {k: v for k, v in os.environ.items() if not k.startswith("OMP_")}
-        nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=True,
-                               env=env).stdout.strip()
+        nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=True, env=env).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         nproc = str(os.cpu_count())
     memGiB = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{model}, nproc={nproc}, {memGiB:.0f} GiB; Python {platform.python_version()}, "
-            f"numpy {np.__version__}, fastavro {fastavro.__version__}")
+    return (
+        f"{model}, nproc={nproc}, {memGiB:.0f} GiB; Python {platform.python_version()}, "
+        f"numpy {np.__version__}, fastavro {fastavro.__version__}"
+    )
 
 
 def _procStatus() -> dict[str, int]:
@@ -176,8 +198,9 @@ def measureMemory(function, useTracemalloc: bool) -> dict[str, float]:
 
 
 def makeVisit(nSources, history, cutout, seed, size, solarSystem):
-    visit = simulation.makeSimulatedVisit(nSources, history, seed=seed, size=size,
-                                          fractionSolarSystem=solarSystem)
+    visit = simulation.makeSimulatedVisit(
+        nSources, history, seed=seed, size=size, fractionSolarSystem=solarSystem
+    )
     src = visit.diaSourceCat
     # Every cutout cutout x cutout: bboxSize = cutout (clamped to [30, 102] by the task).
     src["bboxSize"] = np.full(len(src), cutout, dtype=src["bboxSize"].dtype)
@@ -185,8 +208,15 @@ def makeVisit(nSources, history, cutout, seed, size, solarSystem):
 
 
 def runArgs(visit):
-    return (visit.diaSourceCat, visit.diaObjectCat, visit.diaSrcHistory, visit.diaForcedSources,
-            visit.diffIm, visit.calexp, visit.template)
+    return (
+        visit.diaSourceCat,
+        visit.diaObjectCat,
+        visit.diaSrcHistory,
+        visit.diaForcedSources,
+        visit.diffIm,
+        visit.calexp,
+        visit.template,
+    )
 
 
 def subsetVisit(visit, n):
@@ -196,9 +226,16 @@ def subsetVisit(visit, n):
     src = visit.diaSourceCat.iloc[:n]
     ids = set(src["diaSourceId"].tolist())
     ssSrc = None if visit.ssSrc is None else visit.ssSrc[visit.ssSrc["diaSourceId"].isin(ids)]
-    return Struct(diaSourceCat=src, diaObjectCat=visit.diaObjectCat, diaSrcHistory=visit.diaSrcHistory,
-                  diaForcedSources=visit.diaForcedSources, diffIm=visit.diffIm, calexp=visit.calexp,
-                  template=visit.template, ssSrc=ssSrc)
+    return Struct(
+        diaSourceCat=src,
+        diaObjectCat=visit.diaObjectCat,
+        diaSrcHistory=visit.diaSrcHistory,
+        diaForcedSources=visit.diaForcedSources,
+        diffIm=visit.diffIm,
+        calexp=visit.calexp,
+        template=visit.template,
+        ssSrc=ssSrc,
+    )
 
 
 def withDesignations(ssSrc):
@@ -221,23 +258,33 @@ def median(values):
 
 
 def benchCase(args, nSources, history, cutout, outDir):
-    print(f"\n=== N={nSources} sources, history H={history}, cutouts {cutout}x{cutout} "
-          f"(detector {args.size}x{args.size}, seed {args.seed}, "
-          f"{args.solar_system:.0%} solar-system) ===", flush=True)
+    print(
+        f"\n=== N={nSources} sources, history H={history}, cutouts {cutout}x{cutout} "
+        f"(detector {args.size}x{args.size}, seed {args.seed}, "
+        f"{args.solar_system:.0%} solar-system) ===",
+        flush=True,
+    )
     t0 = time.perf_counter()
     visit = makeVisit(nSources, history, cutout, args.seed, args.size, args.solar_system)
-    print(f"inputs: {len(visit.diaSourceCat)} DiaSources, {len(visit.diaObjectCat)} DiaObjects, "
-          f"{len(visit.diaSrcHistory)} history rows, {len(visit.diaForcedSources)} forced sources, "
-          f"{0 if visit.ssSrc is None else len(visit.ssSrc)} ssSrc rows "
-          f"(built in {time.perf_counter() - t0:.1f} s)", flush=True)
+    print(
+        f"inputs: {len(visit.diaSourceCat)} DiaSources, {len(visit.diaObjectCat)} DiaObjects, "
+        f"{len(visit.diaSrcHistory)} history rows, {len(visit.diaForcedSources)} forced sources, "
+        f"{0 if visit.ssSrc is None else len(visit.ssSrc)} ssSrc rows "
+        f"(built in {time.perf_counter() - t0:.1f} s)",
+        flush=True,
+    )
 
     config = PackageAlertsConfig()
     config.doWriteAlerts = True
     config.doProduceAlerts = False
     config.alertWriteLocation = outDir
     task = PackageAlertsTask(config=config)
-    reference = UpstreamPackager(config.schemaFile, minCutoutSize=config.minCutoutSize,
-                                 maxCutoutSize=config.maxCutoutSize, useAveragePsf=config.useAveragePsf)
+    reference = UpstreamPackager(
+        config.schemaFile,
+        minCutoutSize=config.minCutoutSize,
+        maxCutoutSize=config.maxCutoutSize,
+        useAveragePsf=config.useAveragePsf,
+    )
     refFile = os.path.join(outDir, "reference.avro")
 
     taskFile = os.path.join(outDir, f"{visit.diffIm.visitInfo.id}_{visit.diffIm.detector.getId()}.avro")
@@ -253,8 +300,9 @@ def benchCase(args, nSources, history, cutout, outDir):
         return task.run(*runArgs(v), ssSrc=v.ssSrc)
 
     def runReference(v=visit, encode=True):
-        return reference.run(*runArgs(v), ssSrc=withDesignations(v.ssSrc), alertFile=refFile,
-                             encodePayloads=encode, fsync=True)
+        return reference.run(
+            *runArgs(v), ssSrc=withDesignations(v.ssSrc), alertFile=refFile, encodePayloads=encode, fsync=True
+        )
 
     # Warm-up on a few sources: imports, caches, first-call costs.
     small = subsetVisit(visit, 10)
@@ -332,17 +380,21 @@ def benchCase(args, nSources, history, cutout, outDir):
 
     # -- report -------------------------------------------------------------
     taskTotal = median(taskTotals)
-    print(f"\nalerts packaged: {nAlerts} (skipped {len(result.skipped)}); "
-          f"{alertBytes / nAlerts / 1024:.1f} KiB per alert, file {fileBytes / 2**20:.1f} MiB; "
-          f"medians of {args.repeat} task run(s)"
-          + ("" if args.skip_reference else f", {len(refTotals)} reference run(s)"))
+    print(
+        f"\nalerts packaged: {nAlerts} (skipped {len(result.skipped)}); "
+        f"{alertBytes / nAlerts / 1024:.1f} KiB per alert, file {fileBytes / 2**20:.1f} MiB; "
+        f"medians of {args.repeat} task run(s)"
+        + ("" if args.skip_reference else f", {len(refTotals)} reference run(s)")
+    )
     header = f"{'stage':<12}{'task s':>10}{'task alerts/s':>15}"
     if not args.skip_reference:
         header += f"{'reference s':>13}{'ref alerts/s':>14}{'ref/task':>10}"
     print(header)
     print("-" * len(header))
-    rows = [(s, median(taskStages[s]), median(refStages[s]) if s in refStages and refTotals else None)
-            for s in STAGES_TASK]
+    rows = [
+        (s, median(taskStages[s]), median(refStages[s]) if s in refStages and refTotals else None)
+        for s in STAGES_TASK
+    ]
     rows.append(("end to end", taskTotal, median(refTotals) if refTotals else None))
     for name, tv, rv in rows:
         line = f"{name:<12}{tv:>10.4f}{(nAlerts / tv if tv > 0 else float('inf')):>15,.0f}"
@@ -350,21 +402,30 @@ def benchCase(args, nSources, history, cutout, outDir):
             if rv is None:
                 line += f"{'-':>13}{'-':>14}{'-':>10}"
             else:
-                line += (f"{rv:>13.3f}{(nAlerts / rv if rv > 0 else float('inf')):>14,.0f}"
-                         f"{(rv / tv if tv > 0 else float('inf')):>9.1f}x")
+                line += (
+                    f"{rv:>13.3f}{(nAlerts / rv if rv > 0 else float('inf')):>14,.0f}"
+                    f"{(rv / tv if tv > 0 else float('inf')):>9.1f}x"
+                )
         print(line)
-    print(f"(task end to end over {len(taskTotals)} runs: fastest {nAlerts / min(taskTotals):,.0f}, "
-          f"slowest {nAlerts / max(taskTotals):,.0f} alerts/s)")
+    print(
+        f"(task end to end over {len(taskTotals)} runs: fastest {nAlerts / min(taskTotals):,.0f}, "
+        f"slowest {nAlerts / max(taskTotals):,.0f} alerts/s)"
+    )
     if refTotals:
-        print(f"(reference end to end = tables+cutouts+fits+write, upstream's doWriteAlerts path; its "
-              f"per-alert schemaless encoding, {median(refStages['encoding']):.3f} s, is what upstream "
-              "adds when producing to Kafka)")
+        print(
+            f"(reference end to end = tables+cutouts+fits+write, upstream's doWriteAlerts path; its "
+            f"per-alert schemaless encoding, {median(refStages['encoding']):.3f} s, is what upstream "
+            "adds when producing to Kafka)"
+        )
     fa = median(fastavroTimes)
     enc = median(taskStages["encoding"])
-    print(f"\nfastavro.schemaless_writer alone on the same {nAlerts} alert dicts: {fa:.4f} s "
-          f"({nAlerts / fa:,.0f} alerts/s, bytes identical to the task's payloads: {fastavroSame})")
-    print(f"task encoding stage: {enc:.4f} s ({nAlerts / enc:,.0f} alerts/s) -> "
-          f"{fa / enc:.1f}x fastavro alone")
+    print(
+        f"\nfastavro.schemaless_writer alone on the same {nAlerts} alert dicts: {fa:.4f} s "
+        f"({nAlerts / fa:,.0f} alerts/s, bytes identical to the task's payloads: {fastavroSame})"
+    )
+    print(
+        f"task encoding stage: {enc:.4f} s ({nAlerts / enc:,.0f} alerts/s) -> {fa / enc:.1f}x fastavro alone"
+    )
 
     def mib(x):
         return "n/a" if x is None or math.isnan(x) else f"{x / 2**20:,.0f} MiB"
@@ -381,24 +442,31 @@ def benchCase(args, nSources, history, cutout, outDir):
     print(f"  alert payloads held by the result: {mib(alertBytes)}")
 
     summary = {
-        "case": (nSources, history, cutout), "alerts": nAlerts, "task": taskTotal,
+        "case": (nSources, history, cutout),
+        "alerts": nAlerts,
+        "task": taskTotal,
         "taskStages": {s: median(v) for s, v in taskStages.items()},
-        "fastavro": fa, "memTask": memTask, "memRef": memRef, "alertBytes": alertBytes,
+        "fastavro": fa,
+        "memTask": memTask,
+        "memRef": memRef,
+        "alertBytes": alertBytes,
     }
     print("\ntargets:")
     rate = nAlerts / taskTotal
-    print(f"  task >= 5,000 alerts/s on one core: {rate:,.0f} alerts/s -> "
-          f"{'PASS' if rate >= 5000 else 'FAIL'}")
+    print(
+        f"  task >= 5,000 alerts/s on one core: {rate:,.0f} alerts/s -> {'PASS' if rate >= 5000 else 'FAIL'}"
+    )
     if refTotals:
         ratio = median(refTotals) / taskTotal
         summary.update(reference=median(refTotals), refStages={s: median(v) for s, v in refStages.items()})
         print(f"  end to end >= 50x the reference: {ratio:.1f}x -> {'PASS' if ratio >= 50 else 'FAIL'}")
     print(f"  Avro encoding faster than fastavro alone: {fa / enc:.1f}x -> {'PASS' if enc < fa else 'FAIL'}")
-    print(f"  bounded memory: task peak RSS growth {mib(memTask['rss'])} for "
-          f"{mib(alertBytes)} of alerts")
+    print(f"  bounded memory: task peak RSS growth {mib(memTask['rss'])} for {mib(alertBytes)} of alerts")
     if agreement is not None:
-        checked = (f"all catalog fields of {nAlerts} alerts, cutouts of "
-                   f"{min(args.check_cutouts, nAlerts)} random alerts: pixels, variance, PSF, WCS")
+        checked = (
+            f"all catalog fields of {nAlerts} alerts, cutouts of "
+            f"{min(args.check_cutouts, nAlerts)} random alerts: pixels, variance, PSF, WCS"
+        )
         if agreement:
             print(f"\nAGREEMENT FAILED ({len(agreement)} problems; {checked}):")
             for p in agreement[:20]:
@@ -410,26 +478,41 @@ def benchCase(args, nSources, history, cutout, outDir):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sources", type=int, default=1000, help="DiaSources N (default 1000)")
     parser.add_argument("--history", type=int, default=30, help="history depth H (default 30)")
     parser.add_argument("--cutout", type=int, default=30, help="cutout side S (default 30)")
     parser.add_argument("--repeat", type=int, default=5, help="timed task runs (median; default 5)")
     parser.add_argument("--ref-repeat", type=int, default=1, help="timed reference runs (default 1)")
     parser.add_argument("--skip-reference", action="store_true", help="do not run the reference packager")
-    parser.add_argument("--suite", action="store_true",
-                        help="run N=1000/S=30, N=1000/S=102 and N=10000/S=30 (H as given)")
+    parser.add_argument(
+        "--suite", action="store_true", help="run N=1000/S=30, N=1000/S=102 and N=10000/S=30 (H as given)"
+    )
     parser.add_argument("--size", type=int, default=2048, help="detector side in pixels (default 2048)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--solar-system", type=float, default=0.02,
-                        help="fraction of solar-system DiaSources (default 0.02)")
-    parser.add_argument("--check-cutouts", type=int, default=100,
-                        help="alerts whose cutouts are compared with the reference's (default 100)")
-    parser.add_argument("--tracemalloc", action="store_true",
-                        help="also report tracemalloc peaks (two more runs per packager)")
-    parser.add_argument("--profile", type=int, default=0, metavar="K",
-                        help="print the top K functions of a cProfile of one task run")
+    parser.add_argument(
+        "--solar-system", type=float, default=0.02, help="fraction of solar-system DiaSources (default 0.02)"
+    )
+    parser.add_argument(
+        "--check-cutouts",
+        type=int,
+        default=100,
+        help="alerts whose cutouts are compared with the reference's (default 100)",
+    )
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="also report tracemalloc peaks (two more runs per packager)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="K",
+        help="print the top K functions of a cProfile of one task run",
+    )
     parser.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
     parser.add_argument("--summary-json", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -442,8 +525,10 @@ def main(argv=None):
         os.sched_setaffinity(0, {cpu})
         pinned = f"pinned to CPU {cpu}"
     print(f"machine: {machine}")
-    print(f"date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}; {pinned}; "
-          + ", ".join(f"{v}={os.environ[v]}" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")))
+    print(
+        f"date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}; {pinned}; "
+        + ", ".join(f"{v}={os.environ[v]}" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"))
+    )
     if args.suite:
         summaries = runSuite(args, argv if argv is not None else sys.argv[1:])
     else:
@@ -454,18 +539,22 @@ def main(argv=None):
             json.dump(summaries, f)
     if len(summaries) > 1:
         print("\n=== summary ===")
-        print(f"{'N':>6}{'H':>4}{'S':>5}{'task alerts/s':>15}{'ref alerts/s':>14}{'ratio':>8}"
-              f"{'fastavro/enc':>14}{'task RSS':>10}{'ref RSS':>10}")
+        print(
+            f"{'N':>6}{'H':>4}{'S':>5}{'task alerts/s':>15}{'ref alerts/s':>14}{'ratio':>8}"
+            f"{'fastavro/enc':>14}{'task RSS':>10}{'ref RSS':>10}"
+        )
         for s in summaries:
             n, h, c = s["case"]
             ref = s.get("reference")
             nan = float("nan")
-            print(f"{n:>6}{h:>4}{c:>5}{s['alerts'] / s['task']:>15,.0f}"
-                  f"{(s['alerts'] / ref if ref else nan):>14,.0f}"
-                  f"{(ref / s['task'] if ref else nan):>7.1f}x"
-                  f"{s['fastavro'] / s['taskStages']['encoding']:>13.1f}x"
-                  f"{s['memTask']['rss'] / 2**20:>7,.0f} MiB"
-                  f"{(s['memRef']['rss'] / 2**20 if s['memRef'] else nan):>7,.0f} MiB")
+            print(
+                f"{n:>6}{h:>4}{c:>5}{s['alerts'] / s['task']:>15,.0f}"
+                f"{(s['alerts'] / ref if ref else nan):>14,.0f}"
+                f"{(ref / s['task'] if ref else nan):>7.1f}x"
+                f"{s['fastavro'] / s['taskStages']['encoding']:>13.1f}x"
+                f"{s['memTask']['rss'] / 2**20:>7,.0f} MiB"
+                f"{(s['memRef']['rss'] / 2**20 if s['memRef'] else nan):>7,.0f} MiB"
+            )
 
 
 def runSuite(args, argv):
@@ -483,13 +572,25 @@ def runSuite(args, argv):
     summaries = []
     for nSources, cutout in ((1000, 30), (1000, 102), (10000, 30)):
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
-            command = [sys.executable, __file__, "--sources", str(nSources), "--history", str(args.history),
-                       "--cutout", str(cutout), "--summary-json", out.name, *passThrough]
+            command = [
+                sys.executable,
+                __file__,
+                "--sources",
+                str(nSources),
+                "--history",
+                str(args.history),
+                "--cutout",
+                str(cutout),
+                "--summary-json",
+                out.name,
+                *passThrough,
+            ]
             subprocess.run(command, check=True, stdout=sys.stdout, stderr=sys.stderr)
             with open(out.name) as f:
                 summaries.extend(json.load(f))
         print(flush=True)
     return summaries
+
 
 if __name__ == "__main__":
     main()

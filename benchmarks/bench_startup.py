@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Start-up cost of the ``ap-alerts`` command and of the PipelineTask module.
 
 Each case runs in a fresh interpreter (``python -X importtime``), ``--repeat``
@@ -20,15 +41,27 @@ import time
 CASES = (
     ("python -c pass (reference)", ["-c", "pass"], None),
     ("import lsst.pipe.base (reference)", ["-c", "import lsst.pipe.base"], "lsst.pipe.base"),
-    ("ap-alerts --help", ["-c", "import sys; from lsst.ap.alerts.tools.cli import main; "
-                          "sys.argv[1:] = ['--help']; main()"], "lsst.ap.alerts.tools.cli"),
-    ("import lsst.ap.alerts.tools.cli", ["-c", "import lsst.ap.alerts.tools.cli"],
-     "lsst.ap.alerts.tools.cli"),
+    (
+        "ap-alerts --help",
+        ["-c", "import sys; from lsst.ap.alerts.tools.cli import main; sys.argv[1:] = ['--help']; main()"],
+        "lsst.ap.alerts.tools.cli",
+    ),
+    (
+        "import lsst.ap.alerts.tools.cli",
+        ["-c", "import lsst.ap.alerts.tools.cli"],
+        "lsst.ap.alerts.tools.cli",
+    ),
     ("import lsst.ap.alerts", ["-c", "import lsst.ap.alerts"], "lsst.ap.alerts"),
-    ("inspect/validate modules", ["-c", "import lsst.ap.alerts.tools.inspection"],
-     "lsst.ap.alerts.tools.inspection"),
-    ("import lsst.ap.alerts.pipelineTask", ["-c", "import lsst.ap.alerts.pipelineTask"],
-     "lsst.ap.alerts.pipelineTask"),
+    (
+        "inspect/validate modules",
+        ["-c", "import lsst.ap.alerts.tools.inspection"],
+        "lsst.ap.alerts.tools.inspection",
+    ),
+    (
+        "import lsst.ap.alerts.pipelineTask",
+        ["-c", "import lsst.ap.alerts.pipelineTask"],
+        "lsst.ap.alerts.pipelineTask",
+    ),
 )
 HEAVY = ("lsst.daf.butler", "lsst.pipe.base", "pandas", "astropy", "matplotlib", "fastavro")
 
@@ -36,8 +69,9 @@ HEAVY = ("lsst.daf.butler", "lsst.pipe.base", "pandas", "astropy", "matplotlib",
 def runOnce(arguments):
     """Return (wall seconds, {module: cumulative µs}) of one fresh interpreter."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-X", "importtime", *arguments], capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", *arguments], capture_output=True, text=True, check=True
+    )
     wall = time.perf_counter() - start
     cumulative = {}
     for line in done.stderr.splitlines():
@@ -52,8 +86,9 @@ def runOnce(arguments):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
     print(f"{'case':38} {'wall s':>7} {'import s':>9}  heavy packages imported")

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Soak: many visits packaged and produced back to back while the broker restarts.
 
 Not a test (it takes minutes); it reports whether every alert ended
@@ -127,8 +148,9 @@ class Restarter(threading.Thread):
 def makePool(args):
     """The simulated visits reused by the run."""
     return [
-        simulation.makeSimulatedVisit(args.sources, args.history, seed=seed, size=args.size,
-                                      fractionSolarSystem=0.0)
+        simulation.makeSimulatedVisit(
+            args.sources, args.history, seed=seed, size=args.size, fractionSolarSystem=0.0
+        )
         for seed in range(args.pool)
     ]
 
@@ -141,22 +163,35 @@ def runVisits(task, pool, args, progress):
         visit = pool[number % len(pool)]
         sources = renumbered(visit.diaSourceCat, (number + 1) * _ID_STRIDE)
         start = time.perf_counter()
-        result = task.run(sources, visit.diaObjectCat, visit.diaSrcHistory, visit.diaForcedSources,
-                          visit.diffIm, visit.calexp, visit.template, ssSrc=visit.ssSrc)
+        result = task.run(
+            sources,
+            visit.diaObjectCat,
+            visit.diaSrcHistory,
+            visit.diaForcedSources,
+            visit.diffIm,
+            visit.calexp,
+            visit.template,
+            ssSrc=visit.ssSrc,
+        )
         report = result.produceReport
-        records.append({
-            "ids": list(result.alerts.diaSourceIds),
-            "delivered": report.delivered,
-            "failed": report.failed,
-            "written": report.written,
-            "failedIds": set(report.failedDiaSourceIds),
-            "seconds": time.perf_counter() - start,
-            "produced": (report.startTimestamp, report.endTimestamp),
-            "rss": rssKiB(),
-        })
+        records.append(
+            {
+                "ids": list(result.alerts.diaSourceIds),
+                "delivered": report.delivered,
+                "failed": report.failed,
+                "written": report.written,
+                "failedIds": set(report.failedDiaSourceIds),
+                "seconds": time.perf_counter() - start,
+                "produced": (report.startTimestamp, report.endTimestamp),
+                "rss": rssKiB(),
+            }
+        )
         if number % 20 == 0:
-            print(f"  visit {number}: {report.delivered} delivered, {report.failed} failed, "
-                  f"RSS {records[-1]['rss'] / 1024:.1f} MiB", flush=True)
+            print(
+                f"  visit {number}: {report.delivered} delivered, {report.failed} failed, "
+                f"RSS {records[-1]['rss'] / 1024:.1f} MiB",
+                flush=True,
+            )
     progress[0] = args.visits
     return records
 
@@ -210,15 +245,18 @@ def check(records, topicIds, writeDir, shutdowns):
         "delivered": sum(r["delivered"] for r in records),
         "written": sum(r["written"] for r in records),
         "failed": sum(r["failed"] for r in records),
-        "visits with delivered + written != packaged":
-            sum(r["delivered"] + r["written"] != len(r["ids"]) for r in records),
+        "visits with delivered + written != packaged": sum(
+            r["delivered"] + r["written"] != len(r["ids"]) for r in records
+        ),
         "messages in topic": sum(topicIds.values()),
         "duplicates in topic": sum(n - 1 for n in topicIds.values()),
         "delivered but not in topic": len(deliveredIds - inTopic),
         "  of which acknowledged during a broker shutdown (visit: count)": {
-            n: c for n, c in missing.items() if c and duringShutdown(records[n])},
+            n: c for n, c in missing.items() if c and duringShutdown(records[n])
+        },
         "  of which at other times (visit: count)": {
-            n: c for n, c in missing.items() if c and not duringShutdown(records[n])},
+            n: c for n, c in missing.items() if c and not duringShutdown(records[n])
+        },
         "neither in topic nor on disk": len(set(allIds) - inTopic - onDisk),
         "in topic and on disk": len(inTopic & onDisk),
         "failed-delivery files": len(onDisk),
@@ -253,15 +291,22 @@ def main():
             config.kafkaSecurityProtocol = "PLAINTEXT"
             config.maxTimeout = 10.0
             task = PackageAlertsTask(config=config)
-            print(f"noida-db at {broker.bootstrap}; {args.visits} visits of {args.sources} sources; "
-                  f"{args.restarts} restarts of {args.down_seconds:g} s", flush=True)
+            print(
+                f"noida-db at {broker.bootstrap}; {args.visits} visits of {args.sources} sources; "
+                f"{args.restarts} restarts of {args.down_seconds:g} s",
+                flush=True,
+            )
             pool = makePool(args)
 
             progress = [0]
             step = args.visits / (args.restarts + 1)
-            restarter = Restarter(broker, [round(step * (k + 1)) for k in range(args.restarts)],
-                                  args.down_seconds, lambda: progress[0],
-                                  time.monotonic() + 60 * args.max_minutes)
+            restarter = Restarter(
+                broker,
+                [round(step * (k + 1)) for k in range(args.restarts)],
+                args.down_seconds,
+                lambda: progress[0],
+                time.monotonic() + 60 * args.max_minutes,
+            )
             restarter.start()
             started = time.perf_counter()
             records = runVisits(task, pool, args, progress)
@@ -279,24 +324,34 @@ def main():
             broker.cleanup()
 
     rss = [r["rss"] for r in records]
-    half = rss[len(rss) // 2:]
+    half = rss[len(rss) // 2 :]
     median = statistics.median(r["seconds"] for r in records)
-    print(f"\n{args.visits} visits in {elapsed:.1f} s ({median:.3f} s median per visit); "
-          f"restarts (at visit, back at visit, seconds down): {restarter.log}")
+    print(
+        f"\n{args.visits} visits in {elapsed:.1f} s ({median:.3f} s median per visit); "
+        f"restarts (at visit, back at visit, seconds down): {restarter.log}"
+    )
     for key, value in findings.items():
         print(f"  {key}: {value}")
-    print(f"  RSS: after visit 1 {rss[0] / 1024:.1f} MiB, after visit {len(rss) // 2} "
-          f"{half[0] / 1024:.1f} MiB, last {rss[-1] / 1024:.1f} MiB; "
-          f"growth over the second half {slope(half):.1f} KiB/visit")
-    ok = (findings["visits with delivered + written != packaged"] == 0
-          and findings["duplicates in topic"] == 0
-          and not findings["  of which at other times (visit: count)"]
-          and not findings["other files left (temporaries)"]
-          and findings["unique ids"] == findings["packaged"])
+    print(
+        f"  RSS: after visit 1 {rss[0] / 1024:.1f} MiB, after visit {len(rss) // 2} "
+        f"{half[0] / 1024:.1f} MiB, last {rss[-1] / 1024:.1f} MiB; "
+        f"growth over the second half {slope(half):.1f} KiB/visit"
+    )
+    ok = (
+        findings["visits with delivered + written != packaged"] == 0
+        and findings["duplicates in topic"] == 0
+        and not findings["  of which at other times (visit: count)"]
+        and not findings["other files left (temporaries)"]
+        and findings["unique ids"] == findings["packaged"]
+    )
     lostByBroker = sum(findings["  of which acknowledged during a broker shutdown (visit: count)"].values())
-    print("RESULT:", "every alert delivered or on disk, no duplicate" if ok else "PROBLEM (see above)",
-          f"(besides {lostByBroker} acknowledged and then lost by the broker during its shutdown)"
-          if lostByBroker else "")
+    print(
+        "RESULT:",
+        "every alert delivered or on disk, no duplicate" if ok else "PROBLEM (see above)",
+        f"(besides {lostByBroker} acknowledged and then lost by the broker during its shutdown)"
+        if lostByBroker
+        else "",
+    )
     return 0 if ok else 1
 
 

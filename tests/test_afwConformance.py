@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Conformance of the afw-compatible model with the afw API the package's
 users rely on.
 
@@ -106,7 +127,7 @@ ABSENT = {
     ("PhotoCalib", "computeScaledCalibration"): "BoundedField algebra; the model is constant",
     ("SkyWcs", "getFrameDict"): "AST FrameDict: the model is FITS-WCS on astropy, not AST",
     ("SkyWcs", "linearizePixelToSky"): "afw.geom.AffineTransform is not modelled; getCdMatrix gives the "
-                                       "local Jacobian",
+    "local Jacobian",
     ("Psf", "getLocalKernel"): "afw.math kernels are not modelled (computeKernelImage gives the image)",
     ("DateTime", "gmtime"): "C struct tm; toPython/toString cover it",
     ("DateTime", "timespec"): "C struct timespec",
@@ -137,8 +158,9 @@ class ModelApiTestCase(lsst.utils.tests.TestCase):
 
     def testAbsentNamesAreAbsent(self):
         for key, name in ABSENT:
-            self.assertFalse(hasattr(_resolve(CLASSES[key][0]), name),
-                             msg=f"{key}.{name} is listed as absent")
+            self.assertFalse(
+                hasattr(_resolve(CLASSES[key][0]), name), msg=f"{key}.{name} is listed as absent"
+            )
 
 
 @unittest.skipUnless(HAVE_AFW, "needs the real lsst.afw (the .venv-afw tier)")
@@ -191,12 +213,18 @@ class AfwSemanticsTestCase(lsst.utils.tests.TestCase):
             self.assertEqual(repr(m), repr(r))
         nsecs = int(self.rng.integers(0, 2**62))
         self.assertEqual(model(nsecs).nsecs(), real(nsecs).nsecs())
-        self.assertEqual(model(2020, 1, 20, 12, 34, 56, model.UTC).nsecs(),
-                         real(2020, 1, 20, 12, 34, 56, real.UTC).nsecs())
-        for text, scale in (("2020-01-20T12:34:56.123456789123", "TAI"), ("20200120T123456Z", "UTC"),
-                            ("2020-01-20T12:34:56,5Z", "UTC"), ("2020-01-20T12:34:56.5", "TT")):
-            self.assertEqual(model(text, getattr(model, scale)).nsecs(),
-                             real(text, getattr(real, scale)).nsecs())
+        self.assertEqual(
+            model(2020, 1, 20, 12, 34, 56, model.UTC).nsecs(), real(2020, 1, 20, 12, 34, 56, real.UTC).nsecs()
+        )
+        for text, scale in (
+            ("2020-01-20T12:34:56.123456789123", "TAI"),
+            ("20200120T123456Z", "UTC"),
+            ("2020-01-20T12:34:56,5Z", "UTC"),
+            ("2020-01-20T12:34:56.5", "TT"),
+        ):
+            self.assertEqual(
+                model(text, getattr(model, scale)).nsecs(), real(text, getattr(real, scale)).nsecs()
+            )
         from lsst.pex.exceptions import DomainError
 
         for text, scale in (("2020-01-20T12:34:56Z", "TAI"), ("2020-01-20T12:34:56", "UTC")):
@@ -211,9 +239,12 @@ class AfwSemanticsTestCase(lsst.utils.tests.TestCase):
             flux = float(self.rng.normal() * 10 ** self.rng.uniform(0, 6))
             fluxErr = float(self.rng.uniform(0, 50))
             r, m = self.afwImage.PhotoCalib(mean, err), modelImage.PhotoCalib(mean, err)
-            for call, args in (("instFluxToNanojansky", (flux,)), ("instFluxToMagnitude", (flux,)),
-                               ("magnitudeToInstFlux", (float(self.rng.uniform(10, 30)),)),
-                               ("nanojanskyToInstFlux", (flux,))):
+            for call, args in (
+                ("instFluxToNanojansky", (flux,)),
+                ("instFluxToMagnitude", (flux,)),
+                ("magnitudeToInstFlux", (float(self.rng.uniform(10, 30)),)),
+                ("nanojanskyToInstFlux", (flux,)),
+            ):
                 expected, got = getattr(r, call)(*args), getattr(m, call)(*args)
                 self.assertTrue(got == expected or (math.isnan(got) and math.isnan(expected)), msg=call)
             for call in ("instFluxToNanojansky", "instFluxToMagnitude"):
@@ -245,8 +276,10 @@ class AfwSemanticsTestCase(lsst.utils.tests.TestCase):
             w, h = (int(v) for v in self.rng.integers(1, 40, 2))
             r = self.geom.Box2I.makeCenteredBox(self.geom.Point2D(x, y), self.geom.Extent2I(w, h))
             m = modelGeom.Box2I.makeCenteredBox(modelGeom.Point2D(x, y), modelGeom.Extent2I(w, h))
-            self.assertEqual((m.getMinX(), m.getMinY(), m.getWidth(), m.getHeight()),
-                             (r.getMinX(), r.getMinY(), r.getWidth(), r.getHeight()))
+            self.assertEqual(
+                (m.getMinX(), m.getMinY(), m.getWidth(), m.getHeight()),
+                (r.getMinX(), r.getMinY(), r.getWidth(), r.getHeight()),
+            )
 
     def testWcs(self):
         g, mg = self.geom, modelGeom
@@ -254,13 +287,14 @@ class AfwSemanticsTestCase(lsst.utils.tests.TestCase):
             cd = self.afwGeom.makeCdMatrix(0.2 * g.arcseconds, orientation * g.degrees, flip)
             mcd = modelImage.makeCdMatrix(0.2 * mg.arcseconds, orientation * mg.degrees, flip)
             np.testing.assert_allclose(mcd, cd, rtol=1e-15, atol=0)
-            real = self.afwGeom.makeSkyWcs(g.Point2D(500.0, 400.0),
-                                           g.SpherePoint(150.0, 2.5, g.degrees), cd)
-            model = modelImage.makeSkyWcs(mg.Point2D(500.0, 400.0),
-                                          mg.SpherePoint(150.0, 2.5, mg.degrees), cd)
+            real = self.afwGeom.makeSkyWcs(g.Point2D(500.0, 400.0), g.SpherePoint(150.0, 2.5, g.degrees), cd)
+            model = modelImage.makeSkyWcs(
+                mg.Point2D(500.0, 400.0), mg.SpherePoint(150.0, 2.5, mg.degrees), cd
+            )
             # afw's CD is AST's numerical Jacobian at CRPIX (see test_imageModel.WcsTestCase.testTan)
-            np.testing.assert_allclose(model.getCdMatrix(), real.getCdMatrix(), rtol=0,
-                                       atol=1e-8 * np.abs(cd).max())
+            np.testing.assert_allclose(
+                model.getCdMatrix(), real.getCdMatrix(), rtol=0, atol=1e-8 * np.abs(cd).max()
+            )
             for x, y in self.rng.uniform(-2000, 3000, (20, 2)):
                 r, m = real.pixelToSky(g.Point2D(x, y)), model.pixelToSky(mg.Point2D(x, y))
                 self.assertLess(abs(r.getRa().asDegrees() - m.getRa().asDegrees()) * 3600, 1e-9)
@@ -282,8 +316,11 @@ class AfwSemanticsTestCase(lsst.utils.tests.TestCase):
             self.assertEqual((m.getX0(), m.getY0(), m.getWidth()), (r.getX0(), r.getY0(), r.getWidth()))
             # Lanczos-5 recentring: same recipe, equal to interpolation accuracy
             np.testing.assert_allclose(m.array, r.array, rtol=0, atol=1e-6)
-        self.assertAlmostEqual(model.computeShape(modelGeom.Point2D(0, 0)).getIxx(),
-                               real.computeShape(self.geom.Point2D(0, 0)).getIxx(), places=10)
+        self.assertAlmostEqual(
+            model.computeShape(modelGeom.Point2D(0, 0)).getIxx(),
+            real.computeShape(self.geom.Point2D(0, 0)).getIxx(),
+            places=10,
+        )
 
 
 class MemoryTester(lsst.utils.tests.MemoryTestCase):

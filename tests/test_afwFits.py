@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """FITS tests: exposure write -> read round trips (run with afw or the
 model), the model's reader on real afw-written files (skipped when
 ``shared/data/afw`` is absent), and the model's writer layout and errors.
@@ -49,17 +70,29 @@ def makeExposure():
     sipB = np.zeros((3, 3))
     sipA[2, 0], sipB[0, 2] = 1e-6, -2e-6
     cd = afwGeom.makeCdMatrix(0.2 * geom.arcseconds, 20.0 * geom.degrees)
-    exposure.setWcs(afwGeom.makeTanSipWcs(geom.Point2D(140.0, -30.0), geom.SpherePoint(200.0, -30.0, geom.degrees),
-                                          cd, sipA, sipB))
+    exposure.setWcs(
+        afwGeom.makeTanSipWcs(
+            geom.Point2D(140.0, -30.0), geom.SpherePoint(200.0, -30.0, geom.degrees), cd, sipA, sipB
+        )
+    )
     exposure.setPhotoCalib(afwImage.PhotoCalib(0.75, 0.01))
     exposure.setPsf(GaussianPsf(17, 17, 1.7))
     exposure.setFilter(afwImage.FilterLabel(band="i", physical="i_39"))
     exposure.info.id = 20240101123
-    exposure.info.setVisitInfo(afwImage.VisitInfo(
-        id=2024010112, exposureTime=30.0, darkTime=30.5,
-        date=DateTime("2024-01-01T03:04:05.123456789", DateTime.TAI),
-        boresightRaDec=geom.SpherePoint(200.1, -29.9, geom.degrees), boresightRotAngle=33.0 * geom.degrees,
-        rotType=afwImage.RotType.SKY, observationReason="science", object="field", instrumentLabel="LSSTCam"))
+    exposure.info.setVisitInfo(
+        afwImage.VisitInfo(
+            id=2024010112,
+            exposureTime=30.0,
+            darkTime=30.5,
+            date=DateTime("2024-01-01T03:04:05.123456789", DateTime.TAI),
+            boresightRaDec=geom.SpherePoint(200.1, -29.9, geom.degrees),
+            boresightRotAngle=33.0 * geom.degrees,
+            rotType=afwImage.RotType.SKY,
+            observationReason="science",
+            object="field",
+            instrumentLabel="LSSTCam",
+        )
+    )
     exposure.getMetadata().set("MYKEY", 5)
     return exposure
 
@@ -124,9 +157,12 @@ class AfwFilesTestCase(lsst.utils.tests.TestCase):
         self.assertAlmostEqual(sky.getRa().asDegrees(), 30.0, places=10)
         self.assertAlmostEqual(sky.getDec().asDegrees(), 40.0, places=10)
         self.assertAlmostEqual(wcs.getPixelScale().asArcseconds(), 0.2, places=6)
-        np.testing.assert_allclose(wcs.getCdMatrix(),
-                                   afwGeom.makeCdMatrix(0.2 * geom.arcseconds, 45 * geom.degrees),
-                                   rtol=1e-12, atol=0)
+        np.testing.assert_allclose(
+            wcs.getCdMatrix(),
+            afwGeom.makeCdMatrix(0.2 * geom.arcseconds, 45 * geom.degrees),
+            rtol=1e-12,
+            atol=0,
+        )
         visitInfo = exposure.getInfo().getVisitInfo()
         self.assertEqual(visitInfo.getExposureTime(), 30.0)
         self.assertEqual(visitInfo.getDarkTime(), 600.0)
@@ -199,7 +235,9 @@ class AfwFilesTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(visitInfo.getDarkTime(), 11.02)
         self.assertEqual(visitInfo.getDate(), DateTime(2137026240000000000, DateTime.TAI))
         self.assertAlmostEqual(visitInfo.getDate().get(DateTime.MJD, DateTime.TAI), 65321.1, places=9)
-        self.assertAlmostEqual(visitInfo.getBoresightRaDec().getRa().asRadians(), 0.40317105721069013, places=14)
+        self.assertAlmostEqual(
+            visitInfo.getBoresightRaDec().getRa().asRadians(), 0.40317105721069013, places=14
+        )
         self.assertAlmostEqual(visitInfo.getBoresightRotAngle().asRadians(), 1.2775810124598492, places=14)
         self.assertEqual(visitInfo.getRotType(), afwImage.RotType.SKY)
         self.assertEqual(visitInfo.getInstrumentLabel(), "TestCameraOne")
@@ -248,8 +286,13 @@ class ModelFitsTestCase(lsst.utils.tests.TestCase):
 
     def testDetectorAndKernelPsfRoundTrip(self):
         exposure = makeExposure()
-        detector = afwImage.Detector("R22_S11", 94, geom.Box2I(geom.Point2I(0, 0), geom.Extent2I(4072, 4000)),
-                                     serial="ITL-3800C-123", physicalType="ITL")
+        detector = afwImage.Detector(
+            "R22_S11",
+            94,
+            geom.Box2I(geom.Point2I(0, 0), geom.Extent2I(4072, 4000)),
+            serial="ITL-3800C-123",
+            physicalType="ITL",
+        )
         exposure.setDetector(detector)
         kernel = np.zeros((5, 7))
         kernel[2, 3], kernel[1, 3] = 1.0, 0.5
@@ -258,8 +301,9 @@ class ModelFitsTestCase(lsst.utils.tests.TestCase):
         copy = afwImage.ExposureF(self.path)
         self.assertEqual(copy.getDetector(), detector)
         origin = geom.Point2D(0.0, 0.0)
-        np.testing.assert_allclose(copy.getPsf().computeKernelImage(origin).array,
-                                   exposure.getPsf().computeKernelImage(origin).array)
+        np.testing.assert_allclose(
+            copy.getPsf().computeKernelImage(origin).array, exposure.getPsf().computeKernelImage(origin).array
+        )
         self.assertEqual(copy.getPsf().getAveragePosition(), geom.Point2D(2.0, 3.0))
         self.assertFalse(copy.getMetadata().exists("APDETID"))
 
@@ -339,17 +383,27 @@ class CrossReadTestCase(lsst.utils.tests.TestCase):
         sipA, sipB = np.zeros((3, 3)), np.zeros((3, 3))
         sipA[2, 0], sipB[0, 2] = 1e-6, -2e-6
         cd = mi.makeCdMatrix(0.2 * g.arcseconds, 20.0 * g.degrees)
-        exposure.setWcs(mi.makeTanSipWcs(g.Point2D(140.0, -30.0), g.SpherePoint(200.0, -30.0, g.degrees),
-                                         cd, sipA, sipB))
+        exposure.setWcs(
+            mi.makeTanSipWcs(g.Point2D(140.0, -30.0), g.SpherePoint(200.0, -30.0, g.degrees), cd, sipA, sipB)
+        )
         exposure.setPhotoCalib(mi.PhotoCalib(0.75, 0.01))
         exposure.setPsf(mi.GaussianPsf(17, 17, 1.7))
         exposure.setFilter(mi.FilterLabel(band="i", physical="i_39"))
         exposure.info.id = 20240101123
-        exposure.info.setVisitInfo(mi.VisitInfo(
-            id=2024010112, exposureTime=30.0, darkTime=30.5,
-            date=mi.DateTime("2024-01-01T03:04:05.123456789", mi.DateTime.TAI),
-            boresightRaDec=g.SpherePoint(200.1, -29.9, g.degrees), boresightRotAngle=33.0 * g.degrees,
-            rotType=mi.RotType.SKY, observationReason="science", object="field", instrumentLabel="LSSTCam"))
+        exposure.info.setVisitInfo(
+            mi.VisitInfo(
+                id=2024010112,
+                exposureTime=30.0,
+                darkTime=30.5,
+                date=mi.DateTime("2024-01-01T03:04:05.123456789", mi.DateTime.TAI),
+                boresightRaDec=g.SpherePoint(200.1, -29.9, g.degrees),
+                boresightRotAngle=33.0 * g.degrees,
+                rotType=mi.RotType.SKY,
+                observationReason="science",
+                object="field",
+                instrumentLabel="LSSTCam",
+            )
+        )
         return exposure, reference
 
     def _assertSame(self, copy, reference):
@@ -373,8 +427,14 @@ class CrossReadTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(copy.info.id, 20240101123)
         visitInfo, expected = copy.getInfo().getVisitInfo(), reference.getInfo().getVisitInfo()
         self.assertEqual(visitInfo.getDate().nsecs(), expected.getDate().nsecs())
-        for getter in ("getId", "getExposureTime", "getDarkTime", "getObservationReason", "getObject",
-                       "getInstrumentLabel"):
+        for getter in (
+            "getId",
+            "getExposureTime",
+            "getDarkTime",
+            "getObservationReason",
+            "getObject",
+            "getInstrumentLabel",
+        ):
             self.assertEqual(getattr(visitInfo, getter)(), getattr(expected, getter)(), msg=getter)
         self.assertEqual(int(visitInfo.getRotType()), int(expected.getRotType()))
         self.assertAlmostEqual(visitInfo.getBoresightRotAngle().asDegrees(), 33.0, places=12)

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """`PackageAlertsTask.run` against an independent oracle: upstream's algorithm.
 
 The oracle (``tests/oracle/upstreamPackager.py``) packages the same inputs
@@ -63,14 +84,33 @@ def makeVisit(nSources, history, seed, size=320, **kwargs):
 
 def crowdedVisit():
     """200 sources on 420x420 pixels, 10% solar-system, a template shifted by (7, -5)."""
-    return makeVisit(200, 4, seed=16, size=420, fractionSolarSystem=0.1, fractionMissingDesignations=0.0,
-                     varyHistory=True, fillAllFields=True, exposureKwargs={"templateOffset": (7, -5)})
+    return makeVisit(
+        200,
+        4,
+        seed=16,
+        size=420,
+        fractionSolarSystem=0.1,
+        fractionMissingDesignations=0.0,
+        varyHistory=True,
+        fillAllFields=True,
+        exposureKwargs={"templateOffset": (7, -5)},
+    )
 
 
 def replace(visit, **changes):
-    fields = {name: getattr(visit, name) for name in ("diaSourceCat", "diaObjectCat", "diaSrcHistory",
-                                                      "diaForcedSources", "diffIm", "calexp", "template",
-                                                      "ssSrc")}
+    fields = {
+        name: getattr(visit, name)
+        for name in (
+            "diaSourceCat",
+            "diaObjectCat",
+            "diaSrcHistory",
+            "diaForcedSources",
+            "diffIm",
+            "calexp",
+            "template",
+            "ssSrc",
+        )
+    }
     fields.update(changes)
     return lsst.pipe.base.Struct(**fields)
 
@@ -113,10 +153,15 @@ def perturb(visit, seed):
     history.iloc[rng.permutation(len(history))[:5], history.columns.get_loc("psfFlux")] = np.nan
     forced = visit.diaForcedSources.copy()
     forced.iloc[rng.permutation(len(forced))[:5], forced.columns.get_loc("psfFlux")] = np.nan
-    where = lsst.pipe.base.Struct(noXy=int(ids[rows[5]]), noRa=int(ids[rows[7]]),
-                                  duplicated=int(ids[rows[10]]), missingObject=int(known[1]))
-    return replace(visit, diaSourceCat=src, diaObjectCat=objects, diaSrcHistory=history,
-                   diaForcedSources=forced), where
+    where = lsst.pipe.base.Struct(
+        noXy=int(ids[rows[5]]),
+        noRa=int(ids[rows[7]]),
+        duplicated=int(ids[rows[10]]),
+        missingObject=int(known[1]),
+    )
+    return replace(
+        visit, diaSourceCat=src, diaObjectCat=objects, diaSrcHistory=history, diaForcedSources=forced
+    ), where
 
 
 # -- running both -------------------------------------------------------------
@@ -141,9 +186,17 @@ class _Runs:
         task = PackageAlertsTask(config=cls.config(where, **overrides))
         logging.disable(logging.WARNING)
         try:
-            result = task.run(visit.diaSourceCat, visit.diaObjectCat, visit.diaSrcHistory,
-                              visit.diaForcedSources, visit.diffIm, visit.calexp, visit.template,
-                              ssSrc=visit.ssSrc, **(runKwargs or {}))
+            result = task.run(
+                visit.diaSourceCat,
+                visit.diaObjectCat,
+                visit.diaSrcHistory,
+                visit.diaForcedSources,
+                visit.diffIm,
+                visit.calexp,
+                visit.template,
+                ssSrc=visit.ssSrc,
+                **(runKwargs or {}),
+            )
         finally:
             logging.disable(logging.NOTSET)
         with open(result.alertFile, "rb") as f:
@@ -154,13 +207,25 @@ class _Runs:
     @classmethod
     def runOracle(cls, visit, runKwargs=None, **overrides):
         config = cls.config("oracle", **overrides)
-        oracle = UpstreamPackager(config.schemaFile, minCutoutSize=config.minCutoutSize,
-                                  maxCutoutSize=config.maxCutoutSize, useAveragePsf=config.useAveragePsf)
+        oracle = UpstreamPackager(
+            config.schemaFile,
+            minCutoutSize=config.minCutoutSize,
+            maxCutoutSize=config.maxCutoutSize,
+            useAveragePsf=config.useAveragePsf,
+        )
         logging.disable(logging.WARNING)
         try:
-            out = oracle.run(visit.diaSourceCat, visit.diaObjectCat, visit.diaSrcHistory,
-                             visit.diaForcedSources, visit.diffIm, visit.calexp, visit.template,
-                             ssSrc=visit.ssSrc, **(runKwargs or {}))
+            out = oracle.run(
+                visit.diaSourceCat,
+                visit.diaObjectCat,
+                visit.diaSrcHistory,
+                visit.diaForcedSources,
+                visit.diffIm,
+                visit.calexp,
+                visit.template,
+                ssSrc=visit.ssSrc,
+                **(runKwargs or {}),
+            )
         finally:
             logging.disable(logging.NOTSET)
         definition = oracle.schema.definition
@@ -232,8 +297,9 @@ class OracleTestCase(lsst.utils.tests.TestCase, _Runs):
                     self.assertIsNone(alert[name])
                     continue
                 cutout = decodeCutout(alert[name])
-                np.testing.assert_array_equal(cutout.mask, ccd.flags,
-                                              err_msg=f"{alert['diaSourceId']} {name}")
+                np.testing.assert_array_equal(
+                    cutout.mask, ccd.flags, err_msg=f"{alert['diaSourceId']} {name}"
+                )
                 image = getattr(self.visit, IMAGES[name])
                 self.assertEqual(cutout.maskPlanes, dict(image.mask.getMaskPlaneDict()))
 
@@ -283,8 +349,12 @@ class OracleTestCase(lsst.utils.tests.TestCase, _Runs):
         task, result = self.mine.task, self.mine.result
         header = fastavro.schemaless_reader(io.BytesIO(self.mine.fileBytes), HEADER_SCHEMA, None)
         expected = io.BytesIO()
-        fastavro.writer(expected, canonicalSchema(task.alertSchema.definition), self.mine.alerts,
-                        sync_marker=header["sync"])
+        fastavro.writer(
+            expected,
+            canonicalSchema(task.alertSchema.definition),
+            self.mine.alerts,
+            sync_marker=header["sync"],
+        )
         self.assertEqual(self.mine.fileBytes, expected.getvalue())
         wire = struct.pack(">bI", 0, task.schema.schemaId)
         for i, alert in enumerate(self.mine.alerts):
@@ -326,23 +396,59 @@ class ConfigurationsTestCase(lsst.utils.tests.TestCase, _Runs):
         mine = self.check(visit, "noSources")
         self.assertEqual(mine.alerts, [])
 
-    @settings(max_examples=15, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow])
-    @given(seed=st.integers(0, 2**16), nSources=st.integers(1, 14), history=st.integers(1, 6),
-           solarSystem=st.sampled_from([0.0, 0.3, 1.0]), varyHistory=st.booleans(),
-           withTemplate=st.booleans(), forced=st.booleans(), threshold=st.integers(0, 3),
-           minCutout=st.sampled_from([10, 30]), maxCutout=st.sampled_from([30, 64]),
-           rotation=st.sampled_from([0.0, 33.0]))
-    def testRandomVisits(self, seed, nSources, history, solarSystem, varyHistory, withTemplate, forced,
-                         threshold, minCutout, maxCutout, rotation):
-        visit = makeVisit(nSources, history, seed=seed, size=200, fractionSolarSystem=solarSystem,
-                          varyHistory=varyHistory, boresightRotAngle=rotation,
-                          fractionMissingDesignations=0.0)
+    @settings(
+        max_examples=15,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(
+        seed=st.integers(0, 2**16),
+        nSources=st.integers(1, 14),
+        history=st.integers(1, 6),
+        solarSystem=st.sampled_from([0.0, 0.3, 1.0]),
+        varyHistory=st.booleans(),
+        withTemplate=st.booleans(),
+        forced=st.booleans(),
+        threshold=st.integers(0, 3),
+        minCutout=st.sampled_from([10, 30]),
+        maxCutout=st.sampled_from([30, 64]),
+        rotation=st.sampled_from([0.0, 33.0]),
+    )
+    def testRandomVisits(
+        self,
+        seed,
+        nSources,
+        history,
+        solarSystem,
+        varyHistory,
+        withTemplate,
+        forced,
+        threshold,
+        minCutout,
+        maxCutout,
+        rotation,
+    ):
+        visit = makeVisit(
+            nSources,
+            history,
+            seed=seed,
+            size=200,
+            fractionSolarSystem=solarSystem,
+            varyHistory=varyHistory,
+            boresightRotAngle=rotation,
+            fractionMissingDesignations=0.0,
+        )
         if not withTemplate:
             visit = replace(visit, template=None)
-        self.check(visit, f"random{seed}", {"doRunForcedMeasurement": forced,
-                                            "forcedSourceHistoryThreshold": threshold},
-                   minCutoutSize=minCutout, maxCutoutSize=maxCutout)
+        self.check(
+            visit,
+            f"random{seed}",
+            {"doRunForcedMeasurement": forced, "forcedSourceHistoryThreshold": threshold},
+            minCutoutSize=minCutout,
+            maxCutoutSize=maxCutout,
+        )
 
 
 # -- where the task differs on purpose ----------------------------------------
@@ -353,8 +459,15 @@ class IntendedDifferencesTestCase(lsst.utils.tests.TestCase, _Runs):
 
     @classmethod
     def setUpClass(cls):
-        cls.visit = makeVisit(40, 3, seed=41, size=300, fractionSolarSystem=0.2, boresightRotAngle=21.5,
-                              fractionMissingDesignations=0.0)
+        cls.visit = makeVisit(
+            40,
+            3,
+            seed=41,
+            size=300,
+            fractionSolarSystem=0.2,
+            boresightRotAngle=21.5,
+            fractionMissingDesignations=0.0,
+        )
         cls.upstream = cls.runOracle(cls.visit)
 
     def testCutoutHeaders(self):
@@ -391,25 +504,38 @@ class IntendedDifferencesTestCase(lsst.utils.tests.TestCase, _Runs):
         mine = self.runTask(replace(self.visit, ssSrc=ssSrc), "designations")
         self.assertEqual(compareAlerts(mine.alerts, self.upstream.decoded, cutoutSample=0), [])
         self.assertGreater(len(blanked), 2)
+
     def testNullForNaN(self):
         """With ``useNullForNaN`` a NaN in a nullable float field is null; upstream keeps NaN."""
         mine = self.runTask(self.visit, "nullForNaN", useNullForNaN=True)
         records = recordSchemas(mine.task.alertSchema.definition)
-        nullableFloats = {name: {f["name"] for f in record["fields"] if isinstance(f["type"], list)
-                                 and ("float" in f["type"] or "double" in f["type"])}
-                          for name, record in records.items()}
+        nullableFloats = {
+            name: {
+                f["name"]
+                for f in record["fields"]
+                if isinstance(f["type"], list) and ("float" in f["type"] or "double" in f["type"])
+            }
+            for name, record in records.items()
+        }
         replaced = 0
         patched = copy.deepcopy(self.upstream.decoded)
         for alert in patched:
-            for key, recordName in (("diaSource", "diaSource"), ("diaObject", "diaObject"),
-                                    ("ssSource", "ssSource"), ("mpc_orbits", "mpc_orbits"),
-                                    ("prvDiaSources", "diaSource"),
-                                    ("prvDiaForcedSources", "diaForcedSource")):
+            for key, recordName in (
+                ("diaSource", "diaSource"),
+                ("diaObject", "diaObject"),
+                ("ssSource", "ssSource"),
+                ("mpc_orbits", "mpc_orbits"),
+                ("prvDiaSources", "diaSource"),
+                ("prvDiaForcedSources", "diaForcedSource"),
+            ):
                 records = alert[key] if isinstance(alert[key], list) else [alert[key] or {}]
                 for record in records:
                     for name, value in record.items():
-                        if (name in nullableFloats[recordName] and isinstance(value, float)
-                                and math.isnan(value)):
+                        if (
+                            name in nullableFloats[recordName]
+                            and isinstance(value, float)
+                            and math.isnan(value)
+                        ):
                             record[name] = None
                             replaced += 1
         self.assertGreater(replaced, 0)
@@ -419,12 +545,14 @@ class IntendedDifferencesTestCase(lsst.utils.tests.TestCase, _Runs):
         """Where upstream raises, the task follows its documented rules; with
         the skipped rows removed, the oracle agrees on everything else.
         """
-        base = makeVisit(36, 6, seed=11, fractionSolarSystem=0.2, varyHistory=True,
-                         fractionMissingDesignations=0.0)
+        base = makeVisit(
+            36, 6, seed=11, fractionSolarSystem=0.2, varyHistory=True, fractionMissingDesignations=0.0
+        )
         visit, where = perturb(base, 1)
         mine = self.runTask(visit, "perturbed")
-        self.assertEqual(sorted(int(i) for i, _ in mine.result.skipped),
-                         sorted([where.duplicated, where.noRa]))
+        self.assertEqual(
+            sorted(int(i) for i, _ in mine.result.skipped), sorted([where.duplicated, where.noRa])
+        )
         byId = {a["diaSourceId"]: a for a in mine.alerts}
         # Missing DiaObject: alert kept, diaObject null.
         orphans = [a for a in mine.alerts if a["diaSource"]["diaObjectId"] == where.missingObject]
@@ -433,13 +561,18 @@ class IntendedDifferencesTestCase(lsst.utils.tests.TestCase, _Runs):
         noXy = byId[where.noXy]
         self.assertIsNotNone(noXy["cutoutDifference"])
         crval = decodeCutout(noXy["cutoutDifference"]).wcs.wcs.crval
-        np.testing.assert_allclose(crval, [noXy["diaSource"]["ra"], noXy["diaSource"]["dec"]], rtol=0,
-                                   atol=1e-10)
+        np.testing.assert_allclose(
+            crval, [noXy["diaSource"]["ra"], noXy["diaSource"]["dec"]], rtol=0, atol=1e-10
+        )
 
         # Upstream raises on the rows above; the oracle packages the others.
         src = visit.diaSourceCat
-        keep = (~src["diaSourceId"].duplicated() & src["ra"].notna() & src["x"].notna()
-                & (src["diaObjectId"] != where.missingObject)).to_numpy()
+        keep = (
+            ~src["diaSourceId"].duplicated()
+            & src["ra"].notna()
+            & src["x"].notna()
+            & (src["diaObjectId"] != where.missingObject)
+        ).to_numpy()
         upstream = self.runOracle(replace(visit, diaSourceCat=src[keep]))
         self.assertGreater(len(upstream.decoded), 25)
         compared = [byId[a["diaSourceId"]] for a in upstream.decoded]

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Tests of the lsst.geom API used by the package.
 
 The semantic tests take ``geom`` from ``lsst.ap.alerts._afw``, so they run
@@ -172,7 +193,9 @@ class SpherePointTestCase(lsst.utils.tests.TestCase):
         self.assertAlmostEqual(b.getLongitude().asDegrees(), a.getLongitude().asDegrees(), places=12)
         self.assertAlmostEqual(b.getLatitude().asDegrees(), a.getLatitude().asDegrees(), places=12)
         # longitude wraps into [0, 360)
-        self.assertAlmostEqual(geom.SpherePoint(-10.0, 0.0, geom.degrees).getRa().asDegrees(), 350.0, places=10)
+        self.assertAlmostEqual(
+            geom.SpherePoint(-10.0, 0.0, geom.degrees).getRa().asDegrees(), 350.0, places=10
+        )
 
     def testSeparation(self):
         a = geom.SpherePoint(10.0, 0.0, geom.degrees)
@@ -201,14 +224,20 @@ class SpherePointTestCase(lsst.utils.tests.TestCase):
 @unittest.skipIf(HAVE_AFW, "model-only behaviour")
 class ModelGeomTestCase(lsst.utils.tests.TestCase):
     def testPickle(self):
-        for obj in (geom.Point2D(1.5, 2.5), geom.Extent2I(3, 4), geom.Angle(0.25),
-                    geom.Box2I(geom.Point2I(1, 2), geom.Extent2I(3, 4)), geom.SpherePoint(1.0, 0.5, geom.radians)):
+        for obj in (
+            geom.Point2D(1.5, 2.5),
+            geom.Extent2I(3, 4),
+            geom.Angle(0.25),
+            geom.Box2I(geom.Point2I(1, 2), geom.Extent2I(3, 4)),
+            geom.SpherePoint(1.0, 0.5, geom.radians),
+        ):
             self.assertEqual(pickle.loads(pickle.dumps(obj)), obj)
 
     def testArrayContains(self):
         box = geom.Box2D(geom.Box2I(geom.Point2I(0, 0), geom.Extent2I(4, 4)))
-        np.testing.assert_array_equal(box.contains(np.array([-0.5, 3.5, 1.0]), np.array([0.0, 0.0, 3.49])),
-                                      [True, False, True])
+        np.testing.assert_array_equal(
+            box.contains(np.array([-0.5, 3.5, 1.0]), np.array([0.0, 0.0, 3.49])), [True, False, True]
+        )
 
     def testGetSlices(self):
         box = geom.Box2I(geom.Point2I(2, 3), geom.Extent2I(4, 5))

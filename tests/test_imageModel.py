@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Tests of the afw image API used by the package.
 
 ``SemanticTestCase`` classes take ``geom``, ``afwImage``, ``afwGeom`` and
@@ -86,8 +107,17 @@ class ImageTestCase(lsst.utils.tests.TestCase):
     def testMaskPlanes(self):
         mask = afwImage.Mask(geom.Box2I(geom.Point2I(0, 0), geom.Extent2I(3, 3)))
         planes = mask.getMaskPlaneDict()
-        expected = {"BAD": 0, "SAT": 1, "INTRP": 2, "CR": 3, "EDGE": 4, "DETECTED": 5,
-                    "DETECTED_NEGATIVE": 6, "SUSPECT": 7, "NO_DATA": 8}
+        expected = {
+            "BAD": 0,
+            "SAT": 1,
+            "INTRP": 2,
+            "CR": 3,
+            "EDGE": 4,
+            "DETECTED": 5,
+            "DETECTED_NEGATIVE": 6,
+            "SUSPECT": 7,
+            "NO_DATA": 8,
+        }
         for name, bit in expected.items():
             self.assertEqual(planes[name], bit)
             self.assertEqual(mask.getPlaneBitMask(name), 1 << bit)
@@ -126,8 +156,10 @@ class ImageTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(cutout.getBBox(), box)
         noData = cutout.mask.getPlaneBitMask("NO_DATA")
         inside = box.clippedTo(exposure.getBBox())
-        local = (slice(inside.getMinY() - box.getMinY(), inside.getEndY() - box.getMinY()),
-                 slice(inside.getMinX() - box.getMinX(), inside.getEndX() - box.getMinX()))
+        local = (
+            slice(inside.getMinY() - box.getMinY(), inside.getEndY() - box.getMinY()),
+            slice(inside.getMinX() - box.getMinX(), inside.getEndX() - box.getMinX()),
+        )
         outside = np.ones(cutout.image.array.shape, dtype=bool)
         outside[local] = False
         self.assertTrue(outside.any())
@@ -141,8 +173,12 @@ class ImageTestCase(lsst.utils.tests.TestCase):
     def testCutoutOutside(self):
         exposure = makeExposure()
         size = geom.Extent2I(5, 5)
-        for center in (geom.Point2D(999.49, 2010.0), geom.Point2D(1099.5, 2010.0), geom.Point2D(1050.0, 2079.5),
-                       geom.Point2D(-5.0, -5.0)):
+        for center in (
+            geom.Point2D(999.49, 2010.0),
+            geom.Point2D(1099.5, 2010.0),
+            geom.Point2D(1050.0, 2079.5),
+            geom.Point2D(-5.0, -5.0),
+        ):
             with self.assertRaises(InvalidParameterError, msg=str(center)):
                 exposure.getCutout(center, size)
         # the box is half-open: these are inside
@@ -228,10 +264,11 @@ class WcsTestCase(lsst.utils.tests.TestCase):
         skies = wcs.pixelToSky(points)
         self.assertEqual(len(skies), len(points))
         assertSkyClose(self, skies[3], wcs.pixelToSky(points[3]), maxSep=1e-12 * geom.arcseconds)
-        assertSkyClose(self, wcs.pixelToSky(points[3].getX(), points[3].getY()), skies[3],
-                                           maxSep=1e-12 * geom.arcseconds)
+        assertSkyClose(
+            self, wcs.pixelToSky(points[3].getX(), points[3].getY()), skies[3], maxSep=1e-12 * geom.arcseconds
+        )
         backs = wcs.skyToPixel(skies)
-        for back, point in zip(backs, points):
+        for back, point in zip(backs, points, strict=True):
             assertPairClose(self, back, point, maxDiff=1e-9)
         # north is +y rotated by the orientation: a pixel step along +y moves mostly north
         step = wcs.pixelToSky(crpix + geom.Extent2D(0.0, 100.0))
@@ -262,16 +299,33 @@ class WcsTestCase(lsst.utils.tests.TestCase):
         for wcs in (makeWcs(), self.makeTanSip()):
             copy = afwGeom.makeSkyWcs(wcs.getFitsMetadata())
             for point in (geom.Point2D(0.0, 0.0), geom.Point2D(1500.0, 300.0)):
-                assertSkyClose(self, copy.pixelToSky(point), wcs.pixelToSky(point),
-                                                   maxSep=1e-9 * geom.arcseconds)
+                assertSkyClose(
+                    self, copy.pixelToSky(point), wcs.pixelToSky(point), maxSep=1e-9 * geom.arcseconds
+                )
 
     def testMetadataWithXY0(self):
         metadata = PropertyList()
-        for key, value in (("CTYPE1", "RA---TAN"), ("CTYPE2", "DEC--TAN"), ("CRPIX1", 51.0), ("CRPIX2", 41.0),
-                           ("CRVAL1", 10.0), ("CRVAL2", 20.0), ("CD1_1", -5e-5), ("CD1_2", 0.0),
-                           ("CD2_1", 0.0), ("CD2_2", 5e-5), ("RADESYS", "ICRS"), ("CTYPE1A", "LINEAR"),
-                           ("CTYPE2A", "LINEAR"), ("CRPIX1A", 1.0), ("CRPIX2A", 1.0), ("CRVAL1A", 100.0),
-                           ("CRVAL2A", 200.0), ("CUNIT1A", "PIXEL"), ("CUNIT2A", "PIXEL")):
+        for key, value in (
+            ("CTYPE1", "RA---TAN"),
+            ("CTYPE2", "DEC--TAN"),
+            ("CRPIX1", 51.0),
+            ("CRPIX2", 41.0),
+            ("CRVAL1", 10.0),
+            ("CRVAL2", 20.0),
+            ("CD1_1", -5e-5),
+            ("CD1_2", 0.0),
+            ("CD2_1", 0.0),
+            ("CD2_2", 5e-5),
+            ("RADESYS", "ICRS"),
+            ("CTYPE1A", "LINEAR"),
+            ("CTYPE2A", "LINEAR"),
+            ("CRPIX1A", 1.0),
+            ("CRPIX2A", 1.0),
+            ("CRVAL1A", 100.0),
+            ("CRVAL2A", 200.0),
+            ("CUNIT1A", "PIXEL"),
+            ("CUNIT2A", "PIXEL"),
+        ):
             metadata.set(key, value)
         wcs = afwGeom.makeSkyWcs(metadata)
         # FITS CRPIX is 1-based in the local array; afw pixels are 0-based in the parent
@@ -294,11 +348,14 @@ class PsfTestCase(lsst.utils.tests.TestCase):
         psf = GaussianPsf(25, 25, 2.0)
         position = geom.Point2D(100.3, 200.7)
         image = psf.computeImage(position)
-        self.assertEqual(image.getBBox(), psf.computeKernelImage(position).getBBox().shiftedBy(
-            geom.Extent2I(100, 201)))
+        self.assertEqual(
+            image.getBBox(), psf.computeKernelImage(position).getBBox().shiftedBy(geom.Extent2I(100, 201))
+        )
         array = image.array
-        ys, xs = np.mgrid[image.getY0():image.getY0() + image.getHeight(),
-                          image.getX0():image.getX0() + image.getWidth()]
+        ys, xs = np.mgrid[
+            image.getY0() : image.getY0() + image.getHeight(),
+            image.getX0() : image.getX0() + image.getWidth(),
+        ]
         # afw shifts the kernel image with Lanczos-5 interpolation: close to
         # the analytic Gaussian, with a small centroid bias from the taps
         self.assertAlmostEqual((xs * array).sum() / array.sum(), 100.3, delta=0.02)
@@ -313,10 +370,16 @@ class VisitInfoTestCase(lsst.utils.tests.TestCase):
     def testConstruction(self):
         date = DateTime("2020-01-20T12:34:56.000000000", DateTime.TAI)
         visitInfo = afwImage.VisitInfo(
-            id=987, date=date, exposureTime=30.0, darkTime=31.0,
+            id=987,
+            date=date,
+            exposureTime=30.0,
+            darkTime=31.0,
             boresightRaDec=geom.SpherePoint(30.0, 40.0, geom.degrees),
-            boresightRotAngle=12.5 * geom.degrees, rotType=afwImage.RotType.SKY,
-            observationReason="science", object="field 7")
+            boresightRotAngle=12.5 * geom.degrees,
+            rotType=afwImage.RotType.SKY,
+            observationReason="science",
+            object="field 7",
+        )
         self.assertEqual(visitInfo.getId(), 987)
         self.assertEqual(visitInfo.id, 987)
         self.assertEqual(visitInfo.getExposureTime(), 30.0)
@@ -325,7 +388,9 @@ class VisitInfoTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(visitInfo.getDate(), date)
         self.assertEqual(visitInfo.date.toAstropy().tai.isot, "2020-01-20T12:34:56.000")
         self.assertEqual(visitInfo.date.toAstropy().scale, "tai")
-        self.assertAlmostEqual(visitInfo.getDate().get(DateTime.MJD, DateTime.TAI), 58868.52425925926, places=9)
+        self.assertAlmostEqual(
+            visitInfo.getDate().get(DateTime.MJD, DateTime.TAI), 58868.52425925926, places=9
+        )
         self.assertAlmostEqual(visitInfo.getBoresightRaDec().getDec().asDegrees(), 40.0, places=12)
         self.assertAlmostEqual(visitInfo.boresightRotAngle.asDegrees(), 12.5, places=12)
         self.assertEqual(visitInfo.getRotType(), afwImage.RotType.SKY)
@@ -396,10 +461,10 @@ class ModelImageTestCase(lsst.utils.tests.TestCase):
         u, v = point.getX() - 1000.0, point.getY() - 1000.0
         a = TanSipHelper.sipA
         b = TanSipHelper.sipB
-        dfdu = sum(p * a[p, q] * u ** (p - 1) * v ** q for p in range(4) for q in range(4) if p > 0)
-        dfdv = sum(q * a[p, q] * u ** p * v ** (q - 1) for p in range(4) for q in range(4) if q > 0)
-        dgdu = sum(p * b[p, q] * u ** (p - 1) * v ** q for p in range(4) for q in range(4) if p > 0)
-        dgdv = sum(q * b[p, q] * u ** p * v ** (q - 1) for p in range(4) for q in range(4) if q > 0)
+        dfdu = sum(p * a[p, q] * u ** (p - 1) * v**q for p in range(4) for q in range(4) if p > 0)
+        dfdv = sum(q * a[p, q] * u**p * v ** (q - 1) for p in range(4) for q in range(4) if q > 0)
+        dgdu = sum(p * b[p, q] * u ** (p - 1) * v**q for p in range(4) for q in range(4) if p > 0)
+        dgdv = sum(q * b[p, q] * u**p * v ** (q - 1) for p in range(4) for q in range(4) if q > 0)
         expected = cd0 @ np.array([[1 + dfdu, dfdv], [dgdu, 1 + dgdv]])
         np.testing.assert_allclose(cd, expected, rtol=1e-9, atol=0)
 
@@ -409,10 +474,20 @@ class ModelImageTestCase(lsst.utils.tests.TestCase):
         from astropy.wcs import WCS
 
         header = fits.Header()
-        for key, value in (("CTYPE1", "RA---TAN"), ("CTYPE2", "DEC--TAN"), ("CRPIX1", 101.0),
-                           ("CRPIX2", 201.0), ("CRVAL1", 151.3), ("CRVAL2", 1.6), ("CD1_1", 1.6e-7),
-                           ("CD1_2", -4.6e-5), ("CD2_1", -4.7e-5), ("CD2_2", 1.1e-7), ("RADESYS", "FK5"),
-                           ("EQUINOX", 2000.0)):
+        for key, value in (
+            ("CTYPE1", "RA---TAN"),
+            ("CTYPE2", "DEC--TAN"),
+            ("CRPIX1", 101.0),
+            ("CRPIX2", 201.0),
+            ("CRVAL1", 151.3),
+            ("CRVAL2", 1.6),
+            ("CD1_1", 1.6e-7),
+            ("CD1_2", -4.6e-5),
+            ("CD2_1", -4.7e-5),
+            ("CD2_2", 1.1e-7),
+            ("RADESYS", "FK5"),
+            ("EQUINOX", 2000.0),
+        ):
             header[key] = value
         wcs = afwGeom.makeSkyWcs(header)
         fk5 = WCS(header)
@@ -421,17 +496,30 @@ class ModelImageTestCase(lsst.utils.tests.TestCase):
         ra5, dec5 = fk5.wcs_pix2world(x, y, 0)
         raH, decH = erfa.fk5hz(np.deg2rad(ra5), np.deg2rad(dec5), 2400000.5, 51544.5)
         ra, dec = wcs.pixelToSkyArray(x, y)
-        sep = np.array([geom.SpherePoint(r1, d1, geom.radians).separation(
-            geom.SpherePoint(r2, d2, geom.radians)).asArcseconds() for r1, d1, r2, d2 in zip(ra, dec, raH, decH)])
+        sep = np.array(
+            [
+                geom.SpherePoint(r1, d1, geom.radians)
+                .separation(geom.SpherePoint(r2, d2, geom.radians))
+                .asArcseconds()
+                for r1, d1, r2, d2 in zip(ra, dec, raH, decH, strict=True)
+            ]
+        )
         self.assertLess(sep.max(), 1e-8)
         # and it is a real (tens of mas) correction
-        self.assertGreater(geom.SpherePoint(ra[0], dec[0], geom.radians).separation(
-            geom.SpherePoint(np.deg2rad(ra5[0]), np.deg2rad(dec5[0]), geom.radians)).asArcseconds(), 0.01)
+        self.assertGreater(
+            geom.SpherePoint(ra[0], dec[0], geom.radians)
+            .separation(geom.SpherePoint(np.deg2rad(ra5[0]), np.deg2rad(dec5[0]), geom.radians))
+            .asArcseconds(),
+            0.01,
+        )
 
     def testInvalidPsf(self):
-        psf = afwImage.ValidBoxPsf(GaussianPsf(11, 11, 1.0),
-                                   geom.Box2I(geom.Point2I(0, 0), geom.Extent2I(100, 100)))
-        self.assertEqual(psf.computeKernelImage(geom.Point2D(50.0, 50.0)).getDimensions(), geom.Extent2I(11, 11))
+        psf = afwImage.ValidBoxPsf(
+            GaussianPsf(11, 11, 1.0), geom.Box2I(geom.Point2I(0, 0), geom.Extent2I(100, 100))
+        )
+        self.assertEqual(
+            psf.computeKernelImage(geom.Point2D(50.0, 50.0)).getDimensions(), geom.Extent2I(11, 11)
+        )
         with self.assertRaises(InvalidPsfError):
             psf.computeKernelImage(geom.Point2D(150.0, 50.0))
         with self.assertRaises(InvalidPsfError):
@@ -460,14 +548,16 @@ class ModelImageTestCase(lsst.utils.tests.TestCase):
         exposure.setDetector(detector)
         self.assertEqual(exposure.getDetector().getId(), 94)
         self.assertEqual(exposure.detector.getName(), "R22_S11")
-        self.assertEqual(exposure.getCutout(geom.Point2D(1050.0, 2040.0), geom.Extent2I(3, 3)).getDetector(),
-                         detector)
+        self.assertEqual(
+            exposure.getCutout(geom.Point2D(1050.0, 2040.0), geom.Extent2I(3, 3)).getDetector(), detector
+        )
 
     def testCalibrateImageDeprecatedArgument(self):
         exposure = makeExposure()
         with self.assertWarns(FutureWarning):
-            calibrated = afwImage.PhotoCalib(2.0, 0.5).calibrateImage(exposure.maskedImage,
-                                                                      includeScaleUncertainty=True)
+            calibrated = afwImage.PhotoCalib(2.0, 0.5).calibrateImage(
+                exposure.maskedImage, includeScaleUncertainty=True
+            )
         # the calibration error is not folded into the variance (as current afw)
         np.testing.assert_allclose(calibrated.variance.array, exposure.variance.array * 4.0, rtol=1e-7)
 
@@ -485,15 +575,18 @@ class ModelImageTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(date.toString(DateTime.UTC), "2021-06-30T23:59:59.500000000Z")
         self.assertEqual(date.toString(DateTime.TAI), "2021-07-01T00:00:36.500000000")
         self.assertEqual(DateTime(date.nsecs(DateTime.TAI), DateTime.TAI), date)
-        self.assertEqual(DateTime(58868.5, DateTime.MJD, DateTime.TAI).toString(DateTime.TAI),
-                         "2020-01-20T12:00:00.000000000")
+        self.assertEqual(
+            DateTime(58868.5, DateTime.MJD, DateTime.TAI).toString(DateTime.TAI),
+            "2020-01-20T12:00:00.000000000",
+        )
 
     def testSetXY0MovesWcs(self):
         exposure = makeExposure()
         sky = exposure.getWcs().pixelToSky(geom.Point2D(1010.0, 2010.0))
         exposure.setXY0(geom.Point2I(0, 0))
-        assertSkyClose(self, exposure.getWcs().pixelToSky(geom.Point2D(10.0, 10.0)), sky,
-                                           maxSep=1e-9 * geom.arcseconds)
+        assertSkyClose(
+            self, exposure.getWcs().pixelToSky(geom.Point2D(10.0, 10.0)), sky, maxSep=1e-9 * geom.arcseconds
+        )
 
 
 class TanSipHelper:
@@ -505,8 +598,9 @@ class TanSipHelper:
     @classmethod
     def make(cls):
         cd = afwGeom.makeCdMatrix(0.2 * geom.arcseconds, 10.0 * geom.degrees)
-        return afwGeom.makeTanSipWcs(geom.Point2D(1000.0, 1000.0), geom.SpherePoint(30.0, -20.0, geom.degrees),
-                                     cd, cls.sipA, cls.sipB)
+        return afwGeom.makeTanSipWcs(
+            geom.Point2D(1000.0, 1000.0), geom.SpherePoint(30.0, -20.0, geom.degrees), cd, cls.sipA, cls.sipB
+        )
 
 
 class MemoryTester(lsst.utils.tests.MemoryTestCase):

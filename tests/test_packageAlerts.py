@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """PackageAlertsTask end to end: alerts, files, metadata, upstream rules and fixed upstream bugs.
 
 The exposures are built through ``lsst.ap.alerts._afw``: with the LSST stack
@@ -48,15 +69,32 @@ class KernelArrayPsf(Psf):
 
 LOG_NAME = "lsst.packageAlerts"
 ALERT_KEYS = {
-    "diaSourceId", "observation_reason", "target_name", "diaSource", "prvDiaSources", "prvDiaForcedSources",
-    "prvDiaNondetectionLimits", "diaObject", "ssSource", "mpc_orbits", "cutoutDifference", "cutoutScience",
+    "diaSourceId",
+    "observation_reason",
+    "target_name",
+    "diaSource",
+    "prvDiaSources",
+    "prvDiaForcedSources",
+    "prvDiaNondetectionLimits",
+    "diaObject",
+    "ssSource",
+    "mpc_orbits",
+    "cutoutDifference",
+    "cutoutScience",
     "cutoutTemplate",
 }
 
 
 def _runArgs(visit):
-    return (visit.diaSourceCat, visit.diaObjectCat, visit.diaSrcHistory, visit.diaForcedSources,
-            visit.diffIm, visit.calexp, visit.template)
+    return (
+        visit.diaSourceCat,
+        visit.diaObjectCat,
+        visit.diaSrcHistory,
+        visit.diaForcedSources,
+        visit.diffIm,
+        visit.calexp,
+        visit.template,
+    )
 
 
 def _sourceRows(visit):
@@ -66,8 +104,9 @@ def _sourceRows(visit):
 class PackageAlertsTestBase(lsst.utils.tests.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.visit = makeSimulatedVisit(40, 8, seed=3, size=400, fractionSolarSystem=0.1, fillAllFields=True,
-                                       edgeMargin=-20.0)
+        cls.visit = makeSimulatedVisit(
+            40, 8, seed=3, size=400, fractionSolarSystem=0.1, fillAllFields=True, edgeMargin=-20.0
+        )
 
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
@@ -102,7 +141,7 @@ class RunTestCase(PackageAlertsTestBase):
             fromPacket = list(records)
         self.assertEqual(schema.get_schema_id(), 1101)
         self.assertEqual(len(fromFastavro), len(result.alerts))
-        for i, (a, b) in enumerate(zip(fromFastavro, fromPacket)):
+        for i, (a, b) in enumerate(zip(fromFastavro, fromPacket, strict=True)):
             self.assertEqual(a["diaSourceId"], b["diaSourceId"])
             # (NaN != NaN, so compare the encodings.)
             self.assertEqual(task.encoder.encodeDict(a), result.alerts.payloads[i])
@@ -213,9 +252,15 @@ class RunTestCase(PackageAlertsTestBase):
         result = task.run(*_runArgs(visit), ssSrc=visit.ssSrc)
         md = task.getFullMetadata()
         prefix = f"{task.getFullName()}."
-        self.assertAlmostEqual(md[prefix + "visit_midpoint"], visit.diffIm.visitInfo.date.toAstropy().tai.unix)
-        for key in ("produce_start_timestamp", "produce_end_timestamp", "alert_timing_since_shutter_close",
-                    "total_alerts"):
+        self.assertAlmostEqual(
+            md[prefix + "visit_midpoint"], visit.diffIm.visitInfo.date.toAstropy().tai.unix
+        )
+        for key in (
+            "produce_start_timestamp",
+            "produce_end_timestamp",
+            "alert_timing_since_shutter_close",
+            "total_alerts",
+        ):
             self.assertEqual(md[prefix + key], -1)
         self.assertEqual(md[prefix + "alerts_packaged"], len(result.alerts))
         self.assertEqual(md[prefix + "alerts_skipped"], len(result.skipped))
@@ -277,7 +322,9 @@ class RunTestCase(PackageAlertsTestBase):
         args[5] = calexp
         with self.assertLogs(LOG_NAME, level="WARNING") as logs:
             result = self.makeTask().run(*args, ssSrc=visit.ssSrc)
-        self.assertEqual(len(result.alerts), len(self.makeTask().run(*_runArgs(visit), ssSrc=visit.ssSrc).alerts))
+        self.assertEqual(
+            len(result.alerts), len(self.makeTask().run(*_runArgs(visit), ssSrc=visit.ssSrc).alerts)
+        )
         broken = kept = 0
         for alert in result.alerts:
             if alert["cutoutScience"] is None:
@@ -305,8 +352,15 @@ class RunTestCase(PackageAlertsTestBase):
     def testEmptyInput(self):
         visit = self.visit
         task = self.makeTask(doWriteAlerts=True)
-        result = task.run(visit.diaSourceCat.iloc[:0], visit.diaObjectCat.iloc[:0], visit.diaSrcHistory.iloc[:0],
-                          visit.diaForcedSources.iloc[:0], visit.diffIm, visit.calexp, visit.template)
+        result = task.run(
+            visit.diaSourceCat.iloc[:0],
+            visit.diaObjectCat.iloc[:0],
+            visit.diaSrcHistory.iloc[:0],
+            visit.diaForcedSources.iloc[:0],
+            visit.diffIm,
+            visit.calexp,
+            visit.template,
+        )
         self.assertEqual(len(result.alerts), 0)
         with open(result.alertFile, "rb") as f:
             self.assertEqual(list(fastavro.reader(f)), [])
@@ -337,8 +391,15 @@ class ApdbCatalogTestCase(PackageAlertsTestBase):
         newSources = fromApdb[fromApdb["visit"] == visitId]
         history = fromApdb[fromApdb["visit"] != visitId]
         direct = self.makeTask().run(*_runArgs(visit))
-        viaApdb = self.makeTask().run(newSources, read.diaObjects, history, read.diaForcedSources,
-                                      visit.diffIm, visit.calexp, visit.template)
+        viaApdb = self.makeTask().run(
+            newSources,
+            read.diaObjects,
+            history,
+            read.diaForcedSources,
+            visit.diffIm,
+            visit.calexp,
+            visit.template,
+        )
         self.assertEqual(sorted(viaApdb.alerts.diaSourceIds), sorted(direct.alerts.diaSourceIds))
         byId = {a["diaSourceId"]: a for a in direct.alerts}
         for alert in viaApdb.alerts:
@@ -358,11 +419,24 @@ class BadInputTestCase(PackageAlertsTestBase):
         diffIm = visit.diffIm.clone()
         diffIm.setPhotoCalib(afwImage.PhotoCalib(float("nan"), 0.0))
         with self.assertRaises(AlertInputError) as cm:
-            task.run(sources, objects, visit.diaSrcHistory, visit.diaForcedSources, diffIm, visit.calexp,
-                     visit.template)
+            task.run(
+                sources,
+                objects,
+                visit.diaSrcHistory,
+                visit.diaForcedSources,
+                diffIm,
+                visit.calexp,
+                visit.template,
+            )
         message = str(cm.exception)
-        for fragment in ("diaSourceCat", "midpointMjdTai", "bboxSize", "diaObjectCat", "nDiaSources",
-                         "diffIm PhotoCalib"):
+        for fragment in (
+            "diaSourceCat",
+            "midpointMjdTai",
+            "bboxSize",
+            "diaObjectCat",
+            "nDiaSources",
+            "diffIm PhotoCalib",
+        ):
             self.assertIn(fragment, message)
         self.assertEqual(len(cm.exception.problems), 3)
         self.assertEqual(os.listdir(self.tmp.name), [])
@@ -431,8 +505,11 @@ class CutoutTestCase(PackageAlertsTestBase):
     def _source(self, i=0):
         rows = _sourceRows(self.visit)
         row = rows.iloc[i]
-        return (row, geom.SpherePoint(row["ra"], row["dec"], geom.degrees),
-                geom.Point2D(float(row["x"]), float(row["y"])))
+        return (
+            row,
+            geom.SpherePoint(row["ra"], row["dec"], geom.degrees),
+            geom.Point2D(float(row["x"]), float(row["y"])),
+        )
 
     def testCreateDiaSourceExtent(self):
         task = self.makeTask()
@@ -470,8 +547,10 @@ class CutoutTestCase(PackageAlertsTestBase):
 
         with fits.open(io.BytesIO(data)) as hdus:
             np.testing.assert_array_equal(hdus["AFWMASK"].data, reference.getMaskedImage().mask.array)
-            self.assertEqual(hdus["AFWMASK"].header["MP_NO_DATA"],
-                             reference.getMaskedImage().mask.getMaskPlaneDict()["NO_DATA"])
+            self.assertEqual(
+                hdus["AFWMASK"].header["MP_NO_DATA"],
+                reference.getMaskedImage().mask.getMaskPlaneDict()["NO_DATA"],
+            )
 
     def testEdgeCutoutIsPadded(self):
         task = self.makeTask()
@@ -492,8 +571,9 @@ class CutoutTestCase(PackageAlertsTestBase):
         pix = geom.Point2D(-50.0, -50.0)
         sky = exposure.getWcs().pixelToSky(pix)
         with self.assertLogs(LOG_NAME, level="WARNING") as logs:
-            ccd = task.createCcdDataCutout(exposure, sky, pix, geom.Extent2I(30, 30),
-                                           exposure.getPhotoCalib(), 123456789)
+            ccd = task.createCcdDataCutout(
+                exposure, sky, pix, geom.Extent2I(30, 30), exposure.getPhotoCalib(), 123456789
+            )
         self.assertIsNone(ccd)
         self.assertIn("123456789", "\n".join(logs.output))
 
@@ -509,8 +589,9 @@ class CutoutTestCase(PackageAlertsTestBase):
         exposure = self.visit.calexp.clone()
         exposure.setPsf(BrokenPsf())
         with self.assertLogs(LOG_NAME, level="WARNING") as logs:
-            ccd = task.createCcdDataCutout(exposure, sky, pix, geom.Extent2I(30, 30), exposure.getPhotoCalib(),
-                                           row["diaSourceId"])
+            ccd = task.createCcdDataCutout(
+                exposure, sky, pix, geom.Extent2I(30, 30), exposure.getPhotoCalib(), row["diaSourceId"]
+            )
         self.assertIsNone(ccd.psf)
         self.assertIn(str(row["diaSourceId"]), "\n".join(logs.output))
 
@@ -520,8 +601,9 @@ class CutoutTestCase(PackageAlertsTestBase):
         crval = geom.SpherePoint(215.5, 53.1, geom.degrees)
         scale = 0.2 / 3600
         angle = np.radians(30.0)
-        cd = np.array([[-scale * np.cos(angle), scale * np.sin(angle)],
-                       [scale * np.sin(angle), scale * np.cos(angle)]])
+        cd = np.array(
+            [[-scale * np.cos(angle), scale * np.sin(angle)], [scale * np.sin(angle), scale * np.cos(angle)]]
+        )
         wcs = afwGeom.makeSkyWcs(crpix, crval, cd)
         matrix = task.makeLocalTransformMatrix(wcs, crpix, crval)
         np.testing.assert_allclose(matrix, wcs.getCdMatrix(), rtol=5e-10, atol=5e-10)
@@ -533,11 +615,14 @@ class CutoutTestCase(PackageAlertsTestBase):
         wcs = exposure.getWcs()
         self.assertTrue(wcs.getFitsMetadata().toDict()["CTYPE1"].endswith("-SIP"))
         bbox = exposure.getBBox()
-        for pix in (geom.Point2D(bbox.getMinX() + 60.5, bbox.getMinY() + 60.2),
-                    geom.Point2D(bbox.getCenterX() + 0.3, bbox.getCenterY() - 0.4)):
+        for pix in (
+            geom.Point2D(bbox.getMinX() + 60.5, bbox.getMinY() + 60.2),
+            geom.Point2D(bbox.getCenterX() + 0.3, bbox.getCenterY() - 0.4),
+        ):
             sky = wcs.pixelToSky(pix)
-            ccd = task.createCcdDataCutout(exposure, sky, pix, geom.Extent2I(102, 102),
-                                           exposure.getPhotoCalib(), 1)
+            ccd = task.createCcdDataCutout(
+                exposure, sky, pix, geom.Extent2I(102, 102), exposure.getPhotoCalib(), 1
+            )
             ys, xs = np.mgrid[0:102, 0:102]
             world = ccd.wcs.pixel_to_world(xs.ravel(), ys.ravel())
             parentX = xs.ravel() + ccd.meta["cutMinX"] + 1
@@ -583,14 +668,30 @@ class MakeAlertDictTestCase(PackageAlertsTestBase):
     def cutout(self, task):
         exposure = self.visit.diffIm
         center = geom.Point2D(self.row["x"], self.row["y"])
-        return task.createCcdDataCutout(exposure, exposure.getWcs().pixelToSky(center), center,
-                                        geom.Extent2I(30, 30), exposure.getPhotoCalib(), 1)
+        return task.createCcdDataCutout(
+            exposure,
+            exposure.getWcs().pixelToSky(center),
+            center,
+            geom.Extent2I(30, 30),
+            exposure.getPhotoCalib(),
+            1,
+        )
 
     def testCurrentStyle(self):
         task = self.makeTask()
         ccd = self.cutout(task)
-        alert = task.makeAlertDict(self.row["diaSourceId"], "science", "field 7", self.row, self.obj, self.hist,
-                                   self.forced, ccd, ccd, None)
+        alert = task.makeAlertDict(
+            self.row["diaSourceId"],
+            "science",
+            "field 7",
+            self.row,
+            self.obj,
+            self.hist,
+            self.forced,
+            ccd,
+            ccd,
+            None,
+        )
         self.assertEqual(set(alert), ALERT_KEYS)
         self.assertEqual(alert["diaSourceId"], self.row["diaSourceId"])
         self.assertEqual(alert["observation_reason"], "science")
@@ -609,31 +710,58 @@ class MakeAlertDictTestCase(PackageAlertsTestBase):
 
     def testOlderStyle(self):
         task = self.makeTask()
-        alert = task.makeAlertDict(self.row["diaSourceId"], self.row, self.obj, self.hist, self.forced,
-                                   None, None, None)
+        alert = task.makeAlertDict(
+            self.row["diaSourceId"], self.row, self.obj, self.hist, self.forced, None, None, None
+        )
         # Upstream's older dicts have no scheduler keys (11 keys); the schema's default null applies.
         self.assertEqual(set(alert), ALERT_KEYS - {"observation_reason", "target_name"})
         self.assertSameValues(alert["diaSource"], self.row.to_dict())
         self.assertSameValues(alert["diaObject"], self.obj.to_dict())
-        decoded = fastavro.schemaless_reader(io.BytesIO(task.encoder.encodeDict(alert)), task.schema.parsed,
-                                             None)
+        decoded = fastavro.schemaless_reader(
+            io.BytesIO(task.encoder.encodeDict(alert)), task.schema.parsed, None
+        )
         self.assertIsNone(decoded["observation_reason"])
         # Scheduler strings as keywords: kept unless empty.
-        alert = task.makeAlertDict(self.row["diaSourceId"], self.row, self.obj, None, self.forced, None,
-                                   None, None, observationReason="", targetName="  field ")
+        alert = task.makeAlertDict(
+            self.row["diaSourceId"],
+            self.row,
+            self.obj,
+            None,
+            self.forced,
+            None,
+            None,
+            None,
+            observationReason="",
+            targetName="  field ",
+        )
         self.assertIsNone(alert["observation_reason"])
         self.assertEqual(alert["target_name"], "  field ")
 
     def testStylesByKeyword(self):
         task = self.makeTask()
         srcId = self.row["diaSourceId"]
-        current = task.makeAlertDict(diaSourceId=srcId, observationReason=None, targetName="t",
-                                     diaSource=self.row, diaObject=self.obj, objDiaSrcHistory=None,
-                                     objDiaForcedSources=self.forced, diffImCutout=None, calexpCutout=None,
-                                     templateCutout=None)
-        older = task.makeAlertDict(alertId=srcId, diaSource=self.row, diaObject=self.obj,
-                                   objDiaSrcHistory=None, objDiaForcedSources=self.forced, diffImCutout=None,
-                                   calexpCutout=None, templateCutout=None)
+        current = task.makeAlertDict(
+            diaSourceId=srcId,
+            observationReason=None,
+            targetName="t",
+            diaSource=self.row,
+            diaObject=self.obj,
+            objDiaSrcHistory=None,
+            objDiaForcedSources=self.forced,
+            diffImCutout=None,
+            calexpCutout=None,
+            templateCutout=None,
+        )
+        older = task.makeAlertDict(
+            alertId=srcId,
+            diaSource=self.row,
+            diaObject=self.obj,
+            objDiaSrcHistory=None,
+            objDiaForcedSources=self.forced,
+            diffImCutout=None,
+            calexpCutout=None,
+            templateCutout=None,
+        )
         self.assertEqual(current["diaSourceId"], srcId)
         self.assertEqual(older["diaSourceId"], srcId)
         self.assertEqual(current["target_name"], "t")
@@ -647,17 +775,28 @@ class MakeAlertDictTestCase(PackageAlertsTestBase):
 
     def testSeriesForcedSourceAndSolarSystem(self):
         task = self.makeTask()
-        single = task.makeAlertDict(self.row["diaSourceId"], None, None, self.row, self.obj, None,
-                                    self.forced.iloc[0], None, None, None)
+        single = task.makeAlertDict(
+            self.row["diaSourceId"],
+            None,
+            None,
+            self.row,
+            self.obj,
+            None,
+            self.forced.iloc[0],
+            None,
+            None,
+            None,
+        )
         self.assertSameValues(single["prvDiaForcedSources"], [self.forced.iloc[0].to_dict()])
         self.assertIsNone(single["prvDiaSources"])
         ssRow = self.visit.ssSrc.reset_index(drop=True).iloc[0]
-        alert = task.makeAlertDict(ssRow["diaSourceId"], None, None, self.row, None, None, None, None, None,
-                                   None, ssSource=ssRow)
+        alert = task.makeAlertDict(
+            ssRow["diaSourceId"], None, None, self.row, None, None, None, None, None, None, ssSource=ssRow
+        )
         self.assertSameValues(alert["ssSource"], ssRow.to_dict())
         prefixed = {k: v for k, v in ssRow.items() if k.startswith("MPCORB_")}
         self.assertGreater(len(prefixed), 5)
-        self.assertSameValues(alert["mpc_orbits"], {k[len("MPCORB_"):]: v for k, v in prefixed.items()})
+        self.assertSameValues(alert["mpc_orbits"], {k[len("MPCORB_") :]: v for k, v in prefixed.items()})
 
     def testEncodedLikeRun(self):
         """Encoding makeAlertDict's raw dict gives the run's alert for that source (cutouts aside)."""
@@ -667,10 +806,21 @@ class MakeAlertDictTestCase(PackageAlertsTestBase):
         index = result.alerts.diaSourceIds.index(int(self.row["diaSourceId"]))
         fromRun = result.alerts[index]
         info = visit.diffIm.visitInfo
-        alert = task.makeAlertDict(self.row["diaSourceId"], info.observationReason, info.object, self.row,
-                                   self.obj, self.hist, self.forced, None, None, None)
-        decoded = fastavro.schemaless_reader(io.BytesIO(task.encoder.encodeDict(alert)), task.schema.parsed,
-                                             None)
+        alert = task.makeAlertDict(
+            self.row["diaSourceId"],
+            info.observationReason,
+            info.object,
+            self.row,
+            self.obj,
+            self.hist,
+            self.forced,
+            None,
+            None,
+            None,
+        )
+        decoded = fastavro.schemaless_reader(
+            io.BytesIO(task.encoder.encodeDict(alert)), task.schema.parsed, None
+        )
         for key in ("cutoutDifference", "cutoutScience", "cutoutTemplate"):
             fromRun[key] = None
         self.assertEqual(task.encoder.encodeDict(decoded), task.encoder.encodeDict(fromRun))
@@ -692,8 +842,9 @@ class UpstreamHooksTestCase(PackageAlertsTestBase):
 
     def testSerializeAlert(self):
         task = self.makeTask()
-        alert = task.makeAlertDict(7, "reason", None, _sourceRows(self.visit).iloc[0], None, None, None,
-                                   None, None, None)
+        alert = task.makeAlertDict(
+            7, "reason", None, _sourceRows(self.visit).iloc[0], None, None, None, None, None, None
+        )
         serialized = task._serializeAlert(alert)
         self.assertEqual(serialized[:5], struct.pack(">bi", 0, 0))  # upstream's default id 0
         decoded = fastavro.schemaless_reader(io.BytesIO(serialized[5:]), task.alertSchema.definition, None)
@@ -708,8 +859,9 @@ class UpstreamHooksTestCase(PackageAlertsTestBase):
 
     def testWireHeader(self):
         for schemaId in (0, 1, 704, 1101, 2**31 - 1):
-            self.assertEqual(PackageAlertsTask._serializeConfluentWireHeader(schemaId),
-                             struct.pack(">bi", 0, schemaId))
+            self.assertEqual(
+                PackageAlertsTask._serializeConfluentWireHeader(schemaId), struct.pack(">bi", 0, schemaId)
+            )
 
     def testDeliveryCallbackLogs(self):
         import confluent_kafka
@@ -769,10 +921,18 @@ class UpstreamHooksTestCase(PackageAlertsTestBase):
 
     def testMissingKafkaVariableMessages(self):
         """Upstream's sentence for each missing variable, and ours with the variable name."""
-        full = {"AP_KAFKA_PRODUCER_PASSWORD": "p", "AP_KAFKA_PRODUCER_USERNAME": "u",
-                "AP_KAFKA_SERVER": "127.0.0.1:9", "AP_KAFKA_TOPIC": "t"}
-        words = {"AP_KAFKA_PRODUCER_PASSWORD": "password", "AP_KAFKA_PRODUCER_USERNAME": "username",
-                 "AP_KAFKA_SERVER": "server", "AP_KAFKA_TOPIC": "topic"}
+        full = {
+            "AP_KAFKA_PRODUCER_PASSWORD": "p",
+            "AP_KAFKA_PRODUCER_USERNAME": "u",
+            "AP_KAFKA_SERVER": "127.0.0.1:9",
+            "AP_KAFKA_TOPIC": "t",
+        }
+        words = {
+            "AP_KAFKA_PRODUCER_PASSWORD": "password",
+            "AP_KAFKA_PRODUCER_USERNAME": "username",
+            "AP_KAFKA_SERVER": "server",
+            "AP_KAFKA_TOPIC": "topic",
+        }
         for name, word in words.items():
             for value in ("", None):
                 env = dict(full)
@@ -815,11 +975,13 @@ class NullForNaNTestCase(PackageAlertsTestBase):
                     self.assertTrue(np.isnan(b["diaSource"][name]), name)
         self.assertGreater(nNaN, 20)
         # The dict path follows the same setting.
-        alert = self.makeTask(useNullForNaN=True).makeAlertDict(1, None, None, rows.iloc[0], None, None, None,
-                                                                None, None, None)
+        alert = self.makeTask(useNullForNaN=True).makeAlertDict(
+            1, None, None, rows.iloc[0], None, None, None, None, None, None
+        )
         alert["diaSource"]["psfFlux"] = float("nan")
-        decoded = fastavro.schemaless_reader(io.BytesIO(self.makeTask(useNullForNaN=True)._serializeAlert(alert)[5:]),
-                                             task.schema.parsed, None)
+        decoded = fastavro.schemaless_reader(
+            io.BytesIO(self.makeTask(useNullForNaN=True)._serializeAlert(alert)[5:]), task.schema.parsed, None
+        )
         self.assertIsNone(decoded["diaSource"]["psfFlux"])
 
 

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """`pip install .` into a fresh virtual environment: the lsst namespace is shared.
 
 The fresh venv sees the current environment's packages (the pip-installed
@@ -46,20 +67,33 @@ class PipInstallTestCase(lsst.utils.tests.TestCase):
             python = venv / "bin" / "python"
             purelib = subprocess.run(
                 [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                check=True, capture_output=True, text=True,
+                check=True,
+                capture_output=True,
+                text=True,
             ).stdout.strip()
             # The current environment's packages, appended after the fresh site-packages.
             here = {sysconfig.get_paths()["purelib"], *site.getsitepackages()}
             Path(purelib, "deps.pth").write_text("\n".join(sorted(here)) + "\n")
             env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
             install = subprocess.run(
-                [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                 "--target", purelib, str(REPO)],
-                capture_output=True, text=True, env=env,
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--no-deps",
+                    "--no-build-isolation",
+                    "--target",
+                    purelib,
+                    str(REPO),
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
             )
             self.assertEqual(install.returncode, 0, install.stderr[-3000:])
-            run = subprocess.run([str(python), "-c", CHECK], capture_output=True, text=True, env=env,
-                                 cwd=tmp)
+            run = subprocess.run([str(python), "-c", CHECK], capture_output=True, text=True, env=env, cwd=tmp)
             self.assertEqual(run.returncode, 0, run.stderr[-3000:])
             lines = run.stdout.split("\n")
             moduleFile, schemaReadme, latest, sameConfig, pipeline, seed, retarget, bpsSubmit = lines[:8]

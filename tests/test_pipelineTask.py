@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """PackageAlertsPipelineTask in a real butler; its storage classes; the ap_pipe
 override; the end-to-end demo (``pipetask run`` in a subprocess).
 """
@@ -56,15 +77,17 @@ class PipelineTaskTestCase(lsst.utils.tests.TestCase):
         cls.alertDir = os.path.join(cls.tmp, "alerts")
         makeRepo(cls.repo)
         with Butler.from_config(cls.repo, writeable=True) as butler:
-            cls.inputs = makeDemoInputs(butler, "inputs", os.path.join(cls.tmp, "apdb.sqlite3"),
-                                        seed=3, progress=False, **SMALL)
+            cls.inputs = makeDemoInputs(
+                butler, "inputs", os.path.join(cls.tmp, "apdb.sqlite3"), seed=3, progress=False, **SMALL
+            )
         pipeline = Pipeline.from_uri(pipelinePath())
         pipeline.addConfigOverride(LABEL, "doSolarSystemSources", True)
         pipeline.addConfigOverride(LABEL, "alertPackager.doWriteAlerts", True)
         pipeline.addConfigOverride(LABEL, "alertPackager.alertWriteLocation", cls.alertDir)
         cls.butler = SimplePipelineExecutor.prep_butler(cls.repo, inputs=["inputs"], output="out")
-        executor = SimplePipelineExecutor.from_pipeline(pipeline, where=cls.inputs.dataQuery,
-                                                        butler=cls.butler)
+        executor = SimplePipelineExecutor.from_pipeline(
+            pipeline, where=cls.inputs.dataQuery, butler=cls.butler
+        )
         cls.quanta = executor.run(register_dataset_types=True)
 
     @classmethod
@@ -83,8 +106,13 @@ class PipelineTaskTestCase(lsst.utils.tests.TestCase):
         for detector, alerts in byDetector.items():
             with self.subTest(detector=detector):
                 self.assertIsInstance(alerts, AlertPayloads)
-                sources = self.butler.get("deepDiff_assocDiaSrc", collections="out",
-                                          instrument="DemoCam", visit=self.inputs.visit, detector=detector)
+                sources = self.butler.get(
+                    "deepDiff_assocDiaSrc",
+                    collections="out",
+                    instrument="DemoCam",
+                    visit=self.inputs.visit,
+                    detector=detector,
+                )
                 self.assertEqual(sorted(alerts.diaSourceIds), sorted(sources["diaSourceId"].tolist()))
                 self.assertGreater(alerts.totalBytes, 0)
                 nWithObject = 0
@@ -120,10 +148,16 @@ class PipelineTaskTestCase(lsst.utils.tests.TestCase):
     def testDatasetTypesAndMetadata(self):
         alertsType = self.butler.get_dataset_type("deepDiff_alerts")
         self.assertEqual(alertsType.storageClass_name, ALERTS_STORAGE_CLASS)
-        self.assertEqual(self.butler.get_dataset_type("deepDiff_differenceExp").storageClass_name,
-                         EXPOSURE_STORAGE_CLASS)
-        metadata = self.butler.get(f"{LABEL}_metadata", collections="out", instrument="DemoCam",
-                                   visit=self.inputs.visit, detector=self.inputs.detectors[0])
+        self.assertEqual(
+            self.butler.get_dataset_type("deepDiff_differenceExp").storageClass_name, EXPOSURE_STORAGE_CLASS
+        )
+        metadata = self.butler.get(
+            f"{LABEL}_metadata",
+            collections="out",
+            instrument="DemoCam",
+            visit=self.inputs.visit,
+            detector=self.inputs.detectors[0],
+        )
         self.assertEqual(metadata[f"{LABEL}:alertPackager"]["alerts_packaged"], SMALL["nSources"])
 
 
@@ -176,9 +210,20 @@ class StorageClassTestCase(lsst.utils.tests.TestCase):
 
         cls.visit = simulation.makeSimulatedVisit(8, 3, seed=5, size=128)
         v = cls.visit
-        cls.alerts = PackageAlertsTask().run(v.diaSourceCat, v.diaObjectCat, v.diaSrcHistory,
-                                             v.diaForcedSources, v.diffIm, v.calexp, v.template,
-                                             ssSrc=v.ssSrc).alerts
+        cls.alerts = (
+            PackageAlertsTask()
+            .run(
+                v.diaSourceCat,
+                v.diaObjectCat,
+                v.diaSrcHistory,
+                v.diaForcedSources,
+                v.diffIm,
+                v.calexp,
+                v.template,
+                ssSrc=v.ssSrc,
+            )
+            .alerts
+        )
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="test_storageClasses-")
@@ -211,8 +256,10 @@ class StorageClassTestCase(lsst.utils.tests.TestCase):
         # DAF_BUTLER_CONFIG_PATH.
         plain = os.path.join(self.tmp, "plain")
         Butler.makeRepo(plain)
-        with (unittest.mock.patch.dict(os.environ, {"DAF_BUTLER_CONFIG_PATH": CONFIG_DIR}),
-              Butler.from_config(plain, writeable=True, run="test") as butler):
+        with (
+            unittest.mock.patch.dict(os.environ, {"DAF_BUTLER_CONFIG_PATH": CONFIG_DIR}),
+            Butler.from_config(plain, writeable=True, run="test") as butler,
+        ):
             datasetType = DatasetType("alerts", (), ALERTS_STORAGE_CLASS, universe=butler.dimensions)
             butler.registry.registerDatasetType(datasetType)
             ref = butler.put(self.alerts, datasetType)
@@ -246,16 +293,22 @@ class StorageClassTestCase(lsst.utils.tests.TestCase):
         np.testing.assert_array_equal(back.variance.array, exposure.variance.array)
         self.assertEqual(back.visitInfo.id, exposure.visitInfo.id)
         self.assertEqual(back.detector.getId(), exposure.detector.getId())
-        self.assertAlmostEqual(back.getPhotoCalib().getCalibrationMean(),
-                               exposure.getPhotoCalib().getCalibrationMean())
+        self.assertAlmostEqual(
+            back.getPhotoCalib().getCalibrationMean(), exposure.getPhotoCalib().getCalibrationMean()
+        )
         center = exposure.getBBox().getCenter()
-        self.assertSpherePointsAlmostEqual(back.getWcs().pixelToSky(center),
-                                           exposure.getWcs().pixelToSky(center))
-        np.testing.assert_allclose(back.getPsf().computeKernelImage(center).array,
-                                   exposure.getPsf().computeKernelImage(center).array)
+        self.assertSpherePointsAlmostEqual(
+            back.getWcs().pixelToSky(center), exposure.getWcs().pixelToSky(center)
+        )
+        np.testing.assert_allclose(
+            back.getPsf().computeKernelImage(center).array, exposure.getPsf().computeKernelImage(center).array
+        )
 
-    @unittest.skipUnless(HAVE_AFW, "the model's storage class ApAlertsExposureF declares no components; "
-                                   "daf_butler's ExposureF (real afw) does")
+    @unittest.skipUnless(
+        HAVE_AFW,
+        "the model's storage class ApAlertsExposureF declares no components; "
+        "daf_butler's ExposureF (real afw) does",
+    )
     def testExposureComponents(self):
         """Components come from the exposure's getters: no lsst.obs.base assembler is needed."""
         exposure = self.visit.calexp
@@ -266,10 +319,13 @@ class StorageClassTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(self.butler.get(ref.makeComponentRef("bbox")), exposure.getBBox())
         self.assertEqual(self.butler.get(ref.makeComponentRef("visitInfo")).id, exposure.visitInfo.id)
         center = exposure.getBBox().getCenter()
-        self.assertSpherePointsAlmostEqual(self.butler.get(ref.makeComponentRef("wcs")).pixelToSky(center),
-                                           exposure.getWcs().pixelToSky(center))
-        np.testing.assert_array_equal(self.butler.get(ref.makeComponentRef("mask")).array,
-                                      exposure.mask.array)
+        self.assertSpherePointsAlmostEqual(
+            self.butler.get(ref.makeComponentRef("wcs")).pixelToSky(center),
+            exposure.getWcs().pixelToSky(center),
+        )
+        np.testing.assert_array_equal(
+            self.butler.get(ref.makeComponentRef("mask")).array, exposure.mask.array
+        )
 
     def assertSpherePointsAlmostEqual(self, a, b):
         self.assertAlmostEqual(a.getRa().asDegrees(), b.getRa().asDegrees(), places=9)
@@ -305,8 +361,9 @@ class DemoTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(second.nAlerts, expected)
         self.assertEqual(second.totalBytes, first.totalBytes)
         self.assertTrue(all(os.path.isfile(p) for p in first.alertFiles + second.alertFiles))
-        self.assertEqual(len(glob.glob(os.path.join(self.tmp, "alerts", "*", "*", "*.avro"))),
-                         2 * SMALL["nDetectors"])
+        self.assertEqual(
+            len(glob.glob(os.path.join(self.tmp, "alerts", "*", "*", "*.avro"))), 2 * SMALL["nDetectors"]
+        )
 
 
 class FailedInputsTestCase(lsst.utils.tests.TestCase):
@@ -319,15 +376,21 @@ class FailedInputsTestCase(lsst.utils.tests.TestCase):
             run = "demo/inputs/failing"
             # The exposure write fails after the catalogs' files are written
             # (the registry rolls back; the datastore leaves those files).
-            failing = unittest.mock.patch.object(ExposureFitsFormatter, "write_local_file",
-                                                 side_effect=OSError("disk full (simulated)"))
+            failing = unittest.mock.patch.object(
+                ExposureFitsFormatter, "write_local_file", side_effect=OSError("disk full (simulated)")
+            )
             with Butler.from_config(repo, writeable=True) as butler:
                 with failing, self.assertRaisesRegex(RuntimeError, "Failed to serialize"):
-                    makeDemoInputs(butler, run, os.path.join(tmp, "apdb.sqlite3"), seed=2, progress=False,
-                                   **SMALL)
+                    makeDemoInputs(
+                        butler, run, os.path.join(tmp, "apdb.sqlite3"), seed=2, progress=False, **SMALL
+                    )
                 self.assertNotIn(run, butler.collections.query("demo/inputs/*"))
-            written = [os.path.join(d, f) for d, _, files in os.walk(repo) for f in files
-                       if f.endswith((".parq", ".fits"))]
+            written = [
+                os.path.join(d, f)
+                for d, _, files in os.walk(repo)
+                for f in files
+                if f.endswith((".parq", ".fits"))
+            ]
             self.assertEqual(written, [])
 
 

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Loading alert schemas by URI, version and Confluent ID; the wire header."""
 
 import io
@@ -41,8 +62,9 @@ class SchemaRegistryTestCase(lsst.utils.tests.TestCase):
     def testLatestIs111(self):
         latest = self.registry.latest
         self.assertEqual(latest.version, alertPack.get_latest_schema_version())
-        self.assertEqual(self.registry.load(str(alertPack.get_uri_to_latest_schema())).schemaId,
-                         latest.schemaId)
+        self.assertEqual(
+            self.registry.load(str(alertPack.get_uri_to_latest_schema())).schemaId, latest.schemaId
+        )
 
     def testLoadForms(self):
         byVersion = self.registry.load("11.1")
@@ -55,12 +77,18 @@ class SchemaRegistryTestCase(lsst.utils.tests.TestCase):
         # Same definition as lsst.alert.packet loads from the same URI.
         packet = alertPack.Schema.from_uri(str(alertPack.get_uri_to_latest_schema()))
         # (fastavro adds private "__" keys to what lsst.alert.packet holds.)
-        self.assertEqual(byVersion.definition, {k: v for k, v in packet.definition.items()
-                                                if not k.startswith("__")})
+        self.assertEqual(
+            byVersion.definition, {k: v for k, v in packet.definition.items() if not k.startswith("__")}
+        )
 
     def testUnknownListsKnownVersions(self):
-        for spec in ("99.1", 9999, "resource://lsst.alert.packet/schema/11/1/nonexistent.avsc",
-                     "/no/such/lsst.v11_1.alert.avsc", "eleven"):
+        for spec in (
+            "99.1",
+            9999,
+            "resource://lsst.alert.packet/schema/11/1/nonexistent.avsc",
+            "/no/such/lsst.v11_1.alert.avsc",
+            "eleven",
+        ):
             with self.subTest(spec=spec):
                 with self.assertRaises(UnknownSchemaError) as cm:
                     self.registry.load(spec)

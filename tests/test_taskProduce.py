@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """PackageAlertsTask with doProduceAlerts against a real Kafka-protocol broker (noida-db).
 
 The producer itself is tested in depth in test_producer.py; this checks the
@@ -60,8 +81,16 @@ class TaskProduceTestCase(lsst.utils.tests.TestCase):
         visit = self.visit
         task = self.makeTask(doKeyByDiaObjectId=True)
         self.assertEqual(task.kafkaTopic, self.topic)
-        result = task.run(visit.diaSourceCat, visit.diaObjectCat, visit.diaSrcHistory, visit.diaForcedSources,
-                          visit.diffIm, visit.calexp, visit.template, ssSrc=visit.ssSrc)
+        result = task.run(
+            visit.diaSourceCat,
+            visit.diaObjectCat,
+            visit.diaSrcHistory,
+            visit.diaForcedSources,
+            visit.diffIm,
+            visit.calexp,
+            visit.template,
+            ssSrc=visit.ssSrc,
+        )
         n = len(result.alerts)
         self.assertEqual(result.produceReport.delivered, n)
         self.assertEqual(result.produceReport.failed, 0)
@@ -100,15 +129,24 @@ class TaskProduceTestCase(lsst.utils.tests.TestCase):
         """produceAlerts also takes upstream-style alert dicts."""
         visit = self.visit
         task = self.makeTask()
-        result = task.run(visit.diaSourceCat.iloc[:3], visit.diaObjectCat, visit.diaSrcHistory,
-                          visit.diaForcedSources, visit.diffIm, visit.calexp, visit.template)
+        result = task.run(
+            visit.diaSourceCat.iloc[:3],
+            visit.diaObjectCat,
+            visit.diaSrcHistory,
+            visit.diaForcedSources,
+            visit.diffIm,
+            visit.calexp,
+            visit.template,
+        )
         dicts = list(result.alerts)
         report = task.produceAlerts(dicts, 1, 2, 0.0, 30.0)
         self.assertEqual(report.delivered, len(dicts))
         # run() sent them once already; produceAlerts sends them again.
         messages = consumeAll(self.broker.bootstrap, self.topic, 2 * len(dicts))
-        decoded = sorted(fastavro.schemaless_reader(io.BytesIO(m.value()[5:]), task.schema.parsed,
-                                                    None)["diaSourceId"] for m in messages)
+        decoded = sorted(
+            fastavro.schemaless_reader(io.BytesIO(m.value()[5:]), task.schema.parsed, None)["diaSourceId"]
+            for m in messages
+        )
         self.assertEqual(decoded, sorted(2 * [a["diaSourceId"] for a in dicts]))
 
 

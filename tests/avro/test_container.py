@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Avro container files: byte identity with fastavro.writer, reproducible bytes, reading back."""
 
 import io
@@ -84,16 +105,23 @@ class ContainerWriterTestCase(lsst.utils.tests.TestCase):
         schema = self.table.schema
         payloads = list(self.rows)[:50]
         records = self.records[:50]
-        self.assertEqual(self.write(fastavro.parse_schema(schema), payloads),
-                         self.reference(fastavro.parse_schema(schema), records))
+        self.assertEqual(
+            self.write(fastavro.parse_schema(schema), payloads),
+            self.reference(fastavro.parse_schema(schema), records),
+        )
         # A list schema is a union: each record starts with its branch index.
-        self.assertEqual(self.write([schema], [encodeLong(0) + p for p in payloads]),
-                         self.reference([schema], records))
+        self.assertEqual(
+            self.write([schema], [encodeLong(0) + p for p in payloads]), self.reference([schema], records)
+        )
         metadata = {"producer": "ap_alerts", "ü": "ß", "avro.codec": "overridden"}
-        self.assertEqual(self.write(schema, payloads, metadata=metadata),
-                         self.reference(schema, records, metadata=dict(metadata)))
-        self.assertEqual(self.write(schema, payloads, codec="deflate", compressionLevel=1),
-                         self.reference(schema, records, codec="deflate", codec_compression_level=1))
+        self.assertEqual(
+            self.write(schema, payloads, metadata=metadata),
+            self.reference(schema, records, metadata=dict(metadata)),
+        )
+        self.assertEqual(
+            self.write(schema, payloads, codec="deflate", compressionLevel=1),
+            self.reference(schema, records, codec="deflate", codec_compression_level=1),
+        )
 
     def testAlertFileRoundTrip(self):
         """A file of alerts reads back with fastavro and lsst.alert.packet."""
@@ -105,14 +133,26 @@ class ContainerWriterTestCase(lsst.utils.tests.TestCase):
             alert = dict.fromkeys(f["name"] for f in ALERT_SCHEMA["fields"])
             alert.update(diaSourceId=record["diaSourceId"], diaSource=record, prvDiaSources=diaSources[:i])
             alerts.append(alert)
-            payloads.append(b"".join([
-                encodeLong(record["diaSourceId"]), NULL_BRANCH, NULL_BRANCH, self.rows[i],
-                VALUE_BRANCH + encodeArrayBlock(i, self.rows.join(range(i))),
-            ] + [NULL_BRANCH] * 7))
+            payloads.append(
+                b"".join(
+                    [
+                        encodeLong(record["diaSourceId"]),
+                        NULL_BRANCH,
+                        NULL_BRANCH,
+                        self.rows[i],
+                        VALUE_BRANCH + encodeArrayBlock(i, self.rows.join(range(i))),
+                    ]
+                    + [NULL_BRANCH] * 7
+                )
+            )
         data = self.write(alertSchema.definition, payloads, syncMarker=None, syncInterval=3000)
         header = {"avro.codec": "null", "avro.schema": canonicalSchemaJson(alertSchema.definition)}
-        self.assertEqual(data, self.reference(alertSchema.definition, alerts, sync_interval=3000,
-                                              syncMarker=deriveSyncMarker(header)))
+        self.assertEqual(
+            data,
+            self.reference(
+                alertSchema.definition, alerts, sync_interval=3000, syncMarker=deriveSyncMarker(header)
+            ),
+        )
         # Compare payloads re-encoded: NaN != NaN would defeat dict equality.
         parsed = fastavro.parse_schema(ALERT_SCHEMA)
         self.assertEqual([fastavroBytes(parsed, a) for a in fastavro.reader(io.BytesIO(data))], payloads)
@@ -242,7 +282,7 @@ class ContainerReaderTestCase(lsst.utils.tests.TestCase):
         blocks = list(fastavro.block_reader(io.BytesIO(data)))
         firstBlock = blocks[0].num_records
         # Cut inside the second block: the first block's records come out first.
-        cut = data[:blocks[1].offset + 20]
+        cut = data[: blocks[1].offset + 20]
         read = []
         pattern = f"truncated or corrupt .* after record #{firstBlock - 1}"
         with self.assertRaisesRegex(ContainerFileError, pattern) as cm:
@@ -251,8 +291,8 @@ class ContainerReaderTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(cm.exception.index, firstBlock)
         # A wrong sync marker at the end of the first block.
         end = blocks[0].offset + blocks[0].size
-        self.assertEqual(data[end - 16:end], MARKER)
-        corrupt = data[:end - 16] + bytes(16) + data[end:]
+        self.assertEqual(data[end - 16 : end], MARKER)
+        corrupt = data[: end - 16] + bytes(16) + data[end:]
         with self.assertRaisesRegex(ContainerFileError, "truncated or corrupt .* in the first block") as cm:
             list(ContainerFileReader(corrupt))
         self.assertEqual(cm.exception.index, 0)
@@ -260,13 +300,19 @@ class ContainerReaderTestCase(lsst.utils.tests.TestCase):
 
     def testUndecodableAndExtraBytes(self):
         # Decoding with a schema that reads fewer bytes than each record has.
-        short = fastavro.parse_schema({"type": "record", "name": "s",
-                                       "fields": [{"name": "diaObjectId", "type": "long"}]})
+        short = fastavro.parse_schema(
+            {"type": "record", "name": "s", "fields": [{"name": "diaObjectId", "type": "long"}]}
+        )
         with self.assertRaisesRegex(ContainerFileError, "block ending at record #.* has extra bytes"):
             list(ContainerFileReader(self.fastavroFile()).records(short))
         # A schema that reads past the records.
-        long = fastavro.parse_schema({"type": "record", "name": "l",
-                                      "fields": [{"name": f"s{i}", "type": "string"} for i in range(50)]})
+        long = fastavro.parse_schema(
+            {
+                "type": "record",
+                "name": "l",
+                "fields": [{"name": f"s{i}", "type": "string"} for i in range(50)],
+            }
+        )
         with self.assertRaisesRegex(ContainerFileError, r"record #\d+: cannot decode"):
             list(ContainerFileReader(self.fastavroFile()).records(long))
 
@@ -296,8 +342,9 @@ class ReproducibleFileTestCase(lsst.utils.tests.TestCase):
             for hashSeed in ("1", "2"):
                 out = os.path.join(tmp, hashSeed)
                 env = dict(os.environ, PYTHONHASHSEED=hashSeed)
-                run = subprocess.run([sys.executable, "-c", _WRITE_VISIT, out], capture_output=True,
-                                     text=True, env=env)
+                run = subprocess.run(
+                    [sys.executable, "-c", _WRITE_VISIT, out], capture_output=True, text=True, env=env
+                )
                 self.assertEqual(run.returncode, 0, run.stderr[-3000:])
                 with open(run.stdout.strip().splitlines()[-1], "rb") as f:
                     files.append(f.read())

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Byte-equality of the columnar Avro encoder with fastavro (container files: test_container.py)."""
 
 import io
@@ -160,8 +181,11 @@ class EncodeTableTestCase(lsst.utils.tests.TestCase):
                 self.assertEqual(list(rows), [])
 
     def testAllNullAndNoNull(self):
-        fields = [(f"{t}{n}", t, n) for t in ("long", "int", "float", "double", "boolean", "string", "bytes")
-                  for n in (True, False)]
+        fields = [
+            (f"{t}{n}", t, n)
+            for t in ("long", "int", "float", "double", "boolean", "string", "bytes")
+            for n in (True, False)
+        ]
         schema = flatSchema(fields)
         n = 7
         columns = {}
@@ -181,21 +205,31 @@ class EncodeTableTestCase(lsst.utils.tests.TestCase):
 
     def testWideVariableWidthColumns(self):
         """Columns too wide to pad are spliced in; neighbours stay exact."""
-        fields = [("a", "long", True), ("s", "string", True), ("b", "bytes", False),
-                  ("c", "string", False), ("d", "double", True), ("e", "bytes", True)]
+        fields = [
+            ("a", "long", True),
+            ("s", "string", True),
+            ("b", "bytes", False),
+            ("c", "string", False),
+            ("d", "double", True),
+            ("e", "bytes", True),
+        ]
         schema = flatSchema(fields)
         n = 50
         rng = np.random.default_rng(3)
-        frame = pd.DataFrame({
-            "a": pd.Series([None if i % 3 == 0 else i * 10**15 for i in range(n)], dtype=object),
-            "s": pd.Series([None if i % 4 == 0 else ("ü" * 5000 if i == 7 else "x") for i in range(n)],
-                           dtype=object),
-            "b": pd.Series([rng.bytes(20000) if i == n - 1 else b"" for i in range(n)], dtype=object),
-            "c": pd.Series(["y" * 10000 if i % 10 == 0 else "z" for i in range(n)], dtype=object),
-            "d": pd.Series([None if i % 2 else float(i) for i in range(n)], dtype=object),
-            "e": pd.Series([None if i % 5 else rng.bytes(int(rng.integers(0, 3000))) for i in range(n)],
-                           dtype=object),
-        })
+        frame = pd.DataFrame(
+            {
+                "a": pd.Series([None if i % 3 == 0 else i * 10**15 for i in range(n)], dtype=object),
+                "s": pd.Series(
+                    [None if i % 4 == 0 else ("ü" * 5000 if i == 7 else "x") for i in range(n)], dtype=object
+                ),
+                "b": pd.Series([rng.bytes(20000) if i == n - 1 else b"" for i in range(n)], dtype=object),
+                "c": pd.Series(["y" * 10000 if i % 10 == 0 else "z" for i in range(n)], dtype=object),
+                "d": pd.Series([None if i % 2 else float(i) for i in range(n)], dtype=object),
+                "e": pd.Series(
+                    [None if i % 5 else rng.bytes(int(rng.integers(0, 3000))) for i in range(n)], dtype=object
+                ),
+            }
+        )
         self.assertMatchesFastavro(typedTable(schema, frame))
 
     def testOnlyWideColumn(self):
@@ -206,10 +240,20 @@ class EncodeTableTestCase(lsst.utils.tests.TestCase):
     def testSignallingNaN(self):
         """float32 NaN payloads come out as fastavro writes them from floats."""
         schema = flatSchema([("f", "float", False), ("g", "float", True), ("d", "double", False)])
-        fBits = np.array([0x7F800001, 0xFF800001, 0x7FC00000, 0xFFC12345, 0x7F800000, 0x80000000],
-                         dtype=np.uint32)
-        dBits = np.array([0x7FF0000000000001, 0xFFF0000000000001, 0x7FF8000000000000,
-                          0xFFF8000012345678, 0x7FF0000000000000, 0x8000000000000000], dtype=np.uint64)
+        fBits = np.array(
+            [0x7F800001, 0xFF800001, 0x7FC00000, 0xFFC12345, 0x7F800000, 0x80000000], dtype=np.uint32
+        )
+        dBits = np.array(
+            [
+                0x7FF0000000000001,
+                0xFFF0000000000001,
+                0x7FF8000000000000,
+                0xFFF8000012345678,
+                0x7FF0000000000000,
+                0x8000000000000000,
+            ],
+            dtype=np.uint64,
+        )
         n = len(fBits)
         table = TypedTable(
             schema=schema,
@@ -344,8 +388,10 @@ class HelperTestCase(lsst.utils.tests.TestCase):
     def testWholeAlert(self):
         """An alert assembled from the helpers equals fastavro's encoding."""
         rng = np.random.default_rng(21)
-        tables = {name: typedTable(RECORDS[name], randomFrame(RECORDS[name], rng, 5, allNullEvery=1000))
-                  for name in RECORD_TYPES}
+        tables = {
+            name: typedTable(RECORDS[name], randomFrame(RECORDS[name], rng, 5, allNullEvery=1000))
+            for name in RECORD_TYPES
+        }
         rows = {name: encodeTable(table) for name, table in tables.items()}
         records = {name: table.toRecords() for name, table in tables.items()}
         cutout = rng.bytes(1000)
@@ -363,20 +409,22 @@ class HelperTestCase(lsst.utils.tests.TestCase):
             "cutoutScience": None,
             "cutoutTemplate": b"",
         }
-        payload = b"".join([
-            encodeLong(alert["diaSourceId"]),
-            VALUE_BRANCH + encodeString("ünïcødé"),
-            NULL_BRANCH,
-            rows["diaSource"][0],
-            VALUE_BRANCH + encodeArrayBlock(4, rows["diaSource"].join(range(1, 5))),
-            VALUE_BRANCH + encodeArrayBlock(0, b""),
-            VALUE_BRANCH + rows["diaObject"][0],
-            NULL_BRANCH,
-            VALUE_BRANCH + rows["mpc_orbits"][2],
-            VALUE_BRANCH + encodeBytes(cutout),
-            NULL_BRANCH,
-            VALUE_BRANCH + encodeBytes(b""),
-        ])
+        payload = b"".join(
+            [
+                encodeLong(alert["diaSourceId"]),
+                VALUE_BRANCH + encodeString("ünïcødé"),
+                NULL_BRANCH,
+                rows["diaSource"][0],
+                VALUE_BRANCH + encodeArrayBlock(4, rows["diaSource"].join(range(1, 5))),
+                VALUE_BRANCH + encodeArrayBlock(0, b""),
+                VALUE_BRANCH + rows["diaObject"][0],
+                NULL_BRANCH,
+                VALUE_BRANCH + rows["mpc_orbits"][2],
+                VALUE_BRANCH + encodeBytes(cutout),
+                NULL_BRANCH,
+                VALUE_BRANCH + encodeBytes(b""),
+            ]
+        )
         self.assertEqual(payload, fastavroBytes(ALERT_SCHEMA, alert))
 
 

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """DataFrame → schema-typed columns: the value rules of records.py."""
 
 import io
@@ -16,19 +37,21 @@ SCHEMA = SchemaRegistry.default().load("11.1")
 
 
 def _forced(n=3, **overrides):
-    table = pd.DataFrame({
-        "diaForcedSourceId": np.arange(n, dtype=np.int64) + 10,
-        "diaObjectId": np.full(n, 7, dtype=np.int64),
-        "ra": np.linspace(10, 11, n),
-        "dec": np.linspace(-5, -4, n),
-        "visit": np.full(n, 123, dtype=np.int64),
-        "detector": np.full(n, 9, dtype=np.int16),
-        "psfFlux": np.linspace(1, 2, n).astype(np.float32),
-        "psfFluxErr": np.ones(n, dtype=np.float32),
-        "midpointMjdTai": np.full(n, 60000.5),
-        "band": ["g"] * n,
-        "timeProcessedMjdTai": np.full(n, 60001.0),
-    })
+    table = pd.DataFrame(
+        {
+            "diaForcedSourceId": np.arange(n, dtype=np.int64) + 10,
+            "diaObjectId": np.full(n, 7, dtype=np.int64),
+            "ra": np.linspace(10, 11, n),
+            "dec": np.linspace(-5, -4, n),
+            "visit": np.full(n, 123, dtype=np.int64),
+            "detector": np.full(n, 9, dtype=np.int16),
+            "psfFlux": np.linspace(1, 2, n).astype(np.float32),
+            "psfFluxErr": np.ones(n, dtype=np.float32),
+            "midpointMjdTai": np.full(n, 60000.5),
+            "band": ["g"] * n,
+            "timeProcessedMjdTai": np.full(n, 60001.0),
+        }
+    )
     for k, v in overrides.items():
         table[k] = v
     return table
@@ -43,8 +66,9 @@ class RecordsTestCase(lsst.utils.tests.TestCase):
         for record in typed.toRecords():
             buf = io.BytesIO()
             fastavro.schemaless_writer(buf, fastavro.parse_schema(typed.schema, named_schemas={}), record)
-            decoded = fastavro.schemaless_reader(io.BytesIO(buf.getvalue()),
-                                                 fastavro.parse_schema(typed.schema, named_schemas={}), None)
+            decoded = fastavro.schemaless_reader(
+                io.BytesIO(buf.getvalue()), fastavro.parse_schema(typed.schema, named_schemas={}), None
+            )
             self.assertEqual(set(decoded), {s.name for s in typed.specs})
 
     def testTypes(self):
@@ -93,9 +117,9 @@ class RecordsTestCase(lsst.utils.tests.TestCase):
     def testProblemsNameRowAndField(self):
         table = _forced(
             3,
-            visit=[1.0, np.nan, 2.5],          # non-nullable long: null and non-integral
-            detector=[1, 2**40, 3],            # int out of range
-            psfFlux=[1.0, 1e39, 2.0],          # overflows float32
+            visit=[1.0, np.nan, 2.5],  # non-nullable long: null and non-integral
+            detector=[1, 2**40, 3],  # int out of range
+            psfFlux=[1.0, 1e39, 2.0],  # overflows float32
         )
         _, problems = coerceTable(table.astype({"visit": object}), self.records["diaForcedSource"])
         found = {(p.row, p.field) for p in problems}
@@ -120,13 +144,15 @@ class RecordsTestCase(lsst.utils.tests.TestCase):
 
     def testTimestampMicros(self):
         records = self.records["mpc_orbits"]
-        table = pd.DataFrame({
-            "id": [1, 2],
-            "designation": ["2024 AB631", "1995 XA"],
-            "packed_primary_provisional_designation": ["_OA004S", "J95X00A"],
-            "unpacked_primary_provisional_designation": ["2024 AB631", "1995 XA"],
-            "created_at": pd.to_datetime(["2025-01-02T03:04:05.123456", None]),
-        })
+        table = pd.DataFrame(
+            {
+                "id": [1, 2],
+                "designation": ["2024 AB631", "1995 XA"],
+                "packed_primary_provisional_designation": ["_OA004S", "J95X00A"],
+                "unpacked_primary_provisional_designation": ["2024 AB631", "1995 XA"],
+                "created_at": pd.to_datetime(["2025-01-02T03:04:05.123456", None]),
+            }
+        )
         typed, problems = coerceTable(table, records)
         self.assertEqual(problems, [])
         rows = typed.toRecords()

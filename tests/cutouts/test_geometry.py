@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Local WCS of a cutout and box placement (`lsst.ap.alerts.cutouts.geometry`).
 
 The model's analytic Jacobians are checked against an independent 40-digit
@@ -189,8 +210,9 @@ class AfwJacobianTestCase(lsst.utils.tests.TestCase):
             center = geom.Point2D(x, y)
             sky = self.wcs.pixelToSky(center)
             reference = self.reference(center, sky)
-            self.assertLess(relativeError(localTransformMatrix(self.wcs, center, sky), reference),
-                            ANALYTIC_TOLERANCE)
+            self.assertLess(
+                relativeError(localTransformMatrix(self.wcs, center, sky), reference), ANALYTIC_TOLERANCE
+            )
             self.assertLess(relativeError(many[i], reference), ANALYTIC_TOLERANCE)
             # (Upstream's matrix has a zero column where |x| < 1 or |y| < 1 with afw w.2026.18.)
 

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """`writeAlertFile` and `AtomicFile`: fastavro's container bytes from views, gathered writes, no partial
 file on failure, file modes, stale temporaries, a writer killed mid-file, two writers of one file."""
 
@@ -24,8 +45,11 @@ from lsst.ap.alerts.avro.container import canonicalSchema
 from lsst.ap.alerts.delivery import alertFile
 from lsst.ap.alerts.delivery.producer import _DeliveryRun
 
-SCHEMA = {"type": "record", "name": "Row", "fields": [{"name": "id", "type": "long"},
-                                                      {"name": "blob", "type": "bytes"}]}
+SCHEMA = {
+    "type": "record",
+    "name": "Row",
+    "fields": [{"name": "id", "type": "long"}, {"name": "blob", "type": "bytes"}],
+}
 # writeAlertFile needs only the schema definition of an AlertSchema.
 ROW_SCHEMA = types.SimpleNamespace(definition=SCHEMA)
 
@@ -45,7 +69,7 @@ class AlertFileTestCase(lsst.utils.tests.TestCase):
         buffer = memoryview(b"".join(encoded)).toreadonly()
         self.payloads, start = [], 0
         for e in encoded:
-            self.payloads.append(buffer[start:start + len(e)])
+            self.payloads.append(buffer[start : start + len(e)])
             start += len(e)
 
     def writeAndCheck(self, name):
@@ -98,7 +122,6 @@ class AlertFileTestCase(lsst.utils.tests.TestCase):
         self.assertGreater(len(calls), 1)
         self.assertEqual(os.listdir(self.tmp.name), [])
 
-
     def testFailedRenameLeavesNoTemporary(self):
         """If the finished file cannot be moved into place (simulated), its temporary goes too."""
         path = os.path.join(self.tmp.name, "visit.avro")
@@ -123,14 +146,28 @@ class TaskFileFailureTestCase(lsst.utils.tests.TestCase):
                 raise OSError(errno.ENOSPC, "No space left on device")
 
             with mock.patch.object(alertFile.os, "writev", fullDisk), self.assertRaises(OSError):
-                task.run(visit.diaSourceCat, visit.diaObjectCat, visit.diaSrcHistory,
-                         visit.diaForcedSources, visit.diffIm, visit.calexp, visit.template,
-                         ssSrc=visit.ssSrc)
+                task.run(
+                    visit.diaSourceCat,
+                    visit.diaObjectCat,
+                    visit.diaSrcHistory,
+                    visit.diaForcedSources,
+                    visit.diffIm,
+                    visit.calexp,
+                    visit.template,
+                    ssSrc=visit.ssSrc,
+                )
             self.assertEqual(os.listdir(where), [])
             # The same task packages the visit once the disk is back.
-            result = task.run(visit.diaSourceCat, visit.diaObjectCat, visit.diaSrcHistory,
-                              visit.diaForcedSources, visit.diffIm, visit.calexp, visit.template,
-                              ssSrc=visit.ssSrc)
+            result = task.run(
+                visit.diaSourceCat,
+                visit.diaObjectCat,
+                visit.diaSrcHistory,
+                visit.diaForcedSources,
+                visit.diffIm,
+                visit.calexp,
+                visit.template,
+                ssSrc=visit.ssSrc,
+            )
             self.assertEqual(os.listdir(where), [os.path.basename(result.alertFile)])
             with open(result.alertFile, "rb") as f:
                 self.assertEqual(len(list(fastavro.reader(f))), len(result.alerts))
@@ -255,7 +292,12 @@ class WriterProcessTestCase(lsst.utils.tests.TestCase):
         child = subprocess.Popen(
             [sys.executable, "-c", _WRITER, self.path, str(seed), str(N_SOURCES)]
             + (["pause"] if pause else []),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         self.addCleanup(lambda: child.poll() is None and child.kill())
         if pause:
             line = child.stdout.readline()
@@ -310,8 +352,9 @@ class WriterProcessTestCase(lsst.utils.tests.TestCase):
         so its clean-up sees a live temporary); the file is one of them, whole."""
         first = self.start(seed=1, pause=True)
         second = self.start(seed=2, pause=True)
-        self.assertEqual(sorted(owner[2] for owner in self.temporaries().values()),
-                         sorted([first.pid, second.pid]))
+        self.assertEqual(
+            sorted(owner[2] for owner in self.temporaries().values()), sorted([first.pid, second.pid])
+        )
         first.stdin.write("go\n")
         first.stdin.flush()
         second.stdin.write("go\n")

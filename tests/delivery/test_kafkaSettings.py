@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Tests of `lsst.ap.alerts.delivery.kafkaSettings`: environment, redaction, librdkafka's log route."""
 
 import logging
@@ -36,8 +57,10 @@ class KafkaConnectionTestCase(lsst.utils.tests.TestCase):
         message = str(cm.exception)
         self.assertTrue(message.startswith(" ".join(UPSTREAM)), message)
         self.assertIsInstance(cm.exception, MissingKafkaSettingError)
-        self.assertEqual(cm.exception.missing, ["AP_KAFKA_PRODUCER_PASSWORD", "AP_KAFKA_PRODUCER_USERNAME",
-                                                "AP_KAFKA_SERVER", "AP_KAFKA_TOPIC"])
+        self.assertEqual(
+            cm.exception.missing,
+            ["AP_KAFKA_PRODUCER_PASSWORD", "AP_KAFKA_PRODUCER_USERNAME", "AP_KAFKA_SERVER", "AP_KAFKA_TOPIC"],
+        )
 
     def testPlaintextNeedsServerAndTopicOnly(self):
         with self.assertRaises(MissingKafkaSettingError) as cm:
@@ -45,8 +68,9 @@ class KafkaConnectionTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(str(cm.exception).split(" (")[0], UPSTREAM[3])
         connection = kafkaConnection("PLAINTEXT", "SCRAM-SHA-512", {"AP_KAFKA_SERVER": "h:1"}, topic="t")
         self.assertEqual(connection.topic, "t")
-        self.assertEqual(dict(connection.config),
-                         {"bootstrap.servers": "h:1", "security.protocol": "PLAINTEXT"})
+        self.assertEqual(
+            dict(connection.config), {"bootstrap.servers": "h:1", "security.protocol": "PLAINTEXT"}
+        )
 
     def testSaslConfigRedacted(self):
         connection = kafkaConnection("SASL_SSL", "SCRAM-SHA-256", FULL, server="other:2")
@@ -72,15 +96,20 @@ class ClientLogTestCase(lsst.utils.tests.TestCase):
             now[0] = 10.5
             target.log(logging.ERROR, fmt, "FAIL", "rdkafka#producer-1", "refused again")
         self.assertEqual(target.heldBack(), 0)
-        self.assertEqual([r.getMessage() for r in cm.records], [
-            "librdkafka: FAIL [rdkafka#producer-1] refused 0",
-            "librdkafka: FAIL [rdkafka#producer-1] refused 1",
-            "librdkafka: CONFWARN [rdkafka#producer-1] other facility",
-            "librdkafka: FAIL [rdkafka#producer-1] refused again (5 similar librdkafka messages held back)",
-        ])
+        self.assertEqual(
+            [r.getMessage() for r in cm.records],
+            [
+                "librdkafka: FAIL [rdkafka#producer-1] refused 0",
+                "librdkafka: FAIL [rdkafka#producer-1] refused 1",
+                "librdkafka: CONFWARN [rdkafka#producer-1] other facility",
+                "librdkafka: FAIL [rdkafka#producer-1] refused again "
+                "(5 similar librdkafka messages held back)",
+            ],
+        )
         # Client errors are retried by the client: logged as warnings at most.
-        self.assertEqual([r.levelno for r in cm.records],
-                         [logging.WARNING, logging.WARNING, logging.INFO, logging.WARNING])
+        self.assertEqual(
+            [r.levelno for r in cm.records], [logging.WARNING, logging.WARNING, logging.INFO, logging.WARNING]
+        )
 
     def testSettings(self):
         log = logging.getLogger("test_kafkaSettings")

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Upstream's alert packaging algorithm, written out as an oracle.
 
 `UpstreamPackager.run` packages one visit/detector the way
@@ -106,8 +127,12 @@ class _Cleaner:
     def __call__(self, row: dict) -> dict:
         out = {}
         for key, value in row.items():
-            if value is None or value is pd.NA or value is pd.NaT or (
-                    isinstance(value, float) and math.isnan(value) and key in self.nanIsNull):
+            if (
+                value is None
+                or value is pd.NA
+                or value is pd.NaT
+                or (isinstance(value, float) and math.isnan(value) and key in self.nanIsNull)
+            ):
                 value = None
             elif isinstance(value, np.bool_):
                 value = bool(value)
@@ -134,8 +159,10 @@ class UpstreamPackager:
         self.maxCutoutSize = maxCutoutSize
         self.useAveragePsf = useAveragePsf
         records = recordSchemas(self.schema.definition)
-        self.clean = {name: _Cleaner(records[name])
-                      for name in ("diaSource", "diaObject", "diaForcedSource", "ssSource", "mpc_orbits")}
+        self.clean = {
+            name: _Cleaner(records[name])
+            for name in ("diaSource", "diaObject", "diaForcedSource", "ssSource", "mpc_orbits")
+        }
 
     # -- cutouts ------------------------------------------------------------
 
@@ -188,9 +215,22 @@ class UpstreamPackager:
 
     # -- the loop -----------------------------------------------------------
 
-    def run(self, diaSourceCat, diaObjectCat, diaSrcHistory, diaForcedSources, diffIm, calexp, template,
-            ssSrc=None, doRunForcedMeasurement=True, forcedSourceHistoryThreshold=0, alertFile=None,
-            encodePayloads=True, fsync=False):
+    def run(
+        self,
+        diaSourceCat,
+        diaObjectCat,
+        diaSrcHistory,
+        diaForcedSources,
+        diffIm,
+        calexp,
+        template,
+        ssSrc=None,
+        doRunForcedMeasurement=True,
+        forcedSourceHistoryThreshold=0,
+        alertFile=None,
+        encodePayloads=True,
+        fsync=False,
+    ):
         """Package a visit as upstream does.
 
         ``alertFile`` (a path) gets ``Schema.store_alerts`` of the alerts,
@@ -214,8 +254,14 @@ class UpstreamPackager:
         alerts, ccdData = [], {}
         for _, diaSource in context.diaSourceCat.iterrows():
             t0 = time.perf_counter()
-            alert = self._catalogPart(diaSource, context, diaSrcHistory, diaForcedSources,
-                                      doRunForcedMeasurement, forcedSourceHistoryThreshold)
+            alert = self._catalogPart(
+                diaSource,
+                context,
+                diaSrcHistory,
+                diaForcedSources,
+                doRunForcedMeasurement,
+                forcedSourceHistoryThreshold,
+            )
             t1 = time.perf_counter()
             ccdData[alert["diaSourceId"]], fitsTime = self._cutoutPart(alert, diaSource, context)
             timings["tables"] += t1 - t0
@@ -257,8 +303,9 @@ class UpstreamPackager:
             if image is None:
                 images.append(None)
                 continue
-            averagePsf = self.computePsf(image, image.getPsf().getAveragePosition()) \
-                if self.useAveragePsf else None
+            averagePsf = (
+                self.computePsf(image, image.getPsf().getAveragePosition()) if self.useAveragePsf else None
+            )
             images.append((image, image.getPhotoCalib(), averagePsf))
         return Struct(
             diaSourceCat=diaSourceCat,
@@ -269,8 +316,15 @@ class UpstreamPackager:
             images=images,
         )
 
-    def _catalogPart(self, diaSource, context, diaSrcHistory, diaForcedSources, doRunForcedMeasurement,
-                     forcedSourceHistoryThreshold):
+    def _catalogPart(
+        self,
+        diaSource,
+        context,
+        diaSrcHistory,
+        diaForcedSources,
+        doRunForcedMeasurement,
+        forcedSourceHistoryThreshold,
+    ):
         """The alert's catalog fields: upstream's lookups and ``to_dict``."""
         clean = self.clean
         srcId = int(diaSource["diaSourceId"])
@@ -289,8 +343,9 @@ class UpstreamPackager:
         elif context.ssByDiaSource is not None and srcId in context.ssByDiaSource.index:
             ssRow = context.ssByDiaSource.loc[srcId].to_dict()
             ssSource = clean["ssSource"](ssRow)
-            mpcOrbit = clean["mpc_orbits"]({k[len(_MPCORB):]: v for k, v in ssRow.items()
-                                            if k.startswith(_MPCORB)})
+            mpcOrbit = clean["mpc_orbits"](
+                {k[len(_MPCORB) :]: v for k, v in ssRow.items() if k.startswith(_MPCORB)}
+            )
         return {
             "diaSourceId": srcId,
             "observation_reason": context.observationReason,
@@ -352,6 +407,7 @@ def localTransformMatrix(wcs, center, skyCenter) -> np.ndarray:
     # a few pixels keep the rounding of sky coordinates near 1e-11.
     jacobian = (4 * centralDifferences(2.0) - centralDifferences(4.0)) / 3
     return jacobian / 3600.0
+
 
 def _nullIfEmpty(value):
     if value is None:

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """simulation.apdb: APDB table dtypes, and a real SQLite APDB round trip."""
 
 import os
@@ -35,9 +56,16 @@ class ApdbSchemaTestCase(lsst.utils.tests.TestCase):
 
     def testFrame(self):
         """Absent columns are null (nullable dtypes) or zero; given nulls are kept."""
-        frame = apdbFrame("DiaForcedSource", {"diaForcedSourceId": np.arange(3), "psfFlux": [1.0, 2.0, 3.0],
-                                              "band": np.array(["r", "g", "r"], dtype=object)}, 3,
-                          {"psfFlux": np.array([False, True, False])})
+        frame = apdbFrame(
+            "DiaForcedSource",
+            {
+                "diaForcedSourceId": np.arange(3),
+                "psfFlux": [1.0, 2.0, 3.0],
+                "band": np.array(["r", "g", "r"], dtype=object),
+            },
+            3,
+            {"psfFlux": np.array([False, True, False])},
+        )
         expected = sim.apdbColumnDtypes("DiaForcedSource")
         self.assertEqual({k: str(v) for k, v in frame.dtypes.items()}, expected)
         self.assertEqual(frame["psfFlux"].isna().tolist(), [False, True, False])
@@ -55,16 +83,22 @@ class ApdbTestCase(lsst.utils.tests.TestCase):
         known = cat.diaSourceCat["diaObjectId"] != 0
         pairs = (
             ("DiaObject", cat.diaObjectCat, back.diaObjects, ["diaObjectId"]),
-            ("DiaSource", pd.concat([cat.diaSrcHistory, cat.diaSourceCat[known]]), back.diaSources,
-             ["diaSourceId"]),
+            (
+                "DiaSource",
+                pd.concat([cat.diaSrcHistory, cat.diaSourceCat[known]]),
+                back.diaSources,
+                ["diaSourceId"],
+            ),
             ("DiaForcedSource", cat.diaForcedSources, back.diaForcedSources, ["diaForcedSourceId"]),
         )
         for table, mine, theirs, key in pairs:
             with self.subTest(table=table):
                 expected = sim.apdbColumnDtypes(table, asReturnedByApdb=True)
                 self.assertEqual({k: str(v) for k, v in theirs.dtypes.items()}, expected)
-                self.assertEqual(set(mine.columns) - set(theirs.columns),
-                                 {"pixelId"} if table != "DiaForcedSource" else set())
+                self.assertEqual(
+                    set(mine.columns) - set(theirs.columns),
+                    {"pixelId"} if table != "DiaForcedSource" else set(),
+                )
                 self.assertEqual(len(mine), len(theirs))
                 mine = mine.reset_index(drop=True).set_index(key).sort_index()
                 theirs = theirs.reset_index(drop=True).set_index(key).sort_index()
@@ -75,8 +109,9 @@ class ApdbTestCase(lsst.utils.tests.TestCase):
                     np.testing.assert_array_equal(a.isna().to_numpy(), b.isna().to_numpy(), err_msg=column)
                     ok = a.notna().to_numpy()
                     if a.dtype.kind == "f":
-                        np.testing.assert_allclose(a[ok].to_numpy(float), b[ok].to_numpy(float), rtol=1e-6,
-                                                   err_msg=column)
+                        np.testing.assert_allclose(
+                            a[ok].to_numpy(float), b[ok].to_numpy(float), rtol=1e-6, err_msg=column
+                        )
                     else:
                         self.assertEqual(list(a[ok]), list(b[ok]), column)
         # The APDB stamps the DiaObject validity with the visit time.

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """simulation.catalogs: the DIA catalogs of a visit, as the pipeline hands them over."""
 
 import importlib.resources
@@ -34,9 +55,12 @@ class CatalogTestCase(lsst.utils.tests.TestCase):
 
     def testColumnsAndDtypes(self):
         """Columns and dtypes: the APDB schema's, as the pipeline converts."""
-        for table, frame in (("DiaSource", self.cat.diaSourceCat), ("DiaSource", self.cat.diaSrcHistory),
-                             ("DiaObject", self.cat.diaObjectCat),
-                             ("DiaForcedSource", self.cat.diaForcedSources)):
+        for table, frame in (
+            ("DiaSource", self.cat.diaSourceCat),
+            ("DiaSource", self.cat.diaSrcHistory),
+            ("DiaObject", self.cat.diaObjectCat),
+            ("DiaForcedSource", self.cat.diaForcedSources),
+        ):
             expected = sim.apdbColumnDtypes(table)
             self.assertEqual(list(frame.columns), list(expected))
             self.assertEqual({k: str(v) for k, v in frame.dtypes.items()}, expected)
@@ -44,12 +68,18 @@ class CatalogTestCase(lsst.utils.tests.TestCase):
         self.assertEqual({k: str(self.cat.ssSrc[k].dtype) for k in ssExpected}, ssExpected)
 
     def testAlertFieldsPresent(self):
-        for record, frame in (("diaSource", self.cat.diaSourceCat), ("diaObject", self.cat.diaObjectCat),
-                              ("diaForcedSource", self.cat.diaForcedSources), ("ssSource", self.cat.ssSrc)):
+        for record, frame in (
+            ("diaSource", self.cat.diaSourceCat),
+            ("diaObject", self.cat.diaObjectCat),
+            ("diaForcedSource", self.cat.diaForcedSources),
+            ("ssSource", self.cat.ssSrc),
+        ):
             missing = {f["name"] for f in alertFields(record)} - set(frame.columns)
             self.assertEqual(missing, set(), record)
         mpc = {f["name"] for f in alertFields("mpc_orbits")}
-        self.assertEqual(mpc, {c[len("MPCORB_"):] for c in self.cat.ssSrc.columns if c.startswith("MPCORB_")})
+        self.assertEqual(
+            mpc, {c[len("MPCORB_") :] for c in self.cat.ssSrc.columns if c.startswith("MPCORB_")}
+        )
         self.assertTrue(str(self.cat.ssSrc["MPCORB_created_at"].dtype).startswith("datetime64"))
 
     def testIndexes(self):
@@ -61,8 +91,9 @@ class CatalogTestCase(lsst.utils.tests.TestCase):
         for frame in (cat.diaSourceCat, cat.diaSrcHistory, cat.diaObjectCat, cat.diaForcedSources):
             self.assertFalse(frame.index.has_duplicates)
             for name in frame.index.names:
-                np.testing.assert_array_equal(frame.index.get_level_values(name).to_numpy(),
-                                              frame[name].to_numpy())
+                np.testing.assert_array_equal(
+                    frame.index.get_level_values(name).to_numpy(), frame[name].to_numpy()
+                )
         # Upstream's lookups work.
         known = cat.diaObjectCat[cat.diaObjectCat["nDiaSources"] > 1].index[0]
         self.assertEqual(len(cat.diaSrcHistory.loc[known]), cat.diaObjectCat.loc[known, "nDiaSources"] - 1)
@@ -81,8 +112,9 @@ class CatalogTestCase(lsst.utils.tests.TestCase):
         np.testing.assert_allclose(x, src["x"], atol=1e-3)
         np.testing.assert_allclose(y, src["y"], atol=1e-3)
         width, height = self.cat.bbox
-        self.assertTrue(((src["x"] >= 0) & (src["x"] <= width - 1) & (src["y"] >= 0)
-                         & (src["y"] <= height - 1)).all())
+        self.assertTrue(
+            ((src["x"] >= 0) & (src["x"] <= width - 1) & (src["y"] >= 0) & (src["y"] <= height - 1)).all()
+        )
         # Some sources near the edges, flagged as such.
         self.assertTrue(src["pixelFlags_edge"].any())
         edge = np.minimum.reduce([src["x"], src["y"], width - 1 - src["x"], height - 1 - src["y"]])
@@ -123,8 +155,9 @@ class CatalogTestCase(lsst.utils.tests.TestCase):
             ndata = inBand.groupby("diaObjectId").size().reindex(objects.index, fill_value=0)
             np.testing.assert_array_equal(objects[f"{band}_psfFluxNdata"].to_numpy(), ndata.to_numpy())
             fmax = inBand.groupby("diaObjectId")["psfFlux"].max().reindex(objects.index)
-            np.testing.assert_allclose(objects[f"{band}_psfFluxMax"].to_numpy(float), fmax.to_numpy(float),
-                                       rtol=1e-6)
+            np.testing.assert_allclose(
+                objects[f"{band}_psfFluxMax"].to_numpy(float), fmax.to_numpy(float), rtol=1e-6
+            )
         self.assertEqual(objects["r_psfFluxNdata"].dtype, np.int32)
         # Times: the history is earlier, within the APDB's 12 x 30 days.
         mid = cat.midpointMjdTai
@@ -142,8 +175,9 @@ class CatalogTestCase(lsst.utils.tests.TestCase):
         new = objects["nDiaSources"] == 1
         self.assertTrue(new.any() and (~new).any())
         newSources = sources[np.isin(sources["diaObjectId"], objects.index[new])]
-        np.testing.assert_array_equal(newSources["diaObjectId"].to_numpy(),
-                                      newSources["diaSourceId"].to_numpy())
+        np.testing.assert_array_equal(
+            newSources["diaObjectId"].to_numpy(), newSources["diaSourceId"].to_numpy()
+        )
         # Forced photometry: this visit for all, earlier nights after the first detection.
         forced = cat.diaForcedSources
         current = forced[forced["visit"] == cat.visit]
@@ -151,8 +185,9 @@ class CatalogTestCase(lsst.utils.tests.TestCase):
         past = forced[forced["visit"] != cat.visit]
         firstSeen = objects.loc[past["diaObjectId"], "firstDiaSourceMjdTai"].to_numpy()
         self.assertTrue((past["midpointMjdTai"].to_numpy() > firstSeen - 0.5).all())
-        np.testing.assert_allclose(forced["ra"].to_numpy(),
-                                   objects.loc[forced["diaObjectId"], "ra"].to_numpy())
+        np.testing.assert_allclose(
+            forced["ra"].to_numpy(), objects.loc[forced["diaObjectId"], "ra"].to_numpy()
+        )
 
     def testRealisticValues(self):
         src = pd.concat([self.cat.diaSourceCat, self.cat.diaSrcHistory], ignore_index=True)
@@ -204,15 +239,15 @@ class CatalogTestCase(lsst.utils.tests.TestCase):
             sim.makeVisitCatalogs(3, 5, fillAllFields=True)
 
     def testParameterChecks(self):
-        for kwargs in ({"historyDepth": 350}, {"historyDepth": -1}, {"nSources": -1},
-                       {"nSources": 2**20}):
+        for kwargs in ({"historyDepth": 350}, {"historyDepth": -1}, {"nSources": -1}, {"nSources": 2**20}):
             with self.subTest(**kwargs), self.assertRaises(ValueError):
                 sim.makeVisitCatalogs(**{"nSources": 5, "historyDepth": 2, **kwargs})
 
     def testVariedHistoryAndForcedDepth(self):
         """varyHistory draws depths 1..historyDepth; nForcedPerObject bounds forced rows."""
-        cat = sim.makeVisitCatalogs(200, 8, seed=21, varyHistory=True, nForcedPerObject=3,
-                                    fractionNewObjects=0.0)
+        cat = sim.makeVisitCatalogs(
+            200, 8, seed=21, varyHistory=True, nForcedPerObject=3, fractionNewObjects=0.0
+        )
         perObject = cat.diaSrcHistory.groupby(level="diaObjectId").size()
         self.assertEqual(perObject.max(), 8)
         self.assertGreater(perObject.nunique(), 4)

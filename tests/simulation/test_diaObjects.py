@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """simulation.diaObjects: summaries against a pandas groupby of the same detections."""
 
 import unittest
@@ -17,22 +38,50 @@ class ObjectSummaryTestCase(lsst.utils.tests.TestCase):
         # Every object has a detection (its first, as this visit's) in band r.
         obj = np.concatenate([np.arange(n), rng.integers(0, n, 90)])
         size = len(obj)
-        self.det = pd.DataFrame({
-            "obj": obj, "band": np.concatenate([np.full(n, 2), rng.integers(0, 6, size - n)]),
-            "mjd": rng.uniform(60000, 60300, size), "flux": rng.normal(500, 300, size),
-            "fluxErr": rng.uniform(20, 80, size), "sciFlux": rng.normal(2000, 300, size),
-            "sciErr": rng.uniform(20, 80, size), "ra": 359.99 + rng.normal(0, 1e-4, size),
-            "dec": -30 + rng.normal(0, 1e-4, size), "raErr": rng.uniform(1e-5, 3e-5, size),
-            "decErr": rng.uniform(1e-5, 3e-5, size)})
+        self.det = pd.DataFrame(
+            {
+                "obj": obj,
+                "band": np.concatenate([np.full(n, 2), rng.integers(0, 6, size - n)]),
+                "mjd": rng.uniform(60000, 60300, size),
+                "flux": rng.normal(500, 300, size),
+                "fluxErr": rng.uniform(20, 80, size),
+                "sciFlux": rng.normal(2000, 300, size),
+                "sciErr": rng.uniform(20, 80, size),
+                "ra": 359.99 + rng.normal(0, 1e-4, size),
+                "dec": -30 + rng.normal(0, 1e-4, size),
+                "raErr": rng.uniform(1e-5, 3e-5, size),
+                "decErr": rng.uniform(1e-5, 3e-5, size),
+            }
+        )
         self.det.loc[[n + 3, n + 7], "flux"] = np.nan
         self.det["ra"] %= 360.0
-        self.forced = pd.DataFrame({"obj": rng.integers(0, n, 50), "band": rng.integers(0, 6, 50),
-                                    "flux": rng.normal(400, 200, 50), "fluxErr": rng.uniform(20, 80, 50)})
+        self.forced = pd.DataFrame(
+            {
+                "obj": rng.integers(0, n, 50),
+                "band": rng.integers(0, 6, 50),
+                "flux": rng.normal(400, 200, 50),
+                "fluxErr": rng.uniform(20, 80, 50),
+            }
+        )
         d, f = self.det, self.forced
-        self.out = objectSummary(n, d.obj.to_numpy(), d.band.to_numpy(), d.mjd.to_numpy(), d.flux.to_numpy(),
-                                 d.fluxErr.to_numpy(), d.sciFlux.to_numpy(), d.sciErr.to_numpy(),
-                                 d.ra.to_numpy(), d.dec.to_numpy(), d.raErr.to_numpy(), d.decErr.to_numpy(),
-                                 f.obj.to_numpy(), f.band.to_numpy(), f.flux.to_numpy(), f.fluxErr.to_numpy())
+        self.out = objectSummary(
+            n,
+            d.obj.to_numpy(),
+            d.band.to_numpy(),
+            d.mjd.to_numpy(),
+            d.flux.to_numpy(),
+            d.fluxErr.to_numpy(),
+            d.sciFlux.to_numpy(),
+            d.sciErr.to_numpy(),
+            d.ra.to_numpy(),
+            d.dec.to_numpy(),
+            d.raErr.to_numpy(),
+            d.decErr.to_numpy(),
+            f.obj.to_numpy(),
+            f.band.to_numpy(),
+            f.flux.to_numpy(),
+            f.fluxErr.to_numpy(),
+        )
 
     def testBandStatistics(self):
         for b, name in enumerate(LSST_BANDS):
@@ -41,23 +90,31 @@ class ObjectSummaryTestCase(lsst.utils.tests.TestCase):
             index = pd.RangeIndex(self.n)
             mean = (g.wf.sum() / g.w.sum()).reindex(index)
             np.testing.assert_allclose(self.out[f"{name}_psfFluxMean"], mean, rtol=1e-12)
-            np.testing.assert_allclose(self.out[f"{name}_psfFluxMeanErr"],
-                                       (1 / np.sqrt(g.w.sum())).reindex(index), rtol=1e-12)
-            np.testing.assert_allclose(self.out[f"{name}_psfFluxSigma"], g.flux.std().reindex(index),
-                                       rtol=1e-10)
-            np.testing.assert_array_equal(self.out[f"{name}_psfFluxNdata"],
-                                          g.size().reindex(index, fill_value=0))
+            np.testing.assert_allclose(
+                self.out[f"{name}_psfFluxMeanErr"], (1 / np.sqrt(g.w.sum())).reindex(index), rtol=1e-12
+            )
+            np.testing.assert_allclose(
+                self.out[f"{name}_psfFluxSigma"], g.flux.std().reindex(index), rtol=1e-10
+            )
+            np.testing.assert_array_equal(
+                self.out[f"{name}_psfFluxNdata"], g.size().reindex(index, fill_value=0)
+            )
             np.testing.assert_allclose(self.out[f"{name}_psfFluxMin"], g.flux.min().reindex(index))
             np.testing.assert_allclose(self.out[f"{name}_psfFluxMax"], g.flux.max().reindex(index))
-            np.testing.assert_allclose(self.out[f"{name}_psfFluxErrMean"], g.fluxErr.mean().reindex(index),
-                                       rtol=1e-12)
-            slopes = det.sort_values("mjd").groupby("obj").apply(
-                lambda t: (t.flux.diff() / t.mjd.diff()).max(), include_groups=False)
+            np.testing.assert_allclose(
+                self.out[f"{name}_psfFluxErrMean"], g.fluxErr.mean().reindex(index), rtol=1e-12
+            )
+            slopes = (
+                det.sort_values("mjd")
+                .groupby("obj")
+                .apply(lambda t: (t.flux.diff() / t.mjd.diff()).max(), include_groups=False)
+            )
             np.testing.assert_allclose(self.out[f"{name}_psfFluxMaxSlope"], slopes.reindex(index), rtol=1e-10)
             forced = self.forced[self.forced.band == b]
             fg = forced.assign(w=1 / forced.fluxErr**2, wf=forced.flux / forced.fluxErr**2).groupby("obj")
-            np.testing.assert_allclose(self.out[f"{name}_fpFluxMean"],
-                                       (fg.wf.sum() / fg.w.sum()).reindex(index), rtol=1e-12)
+            np.testing.assert_allclose(
+                self.out[f"{name}_fpFluxMean"], (fg.wf.sum() / fg.w.sum()).reindex(index), rtol=1e-12
+            )
 
     def testPositionsAndTimes(self):
         """Weighted means (small offsets in the tangent plane) across RA 0/360;

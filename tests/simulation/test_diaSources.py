@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """simulation.diaSources: what is measured on a detection, from given truths."""
 
 import unittest
@@ -19,10 +40,26 @@ def measure(seed=1, n=2000, sso=0, bbox=(400, 300)):
     bearing = np.where(isSso, truth.uniform(-180, 180, n), 0.0)
     flux = truth.choice([-1.0, 1.0], n) * truth.uniform(200, 5e4, n)
     data, nulls = sourceColumns(
-        rng, n=n, diaSourceId=np.arange(n) + 1, diaObjectId=np.arange(n) + 1, visit=np.full(n, 7),
-        detector=np.full(n, 94), band=np.full(n, 2), mjd=np.full(n, 61000.2), ra=truth.uniform(0, 1, n),
-        dec=truth.uniform(0, 1, n), x=x, y=y, flux=flux, templateFlux=truth.uniform(0, 2e5, n),
-        seeing=np.full(n, 1.0), exposureTime=30.0, bbox=bbox, isSso=isSso, motion=(rate, bearing))
+        rng,
+        n=n,
+        diaSourceId=np.arange(n) + 1,
+        diaObjectId=np.arange(n) + 1,
+        visit=np.full(n, 7),
+        detector=np.full(n, 94),
+        band=np.full(n, 2),
+        mjd=np.full(n, 61000.2),
+        ra=truth.uniform(0, 1, n),
+        dec=truth.uniform(0, 1, n),
+        x=x,
+        y=y,
+        flux=flux,
+        templateFlux=truth.uniform(0, 2e5, n),
+        seeing=np.full(n, 1.0),
+        exposureTime=30.0,
+        bbox=bbox,
+        isSso=isSso,
+        motion=(rate, bearing),
+    )
     return data, nulls, (x, y, rate, bearing, isSso)
 
 

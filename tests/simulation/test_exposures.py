@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """simulation.exposures: difference, science and template exposures through the afw API."""
 
 import unittest
@@ -11,11 +32,24 @@ from lsst.ap.alerts import simulation as sim
 class ExposureTestCase(lsst.utils.tests.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.sources = {"x": np.array([100.3, 300.0, 250.0]), "y": np.array([120.0, 290.7, 60.0]),
-                       "flux": np.array([5e4, -3e4, 2e4]), "templateFlux": np.array([0.0, 8e4, 1e5])}
+        cls.sources = {
+            "x": np.array([100.3, 300.0, 250.0]),
+            "y": np.array([120.0, 290.7, 60.0]),
+            "flux": np.array([5e4, -3e4, 2e4]),
+            "templateFlux": np.array([0.0, 8e4, 1e5]),
+        }
         cls.diffIm, cls.calexp, cls.template = sim.makeVisitExposures(
-            seed=11, width=400, height=380, sources=cls.sources, nStars=0, band="g", visit=2025121500042,
-            detector=10, midpointMjdTai=61024.1, boresightRotAngle=30.0)
+            seed=11,
+            width=400,
+            height=380,
+            sources=cls.sources,
+            nStars=0,
+            band="g",
+            visit=2025121500042,
+            detector=10,
+            midpointMjdTai=61024.1,
+            boresightRotAngle=30.0,
+        )
 
     def testMetadata(self):
         calibs = set()
@@ -44,11 +78,12 @@ class ExposureTestCase(lsst.utils.tests.TestCase):
         """Sources carry their flux in each image's calibration; variance matches noise."""
         wcs = self.diffIm.getWcs()
         for i, (x, y) in enumerate(zip(self.sources["x"], self.sources["y"], strict=True)):
-            box = np.s_[int(y) - 12:int(y) + 13, int(x) - 12:int(x) + 13]
-            for exposure, expected in ((self.diffIm, self.sources["flux"][i]),
-                                       (self.template, self.sources["templateFlux"][i]),
-                                       (self.calexp,
-                                        self.sources["flux"][i] + self.sources["templateFlux"][i])):
+            box = np.s_[int(y) - 12 : int(y) + 13, int(x) - 12 : int(x) + 13]
+            for exposure, expected in (
+                (self.diffIm, self.sources["flux"][i]),
+                (self.template, self.sources["templateFlux"][i]),
+                (self.calexp, self.sources["flux"][i] + self.sources["templateFlux"][i]),
+            ):
                 calib = exposure.getPhotoCalib().getCalibrationMean()
                 total = exposure.image.array[box].sum(dtype=float) * calib
                 noise = np.sqrt(exposure.variance.array[box].sum(dtype=float)) * calib
@@ -77,14 +112,20 @@ class ExposureTestCase(lsst.utils.tests.TestCase):
         # Masked pixels are few.
         self.assertLess(((sciMask & bits(["BAD", "CR", "SAT"])) != 0).mean(), 0.02)
         # A 15th-magnitude star saturates its core.
-        _, bright, _ = sim.makeVisitExposures(seed=1, width=300, height=300, nStars=0, sources={
-            "x": [150.0], "y": [150.0], "flux": [1e3], "templateFlux": [10 ** ((31.4 - 15) / 2.5)]})
+        _, bright, _ = sim.makeVisitExposures(
+            seed=1,
+            width=300,
+            height=300,
+            nStars=0,
+            sources={"x": [150.0], "y": [150.0], "flux": [1e3], "templateFlux": [10 ** ((31.4 - 15) / 2.5)]},
+        )
         saturated = (bright.mask.array & bits("SAT")) != 0
         self.assertTrue(saturated[150, 150] and saturated.sum() < 100)
 
     def testTemplateOffsetAndDeterminism(self):
-        diffIm, calexp, template = sim.makeVisitExposures(seed=4, width=200, height=200, nStars=20,
-                                                          templateOffset=(30, -20), xy0=(100, 50))
+        diffIm, calexp, template = sim.makeVisitExposures(
+            seed=4, width=200, height=200, nStars=20, templateOffset=(30, -20), xy0=(100, 50)
+        )
         self.assertEqual(calexp.getBBox().getMinX(), 100)
         self.assertEqual(template.getBBox().getMinX(), 130)
         self.assertEqual(template.getBBox().getMinY(), 30)
@@ -92,8 +133,9 @@ class ExposureTestCase(lsst.utils.tests.TestCase):
         self.assertTrue(noData[:, :30].all() and noData[180:, :].all())
         self.assertFalse(noData[:180, 30:].any())
         self.assertTrue(np.isnan(diffIm.image.array[noData]).all())
-        again = sim.makeVisitExposures(seed=4, width=200, height=200, nStars=20, templateOffset=(30, -20),
-                                       xy0=(100, 50))
+        again = sim.makeVisitExposures(
+            seed=4, width=200, height=200, nStars=20, templateOffset=(30, -20), xy0=(100, 50)
+        )
         for a, b in zip((diffIm, calexp, template), again, strict=True):
             np.testing.assert_array_equal(a.image.array, b.image.array)
             np.testing.assert_array_equal(a.mask.array, b.mask.array)

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """simulation.solarSystem: geometry, ssSource rows and MPC orbits of solar-system sources."""
 
 import json
@@ -39,13 +60,19 @@ class SolarSystemTestCase(lsst.utils.tests.TestCase):
         np.testing.assert_allclose(np.hypot(ss["ephRateRa"], ss["ephRateDec"]), ss["ephRate"], rtol=1e-5)
         np.testing.assert_allclose(
             np.linalg.norm(ss[["helio_vx", "helio_vy", "helio_vz"]].to_numpy(float), axis=1),
-            ss["helio_vtot"], rtol=1e-5)
+            ss["helio_vtot"],
+            rtol=1e-5,
+        )
         direction = unitVectors(sso["ra"].to_numpy(float), sso["dec"].to_numpy(float))
         np.testing.assert_allclose(topo / np.linalg.norm(topo, axis=1)[:, None], direction, atol=1e-6)
         self.assertTrue(((ss["ephRate"] > 0.01) & (ss["ephRate"] < 5)).all())
         self.assertTrue(ss["phaseAngle"].between(0, 180).all() and ss["elongation"].between(0, 180).all())
-        self.assertTrue(((ss["MPCORB_q"] <= ss["helioRange"] + 1e-6)
-                         & (ss["MPCORB_a"] * (1 + ss["MPCORB_e"]) >= ss["helioRange"] - 1e-6)).all())
+        self.assertTrue(
+            (
+                (ss["MPCORB_q"] <= ss["helioRange"] + 1e-6)
+                & (ss["MPCORB_a"] * (1 + ss["MPCORB_e"]) >= ss["helioRange"] - 1e-6)
+            ).all()
+        )
         self.assertTrue((sso["psfFlux"] > 0).all())
         self.assertTrue((sso["trailNdata"] > 0).all())
         self.assertIsNone(sim.makeVisitCatalogs(10, 2, seed=1).ssSrc)
@@ -55,8 +82,9 @@ class SolarSystemTestCase(lsst.utils.tests.TestCase):
         ss = self.cat.ssSrc
         for _, row in ss.iterrows():
             doc = json.loads(row["MPCORB_mpc_orb_jsonb"])
-            self.assertEqual(doc["designation_data"]["unpacked_primary_provisional_designation"],
-                             row["designation"])
+            self.assertEqual(
+                doc["designation_data"]["unpacked_primary_provisional_designation"], row["designation"]
+            )
             self.assertEqual(doc["epoch_data"]["epoch"], row["MPCORB_epoch_mjd"])
             values = dict(zip(doc["COM"]["coefficient_names"], doc["COM"]["coefficient_values"], strict=True))
             for name in ("q", "e", "i", "node", "argperi", "peri_time"):

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """simulation.visit: catalogs and exposures of one visit, consistent with each other."""
 
 import unittest
@@ -23,8 +44,9 @@ class SimulatedVisitTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(visit.diffIm.visitInfo.id, int(src["visit"].iloc[0]))
         self.assertEqual(visit.diffIm.detector.getId(), int(src["detector"].iloc[0]))
         self.assertEqual(visit.diffIm.filter.bandLabel, src["band"].iloc[0])
-        self.assertAlmostEqual(visit.diffIm.visitInfo.date.toAstropy().tai.mjd,
-                               src["midpointMjdTai"].iloc[0], places=6)
+        self.assertAlmostEqual(
+            visit.diffIm.visitInfo.date.toAstropy().tai.mjd, src["midpointMjdTai"].iloc[0], places=6
+        )
         self.assertEqual(len(visit.ssSrc), 8)
         # The brightest positive transient is visible on the difference image.
         row = src[src["psfFlux"] > 0].sort_values("psfFlux").iloc[-1]
@@ -42,8 +64,9 @@ class SimulatedVisitTestCase(lsst.utils.tests.TestCase):
             pd.testing.assert_frame_equal(getattr(first, name), getattr(again, name))
         for name in ("diffIm", "calexp", "template"):
             for plane in ("image", "variance", "mask"):
-                np.testing.assert_array_equal(getattr(getattr(first, name), plane).array,
-                                              getattr(getattr(again, name), plane).array)
+                np.testing.assert_array_equal(
+                    getattr(getattr(first, name), plane).array, getattr(getattr(again, name), plane).array
+                )
         other = sim.makeSimulatedVisit(30, 3, seed=5, **kwargs)
         self.assertFalse(np.array_equal(other.diffIm.image.array, first.diffIm.image.array))
 

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """``bps submit`` with Parsl's Local site (`lsst.ap.alerts.tools.bpsDemo`, ``bps/``).
 
 One demo visit (two detectors) is put into a butler repository created
@@ -54,30 +75,67 @@ class BpsLocalTestCase(lsst.utils.tests.TestCase):
         cls.chain = f"{INSTRUMENT}/alerts/test"
         with mock.patch.dict(os.environ, {"DAF_BUTLER_CONFIG_PATH": CONFIG_DIR}):
             with Butler.from_config(cls.repo, writeable=True) as butler:
-                inputs = makeDemoInputs(butler, cls.inputRun, os.path.join(cls.workdir, "apdb.sqlite3"),
-                                        nSources=25, nDetectors=2, historyDepth=5, imageSize=256,
-                                        progress=False)
+                inputs = makeDemoInputs(
+                    butler,
+                    cls.inputRun,
+                    os.path.join(cls.workdir, "apdb.sqlite3"),
+                    nSources=25,
+                    nDetectors=2,
+                    historyDepth=5,
+                    imageSize=256,
+                    progress=False,
+                )
         cls.detectors = inputs.detectors
         cls.query = inputs.dataQuery
         cls.pipetaskAlerts = os.path.join(cls.workdir, "alerts-pipetask")
         cls.bpsAlerts = os.path.join(cls.workdir, "alerts-bps")
         cls.runPipetask()
-        with mock.patch.dict(os.environ, withoutButlerConfigPath(os.environ) | {
-            "AP_KAFKA_PRODUCER_PASSWORD": SECRET,
-        }, clear=True):
-            cls.bpsRun = runBpsSubmit(cls.workdir, cls.repo, cls.inputRun, cls.chain, f"{cls.chain}/bps",
-                                      cls.query, cls.bpsAlerts, expectedQuanta=len(cls.detectors),
-                                      cores=2, progress=False)
+        with mock.patch.dict(
+            os.environ,
+            withoutButlerConfigPath(os.environ)
+            | {
+                "AP_KAFKA_PRODUCER_PASSWORD": SECRET,
+            },
+            clear=True,
+        ):
+            cls.bpsRun = runBpsSubmit(
+                cls.workdir,
+                cls.repo,
+                cls.inputRun,
+                cls.chain,
+                f"{cls.chain}/bps",
+                cls.query,
+                cls.bpsAlerts,
+                expectedQuanta=len(cls.detectors),
+                cores=2,
+                progress=False,
+            )
 
     @classmethod
     def runPipetask(cls):
         command = pipetaskCommand() + [
-            "run", "-b", cls.repo, "-i", cls.inputRun, "-o", cls.chain,
-            "--output-run", f"{cls.chain}/pipetask", "-p", pipelinePath(), "--register-dataset-types",
-            "-j", "2", "-d", cls.query,
-            "-c", f"{LABEL}:doSolarSystemSources=True",
-            "-c", f"{LABEL}:alertPackager.doWriteAlerts=True",
-            "-c", f"{LABEL}:alertPackager.alertWriteLocation={cls.pipetaskAlerts}",
+            "run",
+            "-b",
+            cls.repo,
+            "-i",
+            cls.inputRun,
+            "-o",
+            cls.chain,
+            "--output-run",
+            f"{cls.chain}/pipetask",
+            "-p",
+            pipelinePath(),
+            "--register-dataset-types",
+            "-j",
+            "2",
+            "-d",
+            cls.query,
+            "-c",
+            f"{LABEL}:doSolarSystemSources=True",
+            "-c",
+            f"{LABEL}:alertPackager.doWriteAlerts=True",
+            "-c",
+            f"{LABEL}:alertPackager.alertWriteLocation={cls.pipetaskAlerts}",
         ]
         env = subprocessEnvironment() | {"DAF_BUTLER_CONFIG_PATH": CONFIG_DIR}
         run = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -99,8 +157,10 @@ class BpsLocalTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(sorted(os.listdir(self.bpsAlerts)), names)
         for name in names:
             with self.subTest(name=name):
-                with open(os.path.join(self.pipetaskAlerts, name), "rb") as a, \
-                        open(os.path.join(self.bpsAlerts, name), "rb") as b:
+                with (
+                    open(os.path.join(self.pipetaskAlerts, name), "rb") as a,
+                    open(os.path.join(self.bpsAlerts, name), "rb") as b,
+                ):
                     self.assertEqual(a.read(), b.read())
 
     def testButlerDatasetsEqualPipetasks(self):
@@ -136,8 +196,12 @@ class BpsLocalTestCase(lsst.utils.tests.TestCase):
 
     def testPipetaskReport(self):
         """Progress of a Parsl run is followed with ``pipetask report``."""
-        report = subprocess.run(pipetaskCommand() + ["report", self.repo, self.bpsRun.qgraphFile],
-                                env=subprocessEnvironment(), capture_output=True, text=True)
+        report = subprocess.run(
+            pipetaskCommand() + ["report", self.repo, self.bpsRun.qgraphFile],
+            env=subprocessEnvironment(),
+            capture_output=True,
+            text=True,
+        )
         self.assertEqual(report.returncode, 0, report.stderr[-2000:])
         line = next(line for line in report.stdout.splitlines() if line.startswith(DATASET_TYPE))
         # produced failed not_produced blocked expected
@@ -150,8 +214,12 @@ class SubmitYamlTestCase(lsst.utils.tests.TestCase):
     def testCommands(self):
         for name in ("local.yaml", "slurm.yaml"):
             config = BpsConfig(submitYamlPath(name))
-            for key in ("createQuantumGraph", "runQuantumCommand", ".pipetask.pipetaskInit.runQuantumCommand",
-                        ".finalJob.command1"):
+            for key in (
+                "createQuantumGraph",
+                "runQuantumCommand",
+                ".pipetask.pipetaskInit.runQuantumCommand",
+                ".finalJob.command1",
+            ):
                 with self.subTest(name=name, key=key):
                     found, command = config.search(key, opt={"replaceVars": False, "expandEnvVars": False})
                     self.assertTrue(found)

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Tests of the ``ap-alerts`` command line (`lsst.ap.alerts.tools.cli`).
 
 Every subcommand runs on alerts the package itself made: `PackageAlertsTask`
@@ -45,8 +66,16 @@ def runTask(outDir, seed, nSources, withTemplate=True):
     config.doWriteAlerts = True
     config.alertWriteLocation = outDir
     task = PackageAlertsTask(config=config)
-    return task.run(visit.diaSourceCat, visit.diaObjectCat, visit.diaSrcHistory, visit.diaForcedSources,
-                    visit.diffIm, visit.calexp, visit.template if withTemplate else None, ssSrc=visit.ssSrc)
+    return task.run(
+        visit.diaSourceCat,
+        visit.diaObjectCat,
+        visit.diaSrcHistory,
+        visit.diaForcedSources,
+        visit.diffIm,
+        visit.calexp,
+        visit.template if withTemplate else None,
+        ssSrc=visit.ssSrc,
+    )
 
 
 def runCli(*argv):
@@ -113,8 +142,11 @@ class CliTestCase(lsst.utils.tests.TestCase):
             self.assertEqual(fields[9], "DST")
             self.assertEqual(int(fields[10]), len(self.alerts.payloads[i]))
         total = self.alerts.totalBytes
-        self.assertEqual(lines[-1], f"{len(self.alerts)} alerts, schema 11.1 (ID 1101), {total:,} bytes "
-                                    f"total, {total / len(self.alerts):,.0f} bytes mean")
+        self.assertEqual(
+            lines[-1],
+            f"{len(self.alerts)} alerts, schema 11.1 (ID 1101), {total:,} bytes "
+            f"total, {total / len(self.alerts):,.0f} bytes mean",
+        )
 
     def testInspectJson(self):
         status, out, err = runCli("inspect", self.alertFile, "--json")
@@ -151,8 +183,14 @@ class CliTestCase(lsst.utils.tests.TestCase):
         packageRoot = str(Path(lsst.ap.alerts.__file__).parents[3])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (packageRoot, env.get("PYTHONPATH")) if p)
-        done = subprocess.run([sys.executable, "-m", "lsst.ap.alerts", "inspect", str(self.alertFile)],
-                              capture_output=True, text=True, env=env, timeout=300, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "lsst.ap.alerts", "inspect", str(self.alertFile)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=False,
+        )
         self.assertEqual(done.returncode, 0, msg=done.stderr)
         self.assertIn(f"{len(self.alerts)} alerts, schema 11.1 (ID 1101)", done.stdout)
         self.assertIn(str(self.alerts.diaSourceIds[0]), done.stdout)
@@ -198,10 +236,14 @@ class CliTestCase(lsst.utils.tests.TestCase):
         older.write_bytes(makeWireHeader(1100) + payload)
         self.assertCleanFailure(*runCli("validate", older), str(older), "schema 11.0 (ID 1100)")
         # Checked against an explicit schema, the header's ID is reported.
-        self.assertCleanFailure(*runCli("validate", older, "--schema", "11.1"),
-                                "wire header schema ID 1100 is not the expected 1101")
-        self.assertCleanFailure(*runCli("validate", self.alertFile, "--schema", "11.0"),
-                                "embedded schema lsst.v11_1.alert is not the expected schema 11.0")
+        self.assertCleanFailure(
+            *runCli("validate", older, "--schema", "11.1"),
+            "wire header schema ID 1100 is not the expected 1101",
+        )
+        self.assertCleanFailure(
+            *runCli("validate", self.alertFile, "--schema", "11.0"),
+            "embedded schema lsst.v11_1.alert is not the expected schema 11.0",
+        )
         # An unknown --schema is one error line, before any file is read.
         status, out, err = runCli("validate", self.tmp.name, "--schema", "99.9")
         self.assertCleanFailure(status, out, err, "Unknown alert schema version 99.9")
@@ -222,7 +264,9 @@ class CliTestCase(lsst.utils.tests.TestCase):
         status, out, err = runCli("validate", corrupt)
         srcId = records[index]["diaSourceId"]
         self.assertCleanFailure(
-            status, out, err,
+            status,
+            out,
+            err,
             f"{corrupt}: alert #{index} (diaSourceId {srcId}): cutoutScience: unreadable FITS",
             "1 problem(s)",
         )
@@ -238,8 +282,11 @@ class CliTestCase(lsst.utils.tests.TestCase):
         png = self.work / "corrupt.png"
         status, _, err = runCli("render", corrupt, "--id", srcId, "-o", png)
         self.assertEqual(status, 0, msg=err)
-        self.checkPanels(png, records[index], {"cutoutDifference": True, "cutoutScience": False,
-                                               "cutoutTemplate": True, "psf": True})
+        self.checkPanels(
+            png,
+            records[index],
+            {"cutoutDifference": True, "cutoutScience": False, "cutoutTemplate": True, "psf": True},
+        )
 
     def testValidateSchemaViolation(self):
         """A file whose embedded schema is not the registry's is checked against the registry's."""
@@ -256,7 +303,9 @@ class CliTestCase(lsst.utils.tests.TestCase):
             fastavro.writer(stream, fastavro.parse_schema(definition), records)
         status, out, err = runCli("validate", forged)
         self.assertCleanFailure(
-            status, out, err,
+            status,
+            out,
+            err,
             f"{forged}: embedded schema lsst.v11_1.alert differs from the registry's schema 11.1",
             f"alert #1 (diaSourceId {records[1]['diaSourceId']}): lsst.v11_1.diaSource.ra: value 'north' "
             "does not match schema 11.1 (expected double)",
@@ -302,7 +351,7 @@ class CliTestCase(lsst.utils.tests.TestCase):
         for name in expectDrawn:
             left, top, right, bottom = layout.panels[name]
             # Inside the frame of the panel.
-            region = pixels[top + 3:bottom - 3, left + 3:right - 3, :3]
+            region = pixels[top + 3 : bottom - 3, left + 3 : right - 3, :3]
             colours, counts = np.unique(region.reshape(-1, 3), axis=0, return_counts=True)
             with self.subTest(panel=name):
                 if expectDrawn[name]:
@@ -322,8 +371,9 @@ class CliTestCase(lsst.utils.tests.TestCase):
         allDrawn = dict.fromkeys(("cutoutDifference", "cutoutScience", "cutoutTemplate", "psf"), True)
         asinh = self.checkPanels(png, alert, allDrawn)
         zscalePng = self.work / "zscale.png"
-        status, out, err = runCli("render", self.alertFile, "--id", alert["diaSourceId"], "-o", zscalePng,
-                                  "--stretch", "zscale")
+        status, out, err = runCli(
+            "render", self.alertFile, "--id", alert["diaSourceId"], "-o", zscalePng, "--stretch", "zscale"
+        )
         self.assertEqual(status, 0, msg=err)
         zscale = self.checkPanels(zscalePng, alert, allDrawn, stretch="zscale")
         self.assertFalse(np.array_equal(zscale, asinh))
@@ -333,33 +383,40 @@ class CliTestCase(lsst.utils.tests.TestCase):
         png = self.work / "notemplate.png"
         status, _, err = runCli("render", self.noTemplateFile, "--id", alert["diaSourceId"], "-o", png)
         self.assertEqual(status, 0, msg=err)
-        self.checkPanels(png, alert, {"cutoutDifference": True, "cutoutScience": True,
-                                      "cutoutTemplate": False, "psf": True})
+        self.checkPanels(
+            png,
+            alert,
+            {"cutoutDifference": True, "cutoutScience": True, "cutoutTemplate": False, "psf": True},
+        )
 
     def testRenderListSeveralAndSuffixes(self):
         status, out, err = runCli("render", self.alertFile, "--list")
         self.assertEqual(status, 0, msg=err)
         self.assertEqual([int(line.split()[0]) for line in out.splitlines()[1:]], self.alerts.diaSourceIds)
-        self.assertCleanFailure(*runCli("render", self.alertFile, "-o", self.work / "x.png"),
-                                "give --id", "--list")
+        self.assertCleanFailure(
+            *runCli("render", self.alertFile, "-o", self.work / "x.png"), "give --id", "--list"
+        )
         # No suffix: .png is added, and the message names the file written.
-        status, out, err = runCli("render", self.alertFile, "--id", self.alerts.diaSourceIds[0],
-                                  "-o", self.work / "sub" / "stamp")
+        status, out, err = runCli(
+            "render", self.alertFile, "--id", self.alerts.diaSourceIds[0], "-o", self.work / "sub" / "stamp"
+        )
         self.assertEqual(status, 0, msg=err)
         written = self.work / "sub" / "stamp.png"
         self.assertIn(f"wrote {written} (", out)
         self.assertEqual(written.read_bytes()[:4], b"\x89PNG")
         self.assertFalse((self.work / "sub" / "stamp").exists())
-        status, out, err = runCli("render", self.alertFile, "--id", self.alerts.diaSourceIds[0],
-                                  "-o", self.work / "stamp.jpg")
+        status, out, err = runCli(
+            "render", self.alertFile, "--id", self.alerts.diaSourceIds[0], "-o", self.work / "stamp.jpg"
+        )
         self.assertCleanFailure(status, out, err, ".png, .svg, .pdf")
         self.assertFalse((self.work / "stamp.jpg").exists())
         # Several ids: -o is a directory of {diaSourceId}.png.
         ids = self.alerts.diaSourceIds[2:5]
         status, out, err = runCli("render", self.alertFile, "--id", *ids, "-o", self.work / "many")
         self.assertEqual(status, 0, msg=err)
-        self.assertEqual(sorted(p.name for p in (self.work / "many").iterdir()),
-                         sorted(f"{i}.png" for i in ids))
+        self.assertEqual(
+            sorted(p.name for p in (self.work / "many").iterdir()), sorted(f"{i}.png" for i in ids)
+        )
         status, out, err = runCli("render", self.noTemplateFile, "--all", "-o", self.work / "all")
         self.assertEqual(status, 0, msg=err)
         self.assertEqual(len(list((self.work / "all").iterdir())), len(self.noTemplateAlerts))
@@ -370,8 +427,13 @@ class CliTestCase(lsst.utils.tests.TestCase):
     def testRenderUnknownId(self):
         png = self.work / "none.png"
         status, out, err = runCli("render", self.alertFile, "--id", 12345, "-o", png)
-        self.assertCleanFailure(status, out, err, "no alert with diaSourceId 12345",
-                                f"({len(self.alerts)} alerts; --list shows them)")
+        self.assertCleanFailure(
+            status,
+            out,
+            err,
+            "no alert with diaSourceId 12345",
+            f"({len(self.alerts)} alerts; --list shows them)",
+        )
         self.assertFalse(png.exists())
 
     # -- consume ---------------------------------------------------------
@@ -401,15 +463,17 @@ class CliTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(status, 0, msg=err)
         lines = out.splitlines()
         self.assertEqual([int(line.split()[0]) for line in lines[1:-1]], self.alerts.diaSourceIds[:3])
-        self.assertEqual([int(line.split()[-1]) for line in lines[1:-1]],
-                         [len(p) for p in self.alerts.payloads[:3]])
+        self.assertEqual(
+            [int(line.split()[-1]) for line in lines[1:-1]], [len(p) for p in self.alerts.payloads[:3]]
+        )
         self.assertTrue(lines[-1].startswith("3 alerts, schema 11.1 (ID 1101)"), lines[-1])
 
         # Without --max: reads to the end and stops after the idle timeout;
         # the undecodable message is reported and fails the run.
         status, out, err = runCli("consume", *common, "--timeout", 3)
-        self.assertCleanFailure(status, out, err, "offset 3: Unknown alert schema ID 9999",
-                                "1 undecodable message(s)")
+        self.assertCleanFailure(
+            status, out, err, "offset 3: Unknown alert schema ID 9999", "1 undecodable message(s)"
+        )
         self.assertEqual(len(out.splitlines()), 3 + 2)
 
         # The environment works as for the producer.
@@ -418,21 +482,39 @@ class CliTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(status, 0, msg=err)
         self.assertIn(str(self.alerts.diaSourceIds[0]), out)
 
-        self.assertCleanFailure(*runCli("consume", "--topic", "no-such-topic", "--server", broker.bootstrap,
-                                        "--plaintext", "--timeout", 5), "'no-such-topic' does not exist")
+        self.assertCleanFailure(
+            *runCli(
+                "consume",
+                "--topic",
+                "no-such-topic",
+                "--server",
+                broker.bootstrap,
+                "--plaintext",
+                "--timeout",
+                5,
+            ),
+            "'no-such-topic' does not exist",
+        )
 
     def testConsumeConfigurationErrors(self):
         with mock.patch.dict(os.environ):
-            for name in ("AP_KAFKA_SERVER", "AP_KAFKA_TOPIC", "AP_KAFKA_PRODUCER_USERNAME",
-                         "AP_KAFKA_PRODUCER_PASSWORD"):
+            for name in (
+                "AP_KAFKA_SERVER",
+                "AP_KAFKA_TOPIC",
+                "AP_KAFKA_PRODUCER_USERNAME",
+                "AP_KAFKA_PRODUCER_PASSWORD",
+            ):
                 os.environ.pop(name, None)
-            self.assertCleanFailure(*runCli("consume", "--topic", "t"),
-                                    "give --server or set AP_KAFKA_SERVER")
-            self.assertCleanFailure(*runCli("consume", "--server", "127.0.0.1:9"),
-                                    "give --topic or set AP_KAFKA_TOPIC")
+            self.assertCleanFailure(
+                *runCli("consume", "--topic", "t"), "give --server or set AP_KAFKA_SERVER"
+            )
+            self.assertCleanFailure(
+                *runCli("consume", "--server", "127.0.0.1:9"), "give --topic or set AP_KAFKA_TOPIC"
+            )
             # SASL by default: the producer's credential variables are needed.
-            self.assertCleanFailure(*runCli("consume", "--topic", "t", "--server", "127.0.0.1:9"),
-                                    "AP_KAFKA_PRODUCER_USERNAME")
+            self.assertCleanFailure(
+                *runCli("consume", "--topic", "t", "--server", "127.0.0.1:9"), "AP_KAFKA_PRODUCER_USERNAME"
+            )
 
     # -- demo, usage, progress --------------------------------------------
 
@@ -441,17 +523,46 @@ class CliTestCase(lsst.utils.tests.TestCase):
         fake = types.ModuleType("lsst.ap.alerts.tools.demo")
         fake.runDemo = lambda **kwargs: calls.append(kwargs)
         with mock.patch.dict(sys.modules, {"lsst.ap.alerts.tools.demo": fake}):
-            status, _, err = runCli("demo", "--workdir", self.work / "repo", "--sources", 20,
-                                    "--detectors", 1, "--jobs", 1, "--seed", 4, "--fresh")
+            status, _, err = runCli(
+                "demo",
+                "--workdir",
+                self.work / "repo",
+                "--sources",
+                20,
+                "--detectors",
+                1,
+                "--jobs",
+                1,
+                "--seed",
+                4,
+                "--fresh",
+            )
             self.assertEqual(status, 0, msg=err)
             status, _, err = runCli("demo")
             self.assertEqual(status, 0, msg=err)
-        self.assertEqual(calls, [
-            {"workdir": str(self.work / "repo"), "nSources": 20, "nDetectors": 1, "jobs": 1, "seed": 4,
-             "fresh": True, "bps": False},
-            {"workdir": "demo_repo", "nSources": 300, "nDetectors": 2, "jobs": 2, "seed": 0, "fresh": False,
-             "bps": False},
-        ])
+        self.assertEqual(
+            calls,
+            [
+                {
+                    "workdir": str(self.work / "repo"),
+                    "nSources": 20,
+                    "nDetectors": 1,
+                    "jobs": 1,
+                    "seed": 4,
+                    "fresh": True,
+                    "bps": False,
+                },
+                {
+                    "workdir": "demo_repo",
+                    "nSources": 300,
+                    "nDetectors": 2,
+                    "jobs": 2,
+                    "seed": 0,
+                    "fresh": False,
+                    "bps": False,
+                },
+            ],
+        )
 
     def testStartupImportsNoStack(self):
         """--help and the file commands start without the butler or pipe_base (nor matplotlib for --help)."""
@@ -468,11 +579,15 @@ class CliTestCase(lsst.utils.tests.TestCase):
             f"'-o', {str(png)!r}]) == 0\n"
             "print('commands', *[m for m in heavy if m in sys.modules])\n"
         )
-        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
-                              check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, check=False
+        )
         self.assertEqual(done.returncode, 0, msg=done.stderr)
-        lines = {line.split()[0]: line.split()[1:] for line in done.stdout.splitlines()
-                 if line.split() and line.split()[0] in ("help", "commands")}
+        lines = {
+            line.split()[0]: line.split()[1:]
+            for line in done.stdout.splitlines()
+            if line.split() and line.split()[0] in ("help", "commands")
+        }
         self.assertEqual(lines["help"], [])
         # The file commands need astropy and matplotlib, never the stack.
         self.assertEqual(lines["commands"], ["matplotlib", "astropy"])
@@ -485,8 +600,9 @@ class CliTestCase(lsst.utils.tests.TestCase):
             for name in ("AP_KAFKA_PRODUCER_USERNAME", "AP_KAFKA_PRODUCER_PASSWORD"):
                 os.environ.pop(name, None)
             status, out, err = runCli("consume")
-        self.assertCleanFailure(status, out, err, "AP_KAFKA_PRODUCER_USERNAME and AP_KAFKA_PRODUCER_PASSWORD",
-                                "--plaintext")
+        self.assertCleanFailure(
+            status, out, err, "AP_KAFKA_PRODUCER_USERNAME and AP_KAFKA_PRODUCER_PASSWORD", "--plaintext"
+        )
         self.assertNotIn("production", err)
 
     def testUsage(self):
@@ -505,8 +621,7 @@ class CliTestCase(lsst.utils.tests.TestCase):
         with Progress("validate", total=3, unit="file", stream=stream, interval=0.0) as progress:
             for _ in range(3):
                 progress.update(note="ok")
-        self.assertEqual(stream.getvalue().splitlines(),
-                         [f"validate: {i}/3 files (ok)" for i in (1, 2, 3)])
+        self.assertEqual(stream.getvalue().splitlines(), [f"validate: {i}/3 files (ok)" for i in (1, 2, 3)])
 
     def testProgressBar(self):
         """On a terminal, progress is a tqdm bar, removed at the end."""

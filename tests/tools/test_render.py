@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Tests of the alert figure (`lsst.ap.alerts.tools.render`).
 
 The alerts come from `PackageAlertsTask` on a small simulated visit (Gaussian
@@ -46,8 +67,15 @@ class RenderTestCase(lsst.utils.tests.TestCase):
         config.doWriteAlerts = True
         config.alertWriteLocation = cls.tmp.name
         result = PackageAlertsTask(config=config).run(
-            visit.diaSourceCat, visit.diaObjectCat, visit.diaSrcHistory, visit.diaForcedSources,
-            visit.diffIm, visit.calexp, visit.template, ssSrc=visit.ssSrc)
+            visit.diaSourceCat,
+            visit.diaObjectCat,
+            visit.diaSrcHistory,
+            visit.diaForcedSources,
+            visit.diffIm,
+            visit.calexp,
+            visit.template,
+            ssSrc=visit.ssSrc,
+        )
         with open(result.alertFile, "rb") as stream:
             cls.alerts = list(fastavro.reader(stream))
 
@@ -103,7 +131,7 @@ class RenderTestCase(lsst.utils.tests.TestCase):
         self.assertGreater(int(np.sum(zscale(science) >= 0.999)), 5 * max(saturated, 1))
         # The brightest pixels keep their order: the core has a gradient.
         y, x = np.unravel_index(np.nanargmax(science), science.shape)
-        ring = default(science[y - 2:y + 3, x - 2:x + 3])
+        ring = default(science[y - 2 : y + 3, x - 2 : x + 3])
         self.assertGreater(np.nanmax(ring) - np.nanmin(ring), 0.1)
 
     def testCommonStretchWritten(self):
@@ -194,7 +222,7 @@ class RenderTestCase(lsst.utils.tests.TestCase):
         for suffix, magic in ((".png", b"\x89PNG"), (".pdf", b"%PDF"), (".svg", b"<?xml")):
             path = self.work / f"f{suffix}"
             renderAlert(self.bright, str(path))
-            self.assertEqual(path.read_bytes()[:len(magic)], magic)
+            self.assertEqual(path.read_bytes()[: len(magic)], magic)
         with self.assertRaisesRegex(ValueError, "name the file"):
             renderAlert(self.bright, str(self.work / "f.jpg"))
         with self.assertRaisesRegex(ValueError, "Unknown stretch"):

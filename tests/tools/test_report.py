@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Tests of ``ap-alerts report`` (`lsst.ap.alerts.tools.report`) in a real browser.
 
 The report is made by the CLI from alert files the task wrote (plus a
@@ -38,8 +59,9 @@ def chromiumBinary():
     """The headless browser to use; raises if required and missing, else `None` when missing."""
     found = next((path for name in BROWSERS if (path := shutil.which(name))), None)
     if found is None and os.environ.get("AP_ALERTS_REQUIRE_CHROMIUM"):
-        raise RuntimeError("AP_ALERTS_REQUIRE_CHROMIUM is set but no chromium is on PATH "
-                           "(apt-get install -y chromium)")
+        raise RuntimeError(
+            "AP_ALERTS_REQUIRE_CHROMIUM is set but no chromium is on PATH (apt-get install -y chromium)"
+        )
     return found
 
 
@@ -49,8 +71,15 @@ def writeAlerts(outDir, seed, nSources, withTemplate=True):
     config.doWriteAlerts = True
     config.alertWriteLocation = outDir
     result = PackageAlertsTask(config=config).run(
-        visit.diaSourceCat, visit.diaObjectCat, visit.diaSrcHistory, visit.diaForcedSources, visit.diffIm,
-        visit.calexp, visit.template if withTemplate else None, ssSrc=visit.ssSrc)
+        visit.diaSourceCat,
+        visit.diaObjectCat,
+        visit.diaSrcHistory,
+        visit.diaForcedSources,
+        visit.diffIm,
+        visit.calexp,
+        visit.template if withTemplate else None,
+        ssSrc=visit.ssSrc,
+    )
     return Path(result.alertFile)
 
 
@@ -110,14 +139,24 @@ class ReportTestCase(lsst.utils.tests.TestCase):
     def browser(self):
         binary = chromiumBinary()
         if binary is None:
-            raise unittest.SkipTest(f"no headless browser ({', '.join(BROWSERS)}) on PATH; "
-                                    "set AP_ALERTS_REQUIRE_CHROMIUM to make this a failure")
+            raise unittest.SkipTest(
+                f"no headless browser ({', '.join(BROWSERS)}) on PATH; "
+                "set AP_ALERTS_REQUIRE_CHROMIUM to make this a failure"
+            )
         return binary
 
     def chromium(self, *args):
         profile = tempfile.mkdtemp(prefix="chromium-profile-", dir=self.tmp.name)
-        command = [self.browser(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                   f"--user-data-dir={profile}", "--virtual-time-budget=10000", *args]
+        command = [
+            self.browser(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=10000",
+            *args,
+        ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
         self.assertEqual(done.returncode, 0, msg=done.stderr[-2000:])
         return done
@@ -165,16 +204,18 @@ class ReportTestCase(lsst.utils.tests.TestCase):
         dom = self.dom(self.out / "index.html")
         self.assertPageOk(dom)
         self.assertEqual(len(dom.rows), len(self.alerts))
-        self.assertEqual(sorted(int(r["data-src"]) for r in dom.rows),
-                         sorted(a["diaSourceId"] for a in self.alerts))
+        self.assertEqual(
+            sorted(int(r["data-src"]) for r in dom.rows), sorted(a["diaSourceId"] for a in self.alerts)
+        )
         self.assertTrue(all(src.startswith("thumbs/") for src in dom.images))
         self.assertEqual(len(dom.images), len(self.alerts))
 
     def testFilterAndSortInBrowser(self):
         """The fragment's filters keep exactly the expected rows, sorted as asked."""
         threshold = 8.0
-        expected = sorted((a for a in self.alerts if abs(self.snr(a)) >= threshold), key=self.snr,
-                          reverse=True)
+        expected = sorted(
+            (a for a in self.alerts if abs(self.snr(a)) >= threshold), key=self.snr, reverse=True
+        )
         self.assertTrue(0 < len(expected) < len(self.alerts))
         dom = self.dom(self.out / "index.html", f"#snr={threshold}&sort=snr&desc=1")
         self.assertPageOk(dom)
@@ -188,9 +229,14 @@ class ReportTestCase(lsst.utils.tests.TestCase):
         target = next(a for a in self.alerts if a["diaSource"]["diaObjectId"])
         objectId = target["diaSource"]["diaObjectId"]
         dom = self.dom(self.out / "index.html", f"#q={objectId}")
-        self.assertEqual({int(r["data-src"]) for r in dom.rows if "hidden" not in r},
-                         {a["diaSourceId"] for a in self.alerts
-                          if str(objectId) in f"{a['diaSourceId']} {a['diaSource']['diaObjectId']}"})
+        self.assertEqual(
+            {int(r["data-src"]) for r in dom.rows if "hidden" not in r},
+            {
+                a["diaSourceId"]
+                for a in self.alerts
+                if str(objectId) in f"{a['diaSourceId']} {a['diaSource']['diaObjectId']}"
+            },
+        )
 
     def testAlertPageAndScreenshot(self):
         page = self.out / "alerts" / f"{self.alerts[0]['diaSourceId']}.html"
@@ -209,7 +255,8 @@ class ReportTestCase(lsst.utils.tests.TestCase):
         """A page with a broken image and a script error reports both (the check above can fail)."""
         page = (self.out / "alerts" / f"{self.alerts[0]['diaSourceId']}.html").read_text()
         broken = page.replace('src="', 'src="missing-', 1).replace(
-            "</body>", "<script>undefinedFunction();</script></body>")
+            "</body>", "<script>undefinedFunction();</script></body>"
+        )
         path = self.out / "alerts" / "broken.html"
         path.write_text(broken)
         try:

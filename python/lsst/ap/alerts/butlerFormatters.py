@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Butler storage classes and formatters for alerts and model exposures.
 
 Storage classes (defined in ``configs/apAlertsStorageClasses.yaml``):
@@ -82,7 +103,6 @@ ALERTS_STORAGE_CLASS = "ApAlertPackets"
 # otherwise.
 EXPOSURE_STORAGE_CLASS = "ExposureF" if HAVE_AFW else "ApAlertsExposureF"
 """Storage class of the difference, science and template exposure inputs."""
-
 
 
 def repoSeedConfig() -> Config:
@@ -233,6 +253,8 @@ def _exposureComponent(exposure: Any, component: str) -> Any:
     """One component of ``exposure`` (a butler component name)."""
     getter = _EXPOSURE_COMPONENTS.get(component)
     if getter is None:
-        raise ValueError(f"Exposure component {component!r} is not supported by ExposureFitsFormatter "
-                         f"(supported: {sorted(_EXPOSURE_COMPONENTS)})")
+        raise ValueError(
+            f"Exposure component {component!r} is not supported by ExposureFitsFormatter "
+            f"(supported: {sorted(_EXPOSURE_COMPONENTS)})"
+        )
     return getter(exposure)

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """A small pure-Python model of ``lsst.geom``.
 
 Used by the package when the LSST stack is not importable (see ``_afw``).
@@ -300,8 +321,7 @@ class _Pair:
 
     def __eq__(self, other):
         if isinstance(other, _Pair):
-            return (type(self)._kind == type(other)._kind
-                    and self._x == other._x and self._y == other._y)
+            return type(self)._kind == type(other)._kind and self._x == other._x and self._y == other._y
         return NotImplemented
 
     def __ne__(self, other):
@@ -328,7 +348,11 @@ class _Pair:
 # the kinds of ``a`` and ``b``. Other pairs (point + point, extent - point)
 # are undefined; a result is integer only if both operands are.
 _SUM_KINDS = {("point", "extent"): "point", ("extent", "point"): "point", ("extent", "extent"): "extent"}
-_DIFFERENCE_KINDS = {("point", "point"): "extent", ("point", "extent"): "point", ("extent", "extent"): "extent"}
+_DIFFERENCE_KINDS = {
+    ("point", "point"): "extent",
+    ("point", "extent"): "point",
+    ("extent", "extent"): "extent",
+}
 
 
 def _combine(a, b, kinds, op):
@@ -442,7 +466,11 @@ class Box2I:
         if len(args) == 1 and isinstance(args[0], Box2I):
             other = args[0]
             self._minX, self._minY, self._width, self._height = (
-                other._minX, other._minY, other._width, other._height)
+                other._minX,
+                other._minY,
+                other._width,
+                other._height,
+            )
             return
         if len(args) >= 1 and isinstance(args[0], Box2D):
             self._fromBox2D(args[0], args[1] if len(args) > 1 else kwargs.get("edgeHandling", self.EXPAND))
@@ -576,8 +604,12 @@ class Box2I:
         return self.getCenter().y
 
     def getCorners(self):
-        return [self.getMin(), Point2I(self.getMaxX(), self._minY), self.getMax(),
-                Point2I(self._minX, self.getMaxY())]
+        return [
+            self.getMin(),
+            Point2I(self.getMaxX(), self._minY),
+            self.getMax(),
+            Point2I(self._minX, self.getMaxY()),
+        ]
 
     def getSlices(self):
         """Return ``(ySlice, xSlice)`` for indexing an array whose origin is
@@ -610,8 +642,12 @@ class Box2I:
         if isinstance(other, Box2I):
             if other.isEmpty():
                 return True
-            return (other._minX >= self._minX and other.getMaxX() <= self.getMaxX()
-                    and other._minY >= self._minY and other.getMaxY() <= self.getMaxY())
+            return (
+                other._minX >= self._minX
+                and other.getMaxX() <= self.getMaxX()
+                and other._minY >= self._minY
+                and other.getMaxY() <= self.getMaxY()
+            )
         if isinstance(other, _PointBase) and not other._isInt:
             raise TypeError("Box2I.contains needs a Point2I; convert or use Box2D")
         px, py = other[0], other[1]
@@ -620,8 +656,12 @@ class Box2I:
     def isDisjointFrom(self, other: Box2I) -> bool:
         if self.isEmpty() or other.isEmpty():
             return True
-        return (self._minX > other.getMaxX() or self.getMaxX() < other._minX
-                or self._minY > other.getMaxY() or self.getMaxY() < other._minY)
+        return (
+            self._minX > other.getMaxX()
+            or self.getMaxX() < other._minX
+            or self._minY > other.getMaxY()
+            or self.getMaxY() < other._minY
+        )
 
     def overlaps(self, other: Box2I) -> bool:
         return not self.isDisjointFrom(other)
@@ -630,7 +670,11 @@ class Box2I:
     def clip(self, other: Box2I) -> None:
         clipped = self.clippedTo(other)
         self._minX, self._minY, self._width, self._height = (
-            clipped._minX, clipped._minY, clipped._width, clipped._height)
+            clipped._minX,
+            clipped._minY,
+            clipped._width,
+            clipped._height,
+        )
 
     def shift(self, offset) -> None:
         if self.isEmpty():
@@ -641,12 +685,20 @@ class Box2I:
     def grow(self, buffer) -> None:
         grown = self.dilatedBy(buffer)
         self._minX, self._minY, self._width, self._height = (
-            grown._minX, grown._minY, grown._width, grown._height)
+            grown._minX,
+            grown._minY,
+            grown._width,
+            grown._height,
+        )
 
     def include(self, other) -> None:
         expanded = self.expandedTo(other)
         self._minX, self._minY, self._width, self._height = (
-            expanded._minX, expanded._minY, expanded._width, expanded._height)
+            expanded._minX,
+            expanded._minY,
+            expanded._width,
+            expanded._height,
+        )
 
     # new-box operations
     def clippedTo(self, other: Box2I) -> Box2I:
@@ -668,8 +720,11 @@ class Box2I:
             return Box2I()
         if isinstance(buffer, numbers.Integral):
             buffer = Extent2I(buffer, buffer)
-        return Box2I(Point2I(self._minX - buffer[0], self._minY - buffer[1]),
-                     Point2I(self.getMaxX() + buffer[0], self.getMaxY() + buffer[1]), False)
+        return Box2I(
+            Point2I(self._minX - buffer[0], self._minY - buffer[1]),
+            Point2I(self.getMaxX() + buffer[0], self.getMaxY() + buffer[1]),
+            False,
+        )
 
     def erodedBy(self, buffer) -> Box2I:
         if isinstance(buffer, numbers.Integral):
@@ -682,13 +737,17 @@ class Box2I:
                 return Box2I(self)
             if self.isEmpty():
                 return Box2I(other)
-            return Box2I(Point2I(min(self._minX, other._minX), min(self._minY, other._minY)),
-                         Point2I(max(self.getMaxX(), other.getMaxX()), max(self.getMaxY(), other.getMaxY())))
+            return Box2I(
+                Point2I(min(self._minX, other._minX), min(self._minY, other._minY)),
+                Point2I(max(self.getMaxX(), other.getMaxX()), max(self.getMaxY(), other.getMaxY())),
+            )
         point = Point2I(other)
         if self.isEmpty():
             return Box2I(point, Extent2I(1, 1))
-        return Box2I(Point2I(min(self._minX, point.x), min(self._minY, point.y)),
-                     Point2I(max(self.getMaxX(), point.x), max(self.getMaxY(), point.y)))
+        return Box2I(
+            Point2I(min(self._minX, point.x), min(self._minY, point.y)),
+            Point2I(max(self.getMaxX(), point.x), max(self.getMaxY(), point.y)),
+        )
 
     def __eq__(self, other):
         if not isinstance(other, Box2I):
@@ -696,7 +755,11 @@ class Box2I:
         if self.isEmpty() and other.isEmpty():
             return True
         return (self._minX, self._minY, self._width, self._height) == (
-            other._minX, other._minY, other._width, other._height)
+            other._minX,
+            other._minY,
+            other._width,
+            other._height,
+        )
 
     def __ne__(self, other):
         result = self.__eq__(other)
@@ -814,8 +877,12 @@ class Box2D:
         return self.getCenter().y
 
     def getCorners(self):
-        return [self.getMin(), Point2D(self._max[0], self._min[1]), self.getMax(),
-                Point2D(self._min[0], self._max[1])]
+        return [
+            self.getMin(),
+            Point2D(self._max[0], self._min[1]),
+            self.getMax(),
+            Point2D(self._min[0], self._max[1]),
+        ]
 
     minX = property(getMinX)
     minY = property(getMinY)
@@ -838,8 +905,12 @@ class Box2D:
         if isinstance(other, Box2D):
             if other.isEmpty():
                 return True
-            return (other._min[0] >= self._min[0] and other._max[0] <= self._max[0]
-                    and other._min[1] >= self._min[1] and other._max[1] <= self._max[1])
+            return (
+                other._min[0] >= self._min[0]
+                and other._max[0] <= self._max[0]
+                and other._min[1] >= self._min[1]
+                and other._max[1] <= self._max[1]
+            )
         px, py = float(other[0]), float(other[1])
         if math.isnan(px) or math.isnan(py):
             from .image.exceptions import InvalidParameterError
@@ -850,8 +921,12 @@ class Box2D:
     def overlaps(self, other: Box2D) -> bool:
         if self.isEmpty() or other.isEmpty():
             return False
-        return not (other._max[0] <= self._min[0] or other._max[1] <= self._min[1]
-                    or other._min[0] >= self._max[0] or other._min[1] >= self._max[1])
+        return not (
+            other._max[0] <= self._min[0]
+            or other._max[1] <= self._min[1]
+            or other._min[0] >= self._max[0]
+            or other._min[1] >= self._max[1]
+        )
 
     def isDisjointFrom(self, other: Box2D) -> bool:
         return not self.overlaps(other)
@@ -872,8 +947,11 @@ class Box2D:
             return Box2D()
         if isinstance(buffer, numbers.Real):
             buffer = (buffer, buffer)
-        return Box2D(Point2D(self._min[0] - buffer[0], self._min[1] - buffer[1]),
-                     Point2D(self._max[0] + buffer[0], self._max[1] + buffer[1]), False)
+        return Box2D(
+            Point2D(self._min[0] - buffer[0], self._min[1] - buffer[1]),
+            Point2D(self._max[0] + buffer[0], self._max[1] + buffer[1]),
+            False,
+        )
 
     def grow(self, buffer) -> None:
         grown = self.dilatedBy(buffer)
@@ -882,8 +960,11 @@ class Box2D:
     def shiftedBy(self, offset) -> Box2D:
         if self.isEmpty():
             return Box2D()
-        return Box2D(Point2D(self._min[0] + offset[0], self._min[1] + offset[1]),
-                     Point2D(self._max[0] + offset[0], self._max[1] + offset[1]), False)
+        return Box2D(
+            Point2D(self._min[0] + offset[0], self._min[1] + offset[1]),
+            Point2D(self._max[0] + offset[0], self._max[1] + offset[1]),
+            False,
+        )
 
     def shift(self, offset) -> None:
         shifted = self.shiftedBy(offset)
@@ -1016,8 +1097,9 @@ class SpherePoint:
         east towards north (lsst.geom convention), in ``[0, 2 pi)``."""
         dLon = other._lon - self._lon
         y = math.sin(dLon) * math.cos(other._lat)
-        x = (math.cos(self._lat) * math.sin(other._lat)
-             - math.sin(self._lat) * math.cos(other._lat) * math.cos(dLon))
+        x = math.cos(self._lat) * math.sin(other._lat) - math.sin(self._lat) * math.cos(
+            other._lat
+        ) * math.cos(dLon)
         # atan2(y, x) is the bearing from north towards east
         return (Angle(HALFPI) - Angle(math.atan2(y, x))).wrap()
 
@@ -1026,11 +1108,14 @@ class SpherePoint:
         (measured from east towards north)."""
         northBearing = HALFPI - bearing.asRadians()
         dist = amount.asRadians()
-        sinLat = (math.sin(self._lat) * math.cos(dist)
-                  + math.cos(self._lat) * math.sin(dist) * math.cos(northBearing))
+        sinLat = math.sin(self._lat) * math.cos(dist) + math.cos(self._lat) * math.sin(dist) * math.cos(
+            northBearing
+        )
         lat = math.asin(max(-1.0, min(1.0, sinLat)))
-        lon = self._lon + math.atan2(math.sin(northBearing) * math.sin(dist) * math.cos(self._lat),
-                                     math.cos(dist) - math.sin(self._lat) * sinLat)
+        lon = self._lon + math.atan2(
+            math.sin(northBearing) * math.sin(dist) * math.cos(self._lat),
+            math.cos(dist) - math.sin(self._lat) * sinLat,
+        )
         return SpherePoint(Angle(lon), Angle(lat))
 
     def __eq__(self, other):
@@ -1049,4 +1134,6 @@ class SpherePoint:
         return (SpherePoint, (self._lon, self._lat, radians))
 
     def __repr__(self):
-        return f"SpherePoint({self._lon / degrees._radians!r}*degrees, {self._lat / degrees._radians!r}*degrees)"
+        return (
+            f"SpherePoint({self._lon / degrees._radians!r}*degrees, {self._lat / degrees._radians!r}*degrees)"
+        )

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """`PackageAlertsTask`: DIA catalogs + images of one visit/detector → Avro alerts.
 
 Public API and config are those of ``lsst.ap.association.PackageAlertsTask``
@@ -75,15 +96,37 @@ class _StageTimer:
         self.add(target, seconds)
 
 
-def _currentStyle(diaSourceId, observationReason, targetName, diaSource, diaObject, objDiaSrcHistory,
-                  objDiaForcedSources, diffImCutout, calexpCutout, templateCutout, ssSource=None,
-                  mpcOrbit=None):
+def _currentStyle(
+    diaSourceId,
+    observationReason,
+    targetName,
+    diaSource,
+    diaObject,
+    objDiaSrcHistory,
+    objDiaForcedSources,
+    diffImCutout,
+    calexpCutout,
+    templateCutout,
+    ssSource=None,
+    mpcOrbit=None,
+):
     """makeAlertDict's current upstream signature (binding only)."""
 
 
-def _olderStyle(alertId, diaSource, diaObject, objDiaSrcHistory, objDiaForcedSources, diffImCutout,
-                calexpCutout, templateCutout, ssSource=None, mpcOrbit=None, observationReason=None,
-                targetName=None):
+def _olderStyle(
+    alertId,
+    diaSource,
+    diaObject,
+    objDiaSrcHistory,
+    objDiaForcedSources,
+    diffImCutout,
+    calexpCutout,
+    templateCutout,
+    ssSource=None,
+    mpcOrbit=None,
+    observationReason=None,
+    targetName=None,
+):
     """makeAlertDict's older upstream signature (binding only)."""
 
 
@@ -120,8 +163,11 @@ def _makeAlertDictArguments(args, kwargs) -> tuple[dict, bool]:
 def _splitMpcOrbit(ssSource):
     """mpc_orbits fields of an ssSource row (``MPCORB_``-prefixed keys), or `None`."""
     items = ssSource.items() if ssSource is not None else ()
-    orbit = {key[len(MPCORB_PREFIX):]: value for key, value in items
-             if isinstance(key, str) and key.startswith(MPCORB_PREFIX)}
+    orbit = {
+        key[len(MPCORB_PREFIX) :]: value
+        for key, value in items
+        if isinstance(key, str) and key.startswith(MPCORB_PREFIX)
+    }
     return orbit or None
 
 
@@ -246,17 +292,35 @@ class PackageAlertsTask(pipeBase.Task):
         """
         timer = _StageTimer()
         with timer("tables"):
-            missingColumns = validateRunInputs(self.schema, diaSourceCat, diaObjectCat, diaSrcHistory,
-                                               diaForcedSources, diffIm, calexp, template, ssSrc)
+            missingColumns = validateRunInputs(
+                self.schema,
+                diaSourceCat,
+                diaObjectCat,
+                diaSrcHistory,
+                diaForcedSources,
+                diffIm,
+                calexp,
+                template,
+                ssSrc,
+            )
             self._reportMissingColumns(missingColumns)
-            tables = prepareVisitTables(self.schema, diaSourceCat, diaObjectCat, diaSrcHistory,
-                                        diaForcedSources, ssSrc, doRunForcedMeasurement,
-                                        forcedSourceHistoryThreshold, self.log,
-                                        nanAsNull=self.config.useNullForNaN)
+            tables = prepareVisitTables(
+                self.schema,
+                diaSourceCat,
+                diaObjectCat,
+                diaSrcHistory,
+                diaForcedSources,
+                ssSrc,
+                doRunForcedMeasurement,
+                forcedSourceHistoryThreshold,
+                self.log,
+                nanAsNull=self.config.useNullForNaN,
+            )
         visitInfo = diffIm.visitInfo
         visit, detector = visitInfo.id, diffIm.detector.getId()
-        self.log.info("Packaging alerts for %d DiaSources (%d skipped).", len(tables.diaSourceIds),
-                      len(tables.skipped))
+        self.log.info(
+            "Packaging alerts for %d DiaSources (%d skipped).", len(tables.diaSourceIds), len(tables.skipped)
+        )
         with timer("cutouts"):
             cutouts = self._planCutouts(tables, visitInfo, diffIm, calexp, template)
         alertFile, encoded = self._assembleAndWrite(tables, cutouts, visitInfo, visit, detector, timer)
@@ -265,15 +329,23 @@ class PackageAlertsTask(pipeBase.Task):
             produceReport = self._produceVisit(alerts, visit, detector, visitInfo)
         skipped = tables.skipped + encoded.failed
         self._recordCounts(tables, alerts, skipped)
-        return pipeBase.Struct(alerts=alerts, alertFile=alertFile, skipped=skipped,
-                               produceReport=produceReport, timings=timer.seconds)
+        return pipeBase.Struct(
+            alerts=alerts,
+            alertFile=alertFile,
+            skipped=skipped,
+            produceReport=produceReport,
+            timings=timer.seconds,
+        )
 
     def _reportMissingColumns(self, missingColumns):
         """One warning per visit for optional columns the inputs lack; metadata for monitoring."""
         names = [f"{table}.{column}" for table, columns in missingColumns.items() for column in columns]
         if names:
-            self.log.warning("The inputs lack %d optional column(s); these fields are null in every alert: %s",
-                             len(names), ", ".join(names))
+            self.log.warning(
+                "The inputs lack %d optional column(s); these fields are null in every alert: %s",
+                len(names),
+                ", ".join(names),
+            )
         self.metadata["alert_columns_missing"] = len(names)
         self.metadata["alert_columns_missing_names"] = ",".join(names)
 
@@ -281,9 +353,14 @@ class PackageAlertsTask(pipeBase.Task):
         """Planned cutouts of each cutout field's image (`None` where there is no image)."""
         # Shared across the images of a visit.
         headers, localWcs = PrimaryHeaders(self._rotPa(visitInfo)), LocalWcsCache()
-        return {name: self._cutoutsForImage(exposure, tables, headers, localWcs)
-                for name, exposure in (("cutoutDifference", diffIm), ("cutoutScience", calexp),
-                                       ("cutoutTemplate", template))}
+        return {
+            name: self._cutoutsForImage(exposure, tables, headers, localWcs)
+            for name, exposure in (
+                ("cutoutDifference", diffIm),
+                ("cutoutScience", calexp),
+                ("cutoutTemplate", template),
+            )
+        }
 
     def _assembleAndWrite(self, tables, cutouts, visitInfo, visit, detector, timer):
         """Assemble the alerts, streaming each to the Avro file (if written) as soon as it is complete.
@@ -310,8 +387,12 @@ class PackageAlertsTask(pipeBase.Task):
         try:
             with timer("encoding"):
                 encoded = self.encoder.encodeVisit(
-                    tables, cutouts, _nullIfEmpty(getattr(visitInfo, "observationReason", None)),
-                    _nullIfEmpty(getattr(visitInfo, "object", None)), self.log, onAlert=onAlert,
+                    tables,
+                    cutouts,
+                    _nullIfEmpty(getattr(visitInfo, "observationReason", None)),
+                    _nullIfEmpty(getattr(visitInfo, "object", None)),
+                    self.log,
+                    onAlert=onAlert,
                 )
             if fileWriter is not None:
                 with timer("write"):
@@ -369,8 +450,15 @@ class PackageAlertsTask(pipeBase.Task):
             Boxes, PSF HDUs and PRIMARY headers; the pixels are written
             later, straight into the alerts.
         """
-        return planImageCutouts(exposure, tables, self._cutoutSizes(tables.bboxSize), headers, localWcs,
-                                self.config.useAveragePsf, self.log)
+        return planImageCutouts(
+            exposure,
+            tables,
+            self._cutoutSizes(tables.bboxSize),
+            headers,
+            localWcs,
+            self.config.useAveragePsf,
+            self.log,
+        )
 
     def _computePsf(self, exposure, pixelCenter, srcId=None):
         """PSF kernel image at a point, or `None` (with a warning) if it cannot be evaluated."""
@@ -392,8 +480,9 @@ class PackageAlertsTask(pipeBase.Task):
         """Cutout side(s) for footprint box side(s): the one clamping rule, scalar or array."""
         return np.clip(bboxSize, self.config.minCutoutSize, self.config.maxCutoutSize)
 
-    def createCcdDataCutout(self, image, skyCenter, pixelCenter, extent, photoCalib, srcId,
-                            averagePsf=None, rotPa=None):
+    def createCcdDataCutout(
+        self, image, skyCenter, pixelCenter, extent, photoCalib, srcId, averagePsf=None, rotPa=None
+    ):
         """Cut out one calibrated image around a source, as upstream does.
 
         ``streamCcdDataToBytes`` of the result is byte for byte the cutout
@@ -558,20 +647,28 @@ class PackageAlertsTask(pipeBase.Task):
         if not isinstance(alerts, AlertPayloads):
             # Every dict is encoded before the first is sent: a bad one raises with nothing sent.
             encoded = [self.encoder.encodeDict(alert) for alert in alerts]
-            alerts = AlertPayloads(self.schema, [_alertSourceId(alert) for alert in alerts], encoded,
-                                   [_alertObjectId(alert) for alert in alerts])
+            alerts = AlertPayloads(
+                self.schema,
+                [_alertSourceId(alert) for alert in alerts],
+                encoded,
+                [_alertObjectId(alert) for alert in alerts],
+            )
         keyed = self.config.doKeyByDiaObjectId
 
         def messages():
-            for i, (srcId, objId) in enumerate(zip(alerts.diaSourceIds, alerts.diaObjectIds)):
+            for i, (srcId, objId) in enumerate(zip(alerts.diaSourceIds, alerts.diaObjectIds, strict=True)):
                 key = diaObjectKey(objId) if keyed and objId else None
                 yield srcId, key, alerts.framed(i)
 
         report = self.producer.produce(messages(), visit, detector)
         for key, value in produceMetadata(report, midpoint_unix, exposure_time).items():
             self.metadata[key] = value
-        self.log.info("Total time since shutter close to produce alerts for visit %s detector %s: %s seconds",
-                      visit, detector, self.metadata["alert_timing_since_shutter_close"])
+        self.log.info(
+            "Total time since shutter close to produce alerts for visit %s detector %s: %s seconds",
+            visit,
+            detector,
+            self.metadata["alert_timing_since_shutter_close"],
+        )
         return report
 
     # -- upstream's hooks -----------------------------------------------

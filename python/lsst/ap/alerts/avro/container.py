@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Avro object container files: written as ``fastavro.writer`` would, reproducibly, and read back.
 
 Reproducible files
@@ -369,8 +390,9 @@ class ContainerFileReader:
                 block = next(blocks, None)
             except Exception as e:
                 where = f"after record #{index - 1}" if index else "in the first block"
-                raise ContainerFileError(f"truncated or corrupt Avro data {where} ({_describe(e)})",
-                                         index) from None
+                raise ContainerFileError(
+                    f"truncated or corrupt Avro data {where} ({_describe(e)})", index
+                ) from None
             if block is None:
                 return
             # A block's (decompressed) bytes come as a BytesIO.
@@ -383,7 +405,7 @@ class ContainerFileReader:
                 except Exception as e:
                     message = f"record #{index}: cannot decode ({_describe(e)})"
                     raise ContainerFileError(message, index) from None
-                yield ContainerRecord(index, record, data[start:stream.tell()])
+                yield ContainerRecord(index, record, data[start : stream.tell()])
                 index += 1
             if stream.tell() != len(data):
                 raise ContainerFileError(f"Avro block ending at record #{index - 1} has extra bytes", index)

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Columnar Avro binary encoding, byte-identical to fastavro.
 
 `encodeTable` encodes every row of a `~lsst.ap.alerts.catalogs.typedTable.TypedTable`
@@ -27,6 +48,7 @@ __all__ = [
 ]
 
 import dataclasses
+import itertools
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -298,14 +320,20 @@ def _gatherChunks(chunks: Sequence[_Chunk], size: int) -> _Flat:
     if not width:
         return _Flat(np.empty(0, dtype=np.uint8), lengths)
     names = [f"c{k}" for k in range(len(chunks))]
-    fields = np.dtype({"names": names, "formats": [f"V{c.width}" for c in chunks],
-                       "offsets": offsets[:-1], "itemsize": width})
+    fields = np.dtype(
+        {
+            "names": names,
+            "formats": [f"V{c.width}" for c in chunks],
+            "offsets": offsets[:-1],
+            "itemsize": width,
+        }
+    )
     matrix = np.empty((size, width), dtype=np.uint8)
     byRow = matrix.view(fields)[:, 0]
     partial = [k for k, c in enumerate(chunks) if not c.isFull]
     mask = np.ones((size, width), dtype=bool) if partial else None
     maskByRow = mask.view(fields)[:, 0] if partial else None
-    for name, chunk in zip(names, chunks):
+    for name, chunk in zip(names, chunks, strict=True):
         # Chunk planes are transposes of row-major arrays: .T is contiguous.
         byRow[name] = np.ascontiguousarray(chunk.planes.T).view(f"V{chunk.width}")[:, 0]
     for k in partial:
@@ -396,7 +424,7 @@ class EncodedRows:
 
     def __iter__(self):
         bounds = self._bounds
-        return (bytes(self.buffer[a:b]) for a, b in zip(bounds[:-1], bounds[1:]))
+        return (bytes(self.buffer[a:b]) for a, b in itertools.pairwise(bounds))
 
     def join(self, rows: Iterable[int]) -> bytes:
         """Return the encodings of ``rows``, concatenated in the given order.

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Files of alerts, written atomically: Avro container files of a visit and failed-delivery files.
 
 Every file goes through `AtomicFile`: it is written under a temporary name
@@ -120,7 +141,7 @@ def writeFileAtomically(path: str, data, *, durable: bool = True) -> None:
     with AtomicFile(path, durable=durable) as file:
         view = memoryview(data)
         while view:
-            view = view[os.write(file.fd, view):]
+            view = view[os.write(file.fd, view) :]
 
 
 def temporaryOwner(name: str) -> tuple[str, str, int] | None:
@@ -348,7 +369,7 @@ class _GatheringWriter:
         start, total = self._written, self._pendingBytes
         self._pendingBytes = 0
         while pending:
-            batch = pending[:self._MAX_PIECES]
+            batch = pending[: self._MAX_PIECES]
             written = os.writev(self._fd, batch)
             self._written += written
             # A short write leaves the rest of the batch (and maybe part of a piece) for the next call.

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Read alerts back from a Kafka topic (``ap-alerts consume``).
 
 The connection comes from the same environment as the producer
@@ -74,9 +95,13 @@ class ConsumedMessage:
     error: str | None = None
 
 
-def consumerConfig(server: str | None = None, topic: str | None = None, plaintext: bool = False,
-                   group: str | None = None,
-                   environ: Mapping[str, str] | None = None) -> tuple[str, dict[str, Any]]:
+def consumerConfig(
+    server: str | None = None,
+    topic: str | None = None,
+    plaintext: bool = False,
+    group: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[str, dict[str, Any]]:
     """Build the topic and consumer configuration.
 
     Parameters
@@ -113,24 +138,32 @@ def consumerConfig(server: str | None = None, topic: str | None = None, plaintex
         for what, name in (("server", KAFKA_SERVER_ENV), ("topic", KAFKA_TOPIC_ENV)):
             if name in e.missing:
                 raise ConsumeError(f"no Kafka {what}: give --{what} or set {name}") from None
-        raise ConsumeError(f"{e} (consuming uses the producer's credentials; --plaintext for brokers "
-                           "without SASL)") from None
+        raise ConsumeError(
+            f"{e} (consuming uses the producer's credentials; --plaintext for brokers without SASL)"
+        ) from None
     config = connection.config
-    config.update({
-        "group.id": group or f"ap-alerts-cli-{uuid.uuid4().hex[:12]}",
-        "enable.auto.commit": False,
-        "auto.offset.reset": "earliest",
-        "receive.message.max.bytes": _RECEIVE_MAX_BYTES,
-        "fetch.max.bytes": _FETCH_MAX_BYTES,
-        "max.partition.fetch.bytes": _PARTITION_FETCH_MAX_BYTES,
-        # Connection trouble is reported by list_topics/poll; keep librdkafka quiet.
-        "log_level": 0,
-    })
+    config.update(
+        {
+            "group.id": group or f"ap-alerts-cli-{uuid.uuid4().hex[:12]}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "receive.message.max.bytes": _RECEIVE_MAX_BYTES,
+            "fetch.max.bytes": _FETCH_MAX_BYTES,
+            "max.partition.fetch.bytes": _PARTITION_FETCH_MAX_BYTES,
+            # Connection trouble is reported by list_topics/poll; keep librdkafka quiet.
+            "log_level": 0,
+        }
+    )
     return connection.topic, config
 
 
-def iterTopic(topic: str, config: Mapping[str, Any], maxMessages: int | None = None,
-              timeout: float = 10.0, registry: SchemaRegistry | None = None) -> Iterator[ConsumedMessage]:
+def iterTopic(
+    topic: str,
+    config: Mapping[str, Any],
+    maxMessages: int | None = None,
+    timeout: float = 10.0,
+    registry: SchemaRegistry | None = None,
+) -> Iterator[ConsumedMessage]:
     """Read a topic from the beginning of every partition and decode each message.
 
     Parameters
@@ -174,8 +207,12 @@ def iterTopic(topic: str, config: Mapping[str, Any], maxMessages: int | None = N
         topicMetadata = metadata.topics.get(topic)
         if topicMetadata is None:
             raise ConsumeError(f"Kafka topic {topic!r} does not exist on {config['bootstrap.servers']}")
-        consumer.assign([confluent_kafka.TopicPartition(topic, p, confluent_kafka.OFFSET_BEGINNING)
-                         for p in sorted(topicMetadata.partitions)])
+        consumer.assign(
+            [
+                confluent_kafka.TopicPartition(topic, p, confluent_kafka.OFFSET_BEGINNING)
+                for p in sorted(topicMetadata.partitions)
+            ]
+        )
         schemas: dict[int, AlertSchema] = {}
         count = 0
         lastMessage = time.monotonic()
@@ -197,8 +234,9 @@ def iterTopic(topic: str, config: Mapping[str, Any], maxMessages: int | None = N
         consumer.close()
 
 
-def _decode(partition: int, offset: int, value: bytes, registry: SchemaRegistry,
-            schemas: dict[int, AlertSchema]) -> ConsumedMessage:
+def _decode(
+    partition: int, offset: int, value: bytes, registry: SchemaRegistry, schemas: dict[int, AlertSchema]
+) -> ConsumedMessage:
     """Decode one message; ``schemas`` caches the schemas by ID (parsing one is slow)."""
     size = max(len(value) - WIRE_HEADER_SIZE, 0)
     try:
@@ -216,10 +254,21 @@ def _decode(partition: int, offset: int, value: bytes, registry: SchemaRegistry,
     try:
         alert = fastavro.schemaless_reader(stream, schema.parsed, None)
     except Exception as e:
-        return ConsumedMessage(partition, offset, None, size, schemaId,
-                               f"cannot decode with schema {schema.versionString}: {type(e).__name__}: {e}")
+        return ConsumedMessage(
+            partition,
+            offset,
+            None,
+            size,
+            schemaId,
+            f"cannot decode with schema {schema.versionString}: {type(e).__name__}: {e}",
+        )
     if stream.tell() != len(value):
-        return ConsumedMessage(partition, offset, None, size, schemaId,
-                               f"{len(value) - stream.tell()} bytes left after decoding with schema "
-                               f"{schema.versionString}")
+        return ConsumedMessage(
+            partition,
+            offset,
+            None,
+            size,
+            schemaId,
+            f"{len(value) - stream.tell()} bytes left after decoding with schema {schema.versionString}",
+        )
     return ConsumedMessage(partition, offset, alert, size, schemaId)

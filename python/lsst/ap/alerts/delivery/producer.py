@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Send Confluent-framed Avro alerts to Kafka without losing any.
 
 `AlertProducer` is the Kafka side of `~lsst.ap.alerts.PackageAlertsTask`.
@@ -387,8 +408,14 @@ class AlertProducer:
     An instance is not thread-safe: call `produce` from one thread at a time.
     """
 
-    def __init__(self, config, log=None, *, producerOverrides: Mapping[str, Any] | None = None,
-                 checkServer: bool = True):
+    def __init__(
+        self,
+        config,
+        log=None,
+        *,
+        producerOverrides: Mapping[str, Any] | None = None,
+        checkServer: bool = True,
+    ):
         kafka = _requireKafka()
         self.config = config
         self.log = log if log is not None else logging.getLogger(__name__)

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """A minimal detector description, modelled on afw's cameraGeom Detector.
 
 Only identity and pixel bounds are modelled: no amplifiers, no camera
@@ -41,8 +62,15 @@ class Detector:
         Detector purpose.
     """
 
-    def __init__(self, name: str, id: int, bbox=None, serial: str = "", physicalType: str = "",
-                 type: DetectorType = DetectorType.SCIENCE):
+    def __init__(
+        self,
+        name: str,
+        id: int,
+        bbox=None,
+        serial: str = "",
+        physicalType: str = "",
+        type: DetectorType = DetectorType.SCIENCE,
+    ):
         self._name = str(name)
         self._id = int(id)
         self._bbox = geom.Box2I() if bbox is None else geom.Box2I(bbox)
@@ -72,7 +100,13 @@ class Detector:
         if not isinstance(other, Detector):
             return NotImplemented
         return (self._name, self._id, self._bbox, self._serial, self._physicalType, self._type) == (
-            other._name, other._id, other._bbox, other._serial, other._physicalType, other._type)
+            other._name,
+            other._id,
+            other._bbox,
+            other._serial,
+            other._physicalType,
+            other._type,
+        )
 
     def __ne__(self, other):
         result = self.__eq__(other)

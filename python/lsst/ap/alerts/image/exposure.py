@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Exposures of the image model: `ExposureF` and its `ExposureInfo`.
 
 Mirrors afw's behaviour where alert packaging depends on it, in particular
@@ -29,8 +50,17 @@ class ExposureInfo:
     as in afw; ``copy(copyMetadata=True)`` also deep-copies the metadata.
     """
 
-    def __init__(self, wcs=None, psf=None, photoCalib=None, detector=None, filterLabel=None,
-                 metadata=None, visitInfo=None, id=None):
+    def __init__(
+        self,
+        wcs=None,
+        psf=None,
+        photoCalib=None,
+        detector=None,
+        filterLabel=None,
+        metadata=None,
+        visitInfo=None,
+        id=None,
+    ):
         self._wcs = wcs
         self._psf = psf
         self._photoCalib = photoCalib
@@ -42,9 +72,16 @@ class ExposureInfo:
         self._components: dict = {}
 
     def copy(self, copyMetadata: bool = False) -> ExposureInfo:
-        other = ExposureInfo(self._wcs, self._psf, self._photoCalib, self._detector, self._filter,
-                             self._metadata.deepCopy() if copyMetadata else self._metadata,
-                             self._visitInfo, self._id)
+        other = ExposureInfo(
+            self._wcs,
+            self._psf,
+            self._photoCalib,
+            self._detector,
+            self._filter,
+            self._metadata.deepCopy() if copyMetadata else self._metadata,
+            self._visitInfo,
+            self._id,
+        )
         other._components = dict(self._components)
         return other
 
@@ -172,12 +209,26 @@ class ExposureInfo:
     summaryStats = property(getSummaryStats, setSummaryStats)
 
     def __reduce__(self):
-        return (_rebuildInfo, (self._wcs, self._psf, self._photoCalib, self._detector, self._filter,
-                               self._metadata, self._visitInfo, self._id, self._components))
+        return (
+            _rebuildInfo,
+            (
+                self._wcs,
+                self._psf,
+                self._photoCalib,
+                self._detector,
+                self._filter,
+                self._metadata,
+                self._visitInfo,
+                self._id,
+                self._components,
+            ),
+        )
 
     def __repr__(self):
-        return (f"ExposureInfo(id={self._id}, wcs={self._wcs is not None}, psf={self._psf is not None}, "
-                f"photoCalib={self._photoCalib!r}, filter={self._filter!r})")
+        return (
+            f"ExposureInfo(id={self._id}, wcs={self._wcs is not None}, psf={self._psf is not None}, "
+            f"photoCalib={self._photoCalib!r}, filter={self._filter!r})"
+        )
 
 
 def _rebuildInfo(wcs, psf, photoCalib, detector, filterLabel, metadata, visitInfo, id, components):
@@ -224,7 +275,9 @@ class Exposure:
             if not isinstance(maskedImage, self.MaskedImageClass):
                 maskedImage = self.MaskedImageClass(
                     self.MaskedImageClass.ImageClass(maskedImage.image.array, True, maskedImage.getXY0()),
-                    maskedImage.mask, maskedImage.variance)
+                    maskedImage.mask,
+                    maskedImage.variance,
+                )
             rest = args[1:]
         else:
             parsed = _dimsFromArgs(args, kwargs)
@@ -389,7 +442,9 @@ class Exposure:
         return type(self)(self, bbox, origin, False)
 
     def __getitem__(self, key):
-        if isinstance(key, geom.Box2I) or (isinstance(key, tuple) and isinstance(key[0], (slice, geom.Box2I))):
+        if isinstance(key, geom.Box2I) or (
+            isinstance(key, tuple) and isinstance(key[0], (slice, geom.Box2I))
+        ):
             sub = self._maskedImage[key]
             result = type(self).__new__(type(self))
             result._maskedImage = sub
@@ -423,23 +478,30 @@ class Exposure:
             center = self.getWcs().skyToPixel(center)
         center = geom.Point2D(center)
         parentBox = self.getBBox()
-        if not (np.isfinite(center.x) and np.isfinite(center.y)) or not geom.Box2D(parentBox).contains(center):
+        if not (np.isfinite(center.x) and np.isfinite(center.y)) or not geom.Box2D(parentBox).contains(
+            center
+        ):
             raise InvalidParameterError(
-                f"Point {center} lies outside this exposure's bounding box {parentBox}")
+                f"Point {center} lies outside this exposure's bounding box {parentBox}"
+            )
         bbox = geom.Box2I.makeCenteredBox(center, geom.Extent2I(size))
         parentMask = self._maskedImage.mask
         imageClass = self.MaskedImageClass.ImageClass
         shape = (bbox.getHeight(), bbox.getWidth())
         noData = parentMask.getPlaneBitMask("NO_DATA")
         image = imageClass(np.full(shape, np.nan, dtype=imageClass.dtype), False, bbox.getMin())
-        variance = type(self._maskedImage.variance)(np.full(shape, np.inf, dtype=np.float32), False,
-                                                    bbox.getMin())
-        mask = type(parentMask)(np.full(shape, noData, dtype=np.int32), False, bbox.getMin(),
-                                planeDict=parentMask._maskDict)
+        variance = type(self._maskedImage.variance)(
+            np.full(shape, np.inf, dtype=np.float32), False, bbox.getMin()
+        )
+        mask = type(parentMask)(
+            np.full(shape, noData, dtype=np.int32), False, bbox.getMin(), planeDict=parentMask._maskDict
+        )
         overlap = bbox.clippedTo(parentBox)
         if not overlap.isEmpty():
-            dst = (slice(overlap.getMinY() - bbox.getMinY(), overlap.getEndY() - bbox.getMinY()),
-                   slice(overlap.getMinX() - bbox.getMinX(), overlap.getEndX() - bbox.getMinX()))
+            dst = (
+                slice(overlap.getMinY() - bbox.getMinY(), overlap.getEndY() - bbox.getMinY()),
+                slice(overlap.getMinX() - bbox.getMinX(), overlap.getEndX() - bbox.getMinX()),
+            )
             image.array[dst] = self._maskedImage.image._view(overlap)
             mask.array[dst] = parentMask._view(overlap)
             variance.array[dst] = self._maskedImage.variance._view(overlap)

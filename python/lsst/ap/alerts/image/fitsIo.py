@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """FITS persistence of the image model, in afw's on-disk layout.
 
 Reading (`readExposureFits`) handles files written by afw (any
@@ -82,18 +103,69 @@ _log = logging.getLogger(__name__)
 
 EXPOSURE_SERIALIZATION_VERSION = 2
 _STRUCTURAL_KEYS = {
-    "SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3", "EXTEND", "XTENSION", "PCOUNT", "GCOUNT",
-    "BZERO", "BSCALE", "COMMENT", "HISTORY", "", "CHECKSUM", "DATASUM", "EXTNAME", "EXTTYPE", "INHERIT",
+    "SIMPLE",
+    "BITPIX",
+    "NAXIS",
+    "NAXIS1",
+    "NAXIS2",
+    "NAXIS3",
+    "EXTEND",
+    "XTENSION",
+    "PCOUNT",
+    "GCOUNT",
+    "BZERO",
+    "BSCALE",
+    "COMMENT",
+    "HISTORY",
+    "",
+    "CHECKSUM",
+    "DATASUM",
+    "EXTNAME",
+    "EXTTYPE",
+    "INHERIT",
 }
 _VISIT_INFO_KEYS = (
-    "EXPID", "EXPTIME", "DARKTIME", "DATE-AVG", "TIMESYS", "TIME-MID", "MJD-AVG-UT1", "AVG-ERA", "BORE-RA",
-    "BORE-DEC", "BORE-AZ", "BORE-ALT", "BORE-AIRMASS", "BORE-ROTANG", "ROTTYPE", "OBS-LONG", "OBS-LAT",
-    "OBS-ELEV", "AIRTEMP", "AIRPRESS", "HUMIDITY", "INSTRUMENT", "IDNUM", "FOCUSZ", "OBSTYPE", "PROGRAM",
-    "REASON", "OBJECT", "HAS-SIMULATED-CONTENT",
+    "EXPID",
+    "EXPTIME",
+    "DARKTIME",
+    "DATE-AVG",
+    "TIMESYS",
+    "TIME-MID",
+    "MJD-AVG-UT1",
+    "AVG-ERA",
+    "BORE-RA",
+    "BORE-DEC",
+    "BORE-AZ",
+    "BORE-ALT",
+    "BORE-AIRMASS",
+    "BORE-ROTANG",
+    "ROTTYPE",
+    "OBS-LONG",
+    "OBS-LAT",
+    "OBS-ELEV",
+    "AIRTEMP",
+    "AIRPRESS",
+    "HUMIDITY",
+    "INSTRUMENT",
+    "IDNUM",
+    "FOCUSZ",
+    "OBSTYPE",
+    "PROGRAM",
+    "REASON",
+    "OBJECT",
+    "HAS-SIMULATED-CONTENT",
 )
 # Old-style archive id keys (afw ExposureFitsReader::ArchiveReader)
-_ARCHIVE_ID_KEYS = ("PSF_ID", "SKYWCS_ID", "COADD_INPUTS_ID", "AP_CORR_MAP_ID", "VALID_POLYGON_ID",
-                    "TRANSMISSION_CURVE_ID", "DETECTOR_ID", "PHOTOCALIB_ID")
+_ARCHIVE_ID_KEYS = (
+    "PSF_ID",
+    "SKYWCS_ID",
+    "COADD_INPUTS_ID",
+    "AP_CORR_MAP_ID",
+    "VALID_POLYGON_ID",
+    "TRANSMISSION_CURVE_ID",
+    "DETECTOR_ID",
+    "PHOTOCALIB_ID",
+)
 _MODEL_DETECTOR_KEYS = ("APDETID", "APDETBOX", "APDETTYP", "APDETPHY")
 _MODEL_PSF_EXTNAME = "MODEL_PSF"
 _BANDS = {"u", "g", "r", "i", "z", "y", "SH", "PH", "VR", "white"}
@@ -193,17 +265,25 @@ class _ArchiveReader:
             raise FitsError(f"Archive HDU {indexHdu} (AR_HDU={indexHdu + 1}) does not exist")
         index = hdul[indexHdu]
         if index.header.get("EXTTYPE", "ARCHIVE_INDEX").strip() != "ARCHIVE_INDEX":
-            raise FitsError(f"HDU {indexHdu} is not an afw archive index (EXTTYPE={index.header.get('EXTTYPE')})")
+            raise FitsError(
+                f"HDU {indexHdu} is not an afw archive index (EXTTYPE={index.header.get('EXTTYPE')})"
+            )
         self._hdul = hdul
         self._indexHdu = indexHdu
         self._entries = defaultdict(list)
         data = index.data
         if data is not None:
             for row in data:
-                self._entries[int(row["id"])].append((
-                    int(row["cat.persistable"]), int(row["cat.archive"]), int(row["row0"]), int(row["nrows"]),
-                    _cellString(row["name"]), _cellString(row["module"]),
-                ))
+                self._entries[int(row["id"])].append(
+                    (
+                        int(row["cat.persistable"]),
+                        int(row["cat.archive"]),
+                        int(row["row0"]),
+                        int(row["nrows"]),
+                        _cellString(row["name"]),
+                        _cellString(row["module"]),
+                    )
+                )
         self._cache = {}
 
     def name(self, archiveId: int) -> str | None:
@@ -255,8 +335,10 @@ def _readPhotoCalib(archive, catalogs, archiveId):
             coefficients = np.atleast_1d(np.asarray(field.get("coefficients"), dtype=float))
             constant = int(field.get("order_x")) == 0 and coefficients.size == 1
         if not constant:
-            raise FitsError(f"PhotoCalib in {cat.where()} is spatially varying ({fieldName}, archive id "
-                            f"{fieldId}); only constant calibrations are supported")
+            raise FitsError(
+                f"PhotoCalib in {cat.where()} is spatially varying ({fieldName}, archive id "
+                f"{fieldId}); only constant calibrations are supported"
+            )
     return PhotoCalib(mean, err)
 
 
@@ -273,13 +355,19 @@ def _readFilterLabel(archive, catalogs, archiveId):
 
 def _readDetector(archive, catalogs, archiveId):
     cat = catalogs[0]
-    bbox = geom.Box2I(geom.Point2I(int(cat.get("bbox_min_x")), int(cat.get("bbox_min_y"))),
-                      geom.Point2I(int(cat.get("bbox_max_x")), int(cat.get("bbox_max_y"))))
+    bbox = geom.Box2I(
+        geom.Point2I(int(cat.get("bbox_min_x")), int(cat.get("bbox_min_y"))),
+        geom.Point2I(int(cat.get("bbox_max_x")), int(cat.get("bbox_max_y"))),
+    )
     detType = int(cat.get("type", default=0))
-    return Detector(cat.getString("name"), int(cat.get("id")), bbox, serial=cat.getString("serial"),
-                    physicalType=cat.getString("physicalType"),
-                    type=DetectorType(detType) if detType in DetectorType._value2member_map_ else
-                    DetectorType.SCIENCE)
+    return Detector(
+        cat.getString("name"),
+        int(cat.get("id")),
+        bbox,
+        serial=cat.getString("serial"),
+        physicalType=cat.getString("physicalType"),
+        type=DetectorType(detType) if detType in DetectorType._value2member_map_ else DetectorType.SCIENCE,
+    )
 
 
 def _readGaussianPsf(archive, catalogs, archiveId):
@@ -300,21 +388,32 @@ def _readVisitInfo(archive, catalogs, archiveId):
     if date.isValid() and int(tai) == -(2**63):
         date = DateTime()
     return VisitInfo(
-        exposureTime=num("exposuretime"), darkTime=num("darktime"), date=date, ut1=num("ut1"),
+        exposureTime=num("exposuretime"),
+        darkTime=num("darktime"),
+        date=date,
+        ut1=num("ut1"),
         era=num("era") * geom.radians,
-        boresightRaDec=geom.SpherePoint(num("boresightradec_ra") * geom.radians,
-                                        num("boresightradec_dec") * geom.radians),
-        boresightAzAlt=geom.SpherePoint(num("boresightazalt_az") * geom.radians,
-                                        num("boresightazalt_alt") * geom.radians),
-        boresightAirmass=num("boresightairmass"), boresightRotAngle=num("boresightrotangle") * geom.radians,
+        boresightRaDec=geom.SpherePoint(
+            num("boresightradec_ra") * geom.radians, num("boresightradec_dec") * geom.radians
+        ),
+        boresightAzAlt=geom.SpherePoint(
+            num("boresightazalt_az") * geom.radians, num("boresightazalt_alt") * geom.radians
+        ),
+        boresightAirmass=num("boresightairmass"),
+        boresightRotAngle=num("boresightrotangle") * geom.radians,
         rotType=RotType(int(cat.get("rottype", default=0))),
-        observatory=Observatory(num("longitude") * geom.radians, num("latitude") * geom.radians,
-                                num("elevation")),
+        observatory=Observatory(
+            num("longitude") * geom.radians, num("latitude") * geom.radians, num("elevation")
+        ),
         weather=Weather(num("airtemperature"), num("airpressure"), num("humidity")),
-        instrumentLabel=cat.getString("instrumentlabel"), id=int(cat.get("idnum", default=0)),
-        focusZ=num("focusz"), observationType=cat.getString("observationType"),
-        scienceProgram=cat.getString("scienceProgram"), observationReason=cat.getString("observationReason"),
-        object=cat.getString("object"), hasSimulatedContent=cat.flag("hasSimulatedContent"),
+        instrumentLabel=cat.getString("instrumentlabel"),
+        id=int(cat.get("idnum", default=0)),
+        focusZ=num("focusz"),
+        observationType=cat.getString("observationType"),
+        scienceProgram=cat.getString("scienceProgram"),
+        observationReason=cat.getString("observationReason"),
+        object=cat.getString("object"),
+        hasSimulatedContent=cat.flag("hasSimulatedContent"),
     )
 
 
@@ -365,17 +464,24 @@ def _makeCatalogHduImpl(items) -> fits.BinTableHDU:
     fields = [item for item in items if isinstance(item, _Field)]
     columns = []
     if flags:
-        columns.append(fits.Column(name="flags", format=f"{len(flags)}X",
-                                   array=np.array([[flag.value for flag in flags]], dtype=bool)))
+        columns.append(
+            fits.Column(
+                name="flags",
+                format=f"{len(flags)}X",
+                array=np.array([[flag.value for flag in flags]], dtype=bool),
+            )
+        )
     for field in fields:
         columns.append(fits.Column(name=field.name, format=field.format, unit=field.unit, array=field.values))
     hdu = fits.BinTableHDU.from_columns(columns)
     cards = []
     column = 1 if flags else 0
     if flags:
-        cards += [("TTYPE1", "flags", "bits for all Flag fields; see also TFLAGn"),
-                  ("TFORM1", f"{len(flags)}X", "format of field"),
-                  ("FLAGCOL", 1, "Column number for the bitflags.")]
+        cards += [
+            ("TTYPE1", "flags", "bits for all Flag fields; see also TFLAGn"),
+            ("TFORM1", f"{len(flags)}X", "format of field"),
+            ("FLAGCOL", 1, "Column number for the bitflags."),
+        ]
     nFlag = 0
     for item in items:
         if isinstance(item, _Flag):
@@ -404,7 +510,7 @@ def _makeCatalogHduImpl(items) -> fits.BinTableHDU:
     buffer = io.BytesIO()
     primary = fits.PrimaryHDU()
     fits.HDUList([primary, hdu]).writeto(buffer)
-    data = buffer.getvalue()[len(primary.header.tostring()) + len(hdu.header.tostring()):]
+    data = buffer.getvalue()[len(primary.header.tostring()) + len(hdu.header.tostring()) :]
     return fits.BinTableHDU.fromstring(header.tostring().encode("ascii") + data)
 
 
@@ -431,40 +537,100 @@ class _ArchiveWriter:
         if isinstance(obj, PhotoCalib):
             fieldId = self._nextId
             self._nextId += 1
-            self._save("PhotoCalib", "", archiveId, _makeCatalogHdu([
-                _Field("calibrationMean", "1D", [obj.getCalibrationMean()], unit="count",
-                       doc="mean calibration on this PhotoCalib's domain"),
-                _Field("calibrationErr", "1D", [obj.getCalibrationErr()], unit="count",
-                       doc="1-sigma error on calibrationMean"),
-                _Flag("isConstant", True, "Is this spatially-constant?"),
-                _Field("field", "1J", [fieldId], doc="archive ID of the BoundedField object"),
-                _Field("version", "1J", [1], doc="version of this PhotoCalib"),
-            ]))
+            self._save(
+                "PhotoCalib",
+                "",
+                archiveId,
+                _makeCatalogHdu(
+                    [
+                        _Field(
+                            "calibrationMean",
+                            "1D",
+                            [obj.getCalibrationMean()],
+                            unit="count",
+                            doc="mean calibration on this PhotoCalib's domain",
+                        ),
+                        _Field(
+                            "calibrationErr",
+                            "1D",
+                            [obj.getCalibrationErr()],
+                            unit="count",
+                            doc="1-sigma error on calibrationMean",
+                        ),
+                        _Flag("isConstant", True, "Is this spatially-constant?"),
+                        _Field("field", "1J", [fieldId], doc="archive ID of the BoundedField object"),
+                        _Field("version", "1J", [1], doc="version of this PhotoCalib"),
+                    ]
+                ),
+            )
             # the constant calibration as afw stores it: an order-0 Chebyshev field on an empty box
-            self._save("ChebyshevBoundedField", "lsst.afw.math", fieldId, _makeCatalogHdu([
-                _Field("order_x", "1J", [0], doc="maximum Chebyshev function order in x"),
-                _Field("bbox_min_x", "1J", [0], unit="pixel", doc="bounding box (minimum)"),
-                _Field("bbox_min_y", "1J", [0], unit="pixel", doc="bounding box (minimum)"),
-                _Field("bbox_max_x", "1J", [-1], unit="pixel", doc="bounding box (maximum)"),
-                _Field("bbox_max_y", "1J", [-1], unit="pixel", doc="bounding box (maximum)"),
-                _Field("coefficients", "1D", np.array([[obj.getCalibrationMean()]]), tccls="Array",
-                       doc="Chebyshev function coefficients, ordered by y then x"),
-            ]))
+            self._save(
+                "ChebyshevBoundedField",
+                "lsst.afw.math",
+                fieldId,
+                _makeCatalogHdu(
+                    [
+                        _Field("order_x", "1J", [0], doc="maximum Chebyshev function order in x"),
+                        _Field("bbox_min_x", "1J", [0], unit="pixel", doc="bounding box (minimum)"),
+                        _Field("bbox_min_y", "1J", [0], unit="pixel", doc="bounding box (minimum)"),
+                        _Field("bbox_max_x", "1J", [-1], unit="pixel", doc="bounding box (maximum)"),
+                        _Field("bbox_max_y", "1J", [-1], unit="pixel", doc="bounding box (maximum)"),
+                        _Field(
+                            "coefficients",
+                            "1D",
+                            np.array([[obj.getCalibrationMean()]]),
+                            tccls="Array",
+                            doc="Chebyshev function coefficients, ordered by y then x",
+                        ),
+                    ]
+                ),
+            )
         elif isinstance(obj, FilterLabel):
-            self._save("FilterLabel", "lsst.afw.image", archiveId, _makeCatalogHdu([
-                _Flag("band_exists", obj.hasBandLabel(), "Existence flag for band"),
-                _Field("band", "32A", [obj._band or ""], tccls="String", doc="Name of the band."),
-                _Flag("physical_exists", obj.hasPhysicalLabel(), "Existence flag for physical"),
-                _Field("physical", "32A", [obj._physical or ""], tccls="String",
-                       doc="Name of the physical filter."),
-            ]))
+            self._save(
+                "FilterLabel",
+                "lsst.afw.image",
+                archiveId,
+                _makeCatalogHdu(
+                    [
+                        _Flag("band_exists", obj.hasBandLabel(), "Existence flag for band"),
+                        _Field("band", "32A", [obj._band or ""], tccls="String", doc="Name of the band."),
+                        _Flag("physical_exists", obj.hasPhysicalLabel(), "Existence flag for physical"),
+                        _Field(
+                            "physical",
+                            "32A",
+                            [obj._physical or ""],
+                            tccls="String",
+                            doc="Name of the physical filter.",
+                        ),
+                    ]
+                ),
+            )
         elif isinstance(obj, GaussianPsf):
             dims = obj.getDimensions()
-            self._save("GaussianPsf", "lsst.afw.detection", archiveId, _makeCatalogHdu([
-                _Field("dimensions_x", "1J", [dims.getX()], unit="pixel", doc="width/height of realization of Psf"),
-                _Field("dimensions_y", "1J", [dims.getY()], unit="pixel", doc="width/height of realization of Psf"),
-                _Field("sigma", "1D", [obj.getSigma()], unit="pixel", doc="radius of Gaussian"),
-            ]))
+            self._save(
+                "GaussianPsf",
+                "lsst.afw.detection",
+                archiveId,
+                _makeCatalogHdu(
+                    [
+                        _Field(
+                            "dimensions_x",
+                            "1J",
+                            [dims.getX()],
+                            unit="pixel",
+                            doc="width/height of realization of Psf",
+                        ),
+                        _Field(
+                            "dimensions_y",
+                            "1J",
+                            [dims.getY()],
+                            unit="pixel",
+                            doc="width/height of realization of Psf",
+                        ),
+                        _Field("sigma", "1D", [obj.getSigma()], unit="pixel", doc="radius of Gaussian"),
+                    ]
+                ),
+            )
         elif isinstance(obj, VisitInfo):
             self._save("VisitInfo", "", archiveId, _visitInfoCatalog(obj))
         else:
@@ -478,20 +644,51 @@ class _ArchiveWriter:
 
     def _hdus(self) -> list:
         rows = len(self._catalogs)
-        index = _makeCatalogHdu([
-            _Field("id", "1J", [c[2] for c in self._catalogs],
-                   doc="Archive ID of the persistable object that owns the records pointed at by this entry"),
-            _Field("cat.archive", "1J", list(range(1, rows + 1)),
-                   doc="index of the catalog this entry points to, from the perspective of the archive"),
-            _Field("cat.persistable", "1J", [0] * rows,
-                   doc="index of the catalog this entry points to, from the perspective of the Persistable"),
-            _Field("row0", "1J", [0] * rows, doc="first row used by the persistable object in this catalog"),
-            _Field("nrows", "1J", [1] * rows, doc="number of rows used by the persistable object in this catalog"),
-            _Field("name", "64A", [c[0] for c in self._catalogs], tccls="String",
-                   doc="unique name for the persistable object's class"),
-            _Field("module", "64A", [c[1] for c in self._catalogs], tccls="String",
-                   doc="Python module that should be imported to register the object's factory"),
-        ])
+        index = _makeCatalogHdu(
+            [
+                _Field(
+                    "id",
+                    "1J",
+                    [c[2] for c in self._catalogs],
+                    doc="Archive ID of the persistable object that owns the records pointed at by this entry",
+                ),
+                _Field(
+                    "cat.archive",
+                    "1J",
+                    list(range(1, rows + 1)),
+                    doc="index of the catalog this entry points to, from the perspective of the archive",
+                ),
+                _Field(
+                    "cat.persistable",
+                    "1J",
+                    [0] * rows,
+                    doc="index of the catalog this entry points to, from the perspective of the Persistable",
+                ),
+                _Field(
+                    "row0", "1J", [0] * rows, doc="first row used by the persistable object in this catalog"
+                ),
+                _Field(
+                    "nrows",
+                    "1J",
+                    [1] * rows,
+                    doc="number of rows used by the persistable object in this catalog",
+                ),
+                _Field(
+                    "name",
+                    "64A",
+                    [c[0] for c in self._catalogs],
+                    tccls="String",
+                    doc="unique name for the persistable object's class",
+                ),
+                _Field(
+                    "module",
+                    "64A",
+                    [c[1] for c in self._catalogs],
+                    tccls="String",
+                    doc="Python module that should be imported to register the object's factory",
+                ),
+            ]
+        )
         index.header["EXTTYPE"] = "ARCHIVE_INDEX"
         index.header["EXTNAME"] = "ARCHIVE_INDEX"
         index.header["AR_CATN"] = (0, "# of this catalog relative to the start of this archive")
@@ -521,38 +718,63 @@ def _visitInfoCatalog(visitInfo: VisitInfo) -> fits.BinTableHDU:
     def text(value):
         return np.array([value], dtype=object) if value else np.array([""], dtype=object)
 
-    return _makeCatalogHdu([
-        _Field("exposuretime", "1D", [vi.getExposureTime()], unit="s", doc="exposure duration"),
-        _Field("darktime", "1D", [vi.getDarkTime()], unit="s", doc="time from CCD flush to readout"),
-        _Field("tai", "1K", [tai], unit="nsec",
-               doc="TAI date and time at middle of exposure as nsec from unix epoch"),
-        _Field("ut1", "1D", [vi.getUt1()], unit="MJD", doc="UT1 date and time at middle of exposure"),
-        _Field("era", "1D", angle(vi.getEra()), tccls="Angle", unit="rad"),
-        _Field("boresightradec_ra", "1D", angle(vi.getBoresightRaDec().getRa()), tccls="Angle", unit="rad"),
-        _Field("boresightradec_dec", "1D", angle(vi.getBoresightRaDec().getDec()), tccls="Angle", unit="rad"),
-        _Field("boresightazalt_az", "1D", angle(vi.getBoresightAzAlt().getLongitude()), tccls="Angle",
-               unit="rad"),
-        _Field("boresightazalt_alt", "1D", angle(vi.getBoresightAzAlt().getLatitude()), tccls="Angle",
-               unit="rad"),
-        _Field("boresightairmass", "1D", [vi.getBoresightAirmass()]),
-        _Field("boresightrotangle", "1D", angle(vi.getBoresightRotAngle()), tccls="Angle", unit="rad"),
-        _Field("rottype", "1J", [int(vi.getRotType())]),
-        _Field("latitude", "1D", angle(obs.getLatitude()), tccls="Angle", unit="rad"),
-        _Field("longitude", "1D", angle(obs.getLongitude()), tccls="Angle", unit="rad"),
-        _Field("elevation", "1D", [obs.getElevation()]),
-        _Field("airtemperature", "1D", [weather.getAirTemperature()], unit="C"),
-        _Field("airpressure", "1D", [weather.getAirPressure()], unit="Pascal"),
-        _Field("humidity", "1D", [weather.getHumidity()]),
-        _Field("instrumentlabel", "QA()", text(vi.getInstrumentLabel()), tccls="String"),
-        _Field("version", "1J", [5]),
-        _Field("idnum", "1K", [vi.getId()]),
-        _Field("focusz", "1D", [vi.getFocusZ()], unit="mm"),
-        _Field("observationType", "QA()", text(vi.getObservationType()), tccls="String"),
-        _Field("scienceProgram", "QA()", text(vi.getScienceProgram()), tccls="String"),
-        _Field("observationReason", "QA()", text(vi.getObservationReason()), tccls="String"),
-        _Field("object", "QA()", text(vi.getObject()), tccls="String"),
-        _Flag("hasSimulatedContent", vi.getHasSimulatedContent(), "Was any part of this observation simulated?"),
-    ])
+    return _makeCatalogHdu(
+        [
+            _Field("exposuretime", "1D", [vi.getExposureTime()], unit="s", doc="exposure duration"),
+            _Field("darktime", "1D", [vi.getDarkTime()], unit="s", doc="time from CCD flush to readout"),
+            _Field(
+                "tai",
+                "1K",
+                [tai],
+                unit="nsec",
+                doc="TAI date and time at middle of exposure as nsec from unix epoch",
+            ),
+            _Field("ut1", "1D", [vi.getUt1()], unit="MJD", doc="UT1 date and time at middle of exposure"),
+            _Field("era", "1D", angle(vi.getEra()), tccls="Angle", unit="rad"),
+            _Field(
+                "boresightradec_ra", "1D", angle(vi.getBoresightRaDec().getRa()), tccls="Angle", unit="rad"
+            ),
+            _Field(
+                "boresightradec_dec", "1D", angle(vi.getBoresightRaDec().getDec()), tccls="Angle", unit="rad"
+            ),
+            _Field(
+                "boresightazalt_az",
+                "1D",
+                angle(vi.getBoresightAzAlt().getLongitude()),
+                tccls="Angle",
+                unit="rad",
+            ),
+            _Field(
+                "boresightazalt_alt",
+                "1D",
+                angle(vi.getBoresightAzAlt().getLatitude()),
+                tccls="Angle",
+                unit="rad",
+            ),
+            _Field("boresightairmass", "1D", [vi.getBoresightAirmass()]),
+            _Field("boresightrotangle", "1D", angle(vi.getBoresightRotAngle()), tccls="Angle", unit="rad"),
+            _Field("rottype", "1J", [int(vi.getRotType())]),
+            _Field("latitude", "1D", angle(obs.getLatitude()), tccls="Angle", unit="rad"),
+            _Field("longitude", "1D", angle(obs.getLongitude()), tccls="Angle", unit="rad"),
+            _Field("elevation", "1D", [obs.getElevation()]),
+            _Field("airtemperature", "1D", [weather.getAirTemperature()], unit="C"),
+            _Field("airpressure", "1D", [weather.getAirPressure()], unit="Pascal"),
+            _Field("humidity", "1D", [weather.getHumidity()]),
+            _Field("instrumentlabel", "QA()", text(vi.getInstrumentLabel()), tccls="String"),
+            _Field("version", "1J", [5]),
+            _Field("idnum", "1K", [vi.getId()]),
+            _Field("focusz", "1D", [vi.getFocusZ()], unit="mm"),
+            _Field("observationType", "QA()", text(vi.getObservationType()), tccls="String"),
+            _Field("scienceProgram", "QA()", text(vi.getScienceProgram()), tccls="String"),
+            _Field("observationReason", "QA()", text(vi.getObservationReason()), tccls="String"),
+            _Field("object", "QA()", text(vi.getObject()), tccls="String"),
+            _Flag(
+                "hasSimulatedContent",
+                vi.getHasSimulatedContent(),
+                "Was any part of this observation simulated?",
+            ),
+        ]
+    )
 
 
 # ======================================================= header metadata
@@ -590,20 +812,30 @@ def _visitInfoFromMetadata(md: PropertyList) -> VisitInfo:
     if md.exists("EXPTIME"):
         exposureTime = float(md.getScalar("EXPTIME"))  # old files store it as a string
     return VisitInfo(
-        exposureTime=exposureTime, darkTime=num("DARKTIME"), date=date, ut1=num("MJD-AVG-UT1"),
+        exposureTime=exposureTime,
+        darkTime=num("DARKTIME"),
+        date=date,
+        ut1=num("MJD-AVG-UT1"),
         era=num("AVG-ERA") * geom.degrees,
         boresightRaDec=geom.SpherePoint(num("BORE-RA") * geom.degrees, num("BORE-DEC") * geom.degrees),
         boresightAzAlt=geom.SpherePoint(num("BORE-AZ") * geom.degrees, num("BORE-ALT") * geom.degrees),
-        boresightAirmass=num("BORE-AIRMASS"), boresightRotAngle=num("BORE-ROTANG") * geom.degrees,
+        boresightAirmass=num("BORE-AIRMASS"),
+        boresightRotAngle=num("BORE-ROTANG") * geom.degrees,
         rotType=rotType,
-        observatory=Observatory(num("OBS-LONG") * geom.degrees, num("OBS-LAT") * geom.degrees,
-                                num("OBS-ELEV")),
+        observatory=Observatory(
+            num("OBS-LONG") * geom.degrees, num("OBS-LAT") * geom.degrees, num("OBS-ELEV")
+        ),
         weather=Weather(num("AIRTEMP"), num("AIRPRESS"), num("HUMIDITY")),
-        instrumentLabel=text("INSTRUMENT"), id=int(md.getScalar("IDNUM")) if md.exists("IDNUM") else 0,
-        focusZ=num("FOCUSZ"), observationType=text("OBSTYPE"), scienceProgram=text("PROGRAM"),
-        observationReason=text("REASON"), object=text("OBJECT"),
-        hasSimulatedContent=bool(md.getScalar("HAS-SIMULATED-CONTENT")) if md.exists(
-            "HAS-SIMULATED-CONTENT") else False,
+        instrumentLabel=text("INSTRUMENT"),
+        id=int(md.getScalar("IDNUM")) if md.exists("IDNUM") else 0,
+        focusZ=num("FOCUSZ"),
+        observationType=text("OBSTYPE"),
+        scienceProgram=text("PROGRAM"),
+        observationReason=text("REASON"),
+        object=text("OBJECT"),
+        hasSimulatedContent=bool(md.getScalar("HAS-SIMULATED-CONTENT"))
+        if md.exists("HAS-SIMULATED-CONTENT")
+        else False,
     )
 
 
@@ -643,8 +875,12 @@ def _setVisitInfoMetadata(header: fits.Header, vi: VisitInfo) -> None:
     if vi.getId() != 0:
         _setKey(header, "IDNUM", vi.getId(), "identifier of this full focal plane exposure")
     _setKey(header, "FOCUSZ", vi.getFocusZ(), "Defocal distance (mm)")
-    _setKey(header, "HAS-SIMULATED-CONTENT", vi.getHasSimulatedContent(),
-            "Was any part of this observation simulated?")
+    _setKey(
+        header,
+        "HAS-SIMULATED-CONTENT",
+        vi.getHasSimulatedContent(),
+        "Was any part of this observation simulated?",
+    )
 
 
 def _filterFromName(name: str) -> FilterLabel | None:
@@ -762,8 +998,22 @@ def readExposureFits(path, cls=None):
         md.remove("EXPINFO_V")
         if metaHeader is imageHeader:
             for key in list(md.names()):
-                if key.startswith(("CRPIX", "CRVAL", "CTYPE", "CUNIT", "CD", "LTV",
-                                                             "A_", "B_", "AP_", "BP_", "RADESYS", "EQUINOX")):
+                if key.startswith(
+                    (
+                        "CRPIX",
+                        "CRVAL",
+                        "CTYPE",
+                        "CUNIT",
+                        "CD",
+                        "LTV",
+                        "A_",
+                        "B_",
+                        "AP_",
+                        "BP_",
+                        "RADESYS",
+                        "EQUINOX",
+                    )
+                ):
                     md.remove(key)
 
         info = ExposureInfo(wcs=wcs)
@@ -776,9 +1026,12 @@ def readExposureFits(path, cls=None):
         for key in _VISIT_INFO_KEYS:
             md.remove(key)
         if version == 0 and md.exists("FLUXMAG0"):
-            info.setPhotoCalib(makePhotoCalibFromCalibZeroPoint(
-                float(md.getScalar("FLUXMAG0")),
-                float(md.getScalar("FLUXMAG0ERR")) if md.exists("FLUXMAG0ERR") else 0.0))
+            info.setPhotoCalib(
+                makePhotoCalibFromCalibZeroPoint(
+                    float(md.getScalar("FLUXMAG0")),
+                    float(md.getScalar("FLUXMAG0ERR")) if md.exists("FLUXMAG0ERR") else 0.0,
+                )
+            )
         md.remove("FLUXMAG0")
         md.remove("FLUXMAG0ERR")
         for key in ("MJD-OBS", "DATE-OBS"):
@@ -795,9 +1048,12 @@ def readExposureFits(path, cls=None):
             md.remove(key)
         if not info.hasPsf() and _MODEL_PSF_EXTNAME in hdul:
             psfHdu = hdul[_MODEL_PSF_EXTNAME]
-            info.setPsf(KernelPsf(np.array(psfHdu.data, dtype=np.float64),
-                                  geom.Point2D(psfHdu.header.get("AVGPOSX", 0.0),
-                                               psfHdu.header.get("AVGPOSY", 0.0))))
+            info.setPsf(
+                KernelPsf(
+                    np.array(psfHdu.data, dtype=np.float64),
+                    geom.Point2D(psfHdu.header.get("AVGPOSX", 0.0), psfHdu.header.get("AVGPOSY", 0.0)),
+                )
+            )
         info.setMetadata(md)
     return cls(maskedImage, info)
 
@@ -812,7 +1068,7 @@ def _readArchiveComponents(hdul, md: PropertyList, info, wcs, path) -> None:
             md.remove(key)
     for key in list(md.names()):
         if key.startswith("ARCHIVE_ID_"):
-            name = key[len("ARCHIVE_ID_"):]
+            name = key[len("ARCHIVE_ID_") :]
             ids[name] = int(md.getScalar(key))
             md.remove(key)
             md.remove(name + "_ID")
@@ -826,8 +1082,10 @@ def _readArchiveComponents(hdul, md: PropertyList, info, wcs, path) -> None:
             continue
         if name == "SKYWCS":
             if wcs is None:
-                raise FitsError(f"{path}: the WCS is stored only in the archive (SKYWCS_ID={archiveId}, "
-                                f"AR_HDU={arHdu}) as an AST object, which the model cannot read")
+                raise FitsError(
+                    f"{path}: the WCS is stored only in the archive (SKYWCS_ID={archiveId}, "
+                    f"AR_HDU={arHdu}) as an AST object, which the model cannot read"
+                )
             continue  # afw writes header keywords only for exactly FITS-representable WCSs
         try:
             value = archive.get(archiveId)
@@ -851,10 +1109,16 @@ def _modelDetector(md: PropertyList, name, serial) -> Detector:
     if md.exists("APDETBOX"):
         minX, minY, width, height = (int(v) for v in str(md.getScalar("APDETBOX")).split())
         bbox = geom.Box2I(geom.Point2I(minX, minY), geom.Extent2I(width, height))
-    return Detector(name or "", int(md.getScalar("APDETID")), bbox, serial=serial,
-                    physicalType=str(md.getScalar("APDETPHY")).rstrip() if md.exists("APDETPHY") else "",
-                    type=DetectorType[str(md.getScalar("APDETTYP")).strip()] if md.exists("APDETTYP")
-                    else DetectorType.SCIENCE)
+    return Detector(
+        name or "",
+        int(md.getScalar("APDETID")),
+        bbox,
+        serial=serial,
+        physicalType=str(md.getScalar("APDETPHY")).rstrip() if md.exists("APDETPHY") else "",
+        type=DetectorType[str(md.getScalar("APDETTYP")).strip()]
+        if md.exists("APDETTYP")
+        else DetectorType.SCIENCE,
+    )
 
 
 def writeExposureFits(exposure, path) -> None:
@@ -870,8 +1134,11 @@ def writeExposureFits(exposure, path) -> None:
     _setKey(primary, "EXPINFO_V", EXPOSURE_SERIALIZATION_VERSION)
     _setKey(primary, "AR_HDU", 5, "HDU (1-indexed) containing the archive used to store ancillary objects")
     archive = _ArchiveWriter()
-    components = (("PSF", info.getPsf() if isinstance(info.getPsf(), GaussianPsf) else None),
-                  ("PHOTOCALIB", info.getPhotoCalib()), ("FILTER", info.getFilter()))
+    components = (
+        ("PSF", info.getPsf() if isinstance(info.getPsf(), GaussianPsf) else None),
+        ("PHOTOCALIB", info.getPhotoCalib()),
+        ("FILTER", info.getFilter()),
+    )
     for name, value in components:
         if value is not None:
             archiveId = archive.put(value)
@@ -886,8 +1153,12 @@ def writeExposureFits(exposure, path) -> None:
         _setKey(primary, "DETSER", detector.getSerial())
         _setKey(primary, "APDETID", detector.getId(), "detector id (ap_alerts model)")
         bbox = detector.getBBox()
-        _setKey(primary, "APDETBOX", f"{bbox.getMinX()} {bbox.getMinY()} {bbox.getWidth()} {bbox.getHeight()}",
-                "detector bbox minX minY width height (model)")
+        _setKey(
+            primary,
+            "APDETBOX",
+            f"{bbox.getMinX()} {bbox.getMinY()} {bbox.getWidth()} {bbox.getHeight()}",
+            "detector bbox minX minY width height (model)",
+        )
         _setKey(primary, "APDETTYP", detector.getType().name, "detector type (ap_alerts model)")
         if detector.getPhysicalType():
             _setKey(primary, "APDETPHY", detector.getPhysicalType(), "detector physical type (model)")
@@ -906,8 +1177,11 @@ def writeExposureFits(exposure, path) -> None:
 
     hdus = [fits.PrimaryHDU(header=primary)]
     mi = exposure.getMaskedImage()
-    for extType, array in (("IMAGE", mi.image.array), ("MASK", mi.mask.array.astype(np.int32, copy=False)),
-                           ("VARIANCE", mi.variance.array.astype(np.float32, copy=False))):
+    for extType, array in (
+        ("IMAGE", mi.image.array),
+        ("MASK", mi.mask.array.astype(np.int32, copy=False)),
+        ("VARIANCE", mi.variance.array.astype(np.float32, copy=False)),
+    ):
         header = planeHeader.copy()
         header["EXTTYPE"] = extType
         header["EXTNAME"] = extType
@@ -934,8 +1208,14 @@ def readPersistableFits(path, className: str):
     """Read the first object of class ``className`` from an afw archive
     file (as written by e.g. ``PhotoCalib.writeFits``)."""
     with fits.open(str(path)) as hdul:
-        indexHdu = next((i for i, hdu in enumerate(hdul)
-                         if str(hdu.header.get("EXTTYPE", "")).strip() == "ARCHIVE_INDEX"), None)
+        indexHdu = next(
+            (
+                i
+                for i, hdu in enumerate(hdul)
+                if str(hdu.header.get("EXTTYPE", "")).strip() == "ARCHIVE_INDEX"
+            ),
+            None,
+        )
         if indexHdu is None:
             raise FitsError(f"{path}: no ARCHIVE_INDEX HDU")
         archive = _ArchiveReader(hdul, indexHdu)

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Pixel containers of the image model: `ImageF`/`ImageD`/`ImageI`/`ImageU`,
 `Mask` and `MaskedImageF`.
 
@@ -106,7 +127,9 @@ def _keyToBox(key, parentBBox):
                 begin[n] = sl.start + (offset[n] if origin == LOCAL else 0)
             if sl.stop is not None:
                 end[n] = sl.stop + (offset[n] if origin == LOCAL else 0)
-        box = geom.Box2I(geom.Point2I(begin[0], begin[1]), geom.Extent2I(end[0] - begin[0], end[1] - begin[1]))
+        box = geom.Box2I(
+            geom.Point2I(begin[0], begin[1]), geom.Extent2I(end[0] - begin[0], end[1] - begin[1])
+        )
         return _subBox(box, parentBBox, PARENT)
     return None
 
@@ -161,8 +184,9 @@ class Image:
                 bbox, origin = first.getBBox(), PARENT
             view = first._view(_subBox(bbox, first.getBBox(), origin))
             self._array = view.astype(self._dtype, copy=True) if (deep or view.dtype != self._dtype) else view
-            self._xy0 = (bbox if origin == PARENT else bbox.shiftedBy(
-                geom.Extent2I(first.getX0(), first.getY0()))).getMin()
+            self._xy0 = (
+                bbox if origin == PARENT else bbox.shiftedBy(geom.Extent2I(first.getX0(), first.getY0()))
+            ).getMin()
             return
         if isinstance(first, str):
             other = type(self).readFits(first)
@@ -224,16 +248,22 @@ class Image:
 
     def _view(self, parentBox: geom.Box2I) -> np.ndarray:
         x0, y0 = parentBox.getMinX() - self.getX0(), parentBox.getMinY() - self.getY0()
-        return self._array[y0:y0 + parentBox.getHeight(), x0:x0 + parentBox.getWidth()]
+        return self._array[y0 : y0 + parentBox.getHeight(), x0 : x0 + parentBox.getWidth()]
 
     # -- copies and sub-images
     def clone(self):
-        return type(self)(self._array, True, self.getXY0()) if self.dtype else Image(
-            self._array, True, self.getXY0(), dtype=self._dtype)
+        return (
+            type(self)(self._array, True, self.getXY0())
+            if self.dtype
+            else Image(self._array, True, self.getXY0(), dtype=self._dtype)
+        )
 
     def subset(self, bbox: geom.Box2I, origin: ImageOrigin = PARENT):
-        return type(self)(self, bbox, origin, False) if self.dtype else Image(
-            self, bbox, origin, False, dtype=self._dtype)
+        return (
+            type(self)(self, bbox, origin, False)
+            if self.dtype
+            else Image(self, bbox, origin, False, dtype=self._dtype)
+        )
 
     def __getitem__(self, key):
         box = _keyToBox(key, self.getBBox())
@@ -378,7 +408,8 @@ class _MaskDict:
         bit = _canonicalBit(name)
         if bit >= self.MAX_PLANES:
             raise InvalidParameterError(
-                f"Max number of planes ({self.MAX_PLANES}) already used when trying to add {name!r}")
+                f"Max number of planes ({self.MAX_PLANES}) already used when trying to add {name!r}"
+            )
         self.planes[name] = bit
         return bit
 
@@ -537,8 +568,11 @@ class Mask(ImageI):
 
     def interpret(self, value: int) -> str:
         """Return the comma-separated names of the planes set in ``value``."""
-        return ",".join(name for name, bit in sorted(self._maskDict.planes.items(), key=lambda kv: kv[1])
-                        if value & (1 << bit))
+        return ",".join(
+            name
+            for name, bit in sorted(self._maskDict.planes.items(), key=lambda kv: kv[1])
+            if value & (1 << bit)
+        )
 
     def __ior__(self, other):
         self._array |= other.array if isinstance(other, Image) else np.int32(other)
@@ -581,8 +615,11 @@ class MaskedImage:
             other = args[0]
             bbox = args[1] if len(args) > 1 and isinstance(args[1], geom.Box2I) else kwargs.get("bbox")
             origin = args[2] if len(args) > 2 else kwargs.get("origin", PARENT)
-            deep = args[3] if len(args) > 3 else kwargs.get("deep", args[1] if len(args) == 2 and isinstance(
-                args[1], bool) else False)
+            deep = (
+                args[3]
+                if len(args) > 3
+                else kwargs.get("deep", args[1] if len(args) == 2 and isinstance(args[1], bool) else False)
+            )
             if bbox is None:
                 bbox, origin = other.getBBox(), PARENT
             self._image = self.ImageClass(other._image, bbox, origin, deep)
@@ -595,8 +632,11 @@ class MaskedImage:
             image = args[0] if args else kwargs.pop("image")
             mask = args[1] if len(args) > 1 else mask
             variance = args[2] if len(args) > 2 else variance
-            self._image = image if isinstance(image, self.ImageClass) else self.ImageClass(
-                image.array, True, image.getXY0())
+            self._image = (
+                image
+                if isinstance(image, self.ImageClass)
+                else self.ImageClass(image.array, True, image.getXY0())
+            )
             bbox = self._image.getBBox()
             self._mask = mask if mask is not None else Mask(bbox, planeDict=planeDict)
             self._variance = variance if variance is not None else ImageF(bbox)

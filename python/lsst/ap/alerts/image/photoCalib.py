@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Spatially constant photometric calibration, modelled on afw's PhotoCalib.
 
 The calibration maps instrumental flux (counts) to nJy:
@@ -120,8 +141,11 @@ class PhotoCalib:
         and the mask is copied, as afw does.
         """
         if includeScaleUncertainty is not _UNSET:
-            warnings.warn("The 'includeScaleUncertainty' argument to calibrateImage is deprecated and "
-                          "does nothing.", FutureWarning, stacklevel=2)
+            warnings.warn(
+                "The 'includeScaleUncertainty' argument to calibrateImage is deprecated and does nothing.",
+                FutureWarning,
+                stacklevel=2,
+            )
         result = maskedImage.clone()
         result.image.array *= np.float32(self._mean) if result.image.array.dtype == np.float32 else self._mean
         # afw squares the float-cast mean in float (not the double mean): bit-identical variances.
@@ -131,8 +155,11 @@ class PhotoCalib:
     def uncalibrateImage(self, maskedImage, includeScaleUncertainty=_UNSET):
         """Inverse of `calibrateImage`."""
         if includeScaleUncertainty is not _UNSET:
-            warnings.warn("The 'includeScaleUncertainty' argument to uncalibrateImage is deprecated and "
-                          "does nothing.", FutureWarning, stacklevel=2)
+            warnings.warn(
+                "The 'includeScaleUncertainty' argument to uncalibrateImage is deprecated and does nothing.",
+                FutureWarning,
+                stacklevel=2,
+            )
         result = maskedImage.clone()
         result.image.array /= np.float32(self._mean)
         result.variance.array /= np.float32(self._mean * self._mean)
@@ -199,6 +226,7 @@ def makePhotoCalibFromCalibZeroPoint(instFluxMag0: float, instFluxMag0Err: float
     calib = PhotoCalib.__new__(PhotoCalib)
     calib._mean, calib._err, calib._bbox = float(mean), float(err), None
     if calib._mean < 0 or calib._err < 0:
-        raise InvalidParameterError(f"FLUXMAG0={instFluxMag0}, FLUXMAG0ERR={instFluxMag0Err} give a "
-                                    "negative calibration")
+        raise InvalidParameterError(
+            f"FLUXMAG0={instFluxMag0}, FLUXMAG0ERR={instFluxMag0Err} give a negative calibration"
+        )
     return calib

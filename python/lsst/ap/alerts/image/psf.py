@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Point-spread functions of the image model, after ``lsst.afw.detection``.
 
 A PSF is evaluated with ``computeKernelImage(position)``: an `ImageD` of
@@ -82,7 +103,7 @@ def _lanczosWeights(shift: float, size: int, order: int = 5) -> np.ndarray:
     taps[np.abs(offsets - shift) >= order] = 0.0
     taps /= taps.sum()
     weights = np.zeros((size, size))
-    for k, t in zip(offsets, taps):
+    for k, t in zip(offsets, taps, strict=True):
         # i - j == k
         weights += t * np.eye(size, k=-k)
     return weights
@@ -120,8 +141,9 @@ class Psf:
 
     # -- override points (afw's pure virtual methods raise if not overridden)
     def _pure(self, name):
-        raise NotImplementedError(f'Tried to call pure virtual function "Psf::{name}" '
-                                  f"on {type(self).__name__}")
+        raise NotImplementedError(
+            f'Tried to call pure virtual function "Psf::{name}" on {type(self).__name__}'
+        )
 
     def _doComputeKernelImage(self, position, color=None) -> ImageD:
         self._pure("_doComputeKernelImage")
@@ -233,17 +255,24 @@ class ImagePsf(Psf):
     def _doComputeShape(self, position, color=None) -> Quadrupole:
         image = self._doComputeKernelImage(position, color)
         array = image.array
-        ys, xs = np.mgrid[image.getY0():image.getY0() + image.getHeight(),
-                          image.getX0():image.getX0() + image.getWidth()]
+        ys, xs = np.mgrid[
+            image.getY0() : image.getY0() + image.getHeight(),
+            image.getX0() : image.getX0() + image.getWidth(),
+        ]
         total = array.sum()
         cx, cy = (xs * array).sum() / total, (ys * array).sum() / total
-        return Quadrupole(((xs - cx) ** 2 * array).sum() / total, ((ys - cy) ** 2 * array).sum() / total,
-                          ((xs - cx) * (ys - cy) * array).sum() / total)
+        return Quadrupole(
+            ((xs - cx) ** 2 * array).sum() / total,
+            ((ys - cy) ** 2 * array).sum() / total,
+            ((xs - cx) * (ys - cy) * array).sum() / total,
+        )
 
     def _doComputeApertureFlux(self, radius, position, color=None) -> float:
         image = self._doComputeKernelImage(position, color)
-        ys, xs = np.mgrid[image.getY0():image.getY0() + image.getHeight(),
-                          image.getX0():image.getX0() + image.getWidth()]
+        ys, xs = np.mgrid[
+            image.getY0() : image.getY0() + image.getHeight(),
+            image.getX0() : image.getX0() + image.getWidth(),
+        ]
         return float(image.array[xs * xs + ys * ys <= radius * radius].sum())
 
     def _doComputeBBox(self, position, color=None) -> geom.Box2I:
@@ -296,7 +325,7 @@ class GaussianPsf(ImagePsf):
         return kernel
 
     def _doComputeShape(self, position, color=None) -> Quadrupole:
-        return Quadrupole(self._sigma ** 2, self._sigma ** 2, 0.0)
+        return Quadrupole(self._sigma**2, self._sigma**2, 0.0)
 
     def _doComputeApertureFlux(self, radius, position, color=None) -> float:
         return 1.0 - math.exp(-0.5 * radius * radius / (self._sigma * self._sigma))
@@ -377,8 +406,9 @@ class KernelPsf(ImagePsf):
         self._kernel = kernel if isinstance(kernel, FixedKernel) else FixedKernel(kernel)
         if self._kernel.getSum() == 0:
             raise InvalidParameterError("KernelPsf kernel sums to zero")
-        self._averagePosition = geom.Point2D(0.0, 0.0) if averagePosition is None else geom.Point2D(
-            averagePosition)
+        self._averagePosition = (
+            geom.Point2D(0.0, 0.0) if averagePosition is None else geom.Point2D(averagePosition)
+        )
 
     def getKernel(self) -> FixedKernel:
         return self._kernel

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Visit metadata, modelled on ``lsst.afw.image.VisitInfo`` and
 ``lsst.daf.base.DateTime``.
 
@@ -177,7 +198,7 @@ class DateTime:
     def __repr__(self):
         if not self.isValid():
             return "DateTime()"
-        return f"DateTime(\"{self.toString(Timescale.TAI)}\", TAI)"
+        return f'DateTime("{self.toString(Timescale.TAI)}", TAI)'
 
 
 def _dateToNsecs(date: float, system: DateSystem) -> int:
@@ -283,8 +304,10 @@ class Observatory:
     __hash__ = None
 
     def __repr__(self):
-        return (f"Observatory({self._longitude.asDegrees()}*degrees, {self._latitude.asDegrees()}*degrees, "
-                f"{self._elevation})")
+        return (
+            f"Observatory({self._longitude.asDegrees()}*degrees, {self._latitude.asDegrees()}*degrees, "
+            f"{self._elevation})"
+        )
 
 
 class Weather:
@@ -311,7 +334,8 @@ class Weather:
     def __eq__(self, other):
         return isinstance(other, Weather) and _eqOrNan(
             (self._airTemperature, self._airPressure, self._humidity),
-            (other._airTemperature, other._airPressure, other._humidity))
+            (other._airTemperature, other._airPressure, other._humidity),
+        )
 
     __hash__ = None
 
@@ -321,8 +345,10 @@ class Weather:
 
 def _eqOrNan(lhs, rhs) -> bool:
     """Element-wise equality where NaN equals NaN (afw's VisitInfo rule)."""
-    return all((a == b) or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
-               for a, b in zip(lhs, rhs, strict=True))
+    return all(
+        (a == b) or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+        for a, b in zip(lhs, rhs, strict=True)
+    )
 
 
 class VisitInfo:
@@ -333,17 +359,51 @@ class VisitInfo:
     """
 
     _FIELDS = (
-        "exposureTime", "darkTime", "date", "ut1", "era", "boresightRaDec", "boresightAzAlt",
-        "boresightAirmass", "boresightRotAngle", "rotType", "observatory", "weather", "instrumentLabel",
-        "id", "focusZ", "observationType", "scienceProgram", "observationReason", "object",
+        "exposureTime",
+        "darkTime",
+        "date",
+        "ut1",
+        "era",
+        "boresightRaDec",
+        "boresightAzAlt",
+        "boresightAirmass",
+        "boresightRotAngle",
+        "rotType",
+        "observatory",
+        "weather",
+        "instrumentLabel",
+        "id",
+        "focusZ",
+        "observationType",
+        "scienceProgram",
+        "observationReason",
+        "object",
         "hasSimulatedContent",
     )
 
-    def __init__(self, exposureTime=_NAN, darkTime=_NAN, date=None, ut1=_NAN, era=_NAN * geom.radians,
-                 boresightRaDec=None, boresightAzAlt=None, boresightAirmass=_NAN,
-                 boresightRotAngle=_NAN * geom.radians, rotType=RotType.UNKNOWN, observatory=None,
-                 weather=None, instrumentLabel="", id=0, focusZ=_NAN, observationType="",
-                 scienceProgram="", observationReason="", object="", hasSimulatedContent=False):
+    def __init__(
+        self,
+        exposureTime=_NAN,
+        darkTime=_NAN,
+        date=None,
+        ut1=_NAN,
+        era=_NAN * geom.radians,
+        boresightRaDec=None,
+        boresightAzAlt=None,
+        boresightAirmass=_NAN,
+        boresightRotAngle=_NAN * geom.radians,
+        rotType=RotType.UNKNOWN,
+        observatory=None,
+        weather=None,
+        instrumentLabel="",
+        id=0,
+        focusZ=_NAN,
+        observationType="",
+        scienceProgram="",
+        observationReason="",
+        object="",
+        hasSimulatedContent=False,
+    ):
         nanPoint = geom.SpherePoint(_NAN * geom.degrees, _NAN * geom.degrees)
         self._exposureTime = float(exposureTime)
         self._darkTime = float(darkTime)
@@ -464,21 +524,37 @@ class VisitInfo:
 
     def _key(self):
         raDec, azAlt = self._boresightRaDec, self._boresightAzAlt
-        return (self._exposureTime, self._darkTime, self._ut1, self._era.asRadians(),
-                raDec.getRa().asRadians(), raDec.getDec().asRadians(),
-                azAlt.getLongitude().asRadians(), azAlt.getLatitude().asRadians(),
-                self._boresightAirmass, self._boresightRotAngle.asRadians(), self._focusZ)
+        return (
+            self._exposureTime,
+            self._darkTime,
+            self._ut1,
+            self._era.asRadians(),
+            raDec.getRa().asRadians(),
+            raDec.getDec().asRadians(),
+            azAlt.getLongitude().asRadians(),
+            azAlt.getLatitude().asRadians(),
+            self._boresightAirmass,
+            self._boresightRotAngle.asRadians(),
+            self._focusZ,
+        )
 
     def __eq__(self, other):
         if not isinstance(other, VisitInfo):
             return NotImplemented
-        return (_eqOrNan(self._key(), other._key()) and self._date == other._date
-                and self._rotType == other._rotType and self._observatory == other._observatory
-                and self._weather == other._weather and self._instrumentLabel == other._instrumentLabel
-                and self._id == other._id and self._observationType == other._observationType
-                and self._scienceProgram == other._scienceProgram
-                and self._observationReason == other._observationReason and self._object == other._object
-                and self._hasSimulatedContent == other._hasSimulatedContent)
+        return (
+            _eqOrNan(self._key(), other._key())
+            and self._date == other._date
+            and self._rotType == other._rotType
+            and self._observatory == other._observatory
+            and self._weather == other._weather
+            and self._instrumentLabel == other._instrumentLabel
+            and self._id == other._id
+            and self._observationType == other._observationType
+            and self._scienceProgram == other._scienceProgram
+            and self._observationReason == other._observationReason
+            and self._object == other._object
+            and self._hasSimulatedContent == other._hasSimulatedContent
+        )
 
     def __ne__(self, other):
         result = self.__eq__(other)
@@ -491,8 +567,10 @@ class VisitInfo:
 
     def __repr__(self):
         date = self._date.toString(DateTime.TAI) if self._date.isValid() else "<invalid>"
-        return (f"VisitInfo(id={self._id}, exposureTime={self._exposureTime}, date={date}, "
-                f"boresightRaDec={self._boresightRaDec!r}, object={self._object!r})")
+        return (
+            f"VisitInfo(id={self._id}, exposureTime={self._exposureTime}, date={date}, "
+            f"boresightRaDec={self._boresightRaDec!r}, object={self._object!r})"
+        )
 
     # readFits/writeFits (afw's archive layout) are added by `fitsIo`.
 

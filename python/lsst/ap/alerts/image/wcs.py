@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Celestial WCS of the image model: `SkyWcs` on top of `astropy.wcs`.
 
 afw conventions kept:
@@ -47,9 +68,33 @@ _SIP_KEY = re.compile(r"^(A|B|AP|BP)_(\d+)_(\d+)$")
 _SIP_ORDER_KEY = re.compile(r"^(A|B|AP|BP)_ORDER$")
 # Keys that describe the primary celestial WCS; stripped by makeSkyWcs(strip=True)
 _WCS_KEYS = {
-    "WCSAXES", "CRPIX1", "CRPIX2", "CRVAL1", "CRVAL2", "CTYPE1", "CTYPE2", "CUNIT1", "CUNIT2",
-    "CD1_1", "CD1_2", "CD2_1", "CD2_2", "PC1_1", "PC1_2", "PC2_1", "PC2_2", "CDELT1", "CDELT2",
-    "CROTA1", "CROTA2", "RADESYS", "RADECSYS", "EQUINOX", "EPOCH", "LONPOLE", "LATPOLE",
+    "WCSAXES",
+    "CRPIX1",
+    "CRPIX2",
+    "CRVAL1",
+    "CRVAL2",
+    "CTYPE1",
+    "CTYPE2",
+    "CUNIT1",
+    "CUNIT2",
+    "CD1_1",
+    "CD1_2",
+    "CD2_1",
+    "CD2_2",
+    "PC1_1",
+    "PC1_2",
+    "PC2_1",
+    "PC2_2",
+    "CDELT1",
+    "CDELT2",
+    "CROTA1",
+    "CROTA2",
+    "RADESYS",
+    "RADECSYS",
+    "EQUINOX",
+    "EPOCH",
+    "LONPOLE",
+    "LATPOLE",
 }
 _XY0_KEYS = ("CRVAL1A", "CRVAL2A", "CRPIX1A", "CRPIX2A", "CTYPE1A", "CTYPE2A", "CUNIT1A", "CUNIT2A")
 
@@ -247,8 +292,7 @@ class SkyWcs:
             self._wcs = WCS(header)
         if self._wcs.cpdis1 is not None or self._wcs.det2im1 is not None:
             raise FitsError("Lookup-table distortions are not supported by the model SkyWcs")
-        self._hasDistortion = self._wcs.sip is not None or any(
-            key.startswith("PV") for key in header)
+        self._hasDistortion = self._wcs.sip is not None or any(key.startswith("PV") for key in header)
 
     # -- point conversions
     def pixelToSky(self, *args):
@@ -267,23 +311,30 @@ class SkyWcs:
         points = list(arg)
         if not points:
             return []
-        ra, dec = self.pixelToSkyArray(np.array([float(p[0]) for p in points]),
-                                       np.array([float(p[1]) for p in points]))
-        return [geom.SpherePoint(geom.Angle(r), geom.Angle(d)) for r, d in zip(ra.tolist(), dec.tolist())]
+        ra, dec = self.pixelToSkyArray(
+            np.array([float(p[0]) for p in points]), np.array([float(p[1]) for p in points])
+        )
+        return [
+            geom.SpherePoint(geom.Angle(r), geom.Angle(d))
+            for r, d in zip(ra.tolist(), dec.tolist(), strict=True)
+        ]
 
     def skyToPixel(self, arg):
         """Pixel position(s) of sky position(s): a `SpherePoint` gives a
         `Point2D`, a list of them a list of `Point2D`."""
         if isinstance(arg, geom.SpherePoint):
-            x, y = self.skyToPixelArray(np.array([arg.getRa().asRadians()]),
-                                        np.array([arg.getDec().asRadians()]))
+            x, y = self.skyToPixelArray(
+                np.array([arg.getRa().asRadians()]), np.array([arg.getDec().asRadians()])
+            )
             return geom.Point2D(x[0], y[0])
         points = list(arg)
         if not points:
             return []
-        x, y = self.skyToPixelArray(np.array([p.getRa().asRadians() for p in points]),
-                                    np.array([p.getDec().asRadians() for p in points]))
-        return [geom.Point2D(px, py) for px, py in zip(x.tolist(), y.tolist())]
+        x, y = self.skyToPixelArray(
+            np.array([p.getRa().asRadians() for p in points]),
+            np.array([p.getDec().asRadians() for p in points]),
+        )
+        return [geom.Point2D(px, py) for px, py in zip(x.tolist(), y.tolist(), strict=True)]
 
     def pixelToSkyArray(self, x, y, degrees: bool = False):
         """Vectorised `pixelToSky` (model-only API).
@@ -372,7 +423,7 @@ class SkyWcs:
         ra, dec = self.pixelToSkyArray(np.array([px, px + 1.0, px]), np.array([py, py, py + 1.0]))
         vec = np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], axis=1)
         area2 = float(np.sum(np.cross(vec[1] - vec[0], vec[2] - vec[0]) ** 2))
-        return geom.Angle(area2 ** 0.25)
+        return geom.Angle(area2**0.25)
 
     @property
     def isFlipped(self) -> bool:
@@ -428,15 +479,19 @@ class SkyWcs:
 
     def __repr__(self):
         origin, sky = self.getPixelOrigin(), self.getSkyOrigin()
-        return (f"SkyWcs(pixelOrigin=({origin.x:.3f}, {origin.y:.3f}), skyOrigin=({sky.getRa().asDegrees():.6f}, "
-                f"{sky.getDec().asDegrees():.6f}) deg, ctype={self._header['CTYPE1']!r})")
+        return (
+            f"SkyWcs(pixelOrigin=({origin.x:.3f}, {origin.y:.3f}), skyOrigin=({sky.getRa().asDegrees():.6f}, "
+            f"{sky.getDec().asDegrees():.6f}) deg, ctype={self._header['CTYPE1']!r})"
+        )
 
 
 def _rebuildWcs(text):
     return SkyWcs._fromHeader(fits.Header.fromstring(text))
 
 
-def makeCdMatrix(scale: geom.Angle, orientation: geom.Angle = 0 * geom.degrees, flipX: bool = False) -> np.ndarray:
+def makeCdMatrix(
+    scale: geom.Angle, orientation: geom.Angle = 0 * geom.degrees, flipX: bool = False
+) -> np.ndarray:
     """CD matrix (degrees) for a pixel ``scale``, rotated by
     ``orientation`` (north through east), as afw's ``makeCdMatrix``: by
     default (``flipX=False``) east is to the left, the usual convention;
@@ -444,10 +499,12 @@ def makeCdMatrix(scale: geom.Angle, orientation: geom.Angle = 0 * geom.degrees, 
     orient = orientation.asRadians()
     scaleDeg = scale.asDegrees()
     xSign = 1.0 if flipX else -1.0
-    return np.array([
-        [xSign * math.cos(orient) * scaleDeg, math.sin(orient) * scaleDeg],
-        [-xSign * math.sin(orient) * scaleDeg, math.cos(orient) * scaleDeg],
-    ])
+    return np.array(
+        [
+            [xSign * math.cos(orient) * scaleDeg, math.sin(orient) * scaleDeg],
+            [-xSign * math.sin(orient) * scaleDeg, math.cos(orient) * scaleDeg],
+        ]
+    )
 
 
 def _linearHeader(crpix, crval, cdMatrix, projection: str) -> fits.Header:
@@ -480,7 +537,7 @@ def makeSkyWcs(*args, **kwargs) -> SkyWcs:
     if len(args) == 2 and isinstance(args[1], bool):
         return SkyWcs(args[0], strip=args[1])
     names = ("crpix", "crval", "cdMatrix", "projection")
-    values = dict(zip(names, args))
+    values = dict(zip(names, args, strict=False))  # trailing arguments may be omitted
     values.update(kwargs)
     projection = str(values.get("projection", "TAN"))
     if len(projection) != 3:

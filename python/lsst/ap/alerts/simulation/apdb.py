@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """The APDB: its tables as the pipeline sees them, and a real SQLite APDB.
 
 - `apdbColumnDtypes` and `apdbFrame`: columns and dtypes of the APDB's
@@ -179,8 +200,12 @@ def writeApdb(catalogs: VisitCatalogs, path: str):
     apdb = Apdb.from_config(ApdbSql.init_database(db_url=url))
     visitTime = astropy.time.Time(catalogs.midpointMjdTai, format="mjd", scale="tai")
     sources = pd.concat([catalogs.diaSrcHistory, catalogs.diaSourceCat], ignore_index=True)
-    apdb.store(visitTime, catalogs.diaObjectCat.reset_index(drop=True), sources,
-               catalogs.diaForcedSources.reset_index(drop=True))
+    apdb.store(
+        visitTime,
+        catalogs.diaObjectCat.reset_index(drop=True),
+        sources,
+        catalogs.diaForcedSources.reset_index(drop=True),
+    )
     return apdb
 
 
@@ -219,6 +244,7 @@ def readApdb(apdb, catalogs: VisitCatalogs):
     diaObjects = apdb.getDiaObjects(region).set_index("diaObjectId", drop=False)
     ids = diaObjects["diaObjectId"].to_numpy(np.int64)
     diaSources = apdb.getDiaSources(region, ids, visitTime).set_index(SOURCE_INDEX, drop=False)
-    diaForcedSources = apdb.getDiaForcedSources(region, ids, visitTime).set_index(FORCED_SOURCE_INDEX,
-                                                                                   drop=False)
+    diaForcedSources = apdb.getDiaForcedSources(region, ids, visitTime).set_index(
+        FORCED_SOURCE_INDEX, drop=False
+    )
     return Struct(diaObjects=diaObjects, diaSources=diaSources, diaForcedSources=diaForcedSources)

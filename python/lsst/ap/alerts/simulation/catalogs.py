@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """The DIA catalogs of one simulated visit/detector, as DiaPipelineTask hands them over.
 
 `makeVisitCatalogs` draws DiaObjects (variable, transient or fading, with
@@ -195,11 +216,19 @@ def makeVisitCatalogs(
     skyToPixel, pixelToSky = _wcsFunctions(wcs, boresight, bbox, rotAngle)
     currentVisit, currentKey = visitKeys(np.array([midpointMjdTai]))
     visit = int(currentVisit[0]) if visit is None else int(visit)
-    visitIds = SimpleNamespace(visit=visit, key=int(currentKey[0]), detector=detector, mjd=midpointMjdTai,
-                               bandIndex=bandIndex, exposureTime=exposureTime, bbox=(width, height))
+    visitIds = SimpleNamespace(
+        visit=visit,
+        key=int(currentKey[0]),
+        detector=detector,
+        mjd=midpointMjdTai,
+        bandIndex=bandIndex,
+        exposureTime=exposureTime,
+        bbox=(width, height),
+    )
 
-    nSso, isNew, depth = _roles(rng, nSources, historyDepth, fractionSolarSystem, fractionNewObjects,
-                                varyHistory, fillAllFields)
+    nSso, isNew, depth = _roles(
+        rng, nSources, historyDepth, fractionSolarSystem, fractionNewObjects, varyHistory, fillAllFields
+    )
     nObj = nSources - nSso
     truth = _truePositions(rng, nSources, (width, height), edgeMargin, pixelToSky)
     objects = _Objects.draw(rng, nObj, bandIndex, fractionNegative)
@@ -208,8 +237,9 @@ def makeVisitCatalogs(
     newIds = packId(visitIds.key, detector, np.arange(nSources))
     diaObjectId = np.where(isNew, newIds[np.arange(nObj)], h.id[h.firstRow] if h.n else 0)
     history, historyNulls = _historySources(rng, h, objects, diaObjectId, truth, visitIds)
-    sources, sourceNulls, templateFlux, sso = _visitSources(rng, nSso, objects, diaObjectId, newIds, truth,
-                                                            skyToPixel, visitIds)
+    sources, sourceNulls, templateFlux, sso = _visitSources(
+        rng, nSso, objects, diaObjectId, newIds, truth, skyToPixel, visitIds
+    )
     if fillAllFields:
         fillRareFields(rng, sources, sourceNulls, midpointMjdTai)
 
@@ -225,8 +255,16 @@ def makeVisitCatalogs(
 
     ssSrc = None
     if nSso:
-        ssSrc = ssSrcFrame(rng, newIds[nObj:], sso.ssObjectIds, sso.designations, sso.packed, sso.ssColumns,
-                           sso.mpcColumns, fractionMissingDesignations)
+        ssSrc = ssSrcFrame(
+            rng,
+            newIds[nObj:],
+            sso.ssObjectIds,
+            sso.designations,
+            sso.packed,
+            sso.ssColumns,
+            sso.mpcColumns,
+            fractionMissingDesignations,
+        )
     return VisitCatalogs(
         diaSourceCat=_indexed("DiaSource", sources, nSources, sourceNulls, SOURCE_INDEX),
         diaObjectCat=_indexed("DiaObject", objCols, nObj, None, "diaObjectId"),
@@ -291,6 +329,7 @@ def _wcsFunctions(wcs, boresight, bbox, rotAngle):
 
         def pixelToSky(x, y):
             return invertSkyToPixel(skyToPixel, np.asarray(x, float), np.asarray(y, float), *boresight)
+
     return skyToPixel, pixelToSky
 
 
@@ -348,8 +387,7 @@ def _historyVisits(rng, nObj, depth, visitIds):
     nights, valid = nightsBack(rng, nObj, depth, 0, HISTORY_NIGHTS)
     h = SimpleNamespace(nights=nights, obj=np.nonzero(valid)[0])
     h.n = len(h.obj)
-    h.mjd = (visitIds.mjd - (HISTORY_NIGHTS - nights[valid])
-             + np.clip(rng.normal(0, 0.04, h.n), -0.09, 0.09))
+    h.mjd = visitIds.mjd - (HISTORY_NIGHTS - nights[valid]) + np.clip(rng.normal(0, 0.04, h.n), -0.09, 0.09)
     h.band = rng.choice(len(LSST_BANDS), h.n, p=BAND_WEIGHTS)
     h.visit, key = visitKeys(h.mjd)
     h.detector = np.where(rng.random(h.n) < 0.7, visitIds.detector, rng.integers(0, N_DETECTORS, h.n))
@@ -372,10 +410,25 @@ def _historySources(rng, h, objects, diaObjectId, truth, visitIds):
     x = (truth.x[h.obj] + rng.uniform(-400, 400, h.n)) % width
     y = (truth.y[h.obj] + rng.uniform(-400, 400, h.n)) % height
     return sourceColumns(
-        rng, n=h.n, diaSourceId=h.id, diaObjectId=diaObjectId[h.obj], visit=h.visit, detector=h.detector,
-        band=h.band, mjd=h.mjd, ra=ra, dec=dec, x=x, y=y, flux=objects.diffFlux(rng, h.obj, h.band, h.n),
-        templateFlux=objects.templateFlux[h.obj] * objects.colour[h.obj, h.band], seeing=h.seeing,
-        exposureTime=visitIds.exposureTime, bbox=visitIds.bbox, isSso=np.zeros(h.n, bool))
+        rng,
+        n=h.n,
+        diaSourceId=h.id,
+        diaObjectId=diaObjectId[h.obj],
+        visit=h.visit,
+        detector=h.detector,
+        band=h.band,
+        mjd=h.mjd,
+        ra=ra,
+        dec=dec,
+        x=x,
+        y=y,
+        flux=objects.diffFlux(rng, h.obj, h.band, h.n),
+        templateFlux=objects.templateFlux[h.obj] * objects.colour[h.obj, h.band],
+        seeing=h.seeing,
+        exposureTime=visitIds.exposureTime,
+        bbox=visitIds.bbox,
+        isSso=np.zeros(h.n, bool),
+    )
 
 
 def _visitSources(rng, nSso, objects, diaObjectId, newIds, truth, skyToPixel, visitIds):
@@ -397,16 +450,32 @@ def _visitSources(rng, nSso, objects, diaObjectId, newIds, truth, skyToPixel, vi
     sso = SimpleNamespace(ssColumns=None, mpcColumns=None)
     if nSso:
         sso.ssColumns, sso.mpcColumns, flux[nObj:], ssMotion = solarSystem(
-            rng, visitIds.mjd, ra[nObj:], dec[nObj:], band[nObj:])
+            rng, visitIds.mjd, ra[nObj:], dec[nObj:], band[nObj:]
+        )
         motion = tuple(np.concatenate([np.zeros(nObj), m]) for m in ssMotion)
     x, y = (np.asarray(v, float) for v in skyToPixel(ra, dec))
     objectIds = np.concatenate([diaObjectId, np.zeros(nSso, np.int64)])
     sources, nulls = sourceColumns(
-        rng, n=nSources, diaSourceId=newIds, diaObjectId=objectIds,
-        visit=np.full(nSources, visitIds.visit), detector=np.full(nSources, visitIds.detector), band=band,
-        mjd=np.full(nSources, visitIds.mjd), ra=ra, dec=dec, x=x, y=y, flux=flux, templateFlux=templateFlux,
-        seeing=np.full(nSources, seeing), exposureTime=visitIds.exposureTime, bbox=visitIds.bbox,
-        isSso=np.arange(nSources) >= nObj, motion=motion)
+        rng,
+        n=nSources,
+        diaSourceId=newIds,
+        diaObjectId=objectIds,
+        visit=np.full(nSources, visitIds.visit),
+        detector=np.full(nSources, visitIds.detector),
+        band=band,
+        mjd=np.full(nSources, visitIds.mjd),
+        ra=ra,
+        dec=dec,
+        x=x,
+        y=y,
+        flux=flux,
+        templateFlux=templateFlux,
+        seeing=np.full(nSources, seeing),
+        exposureTime=visitIds.exposureTime,
+        bbox=visitIds.bbox,
+        isSso=np.arange(nSources) >= nObj,
+        motion=motion,
+    )
     # Every source of this visit was processed together.
     sources["timeProcessedMjdTai"] = np.full(nSources, visitIds.mjd + rng.uniform(60, 120) / 86400.0)
     sso.designations = randomDesignations(rng, nSso)
@@ -422,19 +491,24 @@ def _forcedVisits(rng, objects, isNew, historyNights, nForced, visitIds):
     detection, plus this visit for every object; true fluxes and errors.
     """
     nObj = len(isNew)
-    firstNight = np.where(isNew, HISTORY_NIGHTS,
-                          historyNights[:, 0] if historyNights.shape[1] else HISTORY_NIGHTS)
-    nights, valid = nightsBack(rng, nObj, np.where(isNew, 0, max(nForced - 1, 0)), firstNight,
-                               HISTORY_NIGHTS)
+    firstNight = np.where(
+        isNew, HISTORY_NIGHTS, historyNights[:, 0] if historyNights.shape[1] else HISTORY_NIGHTS
+    )
+    nights, valid = nightsBack(rng, nObj, np.where(isNew, 0, max(nForced - 1, 0)), firstNight, HISTORY_NIGHTS)
     f = SimpleNamespace(obj=np.concatenate([np.nonzero(valid)[0], np.arange(nObj)]))
     nPast = int(valid.sum())
     f.n = len(f.obj)
-    f.mjd = np.concatenate([
-        visitIds.mjd - (HISTORY_NIGHTS - nights[valid]) + np.clip(rng.normal(0, 0.04, nPast), -0.09, 0.09),
-        np.full(nObj, visitIds.mjd),
-    ])
-    f.band = np.concatenate([rng.choice(len(LSST_BANDS), nPast, p=BAND_WEIGHTS),
-                             np.full(nObj, visitIds.bandIndex)])
+    f.mjd = np.concatenate(
+        [
+            visitIds.mjd
+            - (HISTORY_NIGHTS - nights[valid])
+            + np.clip(rng.normal(0, 0.04, nPast), -0.09, 0.09),
+            np.full(nObj, visitIds.mjd),
+        ]
+    )
+    f.band = np.concatenate(
+        [rng.choice(len(LSST_BANDS), nPast, p=BAND_WEIGHTS), np.full(nObj, visitIds.bandIndex)]
+    )
     f.visit, f.key = visitKeys(f.mjd)
     f.visit[nPast:] = visitIds.visit
     f.key[nPast:] = visitIds.key
@@ -458,9 +532,23 @@ def _objectColumns(rng, h, history, sources, f, nObj, bandIndex):
         np.concatenate([h.obj, np.arange(nObj)]),
         np.concatenate([h.band, np.full(nObj, bandIndex)]),
         detections("midpointMjdTai"),
-        *(detections(name) for name in ("psfFlux", "psfFluxErr", "scienceFlux", "scienceFluxErr", "ra",
-                                        "dec", "raErr", "decErr")),
-        f.obj, f.band, f.true + rng.normal(0, 1, f.n) * f.err, f.err,
+        *(
+            detections(name)
+            for name in (
+                "psfFlux",
+                "psfFluxErr",
+                "scienceFlux",
+                "scienceFluxErr",
+                "ra",
+                "dec",
+                "raErr",
+                "decErr",
+            )
+        ),
+        f.obj,
+        f.band,
+        f.true + rng.normal(0, 1, f.n) * f.err,
+        f.err,
     )
 
 

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """DiaObject summaries computed from the very DiaSources and forced sources.
 
 As ap_association's DiaCalculation plugins: per band, inverse-variance
@@ -15,8 +36,24 @@ import numpy as np
 from .survey import LSST_BANDS
 
 
-def objectSummary(n, obj, band, mjd, flux, fluxErr, sciFlux, sciErr, ra, dec, raErr, decErr,
-                  forcedObj, forcedBand, forcedFlux, forcedErr):
+def objectSummary(
+    n,
+    obj,
+    band,
+    mjd,
+    flux,
+    fluxErr,
+    sciFlux,
+    sciErr,
+    ra,
+    dec,
+    raErr,
+    decErr,
+    forcedObj,
+    forcedBand,
+    forcedFlux,
+    forcedErr,
+):
     """DiaObject columns from all detections and forced sources of each object.
 
     Parameters
@@ -36,8 +73,9 @@ def objectSummary(n, obj, band, mjd, flux, fluxErr, sciFlux, sciErr, ra, dec, ra
         DiaObject columns, ``n`` rows each.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = _bandStatistics(n, obj, band, mjd, flux, fluxErr, sciFlux, sciErr, forcedObj, forcedBand,
-                              forcedFlux, forcedErr)
+        out = _bandStatistics(
+            n, obj, band, mjd, flux, fluxErr, sciFlux, sciErr, forcedObj, forcedBand, forcedFlux, forcedErr
+        )
         out.update(_positionsAndTimes(n, obj, mjd, ra, dec, raErr, decErr))
     return out
 
@@ -48,8 +86,9 @@ def _grouped(keys, values, size):
     return np.bincount(keys[ok], values[ok], minlength=size)
 
 
-def _bandStatistics(n, obj, band, mjd, flux, fluxErr, sciFlux, sciErr, forcedObj, forcedBand, forcedFlux,
-                    forcedErr):
+def _bandStatistics(
+    n, obj, band, mjd, flux, fluxErr, sciFlux, sciErr, forcedObj, forcedBand, forcedFlux, forcedErr
+):
     """The ``<band>_psfFlux*``, ``_fpFlux*`` and ``_scienceFlux*`` columns."""
     nb = len(LSST_BANDS)
     key = obj * nb + band

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """DiaSource measurements: what the pipeline measures on a detection.
 
 `sourceColumns` turns true positions and fluxes into every column of the
@@ -30,8 +51,28 @@ def fluxErrors(band, seeing, flux, templateFlux, rng):
     return psfErr, sciErr, tmplErr
 
 
-def sourceColumns(rng, *, n, diaSourceId, diaObjectId, visit, detector, band, mjd, ra, dec, x, y,
-                  flux, templateFlux, seeing, exposureTime, bbox, isSso, motion=None):
+def sourceColumns(
+    rng,
+    *,
+    n,
+    diaSourceId,
+    diaObjectId,
+    visit,
+    detector,
+    band,
+    mjd,
+    ra,
+    dec,
+    x,
+    y,
+    flux,
+    templateFlux,
+    seeing,
+    exposureTime,
+    bbox,
+    isSso,
+    motion=None,
+):
     """All DiaSource columns (APDB DiaSource table) for ``n`` detections.
 
     ``flux`` is the true difference flux (nJy, sign included), ``band``
@@ -331,12 +372,19 @@ def fillAllFields(rng, sources, nulls, mjd):
     sources["dipoleChi2"][0] = sources["psfChi2"][0] * 0.8
     sources["dipoleNdata"][0] = sources["psfNdata"][0]
     row = 1
-    for name, value in (("trailFlux", sources["apFlux"][row]), ("trailFluxErr", psfErr[row] * 1.2),
-                        ("trailRa", sources["ra"][row]), ("trailRaErr", sources["raErr"][row] * 1.3),
-                        ("trailDec", sources["dec"][row]), ("trailDecErr", sources["decErr"][row] * 1.3),
-                        ("trailLength", rng.uniform(0.3, 2.0)), ("trailLengthErr", 0.1),
-                        ("trailAngle", rng.uniform(-180, 180)), ("trailAngleErr", 5.0),
-                        ("trailChi2", sources["psfChi2"][row])):
+    for name, value in (
+        ("trailFlux", sources["apFlux"][row]),
+        ("trailFluxErr", psfErr[row] * 1.2),
+        ("trailRa", sources["ra"][row]),
+        ("trailRaErr", sources["raErr"][row] * 1.3),
+        ("trailDec", sources["dec"][row]),
+        ("trailDecErr", sources["decErr"][row] * 1.3),
+        ("trailLength", rng.uniform(0.3, 2.0)),
+        ("trailLengthErr", 0.1),
+        ("trailAngle", rng.uniform(-180, 180)),
+        ("trailAngleErr", 5.0),
+        ("trailChi2", sources["psfChi2"][row]),
+    ):
         sources[name][row] = value
     sources["trailNdata"][row] = sources["psfNdata"][row]
     nulls["trailAlgorithm"][row] = False

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """The difference, science and template exposures of a simulated visit.
 
 Built only through the afw API (`lsst.ap.alerts._afw`): real
@@ -21,8 +42,29 @@ from .survey import AB_NJY, DEFAULT_BORESIGHT, DEFAULT_MJD, DEPTH5, LSST_BANDS, 
 
 # LSSTCam: rafts in detector-id order (corner rafts hold no science CCDs)
 # and the physical filter of each band.
-_RAFTS = ("R01", "R02", "R03", "R10", "R11", "R12", "R13", "R14", "R20", "R21", "R22", "R23", "R24",
-          "R30", "R31", "R32", "R33", "R34", "R41", "R42", "R43")
+_RAFTS = (
+    "R01",
+    "R02",
+    "R03",
+    "R10",
+    "R11",
+    "R12",
+    "R13",
+    "R14",
+    "R20",
+    "R21",
+    "R22",
+    "R23",
+    "R24",
+    "R30",
+    "R31",
+    "R32",
+    "R33",
+    "R34",
+    "R41",
+    "R42",
+    "R43",
+)
 _PHYSICAL_FILTERS = {"u": "u_24", "g": "g_6", "r": "r_57", "i": "i_39", "z": "z_20", "y": "y_10"}
 # Rubin Observatory (Cerro Pachon), degrees and metres.
 _RUBIN_SITE = (-70.749417, -30.244639, 2663.0)
@@ -64,8 +106,17 @@ def _imageApi():
     )(geom, afwImage, afwGeom, DateTime, GaussianPsf, Observatory, makeDetector)
 
 
-def makeVisitWcs(*, width: int, height: int, boresight=DEFAULT_BORESIGHT, rotAngle: float = 0.0,
-                 pixelScale: float = PIXEL_SCALE, sip: bool = True, xy0=(0, 0), seed: int = 0):
+def makeVisitWcs(
+    *,
+    width: int,
+    height: int,
+    boresight=DEFAULT_BORESIGHT,
+    rotAngle: float = 0.0,
+    pixelScale: float = PIXEL_SCALE,
+    sip: bool = True,
+    xy0=(0, 0),
+    seed: int = 0,
+):
     """The SkyWcs of a simulated detector: TAN, or TAN-SIP with mild distortion.
 
     Parameters
@@ -94,8 +145,9 @@ def makeVisitWcs(*, width: int, height: int, boresight=DEFAULT_BORESIGHT, rotAng
     geom = api.geom
     crpix = geom.Point2D(xy0[0] + (width - 1) / 2, xy0[1] + (height - 1) / 2)
     crval = geom.SpherePoint(boresight[0], boresight[1], geom.degrees)
-    cd = api.afwGeom.makeCdMatrix(scale=pixelScale * geom.arcseconds, orientation=rotAngle * geom.degrees,
-                                  flipX=True)
+    cd = api.afwGeom.makeCdMatrix(
+        scale=pixelScale * geom.arcseconds, orientation=rotAngle * geom.degrees, flipX=True
+    )
     if not sip:
         return api.afwGeom.makeSkyWcs(crpix=crpix, crval=crval, cdMatrix=cd)
     rng = np.random.default_rng(seed)
@@ -142,8 +194,11 @@ def _fieldStars(rng, count, bbox):
     u = rng.random(count)
     lo, hi = 10 ** (0.3 * 16.0), 10 ** (0.3 * 24.5)
     mag = np.log10(lo + u * (hi - lo)) / 0.3
-    return (rng.uniform(x0 - 10, x0 + width + 10, count), rng.uniform(y0 - 10, y0 + height + 10, count),
-            10 ** ((AB_NJY - mag) / 2.5))
+    return (
+        rng.uniform(x0 - 10, x0 + width + 10, count),
+        rng.uniform(y0 - 10, y0 + height + 10, count),
+        10 ** ((AB_NJY - mag) / 2.5),
+    )
 
 
 def _detected(model, sigma, threshold=2.5):
@@ -247,31 +302,54 @@ def makeVisitExposures(
     if visit is None:
         visit = int(visitKeys(np.array([midpointMjdTai]))[0][0])
     if wcs is None:
-        wcs = makeVisitWcs(width=width, height=height, boresight=boresight, rotAngle=boresightRotAngle,
-                           sip=sip, xy0=xy0, seed=seed)
+        wcs = makeVisitWcs(
+            width=width,
+            height=height,
+            boresight=boresight,
+            rotAngle=boresightRotAngle,
+            sip=sip,
+            xy0=xy0,
+            seed=seed,
+        )
     templateSigma = 0.85 * psfSigma if templatePsfSigma is None else templatePsfSigma
     calib = _calibrations(rng, LSST_BANDS.index(band), depth, psfSigma)
     nStars = int(width * height * 3e-4) if nStars is None else nStars
     stars = _fieldStars(rng, nStars, (xy0[0], xy0[1], width, height))
     templateOrigin = (xy0[0] + templateOffset[0], xy0[1] + templateOffset[1])
-    px = _renderImages(rng, (height, width), xy0, templateOrigin, stars, _sourceArrays(sources), calib,
-                       psfSigma, templateSigma)
+    px = _renderImages(
+        rng,
+        (height, width),
+        xy0,
+        templateOrigin,
+        stars,
+        _sourceArrays(sources),
+        calib,
+        psfSigma,
+        templateSigma,
+    )
     masks = _masks(rng, api.afwImage.Mask.getPlaneBitMask, px, psfSigma, xy0, templateOrigin)
 
-    visitInfo = _visitInfo(api, visit, midpointMjdTai, exposureTime, boresight, boresightRotAngle,
-                           observationReason, targetName)
+    visitInfo = _visitInfo(
+        api, visit, midpointMjdTai, exposureTime, boresight, boresightRotAngle, observationReason, targetName
+    )
     common = SimpleNamespace(
-        size=(width, height), wcs=wcs, visitInfo=visitInfo, id=visit * 1000 + detector,
-        detector=api.makeDetector(detector, api.geom.Box2I(api.geom.Point2I(*xy0),
-                                                           api.geom.Extent2I(width, height))),
+        size=(width, height),
+        wcs=wcs,
+        visitInfo=visitInfo,
+        id=visit * 1000 + detector,
+        detector=api.makeDetector(
+            detector, api.geom.Box2I(api.geom.Point2I(*xy0), api.geom.Extent2I(width, height))
+        ),
         filterLabel=api.afwImage.FilterLabel(band=band, physical=_PHYSICAL_FILTERS[band]),
         psfSize=2 * int(np.ceil(5 * psfSigma)) + 1,
     )
     calexp = _exposure(api, common, xy0, px.sciImage, px.sciVar, masks.science, calib.calexp, psfSigma)
-    template = _exposure(api, common, templateOrigin, px.tmplImage, px.tmplVar, masks.template,
-                         calib.template, templateSigma)
-    diffIm = _exposure(api, common, xy0, px.diffImage, px.diffVar, masks.difference, calib.difference,
-                       psfSigma)
+    template = _exposure(
+        api, common, templateOrigin, px.tmplImage, px.tmplVar, masks.template, calib.template, templateSigma
+    )
+    diffIm = _exposure(
+        api, common, xy0, px.diffImage, px.diffVar, masks.difference, calib.difference, psfSigma
+    )
     return diffIm, calexp, template
 
 
@@ -280,10 +358,17 @@ def _sourceArrays(sources):
     if sources is None:
         sources = {"x": np.zeros(0), "y": np.zeros(0), "flux": np.zeros(0)}
     x = np.asarray(sources["x"], float)
-    templateFlux = (np.clip(np.nan_to_num(np.asarray(sources["templateFlux"], float)), 0, None)
-                    if "templateFlux" in sources else np.zeros(len(x)))
-    return SimpleNamespace(x=x, y=np.asarray(sources["y"], float),
-                           flux=np.nan_to_num(np.asarray(sources["flux"], float)), templateFlux=templateFlux)
+    templateFlux = (
+        np.clip(np.nan_to_num(np.asarray(sources["templateFlux"], float)), 0, None)
+        if "templateFlux" in sources
+        else np.zeros(len(x))
+    )
+    return SimpleNamespace(
+        x=x,
+        y=np.asarray(sources["y"], float),
+        flux=np.nan_to_num(np.asarray(sources["flux"], float)),
+        templateFlux=templateFlux,
+    )
 
 
 def _calibrations(rng, bandIndex, depth, psfSigma):
@@ -311,26 +396,44 @@ def _renderImages(rng, shape, xy0, templateOrigin, stars, src, calib, psfSigma, 
 
     allX, allY = np.concatenate([starX, src.x]), np.concatenate([starY, src.y])
     # Science image.
-    px.sciModel = _render(shape, xy0, allX, allY, np.concatenate([starFlux, src.templateFlux + src.flux])
-                          / calib.calexp, psfSigma)
+    px.sciModel = _render(
+        shape,
+        xy0,
+        allX,
+        allY,
+        np.concatenate([starFlux, src.templateFlux + src.flux]) / calib.calexp,
+        psfSigma,
+    )
     px.sciSky = calib.skyNjy / calib.calexp
     px.sciImage, px.sciVar = noisy(px.sciModel, px.sciSky)
     # Template: covers the science box shifted by templateOffset.
-    px.tmplModel = _render(shape, templateOrigin, allX, allY,
-                           np.concatenate([starFlux, src.templateFlux]) / calib.template, templateSigma)
+    px.tmplModel = _render(
+        shape,
+        templateOrigin,
+        allX,
+        allY,
+        np.concatenate([starFlux, src.templateFlux]) / calib.template,
+        templateSigma,
+    )
     px.tmplSky = 0.5 * calib.skyNjy / calib.template
     px.tmplImage, px.tmplVar = noisy(px.tmplModel, px.tmplSky, gain=_GAIN * 8)
     # Difference: transients, plus residuals where bright stars subtract
     # imperfectly (a 2% flux mismatch and a 0.05-pixel shift).
     bright = starFlux > 3e5
     bx, by, bFlux = starX[bright], starY[bright], starFlux[bright]
-    residual = (_render(shape, xy0, bx + 0.05, by, bFlux * 1.02, psfSigma)
-                - _render(shape, xy0, bx, by, bFlux, psfSigma)) / calib.difference
+    residual = (
+        _render(shape, xy0, bx + 0.05, by, bFlux * 1.02, psfSigma)
+        - _render(shape, xy0, bx, by, bFlux, psfSigma)
+    ) / calib.difference
     px.diffModel = _render(shape, xy0, src.x, src.y, src.flux / calib.difference, psfSigma) + residual
-    px.diffSky = (np.sqrt(px.sciSky**2 + (px.tmplSky * calib.template / calib.calexp) ** 2)
-                  * calib.calexp / calib.difference)
-    px.diffVar = (px.diffSky**2
-                  + np.clip(px.sciModel, 0, None) / _GAIN * (calib.calexp / calib.difference) ** 2)
+    px.diffSky = (
+        np.sqrt(px.sciSky**2 + (px.tmplSky * calib.template / calib.calexp) ** 2)
+        * calib.calexp
+        / calib.difference
+    )
+    px.diffVar = (
+        px.diffSky**2 + np.clip(px.sciModel, 0, None) / _GAIN * (calib.calexp / calib.difference) ** 2
+    )
     px.diffImage = px.diffModel + rng.normal(0, 1, shape) * np.sqrt(px.diffVar)
     return px
 
@@ -379,8 +482,9 @@ def _masks(rng, planes, px, psfSigma, xy0, templateOrigin):
     return SimpleNamespace(science=science, template=template, difference=difference)
 
 
-def _visitInfo(api, visit, midpointMjdTai, exposureTime, boresight, boresightRotAngle, observationReason,
-               targetName):
+def _visitInfo(
+    api, visit, midpointMjdTai, exposureTime, boresight, boresightRotAngle, observationReason, targetName
+):
     """The VisitInfo of a simulated LSSTCam science visit."""
     geom = api.geom
     return api.afwImage.VisitInfo(
@@ -390,8 +494,9 @@ def _visitInfo(api, visit, midpointMjdTai, exposureTime, boresight, boresightRot
         boresightRaDec=geom.SpherePoint(boresight[0], boresight[1], geom.degrees),
         boresightRotAngle=boresightRotAngle * geom.degrees,
         rotType=api.afwImage.RotType.SKY,
-        observatory=api.Observatory(_RUBIN_SITE[0] * geom.degrees, _RUBIN_SITE[1] * geom.degrees,
-                                    _RUBIN_SITE[2]),
+        observatory=api.Observatory(
+            _RUBIN_SITE[0] * geom.degrees, _RUBIN_SITE[1] * geom.degrees, _RUBIN_SITE[2]
+        ),
         instrumentLabel="LSSTCam",
         id=visit,
         observationType="science",

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Sky geometry on numpy arrays: unit vectors, a TAN WCS, frames, the Sun.
 
 Vectorised helpers the catalog simulation uses to place sources and
@@ -93,8 +114,9 @@ class TanWcs:
 def skyToPixelFunction(wcs) -> Callable:
     """(ra, dec) -> (x, y) on arrays, from a callable or an afw-like SkyWcs."""
     if hasattr(wcs, "skyToPixelArray"):
-        return lambda ra, dec: wcs.skyToPixelArray(np.asarray(ra, float), np.asarray(dec, float),
-                                                   degrees=True)
+        return lambda ra, dec: wcs.skyToPixelArray(
+            np.asarray(ra, float), np.asarray(dec, float), degrees=True
+        )
     if callable(wcs):
         return wcs
     raise TypeError(f"wcs must be callable (ra, dec) -> (x, y) or a SkyWcs, not {type(wcs)!r}")
@@ -122,11 +144,13 @@ def invertSkyToPixel(skyToPixel, x, y, raGuess, decGuess, iterations=8):
 
 _OBLIQUITY = np.radians(23.4393)
 # ICRS -> Galactic rotation (Hipparcos / IAU definition).
-ICRS_TO_GAL = np.array([
-    [-0.0548755604162154, -0.8734370902348850, -0.4838350155487132],
-    [+0.4941094278755837, -0.4448296299600112, +0.7469822444972189],
-    [-0.8676661490190047, -0.1980763734312015, +0.4559837761750669],
-])
+ICRS_TO_GAL = np.array(
+    [
+        [-0.0548755604162154, -0.8734370902348850, -0.4838350155487132],
+        [+0.4941094278755837, -0.4448296299600112, +0.7469822444972189],
+        [-0.8676661490190047, -0.1980763734312015, +0.4559837761750669],
+    ]
+)
 
 
 def equatorialToEcliptic(vectors):

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Solar-system detections: geometry, photometry, ssSource rows and MPC orbits.
 
 Each solar-system DiaSource gets a circular-ish Keplerian orbit in the
@@ -35,13 +56,59 @@ _SLOPE_G = 0.15  # H-G phase function slope parameter
 
 # Field order of lsst.v11_1.mpc_orbits.
 _MPC_ORBITS_FIELDS = (
-    "id", "designation", "packed_primary_provisional_designation", "unpacked_primary_provisional_designation",
-    "mpc_orb_jsonb", "created_at", "updated_at", "orbit_type_int", "u_param", "nopp", "arc_length_total",
-    "arc_length_sel", "nobs_total", "nobs_total_sel", "a", "q", "e", "i", "node", "argperi", "peri_time",
-    "yarkovsky", "srp", "a1", "a2", "a3", "dt", "mean_anomaly", "period", "mean_motion", "a_unc", "q_unc",
-    "e_unc", "i_unc", "node_unc", "argperi_unc", "peri_time_unc", "yarkovsky_unc", "srp_unc", "a1_unc",
-    "a2_unc", "a3_unc", "dt_unc", "mean_anomaly_unc", "period_unc", "mean_motion_unc", "epoch_mjd", "h",
-    "g", "not_normalized_rms", "normalized_rms", "earth_moid", "fitting_datetime",
+    "id",
+    "designation",
+    "packed_primary_provisional_designation",
+    "unpacked_primary_provisional_designation",
+    "mpc_orb_jsonb",
+    "created_at",
+    "updated_at",
+    "orbit_type_int",
+    "u_param",
+    "nopp",
+    "arc_length_total",
+    "arc_length_sel",
+    "nobs_total",
+    "nobs_total_sel",
+    "a",
+    "q",
+    "e",
+    "i",
+    "node",
+    "argperi",
+    "peri_time",
+    "yarkovsky",
+    "srp",
+    "a1",
+    "a2",
+    "a3",
+    "dt",
+    "mean_anomaly",
+    "period",
+    "mean_motion",
+    "a_unc",
+    "q_unc",
+    "e_unc",
+    "i_unc",
+    "node_unc",
+    "argperi_unc",
+    "peri_time_unc",
+    "yarkovsky_unc",
+    "srp_unc",
+    "a1_unc",
+    "a2_unc",
+    "a3_unc",
+    "dt_unc",
+    "mean_anomaly_unc",
+    "period_unc",
+    "mean_motion_unc",
+    "epoch_mjd",
+    "h",
+    "g",
+    "not_normalized_rms",
+    "normalized_rms",
+    "earth_moid",
+    "fitting_datetime",
 )
 
 
@@ -96,8 +163,10 @@ def _geometry(rng, mjd, ra, dec):
     helioEcl = equatorialToEcliptic(o.helio)
     radial = helioEcl / np.linalg.norm(helioEcl, axis=1, keepdims=True)
     speed = (29.7847 / np.sqrt(o.semiLatus))[:, None]
-    o.vHelio = eclipticToEquatorial(speed * (o.e * np.sin(o.nu))[:, None] * radial
-                                    + speed * (1 + o.e * np.cos(o.nu))[:, None] * _prograde(radial))
+    o.vHelio = eclipticToEquatorial(
+        speed * (o.e * np.sin(o.nu))[:, None] * radial
+        + speed * (1 + o.e * np.cos(o.nu))[:, None] * _prograde(radial)
+    )
     earthEcl = equatorialToEcliptic(-sun[None, :])
     vEarth = eclipticToEquatorial(29.7847 / np.sqrt(np.linalg.norm(earthEcl)) * _prograde(earthEcl))[0]
     o.vTopo = o.vHelio - vEarth
@@ -174,8 +243,9 @@ def _ssSourceColumns(rng, o, ra, dec):
 
 def _asDatetime(mjd):
     """numpy datetime64[us] of MJDs."""
-    return (np.datetime64("1858-11-17T00:00:00", "us")
-            + np.rint(np.asarray(mjd) * 86400e6).astype("timedelta64[us]"))
+    return np.datetime64("1858-11-17T00:00:00", "us") + np.rint(np.asarray(mjd) * 86400e6).astype(
+        "timedelta64[us]"
+    )
 
 
 def _mpcOrbitColumns(rng, o, mjd):
@@ -249,25 +319,43 @@ def randomDesignations(rng, count):
     return out
 
 
-def ssSrcFrame(rng, diaSourceIds, ssObjectIds, designations, packed, ssColumns, mpcColumns,
-               fractionMissing):
+def ssSrcFrame(rng, diaSourceIds, ssObjectIds, designations, packed, ssColumns, mpcColumns, fractionMissing):
     """ssSrc: SSSource columns (APDB dtypes) plus MPCORB_ mpc_orbits columns."""
     n = len(diaSourceIds)
-    data = dict(ssColumns, diaSourceId=diaSourceIds, ssObjectId=ssObjectIds,
-                designation=np.array(designations, dtype=object))
+    data = dict(
+        ssColumns,
+        diaSourceId=diaSourceIds,
+        ssObjectId=ssObjectIds,
+        designation=np.array(designations, dtype=object),
+    )
     frame = apdbFrame("SSSource", data, n)
     missing = rng.random(n) < fractionMissing
     mpc = dict(mpcColumns)
     mpc["designation"] = np.array(designations, dtype=object)
     if fractionMissing < 1:
         mpc["packed_primary_provisional_designation"] = np.where(
-            missing, None, np.array(packed, dtype=object))
+            missing, None, np.array(packed, dtype=object)
+        )
         mpc["unpacked_primary_provisional_designation"] = np.where(
-            missing, None, np.array(designations, dtype=object))
+            missing, None, np.array(designations, dtype=object)
+        )
     mpc["mpc_orb_jsonb"] = np.array(
-        [_orbitJson(d, *elements) for d, *elements in zip(
-            designations, mpc["epoch_mjd"], mpc["q"], mpc["e"], mpc["i"], mpc["node"], mpc["argperi"],
-            mpc["peri_time"], strict=True)], dtype=object)
+        [
+            _orbitJson(d, *elements)
+            for d, *elements in zip(
+                designations,
+                mpc["epoch_mjd"],
+                mpc["q"],
+                mpc["e"],
+                mpc["i"],
+                mpc["node"],
+                mpc["argperi"],
+                mpc["peri_time"],
+                strict=True,
+            )
+        ],
+        dtype=object,
+    )
     integerColumns = ("orbit_type_int", "u_param", "nopp", "nobs_total", "nobs_total_sel")
     extra = {}
     for name in _MPC_ORBITS_FIELDS:
@@ -284,10 +372,20 @@ def ssSrcFrame(rng, diaSourceIds, ssObjectIds, designations, packed, ssColumns, 
 
 def _orbitJson(designation, epoch, q, e, i, node, argperi, periTime):
     """The ``mpc_orb_jsonb`` document of one orbit (cometary elements)."""
-    return json.dumps({
-        "designation_data": {"unpacked_primary_provisional_designation": designation},
-        "epoch_data": {"timeform": "MJD", "timesystem": "TT", "epoch": float(epoch)},
-        "COM": {"coefficient_names": ["q", "e", "i", "node", "argperi", "peri_time"],
-                "coefficient_values": [float(q), float(e), float(i), float(node), float(argperi),
-                                       float(periTime)]},
-    })
+    return json.dumps(
+        {
+            "designation_data": {"unpacked_primary_provisional_designation": designation},
+            "epoch_data": {"timeform": "MJD", "timesystem": "TT", "epoch": float(epoch)},
+            "COM": {
+                "coefficient_names": ["q", "e", "i", "node", "argperi", "peri_time"],
+                "coefficient_values": [
+                    float(q),
+                    float(e),
+                    float(i),
+                    float(node),
+                    float(argperi),
+                    float(periTime),
+                ],
+            },
+        }
+    )

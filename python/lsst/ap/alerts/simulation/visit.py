@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """A whole simulated visit: catalogs and exposures consistent with each other."""
 
 from __future__ import annotations
@@ -11,9 +32,18 @@ from .exposures import makeVisitExposures, makeVisitWcs
 from .survey import DEFAULT_BORESIGHT
 
 
-def makeSimulatedVisit(nSources: int = 50, historyDepth: int = 10, *, seed: int = 0, size=400,
-                       boresight: tuple[float, float] = DEFAULT_BORESIGHT, boresightRotAngle: float = 0.0,
-                       sip: bool = True, exposureKwargs: dict | None = None, **catalogKwargs):
+def makeSimulatedVisit(
+    nSources: int = 50,
+    historyDepth: int = 10,
+    *,
+    seed: int = 0,
+    size=400,
+    boresight: tuple[float, float] = DEFAULT_BORESIGHT,
+    boresightRotAngle: float = 0.0,
+    sip: bool = True,
+    exposureKwargs: dict | None = None,
+    **catalogKwargs,
+):
     """Everything `PackageAlertsTask.run` needs for one simulated visit.
 
     The catalogs' x/y are the exposures' WCS applied to their ra/dec, and
@@ -46,20 +76,35 @@ def makeSimulatedVisit(nSources: int = 50, historyDepth: int = 10, *, seed: int 
     from lsst.pipe.base import Struct
 
     width, height = (size, size) if np.isscalar(size) else size
-    wcs = makeVisitWcs(width=width, height=height, boresight=boresight, rotAngle=boresightRotAngle, sip=sip,
-                       seed=seed)
-    catalogs = makeVisitCatalogs(nSources, historyDepth, seed=seed, wcs=wcs, bbox=(width, height),
-                                 boresight=boresight, **catalogKwargs)
+    wcs = makeVisitWcs(
+        width=width, height=height, boresight=boresight, rotAngle=boresightRotAngle, sip=sip, seed=seed
+    )
+    catalogs = makeVisitCatalogs(
+        nSources, historyDepth, seed=seed, wcs=wcs, bbox=(width, height), boresight=boresight, **catalogKwargs
+    )
     src = catalogs.diaSourceCat
     measured = src["psfFlux"].to_numpy(float)
     flux = np.where(np.isfinite(measured), measured, src["apFlux"].to_numpy(float))
     diffIm, calexp, template = makeVisitExposures(
-        seed=seed, width=width, height=height, visit=catalogs.visit, detector=catalogs.detector,
-        band=catalogs.band, midpointMjdTai=catalogs.midpointMjdTai, exposureTime=catalogs.exposureTime,
-        boresight=boresight, boresightRotAngle=boresightRotAngle, wcs=wcs,
-        sources={"x": src["x"].to_numpy(float), "y": src["y"].to_numpy(float), "flux": flux,
-                 "templateFlux": catalogs.templateFlux},
-        **(exposureKwargs or {}))
+        seed=seed,
+        width=width,
+        height=height,
+        visit=catalogs.visit,
+        detector=catalogs.detector,
+        band=catalogs.band,
+        midpointMjdTai=catalogs.midpointMjdTai,
+        exposureTime=catalogs.exposureTime,
+        boresight=boresight,
+        boresightRotAngle=boresightRotAngle,
+        wcs=wcs,
+        sources={
+            "x": src["x"].to_numpy(float),
+            "y": src["y"].to_numpy(float),
+            "flux": flux,
+            "templateFlux": catalogs.templateFlux,
+        },
+        **(exposureKwargs or {}),
+    )
     return Struct(
         diaSourceCat=catalogs.diaSourceCat,
         diaObjectCat=catalogs.diaObjectCat,

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """``ap-alerts demo --bps``: the demo visit through ``bps submit`` (Parsl, this machine).
 
 `runBpsSubmit` runs the PackageAlerts pipeline on a demo repository with
@@ -107,8 +128,11 @@ def bpsEnvironment() -> dict[str, str]:
 
 def checkBpsInstalled() -> None:
     """Raise `RuntimeError` saying what to install if BPS or its Parsl plugin is missing."""
-    required = (("lsst.ctrl.bps", "lsst-ctrl-bps"), ("lsst.ctrl.bps.parsl", "lsst-ctrl-bps-parsl"),
-                ("parsl", "parsl"))
+    required = (
+        ("lsst.ctrl.bps", "lsst-ctrl-bps"),
+        ("lsst.ctrl.bps.parsl", "lsst-ctrl-bps-parsl"),
+        ("parsl", "parsl"),
+    )
     for module, distribution in required:
         try:
             found = importlib.util.find_spec(module) is not None
@@ -128,8 +152,9 @@ def bpsCommand() -> list[str]:
     return [sys.executable, "-c", "import sys; from lsst.ctrl.bps.cli.bps import main; sys.exit(main())"]
 
 
-def writeSubmitYaml(path: str, submitRoot: str, alertWriteLocation: str, cores: int = 2,
-                    solarSystem: bool = True) -> str:
+def writeSubmitYaml(
+    path: str, submitRoot: str, alertWriteLocation: str, cores: int = 2, solarSystem: bool = True
+) -> str:
     """Write a submit YAML that runs ``bps/local.yaml`` with the demo's settings.
 
     Parameters
@@ -175,14 +200,23 @@ def writeSubmitYaml(path: str, submitRoot: str, alertWriteLocation: str, cores: 
 
 def _runLogged(command: list[str], logFile: str, cwd: str, progress: bool) -> int:
     """Run ``command``, all its output to ``logFile``, a digest on stderr."""
-    with open(logFile, "w") as log, subprocess.Popen(
-        command, env=bpsEnvironment(), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, bufsize=1,
-    ) as process:
+    with (
+        open(logFile, "w") as log,
+        subprocess.Popen(
+            command,
+            env=bpsEnvironment(),
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        ) as process,
+    ):
         for line in process.stdout:
             log.write(line)
             shown = (line.startswith(_SHOWN) and "Peak memory" not in line) or (
-                line.startswith(_PARSL_TASK) and any(word in line for word in _PARSL_TASK_WORDS))
+                line.startswith(_PARSL_TASK) and any(word in line for word in _PARSL_TASK_WORDS)
+            )
             if progress and shown:
                 sys.stderr.write(f"  bps| {line}")
                 sys.stderr.flush()
@@ -194,9 +228,18 @@ def _tail(path: str, lines: int = 40) -> str:
         return "".join(stream.readlines()[-lines:])
 
 
-def runBpsSubmit(workdir: str, repo: str, inputRun: str, outputChain: str, outputRun: str, dataQuery: str,
-                 alertWriteLocation: str, expectedQuanta: int, cores: int = 2,
-                 progress: bool = True) -> BpsRun:
+def runBpsSubmit(
+    workdir: str,
+    repo: str,
+    inputRun: str,
+    outputChain: str,
+    outputRun: str,
+    dataQuery: str,
+    alertWriteLocation: str,
+    expectedQuanta: int,
+    cores: int = 2,
+    progress: bool = True,
+) -> BpsRun:
     """Run the PackageAlerts pipeline with ``bps submit`` on Parsl's Local site.
 
     Parameters
@@ -232,11 +275,27 @@ def runBpsSubmit(workdir: str, repo: str, inputRun: str, outputChain: str, outpu
     checkBpsInstalled()
     bpsDir = os.path.join(workdir, "bps")
     stamp = outputRun.rsplit("/", 1)[-1]
-    submitYaml = writeSubmitYaml(os.path.join(bpsDir, f"submit-{stamp}.yaml"),
-                                 os.path.join(workdir, "submit"), alertWriteLocation, cores=cores)
+    submitYaml = writeSubmitYaml(
+        os.path.join(bpsDir, f"submit-{stamp}.yaml"),
+        os.path.join(workdir, "submit"),
+        alertWriteLocation,
+        cores=cores,
+    )
     logFile = os.path.join(bpsDir, f"submit-{stamp}.log")
-    command = bpsCommand() + ["submit", submitYaml, "-b", repo, "-i", inputRun, "-o", outputChain,
-                              "--output-run", outputRun, "-d", dataQuery]
+    command = bpsCommand() + [
+        "submit",
+        submitYaml,
+        "-b",
+        repo,
+        "-i",
+        inputRun,
+        "-o",
+        outputChain,
+        "--output-run",
+        outputRun,
+        "-d",
+        dataQuery,
+    ]
     if progress:
         print(f"[demo] Running {' '.join(command)} (log: {logFile})", file=sys.stderr, flush=True)
     start = time.monotonic()
@@ -249,10 +308,20 @@ def runBpsSubmit(workdir: str, repo: str, inputRun: str, outputChain: str, outpu
     qgraphFile = graphs[0] if graphs else ""
     _checkOutputs(repo, outputRun, expectedQuanta, submitDir, qgraphFile)
     if progress:
-        print(f"[demo] bps submit took {seconds:.1f} s; submit directory {submitDir} (per-quantum logs in "
-              f"logs/); summary: pipetask report {repo} {qgraphFile}", file=sys.stderr, flush=True)
-    return BpsRun(command=command, submitYaml=submitYaml, submitDir=submitDir, qgraphFile=qgraphFile,
-                  logFile=logFile, seconds=seconds)
+        print(
+            f"[demo] bps submit took {seconds:.1f} s; submit directory {submitDir} (per-quantum logs in "
+            f"logs/); summary: pipetask report {repo} {qgraphFile}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return BpsRun(
+        command=command,
+        submitYaml=submitYaml,
+        submitDir=submitDir,
+        qgraphFile=qgraphFile,
+        logFile=logFile,
+        seconds=seconds,
+    )
 
 
 def _checkOutputs(repo: str, outputRun: str, expectedQuanta: int, submitDir: str, qgraphFile: str) -> None:

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """The ``ap-alerts`` command: inspect, validate, render, report and consume alerts, run the demo.
 
 Only argument parsing and printing live here; the work is done by
@@ -62,8 +83,13 @@ def _inspectFile(path: str, asJson: bool, summaries: list) -> dict:
     total = summarizeFile(mine, alertFile)
     if not asJson:
         print(formatSummary(total))
-    return {"file": alertFile.path, "kind": alertFile.kind, "schemaName": alertFile.schemaName,
-            "alerts": [s.toJson() for s in mine], "summary": total.toJson()}
+    return {
+        "file": alertFile.path,
+        "kind": alertFile.kind,
+        "schemaName": alertFile.schemaName,
+        "alerts": [s.toJson() for s in mine],
+        "summary": total.toJson(),
+    }
 
 
 def _inspect(args) -> int:
@@ -79,11 +105,19 @@ def _inspect(args) -> int:
             print(formatHeaderLine())
         documents.append(_inspectFile(path, args.json, summaries))
     if args.json:
-        document = documents[0] if single else {
-            "directory": args.path, "files": documents,
-            "summary": {"files": len(documents), "count": len(summaries),
-                        "totalBytes": sum(s.size for s in summaries)},
-        }
+        document = (
+            documents[0]
+            if single
+            else {
+                "directory": args.path,
+                "files": documents,
+                "summary": {
+                    "files": len(documents),
+                    "count": len(summaries),
+                    "totalBytes": sum(s.size for s in summaries),
+                },
+            }
+        )
         print(json.dumps(document, indent=1))
     elif not single:
         totalBytes = sum(s.size for s in summaries)
@@ -130,8 +164,10 @@ def _renderPlan(args, ids: list) -> list[tuple[int, str]]:
         if not suffix:
             output += ".png"
         elif suffix[1:].lower() not in RENDER_FORMATS:
-            raise _CliError(f"-o {output}: render writes {', '.join('.' + f for f in RENDER_FORMATS)} "
-                            "files (the suffix picks the format)")
+            raise _CliError(
+                f"-o {output}: render writes {', '.join('.' + f for f in RENDER_FORMATS)} "
+                "files (the suffix picks the format)"
+            )
         os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
         return [(ids[0], output)]
     # Several figures: -o is a directory.
@@ -151,15 +187,19 @@ def _render(args) -> int:
             print(formatAlertLine(summarizeAlert(decoded.alert, decoded.size)))
         return 0
     if not args.id and not args.all:
-        raise _CliError(f"give --id DIASOURCEID (one or more), --all, or --list to see the {len(alerts)} "
-                        f"alerts of {args.file}")
+        raise _CliError(
+            f"give --id DIASOURCEID (one or more), --all, or --list to see the {len(alerts)} "
+            f"alerts of {args.file}"
+        )
     if args.output is None:
         raise _CliError("give -o/--output: a .png/.svg/.pdf file, or a directory for several alerts")
     ids = list(alerts) if args.all else list(dict.fromkeys(args.id))
     missing = [i for i in ids if i not in alerts]
     if missing:
-        raise _CliError(f"no alert with diaSourceId {', '.join(map(str, missing))} in {args.file} "
-                        f"({len(alerts)} alerts; --list shows them)")
+        raise _CliError(
+            f"no alert with diaSourceId {', '.join(map(str, missing))} in {args.file} "
+            f"({len(alerts)} alerts; --list shows them)"
+        )
     from .render import renderAlert
 
     for diaSourceId, path in _renderPlan(args, ids):
@@ -187,8 +227,10 @@ def _report(args) -> int:
     for problem in result.problems:
         print(f"{_PROG}: {problem}", file=sys.stderr)
     files = len({e.path for e in result.entries})
-    print(f"wrote {result.index}: {len(result.entries)} alerts from {files} file(s); open "
-          f"file://{os.path.abspath(result.index)} in a browser")
+    print(
+        f"wrote {result.index}: {len(result.entries)} alerts from {files} file(s); open "
+        f"file://{os.path.abspath(result.index)} in a browser"
+    )
     return 1 if result.problems else 0
 
 
@@ -207,9 +249,11 @@ def _consume(args) -> int:
     missing = [name for name in (KAFKA_USERNAME_ENV, KAFKA_PASSWORD_ENV) if not os.environ.get(name)]
     # Where to read comes first (consumerConfig says what is missing); then the login.
     if server and topic and not args.plaintext and missing:
-        raise _CliError(f"consume logs in with SASL (SCRAM-SHA-512) unless --plaintext is given, using the "
-                        f"producer's credentials; {' and '.join(missing)} not set (give --plaintext for a "
-                        "broker without SASL)")
+        raise _CliError(
+            f"consume logs in with SASL (SCRAM-SHA-512) unless --plaintext is given, using the "
+            f"producer's credentials; {' and '.join(missing)} not set (give --plaintext for a "
+            "broker without SASL)"
+        )
     try:
         topic, config = consumerConfig(args.server, args.topic, args.plaintext, args.group)
         summaries, schemaIds, errors = [], set(), 0
@@ -218,8 +262,10 @@ def _consume(args) -> int:
                 progress.update()
                 if message.error is not None:
                     errors += 1
-                    print(f"{_PROG}: partition {message.partition} offset {message.offset}: {message.error}",
-                          file=sys.stderr)
+                    print(
+                        f"{_PROG}: partition {message.partition} offset {message.offset}: {message.error}",
+                        file=sys.stderr,
+                    )
                     continue
                 schemaIds.add(message.schemaId)
                 summary = summarizeAlert(message.alert, message.size)
@@ -249,8 +295,15 @@ def _demo(args) -> int:
 
             checkBpsInstalled()
         # runDemo prints its own summary.
-        runDemo(workdir=args.workdir, nSources=args.sources, nDetectors=args.detectors,
-                jobs=args.jobs, seed=args.seed, fresh=args.fresh, bps=args.bps)
+        runDemo(
+            workdir=args.workdir,
+            nSources=args.sources,
+            nDetectors=args.detectors,
+            jobs=args.jobs,
+            seed=args.seed,
+            fresh=args.fresh,
+            bps=args.bps,
+        )
     except (RuntimeError, ValueError) as e:  # pipetask/bps failure, bad parameters
         raise _CliError(f"demo failed: {e}") from None
     return 0
@@ -264,17 +317,22 @@ def _positive(text: str) -> int:
 
 
 def _addFileCommands(commands) -> None:
-    p = commands.add_parser("inspect", help="one line per alert of an Avro file (or of each under a "
-                            "directory), and a summary")
-    p.add_argument("path", help="alert container file ({visit}_{detector}.avro), failed-delivery file, "
-                   "or a directory of *.avro")
+    p = commands.add_parser(
+        "inspect", help="one line per alert of an Avro file (or of each under a directory), and a summary"
+    )
+    p.add_argument(
+        "path",
+        help="alert container file ({visit}_{detector}.avro), failed-delivery file, or a directory of *.avro",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document instead")
     p.set_defaults(run=_inspect)
 
     p = commands.add_parser("validate", help="check alerts against their schema and their cutouts")
     p.add_argument("path", help="container file, failed-delivery (framed) file, or a directory of *.avro")
-    p.add_argument("--schema", help="schema version (11.1) or ID (1101) to check against "
-                   "(default: the one each file names)")
+    p.add_argument(
+        "--schema",
+        help="schema version (11.1) or ID (1101) to check against (default: the one each file names)",
+    )
     p.set_defaults(run=_validate)
 
     p = commands.add_parser("render", help="figure of alerts: cutouts, PSF, light curve, triage flags")
@@ -282,19 +340,32 @@ def _addFileCommands(commands) -> None:
     p.add_argument("--id", type=int, nargs="+", metavar="DIASOURCEID", help="alert(s) to draw")
     p.add_argument("--all", action="store_true", help="draw every alert of the file")
     p.add_argument("--list", action="store_true", help="list the file's alerts (ids, band, S/N) and stop")
-    p.add_argument("-o", "--output", help="file to write (.png, .svg or .pdf; no suffix: .png) for one "
-                   "alert; a directory ({diaSourceId}.png) for several")
-    p.add_argument("--stretch", choices=STRETCHES, default=STRETCHES[0],
-                   help=f"default: {STRETCHES[0]} (percentile limits; keeps bright cores)")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="file to write (.png, .svg or .pdf; no suffix: .png) for one "
+        "alert; a directory ({diaSourceId}.png) for several",
+    )
+    p.add_argument(
+        "--stretch",
+        choices=STRETCHES,
+        default=STRETCHES[0],
+        help=f"default: {STRETCHES[0]} (percentile limits; keeps bright cores)",
+    )
     p.set_defaults(run=_render)
 
-    p = commands.add_parser("report", help="static HTML report: sortable index of all alerts and a page "
-                            "per alert")
+    p = commands.add_parser(
+        "report", help="static HTML report: sortable index of all alerts and a page per alert"
+    )
     p.add_argument("path", help="alert file or directory of *.avro")
     p.add_argument("-o", "--output", required=True, help="directory to write (index.html, alerts/, thumbs/)")
     p.add_argument("--stretch", choices=STRETCHES, default=STRETCHES[0], help=f"default: {STRETCHES[0]}")
-    p.add_argument("--jobs", type=_positive, default=min(4, os.cpu_count() or 1),
-                   help="processes drawing the figures (default: CPUs, at most 4)")
+    p.add_argument(
+        "--jobs",
+        type=_positive,
+        default=min(4, os.cpu_count() or 1),
+        help="processes drawing the figures (default: CPUs, at most 4)",
+    )
     p.set_defaults(run=_report)
 
 
@@ -309,12 +380,16 @@ def _makeParser() -> argparse.ArgumentParser:
     p = commands.add_parser("consume", help="read and summarise the alerts of a Kafka topic")
     p.add_argument("--topic", help="topic (default: $AP_KAFKA_TOPIC)")
     p.add_argument("--server", help="bootstrap HOST:PORT (default: $AP_KAFKA_SERVER)")
-    p.add_argument("--plaintext", action="store_true",
-                   help="no SASL (local brokers); otherwise SASL_PLAINTEXT/SCRAM-SHA-512 with "
-                   "$AP_KAFKA_PRODUCER_USERNAME/$AP_KAFKA_PRODUCER_PASSWORD")
+    p.add_argument(
+        "--plaintext",
+        action="store_true",
+        help="no SASL (local brokers); otherwise SASL_PLAINTEXT/SCRAM-SHA-512 with "
+        "$AP_KAFKA_PRODUCER_USERNAME/$AP_KAFKA_PRODUCER_PASSWORD",
+    )
     p.add_argument("--max", type=_positive, help="stop after N messages")
-    p.add_argument("--timeout", type=float, default=10.0,
-                   help="stop after S seconds without a message (default: 10)")
+    p.add_argument(
+        "--timeout", type=float, default=10.0, help="stop after S seconds without a message (default: 10)"
+    )
     p.add_argument("--group", help="consumer group id (default: a unique one; offsets are not committed)")
     p.set_defaults(run=_consume)
 
@@ -325,8 +400,12 @@ def _makeParser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=_positive, default=2, help="parallel pipetask processes (default: 2)")
     p.add_argument("--seed", type=int, default=0, help="default: 0")
     p.add_argument("--fresh", action="store_true", help="delete the work directory first")
-    p.add_argument("--bps", action="store_true", help="run the pipeline with bps submit (Parsl on this "
-                   "machine, --jobs cores; needs the bps extra) instead of pipetask run")
+    p.add_argument(
+        "--bps",
+        action="store_true",
+        help="run the pipeline with bps submit (Parsl on this "
+        "machine, --jobs cores; needs the bps extra) instead of pipetask run",
+    )
     p.set_defaults(run=_demo)
     return parser
 
@@ -339,7 +418,8 @@ def _isExpected(error: BaseException) -> bool:
     inspection = sys.modules.get("lsst.ap.alerts.tools.inspection")
     registry = sys.modules.get("lsst.ap.alerts.schemaRegistry")
     return (inspection is not None and isinstance(error, inspection.AlertFileError)) or (
-        registry is not None and isinstance(error, registry.UnknownSchemaError))
+        registry is not None and isinstance(error, registry.UnknownSchemaError)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

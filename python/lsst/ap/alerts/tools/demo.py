@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """End-to-end demonstration: simulated visit → butler + APDB → ``pipetask run`` → alerts.
 
 `runDemo` builds, under a work directory,
@@ -224,14 +245,18 @@ class DemoResult:
     def summary(self) -> str:
         """Human-readable report of the run."""
         lines = [
-            (f"{self.nAlerts} alerts of visit {self.visit} ({INSTRUMENT}, detectors "
-             f"{', '.join(map(str, self.detectors))}): {_size(self.totalBytes)} in total, "
-             f"{_size(self.meanBytes)} per alert on average."),
+            (
+                f"{self.nAlerts} alerts of visit {self.visit} ({INSTRUMENT}, detectors "
+                f"{', '.join(map(str, self.detectors))}): {_size(self.totalBytes)} in total, "
+                f"{_size(self.meanBytes)} per alert on average."
+            ),
             f"Butler: repo {self.repo}",
             f"  dataset type {self.datasetType} (storage class ApAlertPackets), run {self.outputRun}",
             f"  (chain {self.outputCollection}); read with",
-            (f"  Butler.from_config({self.repo!r}).get({self.datasetType!r}, instrument={INSTRUMENT!r}, "
-             f"visit={self.visit}, detector={self.detectors[0]}, collections={self.outputRun!r})"),
+            (
+                f"  Butler.from_config({self.repo!r}).get({self.datasetType!r}, instrument={INSTRUMENT!r}, "
+                f"visit={self.visit}, detector={self.detectors[0]}, collections={self.outputRun!r})"
+            ),
             f"Avro files ({self.fileAlerts} alerts):",
         ]
         lines += [f"  {path} ({_size(os.path.getsize(path))})" for path in self.alertFiles]
@@ -271,8 +296,14 @@ class DemoResult:
             ]
         steps += [
             ["ap-alerts", "report", latest, "-o", _shortPath(os.path.join(self.workdir, "report"))],
-            ["butler", "query-datasets", _shortPath(self.repo), self.datasetType,
-             "--collections", self.outputRun],
+            [
+                "butler",
+                "query-datasets",
+                _shortPath(self.repo),
+                self.datasetType,
+                "--collections",
+                self.outputRun,
+            ],
         ]
         return steps
 
@@ -347,8 +378,9 @@ def _connectionDatasetTypes() -> dict[str, tuple[str, str]]:
 def _detectorCentres(nDetectors: int, size: int) -> list[tuple[float, float]]:
     """Sky centres of the first ``nDetectors`` detectors of a rotated 3x3 raft."""
     pitch = size + _DETECTOR_GAP
-    raftWcs = simulation.makeVisitWcs(width=3 * pitch, height=3 * pitch, boresight=_BORESIGHT,
-                                      rotAngle=_ROT_ANGLE, sip=False)
+    raftWcs = simulation.makeVisitWcs(
+        width=3 * pitch, height=3 * pitch, boresight=_BORESIGHT, rotAngle=_ROT_ANGLE, sip=False
+    )
     centres = []
     for sensor in range(nDetectors):
         row, column = divmod(sensor, 3)
@@ -364,13 +396,21 @@ def _detectorRegion(exposure) -> sphgeom.ConvexPolygon:
     vertices = []
     for corner in box.getCorners():
         point = wcs.pixelToSky(corner)
-        vertices.append(sphgeom.UnitVector3d(sphgeom.LonLat.fromDegrees(point.getRa().asDegrees(),
-                                                                        point.getDec().asDegrees())))
+        vertices.append(
+            sphgeom.UnitVector3d(
+                sphgeom.LonLat.fromDegrees(point.getRa().asDegrees(), point.getDec().asDegrees())
+            )
+        )
     return sphgeom.ConvexPolygon(vertices)
 
 
-def _registerVisit(registry, visit: int, midpointMjdTai: float, exposureTime: float,
-                   regions: dict[int, sphgeom.ConvexPolygon]) -> None:
+def _registerVisit(
+    registry,
+    visit: int,
+    midpointMjdTai: float,
+    exposureTime: float,
+    regions: dict[int, sphgeom.ConvexPolygon],
+) -> None:
     """Insert the day_obs, visit and visit_detector_region records of the visit."""
     import astropy.time
 
@@ -382,8 +422,11 @@ def _registerVisit(registry, visit: int, midpointMjdTai: float, exposureTime: fl
     )
     registry.syncDimensionData(
         "day_obs",
-        {"instrument": INSTRUMENT, "id": dayObs,
-         "timespan": Timespan(dayStart, dayStart + datetime.timedelta(days=1))},
+        {
+            "instrument": INSTRUMENT,
+            "id": dayObs,
+            "timespan": Timespan(dayStart, dayStart + datetime.timedelta(days=1)),
+        },
     )
     visitRegion = sphgeom.ConvexPolygon.convexHull(
         [vertex for region in regions.values() for vertex in region.getVertices()]
@@ -409,15 +452,26 @@ def _registerVisit(registry, visit: int, midpointMjdTai: float, exposureTime: fl
     )
     registry.insertDimensionData(
         "visit_detector_region",
-        *[{"instrument": INSTRUMENT, "visit": visit, "detector": detector, "region": region}
-          for detector, region in regions.items()],
+        *[
+            {"instrument": INSTRUMENT, "visit": visit, "detector": detector, "region": region}
+            for detector, region in regions.items()
+        ],
         replace=True,
     )
 
 
-def makeDemoInputs(butler: Butler, run: str, apdbPath: str, *, nSources: int = 300, nDetectors: int = 2,
-                   seed: int = 0, historyDepth: int = 20, imageSize: int = 1024,
-                   progress: bool = True) -> DemoInputs:
+def makeDemoInputs(
+    butler: Butler,
+    run: str,
+    apdbPath: str,
+    *,
+    nSources: int = 300,
+    nDetectors: int = 2,
+    seed: int = 0,
+    historyDepth: int = 20,
+    imageSize: int = 1024,
+    progress: bool = True,
+) -> DemoInputs:
     """Simulate one visit of `DemoCam` and put its pipeline inputs into a butler.
 
     Per detector: `lsst.ap.alerts.simulation.makeSimulatedVisit` makes the
@@ -468,8 +522,14 @@ def makeDemoInputs(butler: Butler, run: str, apdbPath: str, *, nSources: int = 3
     try:
         for detector, centre in zip(detectors, centres, strict=True):
             visit = simulation.makeSimulatedVisit(
-                nSources, historyDepth, seed=seed * 100 + detector, size=imageSize, boresight=centre,
-                boresightRotAngle=_ROT_ANGLE, detector=detector, band=_BAND,
+                nSources,
+                historyDepth,
+                seed=seed * 100 + detector,
+                size=imageSize,
+                boresight=centre,
+                boresightRotAngle=_ROT_ANGLE,
+                detector=detector,
+                band=_BAND,
                 fractionSolarSystem=fractionSolarSystem,
             )
             catalogs = visit.catalogs
@@ -492,8 +552,11 @@ def makeDemoInputs(butler: Butler, run: str, apdbPath: str, *, nSources: int = 3
             nDiaSources += len(visit.diaSourceCat)
             visitRecord = (catalogs.visit, catalogs.midpointMjdTai, catalogs.exposureTime)
             if bar is not None:
-                bar.update(1, note=f"detector {detector}: {len(visit.diaSourceCat)} DiaSources, "
-                                   f"{len(history)} earlier, {len(preloaded.diaForcedSources)} forced")
+                bar.update(
+                    1,
+                    note=f"detector {detector}: {len(visit.diaSourceCat)} DiaSources, "
+                    f"{len(history)} earlier, {len(preloaded.diaForcedSources)} forced",
+                )
     finally:
         if bar is not None:
             bar.close()
@@ -551,15 +614,24 @@ def pipetaskCommand() -> list[str]:
     script = os.path.join(os.path.dirname(sys.executable), "pipetask")
     if os.path.isfile(script) and os.access(script, os.X_OK):
         return [script]
-    return [sys.executable, "-c",
-            "import sys; from lsst.ctrl.mpexec.cli.pipetask import main; sys.exit(main())"]
+    return [
+        sys.executable,
+        "-c",
+        "import sys; from lsst.ctrl.mpexec.cli.pipetask import main; sys.exit(main())",
+    ]
 
 
 def _runPipetask(command: list[str], progress: bool) -> None:
     """Run ``pipetask``; its output is shown live with ``progress``, else only on failure."""
     captured = []
-    with subprocess.Popen(command, env=subprocessEnvironment(), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, bufsize=1) as process:
+    with subprocess.Popen(
+        command,
+        env=subprocessEnvironment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    ) as process:
         for line in process.stdout:
             captured.append(line)
             if progress:
@@ -581,9 +653,18 @@ def _newRunName(butler: Butler, chain: str) -> str:
     return name
 
 
-def runDemo(workdir: str = "demo_repo", nSources: int = 300, nDetectors: int = 2, jobs: int = 2,
-            seed: int = 0, historyDepth: int = 20, fresh: bool = False, progress: bool = True,
-            imageSize: int = 1024, bps: bool = False) -> DemoResult:
+def runDemo(
+    workdir: str = "demo_repo",
+    nSources: int = 300,
+    nDetectors: int = 2,
+    jobs: int = 2,
+    seed: int = 0,
+    historyDepth: int = 20,
+    fresh: bool = False,
+    progress: bool = True,
+    imageSize: int = 1024,
+    bps: bool = False,
+) -> DemoResult:
     """Simulate a visit, run the PackageAlerts pipeline on it with ``pipetask`` and report.
 
     Parameters
@@ -629,8 +710,10 @@ def runDemo(workdir: str = "demo_repo", nSources: int = 300, nDetectors: int = 2
     if fresh and os.path.exists(workdir):
         # Never wipe a directory this demo did not make.
         if os.listdir(workdir) and not os.path.exists(os.path.join(workdir, "repo", "butler.yaml")):
-            raise FileExistsError(f"refusing to delete {workdir} (--fresh): it is not empty and holds no "
-                                  "demo repository (repo/butler.yaml); choose another --workdir")
+            raise FileExistsError(
+                f"refusing to delete {workdir} (--fresh): it is not empty and holds no "
+                "demo repository (repo/butler.yaml); choose another --workdir"
+            )
         shutil.rmtree(workdir)
     os.makedirs(os.path.join(workdir, "apdb"), exist_ok=True)
     repo = os.path.join(workdir, "repo")
@@ -654,13 +737,23 @@ def runDemo(workdir: str = "demo_repo", nSources: int = 300, nDetectors: int = 2
             visit = refs[0].dataId["visit"]
             detectors = sorted(ref.dataId["detector"] for ref in refs)
         else:
-            say(f"Simulating {nDetectors} detectors x {nSources} DiaSources ({imageSize}x{imageSize} px, "
-                f"history {historyDepth}) into {inputRun} and the APDB {apdbPath}")
+            say(
+                f"Simulating {nDetectors} detectors x {nSources} DiaSources ({imageSize}x{imageSize} px, "
+                f"history {historyDepth}) into {inputRun} and the APDB {apdbPath}"
+            )
             if os.path.exists(apdbPath):
                 os.remove(apdbPath)  # left by an attempt that failed before its butler puts
-            inputs = makeDemoInputs(butler, inputRun, apdbPath, nSources=nSources, nDetectors=nDetectors,
-                                    seed=seed, historyDepth=historyDepth, imageSize=imageSize,
-                                    progress=progress)
+            inputs = makeDemoInputs(
+                butler,
+                inputRun,
+                apdbPath,
+                nSources=nSources,
+                nDetectors=nDetectors,
+                seed=seed,
+                historyDepth=historyDepth,
+                imageSize=imageSize,
+                progress=progress,
+            )
             visit, detectors = inputs.visit, inputs.detectors
         outputChain = f"{INSTRUMENT}/alerts/{key}"
         outputRun = _newRunName(butler, outputChain)
@@ -671,17 +764,42 @@ def runDemo(workdir: str = "demo_repo", nSources: int = 300, nDetectors: int = 2
     if bps:
         from .bpsDemo import runBpsSubmit
 
-        command = runBpsSubmit(workdir, repo, inputRun, outputChain, outputRun,
-                               f"instrument='{INSTRUMENT}' AND visit={visit}", alertDir,
-                               expectedQuanta=len(detectors), cores=jobs, progress=progress).command
+        command = runBpsSubmit(
+            workdir,
+            repo,
+            inputRun,
+            outputChain,
+            outputRun,
+            f"instrument='{INSTRUMENT}' AND visit={visit}",
+            alertDir,
+            expectedQuanta=len(detectors),
+            cores=jobs,
+            progress=progress,
+        ).command
     else:
         command = pipetaskCommand() + [
-            "run", "-b", repo, "-i", inputRun, "-o", outputChain, "--output-run", outputRun,
-            "-p", pipelinePath(), "--register-dataset-types", "-j", str(jobs),
-            "-d", f"instrument='{INSTRUMENT}' AND visit={visit}",
-            "-c", f"{label}:doSolarSystemSources=True",
-            "-c", f"{label}:alertPackager.doWriteAlerts=True",
-            "-c", f"{label}:alertPackager.alertWriteLocation={alertDir}",
+            "run",
+            "-b",
+            repo,
+            "-i",
+            inputRun,
+            "-o",
+            outputChain,
+            "--output-run",
+            outputRun,
+            "-p",
+            pipelinePath(),
+            "--register-dataset-types",
+            "-j",
+            str(jobs),
+            "-d",
+            f"instrument='{INSTRUMENT}' AND visit={visit}",
+            "-c",
+            f"{label}:doSolarSystemSources=True",
+            "-c",
+            f"{label}:alertPackager.doWriteAlerts=True",
+            "-c",
+            f"{label}:alertPackager.alertWriteLocation={alertDir}",
         ]
         say(f"Running {shellCommand(command)}")
         _runPipetask(command, progress)
@@ -697,18 +815,32 @@ def runDemo(workdir: str = "demo_repo", nSources: int = 300, nDetectors: int = 2
             totalBytes += alerts.totalBytes
         for ref in butler.query_datasets(f"{_TASK_LABEL}_metadata", collections=outputRun):
             metadata = butler.get(ref)[f"{_TASK_LABEL}:alertPackager"]
-            packagingSeconds[int(ref.dataId["detector"])] = duration_from_timeMethod(metadata, "run",
-                                                                                    clock="Utc")
+            packagingSeconds[int(ref.dataId["detector"])] = duration_from_timeMethod(
+                metadata, "run", clock="Utc"
+            )
     alertFiles = sorted(glob.glob(os.path.join(alertDir, "*.avro")))
     fileAlerts = sum(_countRecords(path) for path in alertFiles)
     _pointLatest(workdir, alertDir)
     result = DemoResult(
-        workdir=workdir, repo=repo, apdb=f"sqlite:///{apdbPath}", inputCollection=inputRun,
-        outputCollection=outputChain, outputRun=outputRun, datasetType=datasetType, visit=int(visit),
-        detectors=[int(d) for d in detectors], nAlerts=nAlerts, totalBytes=totalBytes,
-        alertFiles=alertFiles, fileAlerts=fileAlerts, reusedInputs=reused,
-        seconds=time.monotonic() - start, simulateSeconds=simulated - start,
-        pipetaskSeconds=finished - simulated, packagingSeconds=packagingSeconds, command=command,
+        workdir=workdir,
+        repo=repo,
+        apdb=f"sqlite:///{apdbPath}",
+        inputCollection=inputRun,
+        outputCollection=outputChain,
+        outputRun=outputRun,
+        datasetType=datasetType,
+        visit=int(visit),
+        detectors=[int(d) for d in detectors],
+        nAlerts=nAlerts,
+        totalBytes=totalBytes,
+        alertFiles=alertFiles,
+        fileAlerts=fileAlerts,
+        reusedInputs=reused,
+        seconds=time.monotonic() - start,
+        simulateSeconds=simulated - start,
+        pipetaskSeconds=finished - simulated,
+        packagingSeconds=packagingSeconds,
+        command=command,
         firstDiaSourceId=_firstDiaSourceId(alertFiles[0]) if alertFiles else None,
     )
     print(result.summary(), flush=True)

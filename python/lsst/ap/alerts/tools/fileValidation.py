@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Check alert files against their schema and their cutouts (``ap-alerts validate``).
 
 Every alert of a file is checked against a registry schema: the one the
@@ -168,20 +189,32 @@ def checkAlert(alert: dict, schema: AlertSchema) -> list[tuple[str, str]]:
             byField.setdefault(error.field, []).append(error)
         for field, errors in byField.items():
             expected = ", ".join(str(err.schema) for err in errors)
-            problems.append((
-                field,
-                (f"value {_shortRepr(errors[0].datum)} does not match schema {schema.versionString} "
-                 f"(expected {expected})"),
-            ))
+            problems.append(
+                (
+                    field,
+                    (
+                        f"value {_shortRepr(errors[0].datum)} does not match schema {schema.versionString} "
+                        f"(expected {expected})"
+                    ),
+                )
+            )
     source = alert.get("diaSource")
     if isinstance(source, dict) and source.get("diaSourceId") != alert.get("diaSourceId"):
-        problems.append(("diaSourceId", (f"{alert.get('diaSourceId')} differs from "
-                                         f"diaSource.diaSourceId {source.get('diaSourceId')}")))
+        problems.append(
+            (
+                "diaSourceId",
+                (
+                    f"{alert.get('diaSourceId')} differs from "
+                    f"diaSource.diaSourceId {source.get('diaSourceId')}"
+                ),
+            )
+        )
     return problems
 
 
-def validateFile(path: str, schemaSpec: str | None = None,
-                 onAlert: Callable[[], None] | None = None) -> ValidationReport:
+def validateFile(
+    path: str, schemaSpec: str | None = None, onAlert: Callable[[], None] | None = None
+) -> ValidationReport:
     """Validate every alert and cutout of one file.
 
     Parameters
@@ -207,10 +240,13 @@ def validateFile(path: str, schemaSpec: str | None = None,
         return report
     schema = alertFile.schema
     if schema is None:
-        report.problems.append(Problem(
-            path, f"embedded schema {alertFile.schemaName!r} names no schema version; give one to check "
-                  "against"
-        ))
+        report.problems.append(
+            Problem(
+                path,
+                f"embedded schema {alertFile.schemaName!r} names no schema version; give one to check "
+                "against",
+            )
+        )
         return report
     report.problems.extend(_headerProblems(alertFile, schema))
     try:
@@ -239,16 +275,30 @@ def _headerProblems(alertFile: AlertFile, schema: AlertSchema) -> list[Problem]:
     path = alertFile.path
     if alertFile.kind == FRAMED:
         if alertFile.headerSchemaId != schema.schemaId:
-            return [Problem(path, f"wire header schema ID {alertFile.headerSchemaId} is not the expected "
-                                  f"{schema.schemaId} (schema {schema.versionString})")]
+            return [
+                Problem(
+                    path,
+                    f"wire header schema ID {alertFile.headerSchemaId} is not the expected "
+                    f"{schema.schemaId} (schema {schema.versionString})",
+                )
+            ]
         return []
     if alertFile.version is not None and alertFile.version != schema.version:
-        return [Problem(path, f"embedded schema {alertFile.schemaName} is not the expected "
-                              f"schema {schema.versionString}")]
+        return [
+            Problem(
+                path,
+                f"embedded schema {alertFile.schemaName} is not the expected schema {schema.versionString}",
+            )
+        ]
     embedded = fastavro.schema.to_parsing_canonical_form(fastavro.parse_schema(alertFile.embeddedSchema))
     if embedded != fastavro.schema.to_parsing_canonical_form(schema.parsed):
-        return [Problem(path, f"embedded schema {alertFile.schemaName} differs from the registry's "
-                              f"schema {schema.versionString}")]
+        return [
+            Problem(
+                path,
+                f"embedded schema {alertFile.schemaName} differs from the registry's "
+                f"schema {schema.versionString}",
+            )
+        ]
     return []
 
 

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Read alert files and summarise their alerts (``ap-alerts inspect``).
 
 Two kinds of file hold alerts:
@@ -333,12 +354,16 @@ def triageFlags(source: dict) -> tuple[str, ...]:
     ``cr``, ...); the summary ``pixelFlags`` only when no specific one is
     set; measurement flags (``*_flag*``, ``glint_trail``) by their name.
     """
-    pixel = [name.removeprefix("pixelFlags_") for name, value in source.items()
-             if name.startswith("pixelFlags_") and value is True]
+    pixel = [
+        name.removeprefix("pixelFlags_")
+        for name, value in source.items()
+        if name.startswith("pixelFlags_") and value is True
+    ]
     if not pixel and source.get("pixelFlags") is True:
         pixel = ["pixelFlags"]
-    other = [name for name, value in source.items()
-             if value is True and ("_flag" in name or name == "glint_trail")]
+    other = [
+        name for name, value in source.items() if value is True and ("_flag" in name or name == "glint_trail")
+    ]
     return tuple(pixel + other)
 
 
@@ -435,25 +460,30 @@ def formatHeaderLine() -> str:
 
 def formatAlertLine(summary: AlertSummary) -> str:
     """One fixed-width line: ids, band, position, flux, S/N, history, cutouts, size."""
-    return _row((
-        _fmt(summary.diaSourceId, "d"),
-        _fmt(summary.diaObjectId, "d"),
-        summary.band or "-",
-        _fmt(summary.ra, ".6f"),
-        _fmt(summary.dec, "+.6f"),
-        _fmt(summary.psfFlux, ".1f"),
-        _fmt(summary.snr, ".1f"),
-        str(summary.nHistory),
-        str(summary.nForced),
-        summary.cutouts,
-        str(summary.size),
-    ))
+    return _row(
+        (
+            _fmt(summary.diaSourceId, "d"),
+            _fmt(summary.diaObjectId, "d"),
+            summary.band or "-",
+            _fmt(summary.ra, ".6f"),
+            _fmt(summary.dec, "+.6f"),
+            _fmt(summary.psfFlux, ".1f"),
+            _fmt(summary.snr, ".1f"),
+            str(summary.nHistory),
+            str(summary.nForced),
+            summary.cutouts,
+            str(summary.size),
+        )
+    )
 
 
 def formatSummary(summary: FileSummary, what: str = "alerts") -> str:
     """The closing line of `inspect`/`consume`: count, schema, total and mean size."""
-    schema = (f"schema {summary.schemaVersion or '?'} (ID {summary.schemaId})"
-              if summary.schemaId is not None else "schema unknown")
+    schema = (
+        f"schema {summary.schemaVersion or '?'} (ID {summary.schemaId})"
+        if summary.schemaId is not None
+        else "schema unknown"
+    )
     mean = f"{summary.meanBytes:,.0f}" if summary.meanBytes is not None else "-"
     noun = what if summary.count != 1 else what.rstrip("s")
     return f"{summary.count} {noun}, {schema}, {summary.totalBytes:,} bytes total, {mean} bytes mean"

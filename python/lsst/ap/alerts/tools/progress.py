@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """Progress of long command-line runs, on stderr.
 
 A `tqdm` bar when stderr is a terminal (and tqdm is installed); otherwise,
@@ -30,8 +51,14 @@ class Progress:
         Seconds between two lines when ``stream`` is not a terminal.
     """
 
-    def __init__(self, description: str, total: int | None = None, unit: str = "it",
-                 stream: TextIO | None = None, interval: float = 5.0):
+    def __init__(
+        self,
+        description: str,
+        total: int | None = None,
+        unit: str = "it",
+        stream: TextIO | None = None,
+        interval: float = 5.0,
+    ):
         self.description = description
         self.total = total
         self.unit = unit
@@ -47,8 +74,9 @@ class Progress:
                 pass
             else:
                 # tqdm glues the unit to the count ("5alert"): give it " alerts".
-                self._bar = tqdm(total=total, desc=description, unit=f" {unit}s", file=self.stream,
-                                 leave=False)
+                self._bar = tqdm(
+                    total=total, desc=description, unit=f" {unit}s", file=self.stream, leave=False
+                )
 
     def update(self, n: int = 1, note: str | None = None) -> None:
         """Count ``n`` more items; ``note`` is shown with the count."""

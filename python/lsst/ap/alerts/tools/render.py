@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """A figure of one alert as a person triages it (``ap-alerts render``).
 
 Top row: the difference, science and template cutouts and the PSF, each
@@ -65,8 +86,14 @@ RENDER_FORMATS = ("png", "svg", "pdf")
 
 # Rubin's band colours and symbols (as lsst.utils.plotting's
 # get_multiband_plot_colors/symbols give them), without importing lsst.utils.
-BAND_COLOURS = {"u": "#1600EA", "g": "#31DE1F", "r": "#B52626", "i": "#370201", "z": "#BA52FF",
-                "y": "#61A2B3"}
+BAND_COLOURS = {
+    "u": "#1600EA",
+    "g": "#31DE1F",
+    "r": "#B52626",
+    "i": "#370201",
+    "z": "#BA52FF",
+    "y": "#61A2B3",
+}
 BAND_SYMBOLS = {"u": "o", "g": "^", "r": "v", "i": "s", "z": "*", "y": "p"}
 _OTHER_BAND = ("#777777", "D")
 
@@ -140,8 +167,9 @@ class Stretch:
         if self.kind == "asinh" and self.symmetric:
             levels = 0.5 + 0.5 * np.arcsinh(x / self.softening) / np.arcsinh(self.high / self.softening)
         elif self.kind == "asinh":
-            levels = (np.arcsinh((x - self.low) / self.softening)
-                      / np.arcsinh((self.high - self.low) / self.softening))
+            levels = np.arcsinh((x - self.low) / self.softening) / np.arcsinh(
+                (self.high - self.low) / self.softening
+            )
         else:
             levels = (x - self.low) / (self.high - self.low)
         return np.clip(levels, 0.0, 1.0)
@@ -309,9 +337,15 @@ def _cornerBoxes(extent, shape):
     w, h = extent
     left, right = -0.5 + margin, width - 0.5 - margin - w
     bottom, top = -0.5 + margin, height - 0.5 - margin - h
-    return {name: (x, y, x + w, y + h) for name, (x, y) in
-            (("lower left", (left, bottom)), ("lower right", (right, bottom)),
-             ("upper left", (left, top)), ("upper right", (right, top)))}
+    return {
+        name: (x, y, x + w, y + h)
+        for name, (x, y) in (
+            ("lower left", (left, bottom)),
+            ("lower right", (right, bottom)),
+            ("upper left", (left, top)),
+            ("upper right", (right, top)),
+        )
+    }
 
 
 def _distanceToBox(point, box) -> float:
@@ -360,11 +394,28 @@ def _drawCompass(ax, wcs, ra, dec, levels, source, taken):
     corner, box = _pickCorner(candidates, levels, source, taken, _CLEAR_RADIUS * side)
     origin = np.array(box[:2]) - lower
     for vector, label in ((north, "N"), (east, "E")):
-        ax.annotate("", xy=origin + vector * length, xytext=origin,
-                    arrowprops={"arrowstyle": "-|>", "color": _ARROWS, "lw": 1.6, "mutation_scale": 10,
-                                "path_effects": _OUTLINE})
-        ax.text(*(origin + vector * labelDistance), label, color=_ARROWS, fontsize=10, fontweight="bold",
-                ha="center", va="center", path_effects=_TEXT_OUTLINE)
+        ax.annotate(
+            "",
+            xy=origin + vector * length,
+            xytext=origin,
+            arrowprops={
+                "arrowstyle": "-|>",
+                "color": _ARROWS,
+                "lw": 1.6,
+                "mutation_scale": 10,
+                "path_effects": _OUTLINE,
+            },
+        )
+        ax.text(
+            *(origin + vector * labelDistance),
+            label,
+            color=_ARROWS,
+            fontsize=10,
+            fontweight="bold",
+            ha="center",
+            va="center",
+            path_effects=_TEXT_OUTLINE,
+        )
     return corner, box
 
 
@@ -382,8 +433,17 @@ def _drawScaleBar(ax, scale, levels, source, taken):
     y = box[1] + 0.015 * side
     ax.plot([box[0], box[2]], [y, y], color="white", lw=2.5, solid_capstyle="butt", path_effects=_OUTLINE)
     label = f"{arcsec:g}″"
-    ax.text(0.5 * (box[0] + box[2]), y + 0.03 * side, label, color="white", fontsize=9, ha="center",
-            va="bottom", fontweight="bold", path_effects=_TEXT_OUTLINE)
+    ax.text(
+        0.5 * (box[0] + box[2]),
+        y + 0.03 * side,
+        label,
+        color="white",
+        fontsize=9,
+        ha="center",
+        va="bottom",
+        fontweight="bold",
+        path_effects=_TEXT_OUTLINE,
+    )
     return corner, box
 
 
@@ -397,8 +457,17 @@ def _markSource(ax, x: float, y: float, shape, fwhm) -> None:
 
 def _emptyPanel(ax, text: str) -> None:
     ax.set_facecolor(_EMPTY_PANEL)
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=12,
-            color="#555555", style="italic")
+    ax.text(
+        0.5,
+        0.5,
+        text,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=12,
+        color="#555555",
+        style="italic",
+    )
 
 
 def _imagePanel(ax, ccd, stretch: Stretch, cmap, ra, dec, fwhm) -> dict:
@@ -406,8 +475,9 @@ def _imagePanel(ax, ccd, stretch: Stretch, cmap, ra, dec, fwhm) -> dict:
     data = np.asarray(ccd.data, dtype=float)
     levels = stretch(data)
     # Masked, so that pixels off the parent image (NaN) take the colour map's "bad" colour.
-    ax.imshow(np.ma.masked_invalid(levels), origin="lower", cmap=cmap, vmin=0.0, vmax=1.0,
-              interpolation="nearest")
+    ax.imshow(
+        np.ma.masked_invalid(levels), origin="lower", cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest"
+    )
     ax.set_xlim(-0.5, data.shape[1] - 0.5)
     ax.set_ylim(-0.5, data.shape[0] - 0.5)
     wcs = ccd.wcs
@@ -441,9 +511,15 @@ def _psfPanel(ax, psf: np.ndarray, frameShape, scale, word: str, fwhm) -> None:
     left, bottom = (width - pw) / 2.0 - 0.5, (height - ph) / 2.0 - 0.5
     ax.set_facecolor(cmap(0.0))
     peak = float(np.nanmax(psf)) if np.isfinite(psf).any() else 1.0
-    ax.imshow(np.arcsinh(np.clip(psf, 0.0, None) / (0.05 * peak)) / np.arcsinh(1.0 / 0.05), origin="lower",
-              cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest",
-              extent=(left, left + pw, bottom, bottom + ph))
+    ax.imshow(
+        np.arcsinh(np.clip(psf, 0.0, None) / (0.05 * peak)) / np.arcsinh(1.0 / 0.05),
+        origin="lower",
+        cmap=cmap,
+        vmin=0.0,
+        vmax=1.0,
+        interpolation="nearest",
+        extent=(left, left + pw, bottom, bottom + ph),
+    )
     ax.set_xlim(-0.5, width - 0.5)
     ax.set_ylim(-0.5, height - 0.5)
     if fwhm is not None:
@@ -453,8 +529,9 @@ def _psfPanel(ax, psf: np.ndarray, frameShape, scale, word: str, fwhm) -> None:
         ax.add_patch(matplotlib.patches.Circle(centre, fwhm / 2.0, fill=False, ec="white", lw=1.0, ls="--"))
         text = f"FWHM {fwhm:.2f} px" + (f" = {fwhm * scale:.2f}″" if scale else "")
         # On the colour map's dark end: no outline needed (and SVG keeps it as text).
-        ax.text(0.5, 0.04, text, transform=ax.transAxes, ha="center", va="bottom", color="white",
-                fontsize=9.5)
+        ax.text(
+            0.5, 0.04, text, transform=ax.transAxes, ha="center", va="bottom", color="white", fontsize=9.5
+        )
     ax.set_title(f"PSF of {word} ({pw}×{ph} px, to scale)", fontsize=10.5)
 
 
@@ -487,8 +564,10 @@ def _lightCurve(ax, alert: dict) -> dict:
     detections, skippedDetections = _historyPoints(alert.get("prvDiaSources"))
     forced, skippedForced = _historyPoints(alert.get("prvDiaForcedSources"))
     current, _ = _historyPoints([alert.get("diaSource") or {}])
-    bands = sorted({row[3] for row in detections + forced + current},
-                   key=lambda b: (list(BAND_COLOURS).index(b) if b in BAND_COLOURS else 99, b))
+    bands = sorted(
+        {row[3] for row in detections + forced + current},
+        key=lambda b: (list(BAND_COLOURS).index(b) if b in BAND_COLOURS else 99, b),
+    )
     ax.axhline(0.0, color="#999999", lw=0.8, zorder=0)
     for band in bands:
         colour, symbol = _bandStyle(band)
@@ -497,24 +576,55 @@ def _lightCurve(ax, alert: dict) -> dict:
             if not mine:
                 continue
             mjd, flux, err, _ = zip(*mine, strict=True)
-            ax.errorbar(mjd, flux, yerr=err, fmt=symbol, ms=5.5 if filled else 5.0, color=colour,
-                        mfc=colour if filled else "none", mec=colour, elinewidth=0.9,
-                        alpha=1.0 if filled else 0.75, capsize=0, zorder=3 if filled else 2)
+            ax.errorbar(
+                mjd,
+                flux,
+                yerr=err,
+                fmt=symbol,
+                ms=5.5 if filled else 5.0,
+                color=colour,
+                mfc=colour if filled else "none",
+                mec=colour,
+                elinewidth=0.9,
+                alpha=1.0 if filled else 0.75,
+                capsize=0,
+                zorder=3 if filled else 2,
+            )
     for mjd, flux, err, band in current:
         colour, symbol = _bandStyle(band)
         ax.axvline(mjd, color="#333333", lw=0.8, ls=":", zorder=1)
-        ax.errorbar([mjd], [flux], yerr=[err], fmt=symbol, ms=13, color=colour, mfc=colour, mec="black",
-                    mew=2.0, elinewidth=1.5, capsize=0, zorder=5)
-    handles = [Line2D([], [], ls="", marker=_bandStyle(b)[1], color=_bandStyle(b)[0], ms=6, label=b)
-               for b in bands]
+        ax.errorbar(
+            [mjd],
+            [flux],
+            yerr=[err],
+            fmt=symbol,
+            ms=13,
+            color=colour,
+            mfc=colour,
+            mec="black",
+            mew=2.0,
+            elinewidth=1.5,
+            capsize=0,
+            zorder=5,
+        )
+    handles = [
+        Line2D([], [], ls="", marker=_bandStyle(b)[1], color=_bandStyle(b)[0], ms=6, label=b) for b in bands
+    ]
     handles += [
         Line2D([], [], ls="", marker="o", color="#555555", ms=6, label="detection (prvDiaSources)"),
-        Line2D([], [], ls="", marker="o", mfc="none", mec="#555555", ms=6,
-               label="forced (prvDiaForcedSources)"),
+        Line2D(
+            [], [], ls="", marker="o", mfc="none", mec="#555555", ms=6, label="forced (prvDiaForcedSources)"
+        ),
         Line2D([], [], ls="", marker="o", color="#bbbbbb", mec="black", mew=2.0, ms=10, label="this alert"),
     ]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8.5, frameon=False,
-              borderaxespad=0.0)
+    ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.005, 1.0),
+        fontsize=8.5,
+        frameon=False,
+        borderaxespad=0.0,
+    )
     ax.margins(x=0.03, y=0.12)
     everything = detections + forced + current
     if everything and np.ptp([row[0] for row in everything]) < _MIN_CURVE_DAYS:
@@ -526,12 +636,15 @@ def _lightCurve(ax, alert: dict) -> dict:
     ax.tick_params(labelsize=8.5)
     ax.ticklabel_format(axis="x", useOffset=False, style="plain")
     skipped = skippedDetections + skippedForced
-    title = (f"Light curve: {_plural(len(detections), 'earlier detection')}, "
-             f"{_plural(len(forced), 'forced measurement')}"
-             + (f"  ({skipped} without a flux or time, not shown)" if skipped else ""))
+    title = (
+        f"Light curve: {_plural(len(detections), 'earlier detection')}, "
+        f"{_plural(len(forced), 'forced measurement')}"
+        + (f"  ({skipped} without a flux or time, not shown)" if skipped else "")
+    )
     if not detections and not forced:
         title = "Light curve: no earlier detections or forced photometry" + (
-            f" ({skipped} entries without a flux or time)" if skipped else "")
+            f" ({skipped} entries without a flux or time)" if skipped else ""
+        )
     ax.set_title(title, fontsize=10.5, loc="left")
     return {"detections": len(detections), "forced": len(forced), "skipped": skipped}
 
@@ -572,8 +685,10 @@ def _layout():
     width = 2 * _MARGIN + 4 * _STAMP + 3 * _GAP
     height = _TITLE + _STAMP + _LIMITS + _CURVE_TOP_GAP + _CURVE + _CURVE_BOTTOM + _CAPTION
     stampBottom = height - _TITLE - _STAMP
-    rects = [((_MARGIN + i * (_STAMP + _GAP)) / width, stampBottom / height, _STAMP / width, _STAMP / height)
-             for i in range(4)]
+    rects = [
+        ((_MARGIN + i * (_STAMP + _GAP)) / width, stampBottom / height, _STAMP / width, _STAMP / height)
+        for i in range(4)
+    ]
     curveLeft = 0.8
     curveWidth = width - curveLeft - 2.3  # room for the legend on the right
     curve = (curveLeft / width, (_CAPTION + _CURVE_BOTTOM) / height, curveWidth / width, _CURVE / height)
@@ -638,8 +753,14 @@ def renderAlert(alert: dict, path: str, stretch: str = STRETCHES[0]) -> Rendered
             if cutouts[field][0] is not None:
                 stretches[field] = shared
     # The PSF of the first cutout that has one, drawn in a frame of that cutout's size.
-    psfCutout = next(((c, word) for (field, _, word) in PANELS
-                      if (c := cutouts[field][0]) is not None and c.psf is not None), None)
+    psfCutout = next(
+        (
+            (c, word)
+            for (field, _, word) in PANELS
+            if (c := cutouts[field][0]) is not None and c.psf is not None
+        ),
+        None,
+    )
     fwhm = psfFwhmPixels(psfCutout[0].psf) if psfCutout is not None else None
     drawn, overlays = {}, {}
     scale = None
@@ -654,8 +775,16 @@ def renderAlert(alert: dict, path: str, stretch: str = STRETCHES[0]) -> Rendered
         height, width = ccd.data.shape
         ax.set_title(f"{title} ({width}×{height} px)", fontsize=10.5)
         note = " (shared)" if field != "cutoutDifference" and len(direct) == 2 else ""
-        ax.text(0.5, -0.015, stretches[field].describe() + note, transform=ax.transAxes, ha="center",
-                va="top", fontsize=8.5, color="#333333")
+        ax.text(
+            0.5,
+            -0.015,
+            stretches[field].describe() + note,
+            transform=ax.transAxes,
+            ha="center",
+            va="top",
+            fontsize=8.5,
+            color="#333333",
+        )
         scale = scale or _pixelScale(ccd.wcs)
     psfAx = axes[3]
     if psfCutout is None:
@@ -665,8 +794,16 @@ def renderAlert(alert: dict, path: str, stretch: str = STRETCHES[0]) -> Rendered
         ccd, word = psfCutout
         _psfPanel(psfAx, np.asarray(ccd.psf, dtype=float), ccd.data.shape, scale, word, fwhm)
         if scale:
-            psfAx.text(0.5, -0.015, f"{scale:.3f}″/px", transform=psfAx.transAxes, ha="center", va="top",
-                       fontsize=8.5, color="#333333")
+            psfAx.text(
+                0.5,
+                -0.015,
+                f"{scale:.3f}″/px",
+                transform=psfAx.transAxes,
+                ha="center",
+                va="top",
+                fontsize=8.5,
+                color="#333333",
+            )
     drawn["psf"] = psfCutout is not None
     for ax in axes:
         ax.set_xticks([])
@@ -675,13 +812,30 @@ def renderAlert(alert: dict, path: str, stretch: str = STRETCHES[0]) -> Rendered
     curveAx = fig.add_axes(curveRect)
     points = _lightCurve(curveAx, alert)
     identity, triage = _caption(alert)
-    fig.text(0.5, (_CAPTION - 0.3) / size[1], identity, ha="center", va="center", fontsize=10,
-             family="monospace", linespacing=1.45)
+    fig.text(
+        0.5,
+        (_CAPTION - 0.3) / size[1],
+        identity,
+        ha="center",
+        va="center",
+        fontsize=10,
+        family="monospace",
+        linespacing=1.45,
+    )
     summary = summarizeAlert(alert, 0)
     # Hangs from a fixed line: a long list of flags wraps downwards.
-    fig.text(0.5, 0.42 / size[1], triage, ha="center", va="top", fontsize=10, linespacing=1.3,
-             family="monospace", color=_WARNING if summary.flags or summary.isDipole else "#1a1a1a",
-             fontweight="bold" if summary.flags else "normal")
+    fig.text(
+        0.5,
+        0.42 / size[1],
+        triage,
+        ha="center",
+        va="top",
+        fontsize=10,
+        linespacing=1.3,
+        family="monospace",
+        color=_WARNING if summary.flags or summary.isDipole else "#1a1a1a",
+        fontweight="bold" if summary.flags else "normal",
+    )
     # SVG keeps its text as text (searchable, editable), not glyph outlines.
     with matplotlib.rc_context({"svg.fonttype": "none"}):
         fig.savefig(path, dpi=_DPI, facecolor=_BACKGROUND, format=fileFormat)
@@ -691,7 +845,21 @@ def renderAlert(alert: dict, path: str, stretch: str = STRETCHES[0]) -> Rendered
     for ax, name in zip(axes + [curveAx], [p[0] for p in PANELS] + ["psf", "lightCurve"], strict=True):
         box = ax.get_window_extent()
         # Display coordinates have y up from the bottom; image rows run down.
-        panels[name] = (math.ceil(box.x0), math.ceil(height - box.y1),
-                        math.floor(box.x1), math.floor(height - box.y0))
-    return RenderedStamp(str(path), width, height, panels, drawn,
-                         {k: v for k, v in stretches.items() if v is not None}, overlays, fwhm, scale, points)
+        panels[name] = (
+            math.ceil(box.x0),
+            math.ceil(height - box.y1),
+            math.floor(box.x1),
+            math.floor(height - box.y0),
+        )
+    return RenderedStamp(
+        str(path),
+        width,
+        height,
+        panels,
+        drawn,
+        {k: v for k, v in stretches.items() if v is not None},
+        overlays,
+        fwhm,
+        scale,
+        points,
+    )

@@ -1,3 +1,24 @@
+# This file is part of ap_alerts.
+#
+# Developed for the LSST Data Management System.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
 """A static HTML report of alert files (``ap-alerts report``).
 
 ``OUTDIR/index.html`` lists every alert (one table row each, with a
@@ -104,8 +125,9 @@ def collectEntries(paths: Sequence[str]) -> tuple[list[ReportEntry], list[str]]:
         try:
             for decoded in AlertFile(path):
                 summary = summarizeAlert(decoded.alert, decoded.size)
-                base = (str(summary.diaSourceId) if summary.diaSourceId is not None
-                        else f"alert-{len(entries)}")
+                base = (
+                    str(summary.diaSourceId) if summary.diaSourceId is not None else f"alert-{len(entries)}"
+                )
                 name, n = base, 1
                 while name in used:
                     n += 1
@@ -136,7 +158,7 @@ def writeThumbnail(alert: dict, path: str, stretch: str = "asinh") -> None:
         left = i * (_THUMB_SIDE + _THUMB_GAP)
         ccd = ccds[field]
         if ccd is None:
-            strip[:, left:left + _THUMB_SIDE, :3] = 0.78
+            strip[:, left : left + _THUMB_SIDE, :3] = 0.78
             continue
         data = np.asarray(ccd.data, dtype=float)
         mapping = chooseStretch([data], stretch, symmetric=True) if field == "cutoutDifference" else shared
@@ -144,7 +166,7 @@ def writeThumbnail(alert: dict, path: str, stretch: str = "asinh") -> None:
         columns = np.linspace(0, data.shape[1] - 1, _THUMB_SIDE).round().astype(int)
         # Row 0 of an image file is its top; row 0 of a cutout is its bottom.
         levels = mapping(data[np.ix_(rows, columns)])[::-1]
-        strip[:, left:left + _THUMB_SIDE] = cmap(np.ma.masked_invalid(levels))
+        strip[:, left : left + _THUMB_SIDE] = cmap(np.ma.masked_invalid(levels))
     matplotlib.image.imsave(path, strip)
 
 
@@ -163,8 +185,9 @@ def _prepareOutDir(outDir: str) -> None:
     if os.path.isdir(outDir) and os.listdir(outDir):
         earlier = os.path.isfile(index) and _GENERATOR in _head(index)
         if not earlier:
-            raise FileExistsError(f"{outDir} is not empty and holds no earlier ap-alerts report; "
-                                  "give a new or empty directory")
+            raise FileExistsError(
+                f"{outDir} is not empty and holds no earlier ap-alerts report; give a new or empty directory"
+            )
         for sub in (_PAGES, _THUMBS):
             shutil.rmtree(os.path.join(outDir, sub), ignore_errors=True)
     for sub in (_PAGES, _THUMBS):
@@ -176,8 +199,13 @@ def _head(path: str) -> str:
         return stream.read(2000)
 
 
-def buildReport(paths: Sequence[str], outDir: str, stretch: str = "asinh", jobs: int = 1,
-                onAlert: Callable[[int, int], None] | None = None) -> ReportResult:
+def buildReport(
+    paths: Sequence[str],
+    outDir: str,
+    stretch: str = "asinh",
+    jobs: int = 1,
+    onAlert: Callable[[int, int], None] | None = None,
+) -> ReportResult:
     """Write the HTML report of the alerts in ``paths`` to ``outDir``.
 
     Parameters
@@ -293,11 +321,21 @@ details { margin: .6em 0; } summary { cursor: pointer; font-weight: 600; }
 
 # (key, title, is text) of the index columns after the thumbnail.
 _COLUMNS = (
-    ("src", "diaSourceId", True), ("obj", "diaObjectId", True), ("band", "band", True),
-    ("mjd", "MJD", False), ("ra", "RA", False), ("dec", "Dec", False), ("flux", "psfFlux nJy", False),
-    ("snr", "S/N", False), ("mag", "mag", False), ("rel", "reliability", False),
-    ("ndia", "nDiaSources", False), ("nprv", "nPrv", False), ("nfor", "nForced", False),
-    ("flags", "flags", True), ("file", "file", True),
+    ("src", "diaSourceId", True),
+    ("obj", "diaObjectId", True),
+    ("band", "band", True),
+    ("mjd", "MJD", False),
+    ("ra", "RA", False),
+    ("dec", "Dec", False),
+    ("flux", "psfFlux nJy", False),
+    ("snr", "S/N", False),
+    ("mag", "mag", False),
+    ("rel", "reliability", False),
+    ("ndia", "nDiaSources", False),
+    ("nprv", "nPrv", False),
+    ("nfor", "nForced", False),
+    ("flags", "flags", True),
+    ("file", "file", True),
 )
 
 _INDEX_SCRIPT = """<script>
@@ -396,17 +434,20 @@ def _fmt(value, spec: str) -> str:
 
 
 def _page(title: str, body: str, scripts: str = "") -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta name="generator" content="{_GENERATOR} {_e(__version__)}">\n'
-            f"<title>{_e(title)}</title>\n{_ERROR_COLLECTOR}\n<style>{_CSS}</style>\n</head>\n"
-            f"<body>\n{body}\n{scripts}\n</body>\n</html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta name="generator" content="{_GENERATOR} {_e(__version__)}">\n'
+        f"<title>{_e(title)}</title>\n{_ERROR_COLLECTOR}\n<style>{_CSS}</style>\n</head>\n"
+        f"<body>\n{body}\n{scripts}\n</body>\n</html>\n"
+    )
 
 
 def _rowCells(entry: ReportEntry) -> dict:
     """(data value, shown text) of each index column."""
     s = entry.summary
-    objectText = str(s.diaObjectId) if s.diaObjectId else (
-        f"ss {entry.ssObjectId}" if entry.ssObjectId else "")
+    objectText = (
+        str(s.diaObjectId) if s.diaObjectId else (f"ss {entry.ssObjectId}" if entry.ssObjectId else "")
+    )
     return {
         "src": (s.diaSourceId, s.diaSourceId),
         "obj": (s.diaObjectId or "", objectText),
@@ -435,8 +476,10 @@ def _indexRow(order: int, entry: ReportEntry) -> str:
     cells = _rowCells(entry)
     data = " ".join(f'data-{key}="{_e(value)}"' for key, (value, _) in cells.items())
     link = f"{_PAGES}/{_e(entry.name)}.html"
-    tds = [f'<td><a href="{link}"><img class="thumb" loading="lazy" src="{_THUMBS}/{_e(entry.name)}.png" '
-           f'alt="stamps of {_e(entry.name)}"></a></td>']
+    tds = [
+        f'<td><a href="{link}"><img class="thumb" loading="lazy" src="{_THUMBS}/{_e(entry.name)}.png" '
+        f'alt="stamps of {_e(entry.name)}"></a></td>'
+    ]
     for key, _, isText in _COLUMNS:
         text = cells[key][1]
         if key == "src":
@@ -465,11 +508,19 @@ def indexHtml(entries: Sequence[ReportEntry], problems: Sequence[str]) -> str:
     problemHtml = ""
     if problems:
         items = "".join(f"<li>{_e(p)}</li>" for p in problems)
-        problemHtml = (f'<div class="problems"><b>{len(problems)} file(s) could not be read completely</b> '
-                       f"(their earlier alerts are listed):<ul>{items}</ul></div>")
-    header = "".join(['<th class="text">stamps D S T</th>'] + [
-        f'<th data-key="{key}" class="text">{_e(title)}</th>' if isText
-        else f'<th data-key="{key}">{_e(title)}</th>' for key, title, isText in _COLUMNS])
+        problemHtml = (
+            f'<div class="problems"><b>{len(problems)} file(s) could not be read completely</b> '
+            f"(their earlier alerts are listed):<ul>{items}</ul></div>"
+        )
+    header = "".join(
+        ['<th class="text">stamps D S T</th>']
+        + [
+            f'<th data-key="{key}" class="text">{_e(title)}</th>'
+            if isText
+            else f'<th data-key="{key}">{_e(title)}</th>'
+            for key, title, isText in _COLUMNS
+        ]
+    )
     rows = "\n".join(_indexRow(i, e) for i, e in enumerate(entries))
     flagOptions = _options(flags, "any", (("none", "none set"), ("some", "some set")))
     body = f"""<h1>Alert report: {len(entries)} alert(s) from {len(files)} file(s)</h1>
@@ -510,8 +561,9 @@ def _fieldTable(record: dict) -> str:
 def _recordsTable(records: list[dict]) -> str:
     columns = list(dict.fromkeys(k for r in records for k in r))
     head = "".join(f"<th>{_e(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_e(_value(r.get(c)))}</td>" for c in columns) + "</tr>"
-                   for r in records)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_e(_value(r.get(c)))}</td>" for c in columns) + "</tr>" for r in records
+    )
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
@@ -524,22 +576,30 @@ def alertPageHtml(alert: dict, entry: ReportEntry, previous: str | None, followi
     if following:
         nav.append(f'<a href="{_e(following)}.html">next</a>')
     flags = ", ".join(_entryFlags(entry))
-    triage = (f'<p>reliability {_e(_fmt(s.reliability, ".3f") or "?")} &middot; '
-              f'flags: {f"<span class=flag>{_e(flags)}</span>" if flags else "none set"} &middot; '
-              f"{_e(os.path.basename(entry.path))} alert #{entry.index}</p>")
-    sections = [f"<h2>diaSource ({len(alert.get('diaSource') or {})} fields)</h2>",
-                _fieldTable(alert.get("diaSource") or {})]
+    triage = (
+        f"<p>reliability {_e(_fmt(s.reliability, '.3f') or '?')} &middot; "
+        f"flags: {f'<span class=flag>{_e(flags)}</span>' if flags else 'none set'} &middot; "
+        f"{_e(os.path.basename(entry.path))} alert #{entry.index}</p>"
+    )
+    sections = [
+        f"<h2>diaSource ({len(alert.get('diaSource') or {})} fields)</h2>",
+        _fieldTable(alert.get("diaSource") or {}),
+    ]
     top = {k: v for k, v in alert.items() if not isinstance(v, dict | list | bytes) and k != "diaSourceId"}
     if top:
         sections += ["<h2>Alert</h2>", _fieldTable(top)]
     for key, title in (("diaObject", "diaObject"), ("ssSource", "ssSource"), ("mpc_orbits", "mpc_orbits")):
         if alert.get(key):
-            sections.append(f"<details><summary>{title} ({len(alert[key])} fields)</summary>"
-                            f"{_fieldTable(alert[key])}</details>")
+            sections.append(
+                f"<details><summary>{title} ({len(alert[key])} fields)</summary>"
+                f"{_fieldTable(alert[key])}</details>"
+            )
     for key in ("prvDiaSources", "prvDiaForcedSources"):
         records = alert.get(key) or []
-        sections.append(f"<details><summary>{key} ({len(records)})</summary>"
-                        f"{_recordsTable(records) if records else '<p>none</p>'}</details>")
+        sections.append(
+            f"<details><summary>{key} ({len(records)})</summary>"
+            f"{_recordsTable(records) if records else '<p>none</p>'}</details>"
+        )
     body = f"""<nav>{" ".join(nav)}</nav>
 <h1>diaSourceId {_e(s.diaSourceId)}</h1>
 {triage}
@@ -547,4 +607,3 @@ def alertPageHtml(alert: dict, entry: ReportEntry, previous: str | None, followi
 {"".join(sections)}"""
     ready = '<script>document.documentElement.setAttribute("data-ready", "1");</script>'
     return _page(f"Alert {s.diaSourceId}", body, ready)
-
