@@ -287,17 +287,18 @@ class DemoResult:
         """Commands to look at this run's alerts (paths relative to the current directory when inside it)."""
         latest = _shortPath(os.path.join(self.workdir, LATEST_LINK))
         files = [os.path.join(latest, os.path.basename(path)) for path in self.alertFiles]
-        steps = [["ap-alerts", "validate", latest]]
+        apAlerts, butler = venvTool("ap-alerts"), venvTool("butler")
+        steps = [[apAlerts, "validate", latest]]
         if files:
             steps += [
-                ["ap-alerts", "inspect", files[0]],
-                ["ap-alerts", "render", files[0], "--list"],
-                ["ap-alerts", "render", files[0], "--id", str(self.firstDiaSourceId), "-o", "alert.png"],
+                [apAlerts, "inspect", files[0]],
+                [apAlerts, "render", files[0], "--list"],
+                [apAlerts, "render", files[0], "--id", str(self.firstDiaSourceId), "-o", "alert.png"],
             ]
         steps += [
-            ["ap-alerts", "report", latest, "-o", _shortPath(os.path.join(self.workdir, "report"))],
+            [apAlerts, "report", latest, "-o", _shortPath(os.path.join(self.workdir, "report"))],
             [
-                "butler",
+                butler,
                 "query-datasets",
                 _shortPath(self.repo),
                 self.datasetType,
@@ -306,6 +307,14 @@ class DemoResult:
             ],
         ]
         return steps
+
+
+def venvTool(name: str) -> str:
+    """``name`` when the shell finds it, else its path beside this interpreter (a venv not activated)."""
+    beside = os.path.join(os.path.dirname(sys.executable), name)
+    if shutil.which(name) is None and os.path.exists(beside):
+        return _shortPath(beside)
+    return name
 
 
 def shellCommand(argv: list[str]) -> str:
