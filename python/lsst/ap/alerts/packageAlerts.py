@@ -528,9 +528,9 @@ class PackageAlertsTask(pipeBase.Task):
     def makeLocalTransformMatrix(self, wcs, center, skyCenter):
         """Local linear approximation of ``wcs`` at ``center``, tangent at ``skyCenter``.
 
-        With real afw, computed through afw's transforms as upstream does
-        (bit-identical); on the model, analytically
-        (`lsst.ap.alerts.cutouts.geometry`).
+        The exact Jacobian, analytic for TAN and TAN-SIP WCSs on real afw and
+        the model alike (`lsst.ap.alerts.cutouts.geometry`); upstream's AST
+        rate is not used: it is singular within a pixel of x = 0 or y = 0.
 
         Parameters
         ----------
