@@ -163,16 +163,7 @@ def runVisits(task, pool, args, progress):
         visit = pool[number % len(pool)]
         sources = renumbered(visit.diaSourceCat, (number + 1) * _ID_STRIDE)
         start = time.perf_counter()
-        result = task.run(
-            sources,
-            visit.diaObjectCat,
-            visit.diaSrcHistory,
-            visit.diaForcedSources,
-            visit.diffIm,
-            visit.calexp,
-            visit.template,
-            ssSrc=visit.ssSrc,
-        )
+        result = task.run(**simulation.runArguments(visit, diaSourceCat=sources))
         report = result.produceReport
         records.append(
             {

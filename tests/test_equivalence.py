@@ -186,17 +186,7 @@ class _Runs:
         task = PackageAlertsTask(config=cls.config(where, **overrides))
         logging.disable(logging.WARNING)
         try:
-            result = task.run(
-                visit.diaSourceCat,
-                visit.diaObjectCat,
-                visit.diaSrcHistory,
-                visit.diaForcedSources,
-                visit.diffIm,
-                visit.calexp,
-                visit.template,
-                ssSrc=visit.ssSrc,
-                **(runKwargs or {}),
-            )
+            result = task.run(**sim.runArguments(visit), **(runKwargs or {}))
         finally:
             logging.disable(logging.NOTSET)
         with open(result.alertFile, "rb") as f:
@@ -215,17 +205,7 @@ class _Runs:
         )
         logging.disable(logging.WARNING)
         try:
-            out = oracle.run(
-                visit.diaSourceCat,
-                visit.diaObjectCat,
-                visit.diaSrcHistory,
-                visit.diaForcedSources,
-                visit.diffIm,
-                visit.calexp,
-                visit.template,
-                ssSrc=visit.ssSrc,
-                **(runKwargs or {}),
-            )
+            out = oracle.run(**sim.runArguments(visit), **(runKwargs or {}))
         finally:
             logging.disable(logging.NOTSET)
         definition = oracle.schema.definition

@@ -209,21 +209,7 @@ class StorageClassTestCase(lsst.utils.tests.TestCase):
         from lsst.ap.alerts import simulation
 
         cls.visit = simulation.makeSimulatedVisit(8, 3, seed=5, size=128)
-        v = cls.visit
-        cls.alerts = (
-            PackageAlertsTask()
-            .run(
-                v.diaSourceCat,
-                v.diaObjectCat,
-                v.diaSrcHistory,
-                v.diaForcedSources,
-                v.diffIm,
-                v.calexp,
-                v.template,
-                ssSrc=v.ssSrc,
-            )
-            .alerts
-        )
+        cls.alerts = PackageAlertsTask().run(**simulation.runArguments(cls.visit)).alerts
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="test_storageClasses-")

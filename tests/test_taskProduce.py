@@ -39,7 +39,7 @@ from kafkaBrokers import NoidaBroker, brokerUnavailableReason, consumeAll
 
 from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask
 from lsst.ap.alerts.schemaRegistry import SchemaRegistry, parseWireHeader
-from lsst.ap.alerts.simulation import makeSimulatedVisit
+from lsst.ap.alerts.simulation import makeSimulatedVisit, runArguments
 
 
 @unittest.skipIf(brokerUnavailableReason(NoidaBroker), "noida-db is not installed")
@@ -81,16 +81,7 @@ class TaskProduceTestCase(lsst.utils.tests.TestCase):
         visit = self.visit
         task = self.makeTask(doKeyByDiaObjectId=True)
         self.assertEqual(task.kafkaTopic, self.topic)
-        result = task.run(
-            visit.diaSourceCat,
-            visit.diaObjectCat,
-            visit.diaSrcHistory,
-            visit.diaForcedSources,
-            visit.diffIm,
-            visit.calexp,
-            visit.template,
-            ssSrc=visit.ssSrc,
-        )
+        result = task.run(**runArguments(visit))
         n = len(result.alerts)
         self.assertEqual(result.produceReport.delivered, n)
         self.assertEqual(result.produceReport.failed, 0)
@@ -129,15 +120,7 @@ class TaskProduceTestCase(lsst.utils.tests.TestCase):
         """produceAlerts also takes upstream-style alert dicts."""
         visit = self.visit
         task = self.makeTask()
-        result = task.run(
-            visit.diaSourceCat.iloc[:3],
-            visit.diaObjectCat,
-            visit.diaSrcHistory,
-            visit.diaForcedSources,
-            visit.diffIm,
-            visit.calexp,
-            visit.template,
-        )
+        result = task.run(**runArguments(visit, diaSourceCat=visit.diaSourceCat.iloc[:3], ssSrc=None))
         dicts = list(result.alerts)
         report = task.produceAlerts(dicts, 1, 2, 0.0, 30.0)
         self.assertEqual(report.delivered, len(dicts))

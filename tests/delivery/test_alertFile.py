@@ -146,28 +146,10 @@ class TaskFileFailureTestCase(lsst.utils.tests.TestCase):
                 raise OSError(errno.ENOSPC, "No space left on device")
 
             with mock.patch.object(alertFile.os, "writev", fullDisk), self.assertRaises(OSError):
-                task.run(
-                    visit.diaSourceCat,
-                    visit.diaObjectCat,
-                    visit.diaSrcHistory,
-                    visit.diaForcedSources,
-                    visit.diffIm,
-                    visit.calexp,
-                    visit.template,
-                    ssSrc=visit.ssSrc,
-                )
+                task.run(**simulation.runArguments(visit))
             self.assertEqual(os.listdir(where), [])
             # The same task packages the visit once the disk is back.
-            result = task.run(
-                visit.diaSourceCat,
-                visit.diaObjectCat,
-                visit.diaSrcHistory,
-                visit.diaForcedSources,
-                visit.diffIm,
-                visit.calexp,
-                visit.template,
-                ssSrc=visit.ssSrc,
-            )
+            result = task.run(**simulation.runArguments(visit))
             self.assertEqual(os.listdir(where), [os.path.basename(result.alertFile)])
             with open(result.alertFile, "rb") as f:
                 self.assertEqual(len(list(fastavro.reader(f))), len(result.alerts))

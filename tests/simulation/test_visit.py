@@ -71,6 +71,22 @@ class SimulatedVisitTestCase(lsst.utils.tests.TestCase):
         self.assertFalse(np.array_equal(other.diffIm.image.array, first.diffIm.image.array))
 
 
+class RunArgumentsTestCase(lsst.utils.tests.TestCase):
+    def testNamesAreRunsParameters(self):
+        import inspect
+
+        from lsst.ap.alerts import PackageAlertsTask
+
+        parameters = list(inspect.signature(PackageAlertsTask.run).parameters)[1 : 1 + len(sim.RUN_ARGUMENTS)]
+        self.assertEqual(list(sim.RUN_ARGUMENTS), parameters)
+        visit = sim.makeSimulatedVisit(3, 1, seed=2, size=100)
+        arguments = sim.runArguments(visit, template=None)
+        self.assertIsNone(arguments["template"])
+        self.assertIs(arguments["diffIm"], visit.diffIm)
+        with self.assertRaises(TypeError):
+            sim.runArguments(visit, templet=None)
+
+
 class MemoryTester(lsst.utils.tests.MemoryTestCase):
     pass
 

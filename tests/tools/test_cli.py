@@ -53,7 +53,7 @@ from kafkaBrokers import BROKER_CLASSES, brokerUnavailableReason
 import lsst.ap.alerts
 from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask
 from lsst.ap.alerts.schemaRegistry import makeWireHeader
-from lsst.ap.alerts.simulation import makeSimulatedVisit
+from lsst.ap.alerts.simulation import makeSimulatedVisit, runArguments
 from lsst.ap.alerts.tools.cli import main
 from lsst.ap.alerts.tools.progress import Progress
 from lsst.ap.alerts.tools.render import renderAlert
@@ -66,16 +66,7 @@ def runTask(outDir, seed, nSources, withTemplate=True):
     config.doWriteAlerts = True
     config.alertWriteLocation = outDir
     task = PackageAlertsTask(config=config)
-    return task.run(
-        visit.diaSourceCat,
-        visit.diaObjectCat,
-        visit.diaSrcHistory,
-        visit.diaForcedSources,
-        visit.diffIm,
-        visit.calexp,
-        visit.template if withTemplate else None,
-        ssSrc=visit.ssSrc,
-    )
+    return task.run(**runArguments(visit, template=visit.template if withTemplate else None))
 
 
 def runCli(*argv):

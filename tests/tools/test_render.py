@@ -45,7 +45,7 @@ from astropy.coordinates import SkyCoord
 from astropy.nddata import CCDData
 
 from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask
-from lsst.ap.alerts.simulation import makeSimulatedVisit
+from lsst.ap.alerts.simulation import makeSimulatedVisit, runArguments
 from lsst.ap.alerts.tools import cli
 from lsst.ap.alerts.tools.inspection import abMagnitude, summarizeAlert
 from lsst.ap.alerts.tools.render import STRETCHES, chooseStretch, psfFwhmPixels, renderAlert
@@ -66,16 +66,7 @@ class RenderTestCase(lsst.utils.tests.TestCase):
         config = PackageAlertsConfig()
         config.doWriteAlerts = True
         config.alertWriteLocation = cls.tmp.name
-        result = PackageAlertsTask(config=config).run(
-            visit.diaSourceCat,
-            visit.diaObjectCat,
-            visit.diaSrcHistory,
-            visit.diaForcedSources,
-            visit.diffIm,
-            visit.calexp,
-            visit.template,
-            ssSrc=visit.ssSrc,
-        )
+        result = PackageAlertsTask(config=config).run(**runArguments(visit))
         with open(result.alertFile, "rb") as stream:
             cls.alerts = list(fastavro.reader(stream))
 

@@ -49,7 +49,7 @@ import matplotlib.image
 import numpy as np
 
 from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask
-from lsst.ap.alerts.simulation import makeSimulatedVisit
+from lsst.ap.alerts.simulation import makeSimulatedVisit, runArguments
 from lsst.ap.alerts.tools.cli import main
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -71,14 +71,7 @@ def writeAlerts(outDir, seed, nSources, withTemplate=True):
     config.doWriteAlerts = True
     config.alertWriteLocation = outDir
     result = PackageAlertsTask(config=config).run(
-        visit.diaSourceCat,
-        visit.diaObjectCat,
-        visit.diaSrcHistory,
-        visit.diaForcedSources,
-        visit.diffIm,
-        visit.calexp,
-        visit.template if withTemplate else None,
-        ssSrc=visit.ssSrc,
+        **runArguments(visit, template=visit.template if withTemplate else None)
     )
     return Path(result.alertFile)
 

@@ -37,6 +37,7 @@ benchmarks (1000 sources with 30-deep histories take well under a second;
 - `makeVisitExposures` / `makeVisitWcs` (`.exposures`): difference, science
   and template exposures through the afw API (`lsst.ap.alerts._afw`);
 - `makeSimulatedVisit` (`.visit`): both, consistent with each other;
+  `runArguments(visit)` its `PackageAlertsTask.run` keywords;
 - `writeApdb` / `readApdb` / `apdbColumnDtypes` (`.apdb`): the APDB's
   table schemas, and a real SQLite APDB (lsst-dax-apdb) to store the
   catalogs in and read them back with its own queries.
@@ -50,6 +51,7 @@ rows).
 
 __all__ = [
     "LSST_BANDS",
+    "RUN_ARGUMENTS",
     "TanWcs",
     "VisitCatalogs",
     "apdbColumnDtypes",
@@ -58,6 +60,7 @@ __all__ = [
     "makeVisitExposures",
     "makeVisitWcs",
     "readApdb",
+    "runArguments",
     "writeApdb",
 ]
 
@@ -66,4 +69,4 @@ from .catalogs import VisitCatalogs, makeVisitCatalogs
 from .exposures import makeVisitExposures, makeVisitWcs
 from .skyGeometry import TanWcs
 from .survey import LSST_BANDS
-from .visit import makeSimulatedVisit
+from .visit import RUN_ARGUMENTS, makeSimulatedVisit, runArguments

@@ -23,7 +23,7 @@
 
 from __future__ import annotations
 
-__all__ = ["makeSimulatedVisit"]
+__all__ = ["RUN_ARGUMENTS", "makeSimulatedVisit", "runArguments"]
 
 import numpy as np
 
@@ -116,3 +116,28 @@ def makeSimulatedVisit(
         ssSrc=catalogs.ssSrc,
         catalogs=catalogs,
     )
+
+
+RUN_ARGUMENTS = (
+    "diaSourceCat",
+    "diaObjectCat",
+    "diaSrcHistory",
+    "diaForcedSources",
+    "diffIm",
+    "calexp",
+    "template",
+    "ssSrc",
+)
+"""The `PackageAlertsTask.run` arguments a simulated visit holds, by their parameter names."""
+
+
+def runArguments(visit, **replace) -> dict:
+    """``visit``'s `PackageAlertsTask.run` arguments as keywords, some replaced.
+
+    ``task.run(**runArguments(visit, template=None))`` packages the visit
+    without template cutouts.
+    """
+    unknown = set(replace) - set(RUN_ARGUMENTS)
+    if unknown:
+        raise TypeError(f"Not PackageAlertsTask.run arguments of a visit: {sorted(unknown)}")
+    return {name: replace.get(name, getattr(visit, name)) for name in RUN_ARGUMENTS}
