@@ -19,87 +19,28 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""FITS tests: exposure write -> read round trips (run with afw or the
-model), the model's reader on real afw-written files (skipped when
-``shared/data/afw`` is absent), and the model's writer layout and errors.
+"""FITS reading and writing (`lsst.ap.alerts.image.fitsIo`): exposure
+write -> read round trips (run with afw or the model), the reader on real
+afw-written files (skipped when ``shared/data/afw`` is absent), the model's
+writer layout and errors (model only), and files crossing between the model
+and real afw (afw only).
 """
 
 import math
 import os
 import tempfile
 import unittest
-from pathlib import Path
 
 import lsst.utils.tests
 import numpy as np
+from imageHelpers import AFW_DATA, DateTime, afwDataPath, makeFitsExposure
 
 from lsst.ap.alerts._afw import HAVE_AFW, afwGeom, afwImage, geom
-
-if HAVE_AFW:
-    from lsst.afw.detection import GaussianPsf
-    from lsst.daf.base import DateTime
-else:
-    from lsst.ap.alerts.image import DateTime, GaussianPsf
-
-
-def _findAfwData():
-    here = Path(__file__)
-    for base in (here.parents[2], here.resolve().parents[1].parent):
-        candidate = base / "shared" / "data" / "afw"
-        if candidate.exists():
-            return candidate
-    return None
-
-
-AFW_DATA = _findAfwData()
-
-
-def _path(name):
-    return os.path.join(AFW_DATA, name) if AFW_DATA is not None else "/nonexistent/" + name
-
-
-def makeExposure():
-    bbox = geom.Box2I(geom.Point2I(123, -45), geom.Extent2I(30, 20))
-    exposure = afwImage.ExposureF(bbox)
-    rng = np.random.default_rng(12)
-    exposure.image.array[:] = rng.normal(size=(20, 30)).astype(np.float32)
-    exposure.variance.array[:] = rng.uniform(1, 2, size=(20, 30)).astype(np.float32)
-    exposure.mask.array[:] = 0
-    exposure.mask.array[2, 3] = exposure.mask.getPlaneBitMask(["SAT", "CR"])
-    sipA = np.zeros((3, 3))
-    sipB = np.zeros((3, 3))
-    sipA[2, 0], sipB[0, 2] = 1e-6, -2e-6
-    cd = afwGeom.makeCdMatrix(0.2 * geom.arcseconds, 20.0 * geom.degrees)
-    exposure.setWcs(
-        afwGeom.makeTanSipWcs(
-            geom.Point2D(140.0, -30.0), geom.SpherePoint(200.0, -30.0, geom.degrees), cd, sipA, sipB
-        )
-    )
-    exposure.setPhotoCalib(afwImage.PhotoCalib(0.75, 0.01))
-    exposure.setPsf(GaussianPsf(17, 17, 1.7))
-    exposure.setFilter(afwImage.FilterLabel(band="i", physical="i_39"))
-    exposure.info.id = 20240101123
-    exposure.info.setVisitInfo(
-        afwImage.VisitInfo(
-            id=2024010112,
-            exposureTime=30.0,
-            darkTime=30.5,
-            date=DateTime("2024-01-01T03:04:05.123456789", DateTime.TAI),
-            boresightRaDec=geom.SpherePoint(200.1, -29.9, geom.degrees),
-            boresightRotAngle=33.0 * geom.degrees,
-            rotType=afwImage.RotType.SKY,
-            observationReason="science",
-            object="field",
-            instrumentLabel="LSSTCam",
-        )
-    )
-    exposure.getMetadata().set("MYKEY", 5)
-    return exposure
 
 
 class RoundTripTestCase(lsst.utils.tests.TestCase):
     def testWriteRead(self):
-        exposure = makeExposure()
+        exposure = makeFitsExposure()
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "exposure.fits")
             exposure.writeFits(path)
@@ -139,7 +80,7 @@ class AfwFilesTestCase(lsst.utils.tests.TestCase):
     """The reader against files written by afw itself."""
 
     def testExposureVersion2(self):
-        exposure = afwImage.ExposureF(_path("exposure-version-2.fits"))
+        exposure = afwImage.ExposureF(afwDataPath("exposure-version-2.fits"))
         self.assertEqual(exposure.getBBox(), geom.Box2I(geom.Point2I(0, 0), geom.Extent2I(10, 10)))
         np.testing.assert_array_equal(exposure.image.array, np.arange(100, dtype=np.float32).reshape(10, 10))
         np.testing.assert_array_equal(exposure.variance.array, np.ones((10, 10), dtype=np.float32))
@@ -180,7 +121,7 @@ class AfwFilesTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(detector.getBBox(), geom.Box2I(geom.Point2I(0, 0), geom.Extent2I(10, 10)))
 
     def testHscCalexp(self):
-        exposure = afwImage.ExposureF(_path("HSC-0908120-056-small.fits"))
+        exposure = afwImage.ExposureF(afwDataPath("HSC-0908120-056-small.fits"))
         self.assertEqual(exposure.getXY0(), geom.Point2I(100, 100))
         self.assertEqual(exposure.getBBox(), geom.Box2I(geom.Point2I(100, 100), geom.Extent2I(200, 200)))
         self.assertEqual(exposure.mask.array.dtype, np.int32)
@@ -196,7 +137,7 @@ class AfwFilesTestCase(lsst.utils.tests.TestCase):
         # the pixels follow their planes: an independent remap of the raw file
         from astropy.io import fits
 
-        with fits.open(_path("HSC-0908120-056-small.fits")) as hdul:
+        with fits.open(afwDataPath("HSC-0908120-056-small.fits")) as hdul:
             raw = hdul[2].data.astype(np.int64)
             filePlanes = {k[3:]: v for k, v in hdul[2].header.items() if k.startswith("MP_")}
         self.assertEqual((filePlanes["CROSSTALK"], filePlanes["NO_DATA"]), (8, 9))
@@ -225,12 +166,12 @@ class AfwFilesTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(exposure.getInfo().getVisitInfo().getExposureTime(), 0.0)
 
     def testPhotoCalibFile(self):
-        calib = afwImage.PhotoCalib.readFits(_path("photoCalib-version1.fits"))
+        calib = afwImage.PhotoCalib.readFits(afwDataPath("photoCalib-version1.fits"))
         self.assertEqual(calib.getCalibrationMean(), 123.0)
         self.assertEqual(calib.getCalibrationErr(), 45.0)
 
     def testVisitInfoFile(self):
-        visitInfo = afwImage.VisitInfo.readFits(_path("visitInfo-version-5.fits"))
+        visitInfo = afwImage.VisitInfo.readFits(afwDataPath("visitInfo-version-5.fits"))
         self.assertEqual(visitInfo.getExposureTime(), 10.01)
         self.assertEqual(visitInfo.getDarkTime(), 11.02)
         self.assertEqual(visitInfo.getDate(), DateTime(2137026240000000000, DateTime.TAI))
@@ -261,7 +202,7 @@ class ModelFitsTestCase(lsst.utils.tests.TestCase):
     def testLayout(self):
         from astropy.io import fits
 
-        exposure = makeExposure()
+        exposure = makeFitsExposure()
         exposure.writeFits(self.path)
         with fits.open(self.path) as hdul:
             self.assertEqual([hdul[i].header["EXTTYPE"] for i in (1, 2, 3)], ["IMAGE", "MASK", "VARIANCE"])
@@ -285,7 +226,7 @@ class ModelFitsTestCase(lsst.utils.tests.TestCase):
             self.assertEqual(names, {"PhotoCalib", "ChebyshevBoundedField", "FilterLabel", "GaussianPsf"})
 
     def testDetectorAndKernelPsfRoundTrip(self):
-        exposure = makeExposure()
+        exposure = makeFitsExposure()
         detector = afwImage.Detector(
             "R22_S11",
             94,
@@ -311,14 +252,14 @@ class ModelFitsTestCase(lsst.utils.tests.TestCase):
         calib = afwImage.PhotoCalib(3.5, 0.25)
         calib.writeFits(self.path)
         self.assertEqual(afwImage.PhotoCalib.readFits(self.path), calib)
-        visitInfo = makeExposure().getInfo().getVisitInfo()
+        visitInfo = makeFitsExposure().getInfo().getVisitInfo()
         visitInfo.writeFits(self.path)
         self.assertEqual(afwImage.VisitInfo.readFits(self.path), visitInfo)
 
     def testArchiveOnlyWcsFails(self):
         from astropy.io import fits
 
-        makeExposure().writeFits(self.path)
+        makeFitsExposure().writeFits(self.path)
         with fits.open(self.path, mode="update") as hdul:
             for i in (1, 2, 3):
                 for key in list(hdul[i].header):
@@ -331,7 +272,7 @@ class ModelFitsTestCase(lsst.utils.tests.TestCase):
     def testVaryingPhotoCalibFails(self):
         from astropy.io import fits
 
-        makeExposure().writeFits(self.path)
+        makeFitsExposure().writeFits(self.path)
         with fits.open(self.path, mode="update") as hdul:
             for hdu in hdul[5:]:
                 if hdu.header.get("AR_NAME") == "PhotoCalib":
@@ -372,11 +313,11 @@ class CrossReadTestCase(lsst.utils.tests.TestCase):
         self.tmp.cleanup()
 
     def _makeModelExposure(self):
-        """makeExposure(), built with the model's classes."""
+        """makeFitsExposure(), built with the model's classes."""
         g, mi = self.modelGeom, self.modelImage
         bbox = g.Box2I(g.Point2I(123, -45), g.Extent2I(30, 20))
         exposure = mi.ExposureF(bbox)
-        reference = makeExposure()
+        reference = makeFitsExposure()
         exposure.image.array[:] = reference.image.array
         exposure.variance.array[:] = reference.variance.array
         exposure.mask.array[:] = reference.mask.array
@@ -445,7 +386,7 @@ class CrossReadTestCase(lsst.utils.tests.TestCase):
         self._assertSame(afwImage.ExposureF(self.path), reference)
 
     def testAfwWrittenReadByModel(self):
-        reference = makeExposure()
+        reference = makeFitsExposure()
         reference.writeFits(self.path)
         self._assertSame(self.modelImage.ExposureF(self.path), reference)
 
