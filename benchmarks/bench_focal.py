@@ -64,10 +64,14 @@ GRID_COLUMNS = 15
 
 
 def registerFocalPlane(butler, nDetectors: int) -> list[int]:
-    """The demo instrument with ``nDetectors`` detectors (ids 0..n-1)."""
+    """The demo instrument with ``nDetectors`` detectors (ids 0..n-1).
+
+    The demo's own raft (R22) keeps its ids and names; the others are F###.
+    """
     demo.DemoCam().register(butler.registry)  # instrument, filter, raft R22
+    existing = {record.id for record in butler.registry.queryDimensionRecords("detector")}
     with butler.registry.transaction():
-        for detector in range(nDetectors):
+        for detector in sorted(set(range(nDetectors)) - existing):
             butler.registry.syncDimensionData(
                 "detector",
                 {

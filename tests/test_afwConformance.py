@@ -291,7 +291,7 @@ class AfwSemanticsTestCase(lsst.utils.tests.TestCase):
             model = modelImage.makeSkyWcs(
                 mg.Point2D(500.0, 400.0), mg.SpherePoint(150.0, 2.5, mg.degrees), cd
             )
-            # afw's CD is AST's numerical Jacobian at CRPIX (see test_imageModel.WcsTestCase.testTan)
+            # afw's CD is AST's numerical Jacobian at CRPIX (see tests/image/test_wcs.py WcsTestCase.testTan)
             np.testing.assert_allclose(
                 model.getCdMatrix(), real.getCdMatrix(), rtol=0, atol=1e-8 * np.abs(cd).max()
             )
@@ -310,7 +310,7 @@ class AfwSemanticsTestCase(lsst.utils.tests.TestCase):
             r = real.computeKernelImage(self.geom.Point2D(*point))
             m = model.computeKernelImage(modelGeom.Point2D(*point))
             self.assertEqual((m.getX0(), m.getY0()), (r.getX0(), r.getY0()))
-            np.testing.assert_allclose(m.array, r.array, rtol=0, atol=1e-15)
+            np.testing.assert_array_equal(m.array, r.array)
             r = real.computeImage(self.geom.Point2D(*point))
             m = model.computeImage(modelGeom.Point2D(*point))
             self.assertEqual((m.getX0(), m.getY0(), m.getWidth()), (r.getX0(), r.getY0(), r.getWidth()))
@@ -321,6 +321,18 @@ class AfwSemanticsTestCase(lsst.utils.tests.TestCase):
             real.computeShape(self.geom.Point2D(0, 0)).getIxx(),
             places=10,
         )
+
+    def testGaussianPsfKernels(self):
+        """Kernel images equal to the last bit: their pixels land in the alerts' PSF HDUs."""
+        for sigma in self.rng.uniform(0.3, 6.0, 150):
+            for size in (7, 15, 21, 41):
+                real = self.afwDetection.GaussianPsf(size, size + 2, float(sigma))
+                model = modelImage.GaussianPsf(size, size + 2, float(sigma))
+                position = self.geom.Point2D(*self.rng.uniform(-50, 5000, 2))
+                r = real.computeKernelImage(position)
+                m = model.computeKernelImage(modelGeom.Point2D(position.getX(), position.getY()))
+                self.assertEqual((m.getX0(), m.getY0()), (r.getX0(), r.getY0()))
+                np.testing.assert_array_equal(m.array, r.array, err_msg=f"sigma {sigma}, size {size}")
 
 
 class MemoryTester(lsst.utils.tests.MemoryTestCase):

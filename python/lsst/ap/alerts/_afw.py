@@ -27,9 +27,14 @@ and the two exception types from here and calls the afw API on them, so the
 task has a single code path.  ``Psf`` is the base class for PSFs written in
 Python (afw's ``lsst.afw.detection.Psf``, or the model's with the same
 override points).
+
+Setting the environment variable ``AP_ALERTS_FORCE_MODEL`` to anything but
+``""`` or ``"0"`` picks the model even where afw is installed, e.g. to check
+that both give the same alerts (``tests/test_afwTiers.py`` does).
 """
 
 __all__ = [
+    "FORCE_MODEL_VARIABLE",
     "HAVE_AFW",
     "GaussianPsf",
     "InvalidParameterError",
@@ -40,7 +45,13 @@ __all__ = [
     "geom",
 ]
 
+import os
+
+FORCE_MODEL_VARIABLE = "AP_ALERTS_FORCE_MODEL"
+
 try:
+    if os.environ.get(FORCE_MODEL_VARIABLE, "") not in ("", "0"):
+        raise ImportError(f"{FORCE_MODEL_VARIABLE} is set: using the image model")
     import lsst.afw.geom as afwGeom
     import lsst.afw.image as afwImage
     import lsst.geom as geom

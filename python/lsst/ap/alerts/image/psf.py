@@ -320,7 +320,9 @@ class GaussianPsf(ImagePsf):
             x = np.arange(bbox.getBeginX(), bbox.getEndX(), dtype=float)
             y = np.arange(bbox.getBeginY(), bbox.getEndY(), dtype=float)
             array = np.exp(-0.5 * (x[None, :] ** 2 + y[:, None] ** 2) / (self._sigma * self._sigma))
-            array /= array.sum()
+            # afw normalises by the sum taken row by row in order; numpy's
+            # pairwise sum rounds differently, by an ulp of the kernel's pixels.
+            array /= np.cumsum(array, axis=None)[-1]
             kernel = self._cachedKernel = ImageD(array, False, bbox.getMin())
         return kernel
 
