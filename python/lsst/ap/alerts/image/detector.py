@@ -21,8 +21,13 @@
 
 """A minimal detector description, modelled on afw's cameraGeom Detector.
 
-Only identity and pixel bounds are modelled: no amplifiers, no camera
-geometry transforms.
+Identity, pixel bounds and physical pixel size are modelled; amplifiers,
+the detector's position and rotation in the focal plane, and camera
+geometry transforms are not.  The FITS writer (`.fitsIo`) stores a Detector
+in afw's archive layout with no amplifiers and afw's default orientation
+(reference point at pixel (-0.5, -0.5) on the focal-plane origin, no
+rotation), so real afw reads it back as a cameraGeom Detector whose
+PIXELS -> FOCAL_PLANE transform is ``(pixel + 0.5) * pixelSize``.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ class DetectorType(enum.IntEnum):
 
 
 class Detector:
-    """A detector's id, name, serial and pixel bounding box.
+    """A detector's id, name, serial, type, pixel bounding box and pixel size.
 
     Parameters
     ----------
@@ -60,7 +65,13 @@ class Detector:
         Sensor type, e.g. ``"ITL"``.
     type : `DetectorType`, optional
         Detector purpose.
+    pixelSize : `lsst.geom.Extent2D`, optional
+        Physical pixel size in mm; `DEFAULT_PIXEL_SIZE` (the 10 micron
+        pixels of the Rubin cameras) if not given.
     """
+
+    DEFAULT_PIXEL_SIZE = (0.01, 0.01)
+    """Pixel size (x, y) in mm used when none is given."""
 
     def __init__(
         self,
@@ -70,6 +81,7 @@ class Detector:
         serial: str = "",
         physicalType: str = "",
         type: DetectorType = DetectorType.SCIENCE,
+        pixelSize=None,
     ):
         self._name = str(name)
         self._id = int(id)
@@ -77,6 +89,9 @@ class Detector:
         self._serial = str(serial)
         self._physicalType = str(physicalType)
         self._type = DetectorType(type)
+        if pixelSize is None:
+            pixelSize = self.DEFAULT_PIXEL_SIZE
+        self._pixelSize = geom.Extent2D(float(pixelSize[0]), float(pixelSize[1]))
 
     def getName(self) -> str:
         return self._name
@@ -96,17 +111,25 @@ class Detector:
     def getType(self) -> DetectorType:
         return self._type
 
+    def getPixelSize(self) -> geom.Extent2D:
+        """Physical pixel size (x, y) in mm."""
+        return geom.Extent2D(self._pixelSize)
+
+    def _state(self) -> tuple:
+        return (
+            self._name,
+            self._id,
+            self._bbox,
+            self._serial,
+            self._physicalType,
+            self._type,
+            self._pixelSize,
+        )
+
     def __eq__(self, other):
         if not isinstance(other, Detector):
             return NotImplemented
-        return (self._name, self._id, self._bbox, self._serial, self._physicalType, self._type) == (
-            other._name,
-            other._id,
-            other._bbox,
-            other._serial,
-            other._physicalType,
-            other._type,
-        )
+        return self._state() == other._state()
 
     def __ne__(self, other):
         result = self.__eq__(other)
@@ -116,7 +139,7 @@ class Detector:
         return hash((self._name, self._id))
 
     def __reduce__(self):
-        return (Detector, (self._name, self._id, self._bbox, self._serial, self._physicalType, self._type))
+        return (Detector, self._state())
 
     def __repr__(self):
         return f"Detector(name={self._name!r}, id={self._id}, bbox={self._bbox!r})"

@@ -42,21 +42,26 @@ Reading (`readExposureFits`) handles files written by afw (any
   metadata;
 * archive tables (``AR_HDU``): PhotoCalib (spatially constant, or a
   constant Chebyshev field; otherwise `FitsError`), FilterLabel, Detector
-  (name, id, serial, bbox, type only), GaussianPsf.  Other components
-  (other PSF classes, aperture corrections, polygons, ...) are skipped
-  with a log message; the exposure then has no PSF.
+  (name, id, serial, bbox, type, physical type and pixel size; its
+  amplifiers, orientation and transforms are dropped), GaussianPsf.
+  Other components (other PSF classes, aperture corrections, polygons,
+  ...) are skipped with a log message; the exposure then has no PSF.
 
 Writing (`writeExposureFits`) produces the same layout, ``EXPINFO_V = 2``:
 primary HDU with ``EXPID``, VisitInfo keys, ``DETNAME``/``DETSER``; image,
 mask and variance HDUs with ``EXTTYPE``/``EXTNAME``, the WCS keywords,
 ``LTV1/LTV2`` and the ``A`` WCS for ``xy0``, ``MP_*`` keys; an archive
 (index + catalogs) holding the PhotoCalib (+ its constant Chebyshev
-field), the FilterLabel and a GaussianPsf, laid out as afw writes them.
-Model-only extras that afw ignores: the detector id/bbox/type in primary
-keys ``APDETID``, ``APDETBOX``, ``APDETTYP``, ``APDETPHY`` (afw stores a
-full cameraGeom Detector in the archive, which the model cannot write),
-and a `KernelPsf` image in a trailing ``MODEL_PSF`` HDU.  The WCS is not
-written to the archive (afw then falls back to the header WCS).
+field), the FilterLabel, a GaussianPsf and the Detector, laid out as afw
+writes them.  The Detector is afw's cameraGeom Detector record (version 2)
+with an empty amplifier catalog, afw's default orientation and a
+TransformMap whose one connection, FOCAL_PLANE -> PIXELS, is an
+AST-serialised WinMap from the pixel size, so real afw reads it back as a
+``lsst.afw.cameraGeom.Detector``.  Model-only extra that afw ignores: a
+`KernelPsf` image in a trailing ``MODEL_PSF`` HDU.  The WCS is not written
+to the archive (afw then falls back to the header WCS).  Files written by
+earlier versions of the model, with the detector in primary keys
+``APDETID``, ``APDETBOX``, ``APDETTYP``, ``APDETPHY``, are still read.
 
 The classes' own ``readFits``/``writeFits`` (afw's API) are added here with
 `lsst.utils.continueClass`, as afw adds its Python methods to its wrapped
@@ -74,6 +79,7 @@ __all__ = [
     "writePersistableFits",
 ]
 
+import functools
 import io
 import logging
 import math
@@ -225,14 +231,21 @@ class _Catalog:
         self.hdu = hdu
         self.hduIndex = hduIndex
         self.rows = range(row0, row0 + nrows)
-        self.names = set(hdu.columns.names)
+
+    # parsed on first use: readers skip some catalogs (e.g. amplifiers)
+    @functools.cached_property
+    def names(self) -> set:
+        return set(self.hdu.columns.names)
+
+    @functools.cached_property
+    def flagNames(self) -> dict:
         flagNames = {}
-        header = hdu.header
+        header = self.hdu.header
         for key in header:
             match = re.fullmatch(r"TFLAG(\d+)", key)
             if match:
                 flagNames[header[key]] = int(match.group(1)) - 1
-        self.flagNames = flagNames
+        return flagNames
 
     def get(self, name, row=0, default=None):
         if name not in self.names:
@@ -355,11 +368,17 @@ def _readFilterLabel(archive, catalogs, archiveId):
 
 def _readDetector(archive, catalogs, archiveId):
     cat = catalogs[0]
+    # max < min is an empty box (as afw reads it), not one to invert
     bbox = geom.Box2I(
         geom.Point2I(int(cat.get("bbox_min_x")), int(cat.get("bbox_min_y"))),
         geom.Point2I(int(cat.get("bbox_max_x")), int(cat.get("bbox_max_y"))),
+        invert=False,
     )
     detType = int(cat.get("type", default=0))
+    pixelSize = None
+    if cat.get("pixelSize_x") is not None:
+        pixelSize = (float(cat.get("pixelSize_x")), float(cat.get("pixelSize_y")))
+    # amplifiers, orientation and transforms are not modelled and are dropped
     return Detector(
         cat.getString("name"),
         int(cat.get("id")),
@@ -367,6 +386,7 @@ def _readDetector(archive, catalogs, archiveId):
         serial=cat.getString("serial"),
         physicalType=cat.getString("physicalType"),
         type=DetectorType(detType) if detType in DetectorType._value2member_map_ else DetectorType.SCIENCE,
+        pixelSize=pixelSize,
     )
 
 
@@ -439,38 +459,40 @@ class _Field:
 
 
 class _Flag:
-    """One afw-table flag field (a bit of the ``flags`` column)."""
+    """One afw-table flag field (a bit of the ``flags`` column); ``value``
+    is the flag of the single row, or a sequence with one per row."""
 
     def __init__(self, name, value, doc=None):
-        self.name, self.value, self.doc = name, bool(value), doc
+        self.name, self.doc = name, doc
+        self.values = [bool(v) for v in value] if np.ndim(value) else [bool(value)]
 
 
-def _makeCatalogHdu(items) -> fits.BinTableHDU:
+def _makeCatalogHdu(items, nrows=1) -> fits.BinTableHDU:
     """Build a binary table laid out like an afw-table catalog.
 
-    ``items`` are `_Field` and `_Flag` in schema order.  afw rebuilds the
-    schema from the header keys in the order they come, so the keys are
-    written as afw writes them: the ``flags`` column first, then per item
-    ``TTYPE TFORM TDOC TUNIT TCCLS`` (a field) or ``TFLAG TFDOC`` (a flag).
+    ``items`` are `_Field` and `_Flag` in schema order, each with ``nrows``
+    values (``nrows`` may be 0: an empty catalog still carries its schema).
+    afw rebuilds the schema from the header keys in the order they come, so
+    the keys are written as afw writes them: the ``flags`` column first,
+    then per item ``TTYPE TFORM TDOC TUNIT TCCLS`` (a field) or ``TFLAG
+    TFDOC`` (a flag).
     """
     with warnings.catch_warnings():
         # long TDOC/comment cards are continued or truncated, as afw's are
         warnings.simplefilter("ignore", VerifyWarning)
-        return _makeCatalogHduImpl(items)
+        return _makeCatalogHduImpl(items, nrows)
 
 
-def _makeCatalogHduImpl(items) -> fits.BinTableHDU:
+def _makeCatalogHduImpl(items, nrows) -> fits.BinTableHDU:
     flags = [item for item in items if isinstance(item, _Flag)]
     fields = [item for item in items if isinstance(item, _Field)]
     columns = []
     if flags:
-        columns.append(
-            fits.Column(
-                name="flags",
-                format=f"{len(flags)}X",
-                array=np.array([[flag.value for flag in flags]], dtype=bool),
-            )
-        )
+        bits = np.zeros((nrows, len(flags)), dtype=bool)
+        for j, flag in enumerate(flags):
+            if nrows:
+                bits[:, j] = flag.values
+        columns.append(fits.Column(name="flags", format=f"{len(flags)}X", array=bits))
     for field in fields:
         columns.append(fits.Column(name=field.name, format=field.format, unit=field.unit, array=field.values))
     hdu = fits.BinTableHDU.from_columns(columns)
@@ -519,12 +541,18 @@ class _ArchiveWriter:
     saved object."""
 
     def __init__(self):
-        self._catalogs = []  # (className, module, archiveId, hdu)
+        self._catalogs = []  # (className, module, archiveId, hdu, catPersistable)
         self._nextId = 1
         self._ids = {}
 
-    def _save(self, className, module, archiveId, hdu):
-        self._catalogs.append((className, module, archiveId, hdu))
+    def _save(self, className, module, archiveId, hdu, catPersistable=0):
+        """Add ``hdu`` as catalog ``catPersistable`` of object ``archiveId``."""
+        self._catalogs.append((className, module, archiveId, hdu, catPersistable))
+
+    def _newId(self) -> int:
+        archiveId = self._nextId
+        self._nextId += 1
+        return archiveId
 
     def put(self, obj) -> int:
         if obj is None:
@@ -633,9 +661,59 @@ class _ArchiveWriter:
             )
         elif isinstance(obj, VisitInfo):
             self._save("VisitInfo", "", archiveId, _visitInfoCatalog(obj))
+        elif isinstance(obj, Detector):
+            self._putDetector(obj, archiveId)
         else:
             raise FitsError(f"The model cannot persist {type(obj).__name__} in an afw archive")
         return archiveId
+
+    def _putDetector(self, detector: Detector, archiveId: int) -> None:
+        """Save ``detector`` as afw's cameraGeom Detector (version 2).
+
+        afw stores a Detector as two catalogs: one record (identity, bbox,
+        pixel size, orientation, the archive id of its TransformMap,
+        crosstalk, physical type) and the amplifier records (none here).
+        The TransformMap has one connection, FOCAL_PLANE -> PIXELS of this
+        detector, as afw writes a detector of a camera built without
+        optics: afw reads it back with PIXELS and FOCAL_PLANE but no
+        FIELD_ANGLE (or TAN_PIXELS), which needs the camera's optical
+        distortion that the model does not have.
+        """
+        transformMapId = self._newId()
+        transformId = self._newId()
+        self._save("Detector", "lsst.afw.cameraGeom", archiveId, _detectorCatalog(detector, transformMapId))
+        self._save(
+            "TransformMap",
+            "lsst.afw.cameraGeom",
+            transformMapId,
+            _makeCatalogHdu(
+                [
+                    _Field("fromSysName", "QA()", _strings(["FocalPlane"]), tccls="String"),
+                    _Field("fromSysDetectorName", "QA()", _strings([""]), tccls="String"),
+                    _Field("toSysName", "QA()", _strings(["Pixels"]), tccls="String"),
+                    _Field("toSysDetectorName", "QA()", _strings([detector.getName()]), tccls="String"),
+                    _Field("transform", "1J", [transformId], doc="Archive ID of the transform."),
+                ]
+            ),
+        )
+        text = "1 TransformPoint2ToPoint2 " + _pixelsToFocalPlaneAst(detector.getPixelSize())
+        self._save(
+            "TransformPoint2ToPoint2",
+            "lsst.afw.geom",
+            transformId,
+            _makeCatalogHdu(
+                [
+                    _Field(
+                        "bytes",
+                        "QB()",
+                        _arrays([np.frombuffer(text.encode("ascii"), dtype=np.uint8)]),
+                        tccls="Array",
+                        doc="a bytestring containing the output of Transform.writeString",
+                    )
+                ]
+            ),
+        )
+        self._save("Detector", "lsst.afw.cameraGeom", archiveId, _amplifierCatalog(), catPersistable=1)
 
     def hdus(self) -> list:
         with warnings.catch_warnings():
@@ -661,7 +739,7 @@ class _ArchiveWriter:
                 _Field(
                     "cat.persistable",
                     "1J",
-                    [0] * rows,
+                    [c[4] for c in self._catalogs],
                     doc="index of the catalog this entry points to, from the perspective of the Persistable",
                 ),
                 _Field(
@@ -670,7 +748,7 @@ class _ArchiveWriter:
                 _Field(
                     "nrows",
                     "1J",
-                    [1] * rows,
+                    [c[3].header["NAXIS2"] for c in self._catalogs],
                     doc="number of rows used by the persistable object in this catalog",
                 ),
                 _Field(
@@ -687,7 +765,8 @@ class _ArchiveWriter:
                     tccls="String",
                     doc="Python module that should be imported to register the object's factory",
                 ),
-            ]
+            ],
+            nrows=rows,
         )
         index.header["EXTTYPE"] = "ARCHIVE_INDEX"
         index.header["EXTNAME"] = "ARCHIVE_INDEX"
@@ -695,9 +774,13 @@ class _ArchiveWriter:
         index.header["AR_NCAT"] = (rows + 1, "# of catalogs in this archive, including the index")
         index.header["HIERARCH AFW_TABLE_VERSION"] = 3
         result = [index]
-        for catn, (className, _, _, hdu) in enumerate(self._catalogs, start=1):
+        seen = defaultdict(int)
+        for catn, (className, _, _, hdu, _) in enumerate(self._catalogs, start=1):
             hdu.header["EXTTYPE"] = "ARCHIVE_DATA"
             hdu.header["AR_CATN"] = (catn, "# of this catalog relative to the start of this archive")
+            seen[className] += 1
+            if seen[className] > 1:  # afw numbers repeated extension names
+                hdu.header["EXTVER"] = seen[className]
             hdu.header["AR_NAME"] = (className, "Class name for objects stored here")
             hdu.header["EXTNAME"] = className
             hdu.header["HIERARCH AFW_TABLE_VERSION"] = 3
@@ -716,7 +799,7 @@ def _visitInfoCatalog(visitInfo: VisitInfo) -> fits.BinTableHDU:
         return [value.asRadians()]
 
     def text(value):
-        return np.array([value], dtype=object) if value else np.array([""], dtype=object)
+        return _strings([value])
 
     return _makeCatalogHdu(
         [
@@ -774,6 +857,146 @@ def _visitInfoCatalog(visitInfo: VisitInfo) -> fits.BinTableHDU:
                 "Was any part of this observation simulated?",
             ),
         ]
+    )
+
+
+def _strings(values) -> np.ndarray:
+    """A variable-length string column (``QA``) with one cell per value.
+
+    afw (cfitsio) reads at least one character of a cell, so an empty
+    string is stored as afw stores it: one NUL character.
+    """
+    return np.array([value or "\x00" for value in values], dtype=object)
+
+
+def _arrays(values) -> np.ndarray:
+    """A variable-length array column (``QB``, ``QE``, ``QD``)."""
+    result = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        result[i] = value
+    return result
+
+
+def _astNumber(value: float) -> str:
+    """A double as AST writes it: enough digits to be read back exactly."""
+    return repr(float(value))
+
+
+def _pixelsToFocalPlaneAst(pixelSize) -> str:
+    """AST text of afw's FOCAL_PLANE -> PIXELS mapping of a detector with
+    the default orientation and ``pixelSize`` (mm).
+
+    With the reference point at pixel (-0.5, -0.5) on the focal-plane
+    origin and no rotation, pixel ``p`` lies at focal-plane position
+    ``(p + 0.5) * pixelSize``: a WinMap with scale ``pixelSize`` and shift
+    ``0.5 * pixelSize`` maps PIXELS to FOCAL_PLANE, stored inverted
+    (``Invert = 1``) for the FOCAL_PLANE -> PIXELS direction.
+    """
+    lines = ["Begin WinMap", "    Nin = 2", "    IsSimp = 1", "    Invert = 1", " IsA Mapping"]
+    for axis, size in enumerate((pixelSize[0], pixelSize[1]), start=1):
+        lines.append(f"    Sft{axis} = {_astNumber(0.5 * size)}")
+        lines.append(f"    Scl{axis} = {_astNumber(size)}")
+    lines.append(" End WinMap")
+    return "\n".join(lines) + "\n"
+
+
+def _detectorCatalog(detector: Detector, transformMapId: int) -> fits.BinTableHDU:
+    """The Detector record, version 2, with afw's default orientation."""
+    bbox = detector.getBBox()
+    pixelSize = detector.getPixelSize()
+
+    def pixels(name, value):
+        return _Field(name, "1J", [value], unit="pixel")
+
+    def mm(name, value):
+        return _Field(name, "1D", [value], unit="mm")
+
+    return _makeCatalogHdu(
+        [
+            _Field("name", "QA()", _strings([detector.getName()]), tccls="String"),
+            _Field("id", "1J", [detector.getId()]),
+            _Field("type", "1J", [int(detector.getType())]),
+            _Field("serial", "QA()", _strings([detector.getSerial()]), tccls="String"),
+            pixels("bbox_min_x", bbox.getMinX()),
+            pixels("bbox_min_y", bbox.getMinY()),
+            pixels("bbox_max_x", bbox.getMaxX()),
+            pixels("bbox_max_y", bbox.getMaxY()),
+            mm("pixelSize_x", pixelSize.getX()),
+            mm("pixelSize_y", pixelSize.getY()),
+            mm("fpPosition_x", 0.0),
+            mm("fpPosition_y", 0.0),
+            mm("fpPosition_z", 0.0),
+            _Field("refPoint_x", "1D", [-0.5], unit="pixel"),
+            _Field("refPoint_y", "1D", [-0.5], unit="pixel"),
+            _Field("yaw", "1D", [0.0], tccls="Angle", unit="rad"),
+            _Field("pitch", "1D", [0.0], tccls="Angle", unit="rad"),
+            _Field("roll", "1D", [0.0], tccls="Angle", unit="rad"),
+            _Field("transformMap", "1J", [transformMapId]),
+            _Field("crosstalk", "QE()", _arrays([np.zeros(0, dtype=np.float32)]), tccls="Array"),
+            _Field("physicalType", "QA()", _strings([detector.getPhysicalType()]), tccls="String"),
+            _Field("version", "1J", [2]),
+        ]
+    )
+
+
+def _amplifierCatalog() -> fits.BinTableHDU:
+    """afw's amplifier catalog with no rows (the model has no amplifiers);
+    built once, a fresh HDU each call (the archive writer edits headers)."""
+    return fits.BinTableHDU.fromstring(_amplifierCatalogBytes())
+
+
+@functools.cache
+def _amplifierCatalogBytes() -> bytes:
+    """The empty amplifier catalog HDU, serialised (header and data)."""
+    hdu = _makeAmplifierCatalog()
+    buffer = io.BytesIO()
+    primary = fits.PrimaryHDU()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VerifyWarning)
+        fits.HDUList([primary, hdu]).writeto(buffer)
+    return buffer.getvalue()[len(primary.header.tostring()) :]
+
+
+def _makeAmplifierCatalog() -> fits.BinTableHDU:
+    empty = np.zeros(0, dtype=np.int32)
+
+    def pixels(*names):
+        return [_Field(name, "1J", empty, unit="pixel") for name in names]
+
+    def box(prefix):
+        return pixels(f"{prefix}_min_x", f"{prefix}_min_y", f"{prefix}_extent_x", f"{prefix}_extent_y")
+
+    def text(name):
+        return _Field(name, "QA()", _strings([]), tccls="String")
+
+    def double(name, unit=None):
+        return _Field(name, "1D", np.zeros(0), unit=unit)
+
+    return _makeCatalogHdu(
+        [
+            text("name"),
+            *box("bbox"),
+            double("gain", "electron adu^-1"),
+            double("saturation", "adu"),
+            double("suspectlevel", "adu"),
+            double("readnoise", "electron"),
+            _Field("readoutcorner", "1J", empty),
+            _Field("linearity_coeffs", "QD()", _arrays([]), tccls="Array"),
+            text("linearity_type"),
+            _Flag("hasrawinfo", []),
+            *box("raw_bbox"),
+            *box("raw_databbox"),
+            _Flag("raw_flip_x", []),
+            _Flag("raw_flip_y", []),
+            *pixels("raw_xyoffset_x", "raw_xyoffset_y"),
+            *box("raw_horizontaloverscanbbox"),
+            *box("raw_verticaloverscanbbox"),
+            *box("raw_prescanbbox"),
+            double("linearityThreshold"),
+            double("linearityMaximum"),
+            text("linearityUnits"),
+        ],
+        nrows=0,
     )
 
 
@@ -1138,6 +1361,7 @@ def writeExposureFits(exposure, path) -> None:
         ("PSF", info.getPsf() if isinstance(info.getPsf(), GaussianPsf) else None),
         ("PHOTOCALIB", info.getPhotoCalib()),
         ("FILTER", info.getFilter()),
+        ("DETECTOR", info.getDetector()),
     )
     for name, value in components:
         if value is not None:
@@ -1148,20 +1372,9 @@ def writeExposureFits(exposure, path) -> None:
     if info.hasPsf() and not isinstance(info.getPsf(), (GaussianPsf, KernelPsf)):
         _log.warning("PSF of type %s is not persisted by the model", type(info.getPsf()).__name__)
     detector = info.getDetector()
-    if detector is not None:
+    if detector is not None:  # afw also names the detector in the primary header
         _setKey(primary, "DETNAME", detector.getName())
         _setKey(primary, "DETSER", detector.getSerial())
-        _setKey(primary, "APDETID", detector.getId(), "detector id (ap_alerts model)")
-        bbox = detector.getBBox()
-        _setKey(
-            primary,
-            "APDETBOX",
-            f"{bbox.getMinX()} {bbox.getMinY()} {bbox.getWidth()} {bbox.getHeight()}",
-            "detector bbox minX minY width height (model)",
-        )
-        _setKey(primary, "APDETTYP", detector.getType().name, "detector type (ap_alerts model)")
-        if detector.getPhysicalType():
-            _setKey(primary, "APDETPHY", detector.getPhysicalType(), "detector physical type (model)")
     if info.hasId():
         _setKey(primary, "EXPID", info.getId())
     if info.getVisitInfo() is not None:
