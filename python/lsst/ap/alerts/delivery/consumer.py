@@ -188,7 +188,8 @@ def iterTopic(
     Raises
     ------
     ConsumeError
-        If confluent_kafka is missing, the broker does not answer, or the
+        If confluent_kafka is missing, the broker does not answer (the
+        message gives the client's reason, e.g. a refused login), or the
         topic does not exist.
     """
     try:
@@ -196,13 +197,35 @@ def iterTopic(
     except ImportError:
         raise ConsumeError("consuming needs confluent_kafka (the 'kafka' extra of lsst-ap-alerts)") from None
     registry = registry if registry is not None else SchemaRegistry.default()
-    consumer = confluent_kafka.Consumer(dict(config))
+    clientConfig = dict(config)
+    # The client's errors say why metadata cannot be had (e.g. a refused
+    # SASL login), which list_topics's own exception does not.
+    clientErrors = []
+    callerErrorCallback = clientConfig.get("error_cb")
+
+    def onError(error):
+        clientErrors.append(error)
+        if callerErrorCallback is not None:
+            callerErrorCallback(error)
+
+    clientConfig["error_cb"] = onError
+    consumer = confluent_kafka.Consumer(clientConfig)
     try:
         try:
             # No topic argument: asking for one topic can auto-create it.
             metadata = consumer.list_topics(timeout=max(timeout, 1.0))
         except confluent_kafka.KafkaException as e:
-            reason = e.args[0].str() if e.args and hasattr(e.args[0], "str") else str(e)
+            # Serve the queued errors; the last specific one is the reason.
+            consumer.poll(0)
+            reasons = [
+                err.str()
+                for err in clientErrors
+                if err.code() != confluent_kafka.KafkaError._ALL_BROKERS_DOWN
+            ]
+            if reasons:
+                reason = reasons[-1]
+            else:
+                reason = e.args[0].str() if e.args and hasattr(e.args[0], "str") else str(e)
             raise ConsumeError(f"Kafka at {config['bootstrap.servers']} did not answer: {reason}") from None
         topicMetadata = metadata.topics.get(topic)
         if topicMetadata is None:

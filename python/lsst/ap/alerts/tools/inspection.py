@@ -243,7 +243,7 @@ class AlertFile:
         return int(f"{version[0]}{version[1]:02d}") if version else None
 
     def __iter__(self) -> Iterator[DecodedAlert]:
-        """Decode the alerts in order.
+        """Decode the alerts in order, from the first one at every iteration.
 
         Raises
         ------
@@ -261,8 +261,13 @@ class AlertFile:
     # decoding is reported as damage of the file.
 
     def _iterContainer(self) -> Iterator[DecodedAlert]:
+        # The reader opened with the file serves one pass (its blocks are an
+        # iterator); every later pass reads the bytes again.
+        reader, self._reader = self._reader, None
         try:
-            for item in self._reader:
+            if reader is None:
+                reader = ContainerFileReader(self._data)
+            for item in reader:
                 yield DecodedAlert(item.index, item.record, len(item.data))
         except ContainerFileError as e:
             raise AlertFileError(f"{self.path}: {e}") from None
