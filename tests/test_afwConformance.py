@@ -106,7 +106,7 @@ API = {
         getCacheCapacity setCacheCapacity isPersistable""",
     "DateTime": """get nsecs toString toPython toAstropy isValid now MJD JD EPOCH TAI UTC TT DateSystem
         Timescale""",
-    "Detector": "getName getId getSerial getBBox getType getPhysicalType",
+    "Detector": "getName getId getSerial getBBox getType getPhysicalType getPixelSize",
     "Box2I": """makeCenteredBox getMin getMax getMinX getMinY getMaxX getMaxY getBeginX getBeginY getEndX
         getEndY getWidth getHeight getDimensions getCenter contains clippedTo isEmpty shiftedBy""",
     "Box2D": "getMin getMax getMinX getMinY getMaxX getMaxY getWidth getHeight getCenter contains isEmpty",
