@@ -298,12 +298,27 @@ class ContainerReaderTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(cm.exception.index, 0)
         self.assertEqual(len(list(reader)), len(self.records))
 
+    def testNegativeRecordCount(self):
+        data = self.fastavroFile(sync_interval=500)
+        second = list(fastavro.block_reader(io.BytesIO(data)))[1]
+        # The block's record count, a zigzag varint: 0x7f is -64.
+        damaged = bytearray(data)
+        damaged[second.offset] = 0x7F
+        read = []
+        with self.assertRaisesRegex(
+            ContainerFileError, r"starting at record #\d+ has a negative record count \(-64\)"
+        ):
+            read.extend(ContainerFileReader(bytes(damaged)))
+        self.assertGreater(len(read), 0)
+
     def testUndecodableAndExtraBytes(self):
         # Decoding with a schema that reads fewer bytes than each record has.
         short = fastavro.parse_schema(
             {"type": "record", "name": "s", "fields": [{"name": "diaObjectId", "type": "long"}]}
         )
-        with self.assertRaisesRegex(ContainerFileError, "block ending at record #.* has extra bytes"):
+        with self.assertRaisesRegex(
+            ContainerFileError, r"block starting at record #0 has bytes after its \d+ records"
+        ):
             list(ContainerFileReader(self.fastavroFile()).records(short))
         # A schema that reads past the records.
         long = fastavro.parse_schema(

@@ -115,8 +115,23 @@ class LineModeTestCase(lsst.utils.tests.TestCase):
         progress.update(note="")
         self.assertEqual(self.lines(), ["work: 1/2 its"])
 
+    def testCloseGivesTheFinalCount(self):
+        """A log that showed progress ends with the final count, once."""
+        progress = Progress("validate", total=10, unit="file", stream=self.stream, interval=5.0)
+        self.clock.now += 5.0
+        progress.update(4)
+        progress.update(6)
+        progress.close()
+        progress.close()
+        self.assertEqual(self.lines(), ["validate: 4/10 files", "validate: 10/10 files"])
+        # Already up to date: nothing more.
+        progress = Progress("validate", total=2, unit="file", stream=self.stream, interval=0.0)
+        progress.update(2)
+        progress.close()
+        self.assertEqual(self.lines()[2:], ["validate: 2/2 files"])
+
     def testCloseAddsNothing(self):
-        """Closing in line mode neither prints a final line nor fails twice."""
+        """A run too short to show a line stays silent on closing, and closing twice is harmless."""
         progress = Progress("validate", total=3, unit="file", stream=self.stream, interval=5.0)
         progress.update(3)
         progress.close()

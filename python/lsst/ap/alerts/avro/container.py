@@ -398,6 +398,11 @@ class ContainerFileReader:
             # A block's (decompressed) bytes come as a BytesIO.
             stream = block.bytes_
             data = stream.getvalue()
+            first = index
+            if block.num_records < 0:
+                count = block.num_records
+                message = f"Avro block starting at record #{first} has a negative record count ({count})"
+                raise ContainerFileError(message, index)
             for _ in range(block.num_records):
                 start = stream.tell()
                 try:
@@ -408,4 +413,7 @@ class ContainerFileReader:
                 yield ContainerRecord(index, record, data[start : stream.tell()])
                 index += 1
             if stream.tell() != len(data):
-                raise ContainerFileError(f"Avro block ending at record #{index - 1} has extra bytes", index)
+                message = (
+                    f"Avro block starting at record #{first} has bytes after its {block.num_records} records"
+                )
+                raise ContainerFileError(message, index)

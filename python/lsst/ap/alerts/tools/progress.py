@@ -22,7 +22,8 @@
 """Progress of long command-line runs, on stderr.
 
 A `tqdm` bar when stderr is a terminal (and tqdm is installed); otherwise,
-so logs of batch jobs stay readable, one line every few seconds.
+so logs of batch jobs stay readable, one line every few seconds, and a last
+one on closing if the count moved since (short runs print nothing).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class Progress:
         self.stream = stream if stream is not None else sys.stderr
         self.interval = interval
         self.count = 0
+        self._shown = None  # count of the last line printed
         self._bar = None
         self._last = time.monotonic()
         if _isTerminal(self.stream):
@@ -92,14 +94,17 @@ class Progress:
             self._line(note)
 
     def close(self) -> None:
-        """Remove the bar, if one is shown."""
+        """Remove the bar, or print the final count if earlier lines are out of date."""
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+        elif self._shown is not None and self._shown != self.count:
+            self._line(None)
 
     def _line(self, note: str | None) -> None:
         done = f"{self.count}/{self.total}" if self.total is not None else str(self.count)
         suffix = f" ({note})" if note else ""
+        self._shown = self.count
         print(f"{self.description}: {done} {self.unit}s{suffix}", file=self.stream, flush=True)
 
     def __enter__(self) -> Progress:
