@@ -19,18 +19,26 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""The demo's printed commands (`lsst.ap.alerts.tools.demo`); the demo run itself is in test_pipelineTask."""
+"""`lsst.ap.alerts.tools.demo`: the demo run (``pipetask run`` in a subprocess), its
+inputs, and the commands it prints."""
 
+import glob
 import os
+import shutil
 import sys
+import tempfile
 import unittest
 from unittest import mock
 
 import lsst.utils.tests
+from lsst.daf.butler import Butler
 
-from lsst.ap.alerts.tools.demo import shellCommand, venvTool
+from lsst.ap.alerts.butlerFormatters import ExposureFitsFormatter, makeRepo, readAlertContainer
+from lsst.ap.alerts.tools.demo import makeDemoInputs, runDemo, shellCommand, venvTool
 
 BIN = os.path.dirname(sys.executable)
+# Small enough for the demo runs to take well under a minute on 2 cores.
+SMALL = {"nSources": 20, "nDetectors": 2, "historyDepth": 5, "imageSize": 256}
 
 
 @unittest.skipUnless(
@@ -57,6 +65,68 @@ class ShellCommandTestCase(lsst.utils.tests.TestCase):
             shellCommand(["pipetask", "-d", "instrument='DemoCam' AND visit=1"]),
             "pipetask -d \"instrument='DemoCam' AND visit=1\"",
         )
+
+
+class DemoTestCase(lsst.utils.tests.TestCase):
+    """runDemo: pipetask in a subprocess, twice on the same work directory."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="test_demo-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def testRunTwice(self):
+        first = runDemo(self.tmp, jobs=2, seed=1, progress=False, **SMALL)
+        expected = SMALL["nSources"] * SMALL["nDetectors"]
+        self.assertFalse(first.reusedInputs)
+        self.assertEqual(first.nAlerts, expected)
+        self.assertEqual(first.fileAlerts, expected)
+        self.assertEqual(len(first.alertFiles), SMALL["nDetectors"])
+        for path in first.alertFiles:
+            alerts = readAlertContainer(path)
+            self.assertEqual(len(alerts), SMALL["nSources"])
+            self.assertTrue(alerts[0]["cutoutDifference"].startswith(b"SIMPLE"))
+        self.assertAlmostEqual(first.meanBytes, first.totalBytes / expected)
+
+        second = runDemo(self.tmp, jobs=1, seed=1, progress=False, **SMALL)
+        self.assertTrue(second.reusedInputs)
+        self.assertNotEqual(second.outputRun, first.outputRun)
+        self.assertEqual(second.outputCollection, first.outputCollection)
+        self.assertEqual(second.nAlerts, expected)
+        self.assertEqual(second.totalBytes, first.totalBytes)
+        self.assertTrue(all(os.path.isfile(p) for p in first.alertFiles + second.alertFiles))
+        self.assertEqual(
+            len(glob.glob(os.path.join(self.tmp, "alerts", "*", "*", "*.avro"))), 2 * SMALL["nDetectors"]
+        )
+
+
+class FailedInputsTestCase(lsst.utils.tests.TestCase):
+    """A failed put of the demo inputs leaves neither datasets, files nor the run behind."""
+
+    def testFailedPutLeavesNothing(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            repo = os.path.join(tmp, "repo")
+            makeRepo(repo)
+            run = "demo/inputs/failing"
+            # The exposure write fails after the catalogs' files are written
+            # (the registry rolls back; the datastore leaves those files).
+            failing = mock.patch.object(
+                ExposureFitsFormatter, "write_local_file", side_effect=OSError("disk full (simulated)")
+            )
+            with Butler.from_config(repo, writeable=True) as butler:
+                with failing, self.assertRaisesRegex(RuntimeError, "Failed to serialize"):
+                    makeDemoInputs(
+                        butler, run, os.path.join(tmp, "apdb.sqlite3"), seed=2, progress=False, **SMALL
+                    )
+                self.assertNotIn(run, butler.collections.query("demo/inputs/*"))
+            written = [
+                os.path.join(d, f)
+                for d, _, files in os.walk(repo)
+                for f in files
+                if f.endswith((".parq", ".fits"))
+            ]
+            self.assertEqual(written, [])
 
 
 class MemoryTester(lsst.utils.tests.MemoryTestCase):

@@ -30,7 +30,7 @@ override points).
 
 Setting the environment variable ``AP_ALERTS_FORCE_MODEL`` to anything but
 ``""`` or ``"0"`` picks the model even where afw is installed, e.g. to check
-that both give the same alerts (``tests/test_afwTiers.py`` does).
+that both give the same alerts (``tests/test_afw.py`` does).
 """
 
 __all__ = [

@@ -90,7 +90,7 @@ def packageFiles(specPath, outDir):
 def runWithModel(specPath, outDir):
     """`packageFiles` in a child process on the image model; returns its alert file."""
     code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import test_afwTiers as t; "
+        "import sys; sys.path.insert(0, sys.argv[1]); import test_afw as t; "
         "from lsst.ap.alerts import _afw; assert not _afw.HAVE_AFW; "
         "print(t.packageFiles(sys.argv[2], sys.argv[3]))"
     )
