@@ -35,7 +35,6 @@ import contextlib
 import functools
 import io
 import logging
-import math
 import os
 import struct
 import tempfile
@@ -46,6 +45,7 @@ from unittest import mock
 import fastavro
 import kafkaBrokers
 import lsst.utils.tests
+from alertFileBytes import sameValue
 from kafkaBrokers import NoidaBroker, TansuBroker, brokerUnavailableReason, consumeAll, freePort
 
 from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask
@@ -78,17 +78,6 @@ def oracleDecode(message):
     if stream.tell() != len(message) - 5:
         raise ValueError("bytes left after the record")
     return magic, schemaId, record
-
-
-def sameValue(a, b):
-    """Equality of decoded Avro values, with NaN equal to NaN."""
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(sameValue(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(sameValue(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and a == b
 
 
 @contextlib.contextmanager

@@ -41,10 +41,17 @@ import unittest
 import astropy.units as u
 import fastavro
 import lsst.utils.tests
+from alertFileBytes import (
+    SYNC_SIZE,
+    containerLayout,
+    encodeLong,
+    encodeRecord,
+    readLong,
+    sameValue,
+    writeVisitFile,
+)
 from fastavro.read import HEADER_SCHEMA
 
-from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask
-from lsst.ap.alerts.simulation import makeSimulatedVisit, runArguments
 from lsst.ap.alerts.tools.inspection import (
     AlertFile,
     AlertFileError,
@@ -59,85 +66,6 @@ from lsst.ap.alerts.tools.inspection import (
     summarizeFile,
     triageFlags,
 )
-
-SYNC_SIZE = 16
-
-
-def writeVisitFile(outDir, seed, nSources, withTemplate=True):
-    """Package a small simulated visit into an alert file; return its path."""
-    visit = makeSimulatedVisit(nSources, 4, seed=seed, size=(300, 260), fractionSolarSystem=0.1)
-    config = PackageAlertsConfig()
-    config.doWriteAlerts = True
-    config.alertWriteLocation = outDir
-    task = PackageAlertsTask(config=config)
-    result = task.run(**runArguments(visit, template=visit.template if withTemplate else None))
-    return result.alertFile
-
-
-def readLong(data, pos):
-    """Decode one Avro (zig-zag varint) long at ``pos``; return it and the next position."""
-    shift = value = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return (value >> 1) ^ -(value & 1), pos
-        shift += 7
-
-
-def encodeLong(value):
-    """Avro (zig-zag varint) encoding of a long."""
-    value = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while value & ~0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-@dataclasses.dataclass
-class Block:
-    start: int
-    count: int
-    size: int
-    dataStart: int
-
-    @property
-    def syncStart(self):
-        return self.dataStart + self.size
-
-
-def containerLayout(data):
-    """Header (fastavro's header schema), its end, and the blocks of a container file."""
-    stream = io.BytesIO(data)
-    header = fastavro.schemaless_reader(stream, HEADER_SCHEMA, None)
-    pos = headerEnd = stream.tell()
-    blocks = []
-    while pos < len(data):
-        count, p = readLong(data, pos)
-        size, p = readLong(data, p)
-        blocks.append(Block(pos, count, size, p))
-        pos = p + size + SYNC_SIZE
-    return header, headerEnd, blocks
-
-
-def encodeRecord(record, parsedSchema):
-    stream = io.BytesIO()
-    fastavro.schemaless_writer(stream, parsedSchema, record)
-    return stream.getvalue()
-
-
-def sameValue(a, b):
-    """Equality of decoded Avro values, with NaN equal to NaN."""
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(sameValue(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(sameValue(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and a == b
 
 
 def framedBytes(schemaId, payload, magic=0):
