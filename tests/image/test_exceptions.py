@@ -40,6 +40,7 @@ PEX_NAMES = (
     "LogicError",
     "NotFoundError",
     "OutOfRangeError",
+    "TypeError",
 )
 
 
@@ -74,6 +75,20 @@ class ModelExceptionsTestCase(lsst.utils.tests.TestCase):
         self.assertTrue(issubclass(m.OutOfRangeError, IndexError))
         self.assertTrue(issubclass(m.NotFoundError, LookupError))
         self.assertTrue(issubclass(m.FitsError, OSError))
+        # as pex's: a TypeError is a LogicError and a built-in TypeError,
+        # a FitsError a RuntimeError, and no LogicError is a RuntimeError
+        self.assertTrue(issubclass(m.TypeError, m.LogicError))
+        self.assertTrue(issubclass(m.TypeError, TypeError))
+        self.assertIsNot(m.TypeError, TypeError)
+        self.assertTrue(issubclass(m.FitsError, RuntimeError))
+        for name in m.__all__:
+            if issubclass(getattr(m, name), m.LogicError):
+                self.assertFalse(issubclass(getattr(m, name), RuntimeError), msg=name)
+
+    def testRaisedFitsErrorCaughtBothWays(self):
+        for base in (RuntimeError, OSError, modelExceptions.LsstException):
+            with self.assertRaises(base):
+                raise modelExceptions.FitsError("not a FITS file")
 
     def testPackageExports(self):
         from lsst.ap.alerts import image
@@ -104,6 +119,15 @@ class CrossTierExceptionsTestCase(lsst.utils.tests.TestCase):
         self.assertTrue(issubclass(afwInvalidPsfError, self.pex.InvalidParameterError))
         self.assertTrue(issubclass(modelExceptions.InvalidPsfError, modelExceptions.InvalidParameterError))
 
+    def testSameRuntimeErrorNesting(self):
+        """A stack exception is a RuntimeError exactly when the model's is."""
+        for name in PEX_NAMES:
+            with self.subTest(name=name):
+                self.assertEqual(
+                    issubclass(getattr(modelExceptions, name), RuntimeError),
+                    issubclass(getattr(self.pex, name), RuntimeError),
+                )
+
     def testBuiltinBasesKept(self):
         """Whatever Python built-in exception catches the stack's exception
         also catches the model's."""
@@ -112,13 +136,14 @@ class CrossTierExceptionsTestCase(lsst.utils.tests.TestCase):
             for base in builtinBases:
                 self.assertTrue(issubclass(getattr(modelExceptions, name), base), msg=f"{name} {base}")
 
-    # afw's FitsError is a RuntimeError (and an OSError); the model's is only an OSError.
-    @unittest.expectedFailure
+    # afw's FitsError is a RuntimeError (via pex's IoError) and an OSError.
     def testFitsErrorIsRuntimeError(self):
         from lsst.afw.fits import FitsError
 
         self.assertTrue(issubclass(FitsError, RuntimeError))
         self.assertTrue(issubclass(modelExceptions.FitsError, RuntimeError))
+        self.assertTrue(issubclass(FitsError, OSError))
+        self.assertTrue(issubclass(modelExceptions.FitsError, OSError))
 
 
 class MemoryTester(lsst.utils.tests.MemoryTestCase):

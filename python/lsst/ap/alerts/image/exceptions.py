@@ -25,7 +25,13 @@
 ``LogicError``; ``lsst.afw.detection.InvalidPsfError`` derives from
 ``InvalidParameterError``.  The model keeps that hierarchy so that
 ``except InvalidParameterError`` also catches PSF failures, as with afw.
+Like pex's, the model's `LogicError` is not a `RuntimeError`, its
+`TypeError` is both a `LogicError` and a built-in `TypeError`, and
+`FitsError` (afw's derives from pex's ``IoError``, a ``RuntimeError``) is
+both a `RuntimeError` and an `OSError`.
 """
+
+import builtins
 
 __all__ = [
     "DomainError",
@@ -37,6 +43,7 @@ __all__ = [
     "LsstException",
     "NotFoundError",
     "OutOfRangeError",
+    "TypeError",
 ]
 
 
@@ -70,7 +77,12 @@ class NotFoundError(LsstException, LookupError):
     """A requested item (mask plane, archive entry, ...) does not exist."""
 
 
-class FitsError(LsstException, OSError):
+class TypeError(LogicError, builtins.TypeError):  # pex's name, shadowing the built-in here
+    """A value has the wrong type (e.g. a `PropertyList` value read as
+    another type)."""
+
+
+class FitsError(LsstException, RuntimeError, OSError):
     """A FITS file cannot be read or written by the model."""
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 __all__ = ["FilterLabel"]
 
-from .exceptions import InvalidParameterError, LogicError
+from .exceptions import InvalidParameterError
 
 
 class FilterLabel:
@@ -68,14 +68,17 @@ class FilterLabel:
 
     @property
     def bandLabel(self) -> str:
+        """The band; `RuntimeError` if there is none (a built-in one, not a
+        pex exception, as afw raises)."""
         if self._band is None:
-            raise LogicError("FilterLabel has no band.")
+            raise RuntimeError(f"{self!r} has no band.")
         return self._band
 
     @property
     def physicalLabel(self) -> str:
+        """The physical filter; `RuntimeError` if there is none, as afw."""
         if self._physical is None:
-            raise LogicError("FilterLabel has no physical filter.")
+            raise RuntimeError(f"{self!r} has no physical filter.")
         return self._physical
 
     def __eq__(self, other):
