@@ -37,7 +37,7 @@ import warnings
 import astropy.units as u
 import lsst.utils.tests
 import numpy as np
-from imageHelpers import expectedFailureOnModel, makeExposure
+from imageHelpers import makeExposure
 
 from lsst.ap.alerts._afw import HAVE_AFW, InvalidParameterError, afwImage, geom
 
@@ -111,11 +111,22 @@ class PhotoCalibTestCase(lsst.utils.tests.TestCase):
         # the flux of 0 mag AB (10**(-48.6 / 2.5) erg/s/cm^2/Hz, about 3631 Jy)
         self.assertAlmostEqual(calib.getInstFluxAtZeroMagnitude() * 3.5 / ZERO_MAG_NJY, 1.0, places=12)
 
-    @expectedFailureOnModel("afw's PhotoCalib() has mean 0 (the model's has mean 1)")
     def testDefaultCalibration(self):
         default = afwImage.PhotoCalib()
         self.assertEqual((default.getCalibrationMean(), default.getCalibrationErr()), (0.0, 0.0))
         self.assertEqual(str(default), "spatially constant with mean: 0 error: 0")
+        self.assertEqual(default, afwImage.PhotoCalib(0.0))
+
+    def testZeroMeanConversions(self):
+        """An unset (zero) calibration divides in IEEE arithmetic, as afw's
+        C++: x / 0 is inf, 0 / 0 is NaN."""
+        default = afwImage.PhotoCalib()
+        self.assertEqual(default.getInstFluxAtZeroMagnitude(), math.inf)
+        self.assertEqual(default.instFluxToNanojansky(5.0), 0.0)
+        self.assertEqual(default.instFluxToMagnitude(5.0), math.inf)
+        self.assertEqual(default.magnitudeToInstFlux(20.0), math.inf)
+        self.assertEqual(default.nanojanskyToInstFlux(5.0), math.inf)
+        self.assertTrue(math.isnan(default.nanojanskyToInstFlux(0.0)))
 
     def testToNanojansky(self):
         point = geom.Point2D(12.0, -3.0)
@@ -169,11 +180,16 @@ class PhotoCalibTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(negative.error, -MAG_PER_LN * 0.25)
         self.assertTrue(math.isnan(calib.instFluxToMagnitude(math.nan)))
 
-    @expectedFailureOnModel("afw divides in floating point: an infinite error for a zero flux")
     def testMagnitudeErrorOfZeroFlux(self):
         measurement = afwImage.PhotoCalib(2.5, 0.1).instFluxToMagnitude(0.0, 1.0)
         self.assertEqual(measurement.value, math.inf)
         self.assertEqual(measurement.error, math.inf)
+        # the signed IEEE quotient: err / +0 and err / -0
+        calib = afwImage.PhotoCalib(2.5, 0.1)
+        self.assertEqual(calib.instFluxToMagnitude(0.0, -1.0).error, -math.inf)
+        self.assertEqual(calib.instFluxToMagnitude(-0.0, 1.0).error, -math.inf)
+        self.assertEqual(calib.instFluxToMagnitude(-0.0, 1.0).value, math.inf)
+        self.assertTrue(math.isnan(calib.instFluxToMagnitude(0.0, 0.0).error))
 
     def testNegativeCalibrationRejected(self):
         for args in ((-1.0,), (-1e-300, 0.0), (1.0, -0.5)):

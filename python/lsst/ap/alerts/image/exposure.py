@@ -87,8 +87,7 @@ class ExposureInfo:
 
     # id
     def getId(self):
-        if self._id is None:
-            raise LogicError("Exposure has no id")
+        """Exposure id, or `None` if unset (as afw's ``getId``)."""
         return self._id
 
     def setId(self, id) -> None:
@@ -470,7 +469,8 @@ class Exposure:
         Raises
         ------
         InvalidParameterError
-            If ``center`` is not inside this exposure's bounding box.
+            If ``center`` is not inside this exposure's bounding box, or
+            ``size`` is not positive in both dimensions (as afw).
         """
         if isinstance(center, geom.SpherePoint):
             if not self.hasWcs():
@@ -484,7 +484,12 @@ class Exposure:
             raise InvalidParameterError(
                 f"Point {center} lies outside this exposure's bounding box {parentBox}"
             )
-        bbox = geom.Box2I.makeCenteredBox(center, geom.Extent2I(size))
+        size = geom.Extent2I(size)
+        if size.getX() <= 0 or size.getY() <= 0:
+            raise InvalidParameterError(
+                f"Cannot create bounding box with dimensions ({size.getX()}, {size.getY()})"
+            )
+        bbox = geom.Box2I.makeCenteredBox(center, size)
         parentMask = self._maskedImage.mask
         imageClass = self.MaskedImageClass.ImageClass
         shape = (bbox.getHeight(), bbox.getWidth())

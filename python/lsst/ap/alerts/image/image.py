@@ -567,12 +567,9 @@ class Mask(ImageI):
         self._array[...] = 0
 
     def interpret(self, value: int) -> str:
-        """Return the comma-separated names of the planes set in ``value``."""
-        return ",".join(
-            name
-            for name, bit in sorted(self._maskDict.planes.items(), key=lambda kv: kv[1])
-            if value & (1 << bit)
-        )
+        """Return the comma-separated names of the planes set in ``value``,
+        in name order (as afw: its plane dictionary is sorted by name)."""
+        return ",".join(sorted(name for name, bit in self._maskDict.planes.items() if value & (1 << bit)))
 
     def __ior__(self, other):
         self._array |= other.array if isinstance(other, Image) else np.int32(other)

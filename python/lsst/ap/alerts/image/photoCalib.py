@@ -69,15 +69,16 @@ class PhotoCalib:
 
     Parameters
     ----------
-    calibrationMean : `float`
-        nJy per count; must be non-negative.
+    calibrationMean : `float`, optional
+        nJy per count; must be non-negative.  The default, 0, is afw's
+        (an unset calibration: conversions to counts give inf or NaN).
     calibrationErr : `float`, optional
         1-sigma error of ``calibrationMean``; must be non-negative.
     bbox : `lsst.geom.Box2I`, optional
         Accepted for afw compatibility and kept, unused.
     """
 
-    def __init__(self, calibrationMean: float = 1.0, calibrationErr: float = 0.0, bbox=None):
+    def __init__(self, calibrationMean: float = 0.0, calibrationErr: float = 0.0, bbox=None):
         for name, value in (("calibrationMean", calibrationMean), ("calibrationErr", calibrationErr)):
             if value < 0:
                 raise InvalidParameterError(f"{name} must be non-negative: {value}")
@@ -96,7 +97,7 @@ class PhotoCalib:
         return self._mean
 
     def getInstFluxAtZeroMagnitude(self) -> float:
-        return REFERENCE_FLUX_NJY / self._mean
+        return _divide(REFERENCE_FLUX_NJY, self._mean)
 
     @property
     def _isConstant(self) -> bool:
@@ -120,19 +121,20 @@ class PhotoCalib:
         """Convert counts to AB magnitude: NaN for a negative flux, +inf
         for zero, as afw.  With an error, a `Measurement` whose error is
         ``2.5 / ln(10) * instFluxErr / instFlux`` (signed; no calibration
-        error), as afw.
+        error), divided in IEEE arithmetic as afw: a zero flux gives an
+        infinite (or NaN) error rather than an exception.
         """
         instFluxErr = _errorArg(args)
         magnitude = _nanojanskyToMagnitude(float(instFlux) * self._mean)
         if instFluxErr is None:
             return magnitude
-        return Measurement(magnitude, 2.5 / math.log(10.0) * (float(instFluxErr) / float(instFlux)))
+        return Measurement(magnitude, 2.5 / math.log(10.0) * _divide(float(instFluxErr), float(instFlux)))
 
     def magnitudeToInstFlux(self, magnitude, point=None) -> float:
-        return REFERENCE_FLUX_NJY * 10 ** (float(magnitude) / -2.5) / self._mean
+        return _divide(REFERENCE_FLUX_NJY * 10 ** (float(magnitude) / -2.5), self._mean)
 
     def nanojanskyToInstFlux(self, nanojansky, point=None) -> float:
-        return float(nanojansky) / self._mean
+        return _divide(float(nanojansky), self._mean)
 
     def calibrateImage(self, maskedImage, includeScaleUncertainty=_UNSET):
         """Return a calibrated copy (nJy) of ``maskedImage``.
@@ -161,8 +163,9 @@ class PhotoCalib:
                 stacklevel=2,
             )
         result = maskedImage.clone()
-        result.image.array /= np.float32(self._mean)
-        result.variance.array /= np.float32(self._mean * self._mean)
+        with np.errstate(divide="ignore", invalid="ignore"):  # a zero mean gives inf/NaN, as afw
+            result.image.array /= np.float32(self._mean)
+            result.variance.array /= np.float32(self._mean * self._mean)
         return result
 
     def __eq__(self, other):
@@ -204,6 +207,13 @@ def _errorArg(args):
     if not args or _isPoint(args[0]):
         return None
     return args[0]
+
+
+def _divide(numerator: float, denominator: float) -> float:
+    """``numerator / denominator`` in IEEE arithmetic (C++'s): a zero
+    denominator gives a signed infinity or NaN, not `ZeroDivisionError`."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.float64(numerator) / np.float64(denominator))
 
 
 def _nanojanskyToMagnitude(flux: float) -> float:
