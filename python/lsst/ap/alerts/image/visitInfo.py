@@ -26,8 +26,17 @@
 1970-01-01T00:00:00 TAI (MJD 40587 TAI), so dates round-trip exactly
 through FITS (``DATE-AVG`` with ``TIMESYS = 'TAI'``); conversions to and
 from MJD/JD/epoch use daf_base's double arithmetic, so they give the same
-bits.  UTC leap seconds come from astropy (daf_base has its own table; they
-agree since 1972).
+bits.
+
+TAI - UTC follows daf_base: a step function of the UTC instant since 1972
+(the steps from ERFA, the table astropy keeps up to date), and before that
+the 1961-1971 offsets with their linear drift (USNO ``tai-utc.dat``).  A
+leap second takes effect at the instant it is inserted, not spread over the
+UTC day before it (astropy's UTC Julian dates do spread it: only the
+integer nanoseconds are used here).  As in daf_base, a UTC instant before
+1961-01-01 cannot be converted (`DomainError`), and the TAI instants inside
+a leap second convert as if it had not been inserted yet (to the first
+UTC second after it, which the next TAI second gives again).
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ __all__ = ["DateSystem", "DateTime", "Observatory", "RotType", "Timescale", "Vis
 
 import datetime
 import enum
+import fractions
 import math
 import numbers
 import re
@@ -52,6 +62,7 @@ _INVALID_NSECS = -(2**63)
 _NSEC_PER_DAY_F = 86.4e12
 _MJD_TO_JD = 2400000.5
 _JD2000 = 2451545.0
+_EPOCH_JD = fractions.Fraction(2440587.5)  # 1970-01-01T00:00:00 as a Julian date
 # yyyy-mm-ddThh:mm:ss[.fff] with optional - and : separators, "," or "."
 # before the fraction (digits past nanoseconds ignored), Z only for UTC
 _ISO_RE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})T(\d{2}):?(\d{2}):?(\d{2})(?:[.,](\d{0,9})\d*)?(Z?)$")
@@ -119,11 +130,14 @@ class DateTime:
 
     @classmethod
     def fromAstropy(cls, value) -> DateTime:
-        """Model-only: the `DateTime` of an `astropy.time.Time`."""
+        """Model-only: the `DateTime` of a scalar `astropy.time.Time`.
+
+        The TAI Julian date astropy holds as two doubles is summed exactly
+        (as fractions) and rounded once to the nearest nanosecond.
+        """
         tai = value.tai
-        days = (tai.jd1 - 2440587.5) + tai.jd2
-        whole = math.floor(days)
-        return cls(int(whole) * _NSEC_PER_DAY + round((days - whole) * _NSEC_PER_DAY), Timescale.TAI)
+        days = fractions.Fraction(float(tai.jd1)) - _EPOCH_JD + fractions.Fraction(float(tai.jd2))
+        return cls(round(days * _NSEC_PER_DAY), Timescale.TAI)
 
     def isValid(self) -> bool:
         return self._nsecs != _INVALID_NSECS
@@ -133,6 +147,8 @@ class DateTime:
             raise RuntimeError("DateTime not valid")
 
     def nsecs(self, scale=Timescale.TAI) -> int:
+        if not self.isValid():
+            return _INVALID_NSECS  # in every scale, as daf_base
         return _fromTaiNsecs(self._nsecs, Timescale(scale))
 
     def get(self, system=DateSystem.MJD, scale=Timescale.TAI) -> float:
@@ -217,22 +233,85 @@ def _fromFields(year, month, day, hour, minute, second, scale=Timescale.TAI) -> 
     return _toTaiNsecs(days * _NSEC_PER_DAY + seconds * 1_000_000_000, Timescale(scale))
 
 
-def _leapNsecs(nsecs: int, fromScale: Timescale) -> int:
-    """TAI - UTC in nanoseconds at an instant given in ``fromScale``."""
-    from astropy.time import Time
+# TAI - UTC from 1961 to 1971: (first UTC day, offset in s, reference MJD,
+# drift in s/day); TAI - UTC = offset + (MJD(UTC) - reference) * drift
+# (USNO tai-utc.dat).  Whole-second steps from 1972 on come from ERFA.
+_DRIFTING_UTC = (
+    ((1961, 1), 1.4228180, 37300.0, 0.001296),
+    ((1961, 8), 1.3728180, 37300.0, 0.001296),
+    ((1962, 1), 1.8458580, 37665.0, 0.0011232),
+    ((1963, 11), 1.9458580, 37665.0, 0.0011232),
+    ((1964, 1), 3.2401300, 38761.0, 0.001296),
+    ((1964, 4), 3.3401300, 38761.0, 0.001296),
+    ((1964, 9), 3.4401300, 38761.0, 0.001296),
+    ((1965, 1), 3.5401300, 38761.0, 0.001296),
+    ((1965, 3), 3.6401300, 38761.0, 0.001296),
+    ((1965, 7), 3.7401300, 38761.0, 0.001296),
+    ((1965, 9), 3.8401300, 38761.0, 0.001296),
+    ((1966, 1), 4.3131700, 39126.0, 0.002592),
+    ((1968, 2), 4.2131700, 39126.0, 0.002592),
+)
+_leapCache: dict = {}
 
-    days, rem = divmod(nsecs, _NSEC_PER_DAY)
-    value = Time(2440587.5 + days, rem / _NSEC_PER_DAY, format="jd", scale=fromScale.name.lower())
-    if fromScale == Timescale.UTC:
-        tai = value.tai
-        delta = ((tai.jd1 - value.jd1) + (tai.jd2 - value.jd2)) * 86400.0
-    else:
-        utc = value.utc
-        delta = ((value.jd1 - utc.jd1) + (value.jd2 - utc.jd2)) * 86400.0
-    # TAI - UTC is a whole number of seconds since 1972 (fractional before)
-    if abs(delta - round(delta)) < 1e-6:
-        return round(delta) * 1_000_000_000
-    return round(delta * 1e9)
+
+class _Leap:
+    """One interval of constant TAI - UTC law, from ``startUtc`` (UTC ns)
+    and ``startTai`` (TAI ns, the same instant) on."""
+
+    __slots__ = ("drift", "offset", "reference", "startTai", "startUtc")
+
+    def __init__(self, year: int, month: int, offset: float, reference: float, drift: float):
+        self.startUtc = (datetime.date(year, month, 1).toordinal() - _EPOCH_ORDINAL) * _NSEC_PER_DAY
+        self.offset = offset
+        self.reference = reference
+        self.drift = drift
+        # daf_base truncates the start's offset to whole ns (a 1965 start is 1 ns early)
+        self.startTai = self.startUtc + int(self._secondsAtUtc(self.startUtc) * 1e9)
+
+    def _secondsAtUtc(self, utcNsecs: int) -> float:
+        return self.offset + (utcNsecs / _NSEC_PER_DAY_F + _EPOCH_MJD - self.reference) * self.drift
+
+    def atUtc(self, utcNsecs: int) -> int:
+        """TAI - UTC (ns) at a UTC instant."""
+        return math.floor(self._secondsAtUtc(utcNsecs) * 1e9 + 0.5)
+
+    def atTai(self, taiNsecs: int) -> int:
+        """TAI - UTC (ns) at a TAI instant: the drift law solved for UTC."""
+        mjdTai = taiNsecs / _NSEC_PER_DAY_F + _EPOCH_MJD
+        seconds = self.offset + (mjdTai - self.reference) * self.drift
+        return math.floor(seconds / (1.0 + self.drift / 86400.0) * 1e9 + 0.5)
+
+
+def _leapTable() -> tuple:
+    """The `_Leap` intervals in time order (rebuilt when ERFA's table grows)."""
+    import erfa
+
+    steps = erfa.leap_seconds.get()
+    key = (len(steps), tuple(steps[-1]))
+    table = _leapCache.get(key)
+    if table is None:
+        table = tuple(_Leap(year, month, *rest) for (year, month), *rest in _DRIFTING_UTC) + tuple(
+            _Leap(int(year), int(month), float(taiMinusUtc), 0.0, 0.0)
+            for year, month, taiMinusUtc in steps
+            if year >= 1972
+        )
+        _leapCache.clear()
+        _leapCache[key] = table
+    return table
+
+
+def _utcToTaiNsecs(nsecs: int) -> int:
+    for leap in reversed(_leapTable()):
+        if nsecs >= leap.startUtc:
+            return nsecs + leap.atUtc(nsecs)
+    raise DomainError(f"DateTime value too early for UTC-TAI conversion: {nsecs}")
+
+
+def _taiToUtcNsecs(nsecs: int) -> int:
+    for leap in reversed(_leapTable()):
+        if nsecs >= leap.startTai:
+            return nsecs - leap.atTai(nsecs)
+    raise DomainError(f"DateTime value too early for TAI-UTC conversion: {nsecs}")
 
 
 def _toTaiNsecs(nsecs: int, scale: Timescale) -> int:
@@ -240,7 +319,7 @@ def _toTaiNsecs(nsecs: int, scale: Timescale) -> int:
         return nsecs
     if scale == Timescale.TT:
         return nsecs - 32_184_000_000
-    return nsecs + _leapNsecs(nsecs, Timescale.UTC)
+    return _utcToTaiNsecs(nsecs)
 
 
 def _fromTaiNsecs(nsecs: int, scale: Timescale) -> int:
@@ -248,7 +327,7 @@ def _fromTaiNsecs(nsecs: int, scale: Timescale) -> int:
         return nsecs
     if scale == Timescale.TT:
         return nsecs + 32_184_000_000
-    return nsecs - _leapNsecs(nsecs, Timescale.TAI)
+    return _taiToUtcNsecs(nsecs)
 
 
 def _parseIso(text: str, scale: Timescale) -> int:
