@@ -35,14 +35,12 @@ __all__ = [
     "TanSipHelper",
     "afwDataPath",
     "assertPairClose",
-    "expectedFailureOnModel",
     "assertSkyClose",
     "makeExposure",
     "makeFitsExposure",
     "makeWcs",
 ]
 
-import unittest
 from pathlib import Path
 
 import numpy as np
@@ -166,18 +164,3 @@ def afwDataPath(name):
     """Path of the afw-written file ``name`` (a path that does not exist if
     the files are absent)."""
     return str(AFW_DATA / name) if AFW_DATA is not None else "/nonexistent/" + name
-
-
-def expectedFailureOnModel(reason):
-    """Mark a test of afw behaviour that the model does not have (yet).
-
-    The test runs normally with afw and is an expected failure on the model
-    tier, so that it starts failing (an unexpected success) once the model
-    is fixed.  ``reason`` documents the difference.
-    """
-
-    def decorator(test):
-        test.modelDifference = reason
-        return test if HAVE_AFW else unittest.expectedFailure(test)
-
-    return decorator

@@ -38,6 +38,132 @@ from imageHelpers import AFW_DATA, DateTime, afwDataPath, makeFitsExposure
 from lsst.ap.alerts._afw import HAVE_AFW, afwGeom, afwImage, geom
 
 
+def makeModelFitsExposure():
+    """makeFitsExposure(), built with the model's classes whatever the tier,
+    and the tier's own makeFitsExposure() (to compare with)."""
+    import lsst.ap.alerts.geom as g
+    import lsst.ap.alerts.image as mi
+
+    bbox = g.Box2I(g.Point2I(123, -45), g.Extent2I(30, 20))
+    exposure = mi.ExposureF(bbox)
+    reference = makeFitsExposure()
+    exposure.image.array[:] = reference.image.array
+    exposure.variance.array[:] = reference.variance.array
+    exposure.mask.array[:] = reference.mask.array
+    sipA, sipB = np.zeros((3, 3)), np.zeros((3, 3))
+    sipA[2, 0], sipB[0, 2] = 1e-6, -2e-6
+    cd = mi.makeCdMatrix(0.2 * g.arcseconds, 20.0 * g.degrees)
+    exposure.setWcs(
+        mi.makeTanSipWcs(g.Point2D(140.0, -30.0), g.SpherePoint(200.0, -30.0, g.degrees), cd, sipA, sipB)
+    )
+    exposure.setPhotoCalib(mi.PhotoCalib(0.75, 0.01))
+    exposure.setPsf(mi.GaussianPsf(17, 17, 1.7))
+    exposure.setFilter(mi.FilterLabel(band="i", physical="i_39"))
+    exposure.info.id = 20240101123
+    exposure.info.setVisitInfo(
+        mi.VisitInfo(
+            id=2024010112,
+            exposureTime=30.0,
+            darkTime=30.5,
+            date=mi.DateTime("2024-01-01T03:04:05.123456789", mi.DateTime.TAI),
+            boresightRaDec=g.SpherePoint(200.1, -29.9, g.degrees),
+            boresightRotAngle=33.0 * g.degrees,
+            rotType=mi.RotType.SKY,
+            observationReason="science",
+            object="field",
+            instrumentLabel="LSSTCam",
+        )
+    )
+    return exposure, reference
+
+
+def addTestMetadata(metadata):
+    """Add repeated HISTORY and COMMENT values and keys of each FITS type."""
+    metadata.add("HISTORY", "first history")
+    metadata.set("BIGINT", 2**40, "a 64-bit integer")
+    metadata.add("HISTORY", "second history")
+    metadata.add("COMMENT", "a comment")
+    metadata.set("FLAG", True, "a bool")
+    metadata.add("COMMENT", "another comment")
+    metadata.set("FLOATY", 1.25)
+    metadata.set("TEXT", "some text")
+    metadata.set("A_VERY_LONG_KEYWORD_NAME", 3)
+    metadata.set("DATE-OBS", "2024-01-01T00:00:00")  # read by afw's WCS and VisitInfo, then stripped
+
+
+def describeMetadata(metadata):
+    """Each name of ``metadata`` in order, with its values, value types
+    (``int`` for a 32-bit integer, ``long`` for a wider one) and comment."""
+    result = []
+    for name in metadata.getOrderedNames():
+        values = metadata.getArray(name)
+        kind = type(values[-1]).__name__
+        if kind == "int":
+            try:
+                metadata.getAsInt(name)
+            except TypeError:  # pex TypeError: not a 32-bit integer
+                kind = "long"
+        result.append((name, values, kind, metadata.getComment(name)))
+    return result
+
+
+def writeAstropyExposure(path):
+    """An exposure file written by astropy alone, with COMMENT and HISTORY
+    cards in its primary and image HDUs, as afw lays an exposure out.
+
+    Returns
+    -------
+    expected : `list`
+        The metadata afw reads from it, worked out by hand (as
+        `describeMetadata`): the primary's names, the FITS standard's
+        comment lines dropped and the blank-keyword card a COMMENT, then
+        the image HDU's names, its HISTORY appended to the primary's and
+        its OVERRID replacing the primary's (and moving to its place).
+    """
+    from astropy.io import fits
+
+    primary = fits.Header()
+    for card in (
+        ("COMMENT", "  FITS (Flexible Image Transport System) format is defined in 'Astronomy"),
+        ("COMMENT", "  and Astrophysics', volume 376, page 359; bibcode: 2001A&A...376..359H"),
+        ("HIERARCH EXPINFO_V", 2),
+        ("HISTORY", "reduced by pipeline A"),
+        ("OBSERVER", "someone", "who observed"),
+        ("HISTORY", "calibrated"),
+        ("COMMENT", "first note"),
+        ("", "a blank-keyword note"),
+        ("EXPTIME", 15.0),
+        ("OVERRID", 1),
+        ("LONGVAL", 3_000_000_000),
+    ):
+        primary.append(card, end=True)  # in this order (astropy would move commentary cards last)
+    hdus = [fits.PrimaryHDU(header=primary)]
+    shape = (4, 5)
+    for extType, data in (
+        ("IMAGE", np.arange(20, dtype=np.float32).reshape(shape)),
+        ("MASK", np.zeros(shape, dtype=np.int32)),
+        ("VARIANCE", np.ones(shape, dtype=np.float32)),
+    ):
+        header = fits.Header()
+        header["INHERIT"] = True
+        header["EXTTYPE"] = extType
+        header["EXTNAME"] = extType
+        if extType == "IMAGE":
+            header.append(("HISTORY", "from the image HDU"), end=True)
+            header.append(("OVERRID", 2, "the image HDU's"), end=True)
+        hdus.append(fits.ImageHDU(data=data, header=header))
+    fits.HDUList(hdus).writeto(path)
+    return [
+        ("EXPINFO_V", [2], "int", ""),
+        ("HISTORY", ["reduced by pipeline A", "calibrated", "from the image HDU"], "str", ""),
+        ("OBSERVER", ["someone"], "str", "who observed"),
+        ("COMMENT", ["first note", "a blank-keyword note"], "str", ""),
+        ("LONGVAL", [3_000_000_000], "long", ""),
+        ("EXTNAME", ["IMAGE"], "str", ""),
+        ("OVERRID", [2], "int", "the image HDU's"),
+    ]
+
+
 class RoundTripTestCase(lsst.utils.tests.TestCase):
     def testWriteRead(self):
         exposure = makeFitsExposure()
@@ -302,50 +428,14 @@ class CrossReadTestCase(lsst.utils.tests.TestCase):
     """The model's writer read by real afw, and afw's writer read by the model."""
 
     def setUp(self):
-        import lsst.ap.alerts.geom as modelGeom
         import lsst.ap.alerts.image as modelImage
 
-        self.modelGeom, self.modelImage = modelGeom, modelImage
+        self.modelImage = modelImage
         self.tmp = tempfile.TemporaryDirectory()
         self.path = os.path.join(self.tmp.name, "exposure.fits")
 
     def tearDown(self):
         self.tmp.cleanup()
-
-    def _makeModelExposure(self):
-        """makeFitsExposure(), built with the model's classes."""
-        g, mi = self.modelGeom, self.modelImage
-        bbox = g.Box2I(g.Point2I(123, -45), g.Extent2I(30, 20))
-        exposure = mi.ExposureF(bbox)
-        reference = makeFitsExposure()
-        exposure.image.array[:] = reference.image.array
-        exposure.variance.array[:] = reference.variance.array
-        exposure.mask.array[:] = reference.mask.array
-        sipA, sipB = np.zeros((3, 3)), np.zeros((3, 3))
-        sipA[2, 0], sipB[0, 2] = 1e-6, -2e-6
-        cd = mi.makeCdMatrix(0.2 * g.arcseconds, 20.0 * g.degrees)
-        exposure.setWcs(
-            mi.makeTanSipWcs(g.Point2D(140.0, -30.0), g.SpherePoint(200.0, -30.0, g.degrees), cd, sipA, sipB)
-        )
-        exposure.setPhotoCalib(mi.PhotoCalib(0.75, 0.01))
-        exposure.setPsf(mi.GaussianPsf(17, 17, 1.7))
-        exposure.setFilter(mi.FilterLabel(band="i", physical="i_39"))
-        exposure.info.id = 20240101123
-        exposure.info.setVisitInfo(
-            mi.VisitInfo(
-                id=2024010112,
-                exposureTime=30.0,
-                darkTime=30.5,
-                date=mi.DateTime("2024-01-01T03:04:05.123456789", mi.DateTime.TAI),
-                boresightRaDec=g.SpherePoint(200.1, -29.9, g.degrees),
-                boresightRotAngle=33.0 * g.degrees,
-                rotType=mi.RotType.SKY,
-                observationReason="science",
-                object="field",
-                instrumentLabel="LSSTCam",
-            )
-        )
-        return exposure, reference
 
     def _assertSame(self, copy, reference):
         """``copy`` (read back) holds everything ``reference`` (afw) has."""
@@ -381,7 +471,7 @@ class CrossReadTestCase(lsst.utils.tests.TestCase):
         self.assertAlmostEqual(visitInfo.getBoresightRotAngle().asDegrees(), 33.0, places=12)
 
     def testModelWrittenReadByAfw(self):
-        model, reference = self._makeModelExposure()
+        model, reference = makeModelFitsExposure()
         model.writeFits(self.path)
         self._assertSame(afwImage.ExposureF(self.path), reference)
 
@@ -389,6 +479,211 @@ class CrossReadTestCase(lsst.utils.tests.TestCase):
         reference = makeFitsExposure()
         reference.writeFits(self.path)
         self._assertSame(self.modelImage.ExposureF(self.path), reference)
+
+
+class MetadataTestCase(lsst.utils.tests.TestCase):
+    """Exposure metadata read from files: hand-worked expectations, so the
+    model and real afw are held to the same."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.path = os.path.join(self.tmp.name, "exposure.fits")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def testAstropyWrittenCommentary(self):
+        expected = writeAstropyExposure(self.path)
+        exposure = afwImage.ExposureF.readFits(self.path)
+        self.assertEqual(describeMetadata(exposure.getMetadata()), expected)
+        metadata = exposure.getMetadata()
+        self.assertEqual(metadata.getScalar("HISTORY"), "from the image HDU")  # the last value
+        self.assertEqual(exposure.getInfo().getVisitInfo().getExposureTime(), 15.0)
+        self.assertEqual(exposure.getXY0(), geom.Point2I(0, 0))
+        np.testing.assert_array_equal(exposure.image.array, np.arange(20, dtype=np.float32).reshape(4, 5))
+
+    def testWriteReadKeepsCommentary(self):
+        exposure = makeFitsExposure()
+        addTestMetadata(exposure.getMetadata())
+        exposure.writeFits(self.path)
+        metadata = afwImage.ExposureF.readFits(self.path).getMetadata()
+        # the metadata written, in order, then the keys afw adds and keeps
+        # (the file version, the SIP orders of the WCS, the image's EXTNAME)
+        self.assertEqual(
+            describeMetadata(metadata),
+            [
+                ("MYKEY", [5], "int", ""),
+                ("HISTORY", ["first history", "second history"], "str", ""),
+                ("BIGINT", [2**40], "long", "a 64-bit integer"),
+                ("COMMENT", ["a comment", "another comment"], "str", ""),
+                ("FLAG", [True], "bool", "a bool"),
+                ("FLOATY", [1.25], "float", ""),
+                ("TEXT", ["some text"], "str", ""),
+                ("A_VERY_LONG_KEYWORD_NAME", [3], "int", ""),
+                ("EXPINFO_V", [2], "int", ""),
+                ("A_ORDER", [2], "int", "SIP max order") if HAVE_AFW else ("A_ORDER", [2], "int", ""),
+                ("B_ORDER", [2], "int", "SIP max order") if HAVE_AFW else ("B_ORDER", [2], "int", ""),
+                ("EXTNAME", ["IMAGE"], "str", ""),
+            ],
+        )
+
+    @unittest.skipUnless(AFW_DATA is not None, "afw test files (shared/data/afw) not available")
+    def testAfwFiles(self):
+        metadata = afwImage.ExposureF.readFits(afwDataPath("exposure-version-2.fits")).getMetadata()
+        self.assertEqual(describeMetadata(metadata), [("EXPINFO_V", [2], "int", "")])
+        # a version-0 file: FILTER is read and kept, WCS_ID is no archive key
+        # afw knows, the SIP orders stay when the WCS is read
+        metadata = afwImage.ExposureF.readFits(afwDataPath("HSC-0908120-056-small.fits")).getMetadata()
+        self.assertEqual(
+            describeMetadata(metadata),
+            [
+                ("WCS_ID", [1], "int", "archive ID for the Exposure's main Wcs"),
+                ("FILTER", ["_unknown_"], "str", ""),
+                ("A_ORDER", [3], "int", ""),
+                ("B_ORDER", [3], "int", ""),
+                ("AP_ORDER", [4], "int", ""),
+                ("BP_ORDER", [4], "int", ""),
+            ],
+        )
+
+
+@unittest.skipUnless(HAVE_AFW, "needs the real lsst.afw (the .venv-afw tier)")
+class MetadataCrossTierTestCase(lsst.utils.tests.TestCase):
+    """The model's exposure metadata against real afw's, for the same file."""
+
+    def setUp(self):
+        import lsst.ap.alerts.image as modelImage
+
+        self.modelImage = modelImage
+        self.tmp = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def _path(self, name):
+        return os.path.join(self.tmp.name, name)
+
+    def assertSameMetadata(self, path):
+        """The model reads the metadata afw reads from ``path``."""
+        expected = describeMetadata(afwImage.ExposureF.readFits(path).getMetadata())
+        actual = describeMetadata(self.modelImage.ExposureF.readFits(path).getMetadata())
+        self.assertEqual(actual, expected, msg=path)
+        return expected
+
+    @unittest.skipUnless(AFW_DATA is not None, "afw test files (shared/data/afw) not available")
+    def testAfwDataFiles(self):
+        for name in ("exposure-version-2.fits", "HSC-0908120-056-small.fits"):
+            self.assertSameMetadata(afwDataPath(name))
+
+    def testAfwWrittenFiles(self):
+        import lsst.afw.cameraGeom.testUtils
+
+        full = makeFitsExposure()
+        addTestMetadata(full.getMetadata())
+        full.getMetadata().set("EXTNAME", "ignored")  # afw does not write it
+        full.writeFits(self._path("full.fits"))
+        withDetector = afwImage.ExposureF(full, deep=True)
+        withDetector.setDetector(lsst.afw.cameraGeom.testUtils.DetectorWrapper().detector)
+        withDetector.writeFits(self._path("detector.fits"))
+        empty = afwImage.ExposureF(geom.Box2I(geom.Point2I(0, 0), geom.Extent2I(5, 4)))
+        empty.writeFits(self._path("empty.fits"))
+        empty.getMaskedImage().writeFits(self._path("maskedImage.fits"))
+        for name in ("full.fits", "detector.fits", "empty.fits", "maskedImage.fits"):
+            described = self.assertSameMetadata(self._path(name))
+            self.assertIn(("EXTNAME", ["IMAGE"], "str", ""), described)
+        described = dict(
+            (name, values) for name, values, _, _ in self.assertSameMetadata(self._path("full.fits"))
+        )
+        self.assertEqual(described["HISTORY"], ["first history", "second history"])
+        self.assertEqual(described["COMMENT"], ["a comment", "another comment"])
+
+    def testAfwFilesEdited(self):
+        """afw-written files with cards added: merged, replaced and kept keys."""
+        from astropy.io import fits
+
+        makeFitsExposure().writeFits(self._path("base.fits"))
+        edits = {
+            # repeated keys and commentary in both HDUs; FILTER and FLUXMAG0
+            # are no component keys in version 2
+            "merged.fits": (
+                [("HISTORY", "primary"), ("K1", 1), ("K2", 2), ("K1", 3), ("FILTER", "r"), ("FLUXMAG0", 3.0)],
+                [("HISTORY", "image"), ("COMMENT", "image"), ("K2", 4), ("K3", 5), ("K2", 6), ("EXTVER", 1)],
+                None,
+            ),
+            # version 0: FLUXMAG0 is the calibration, FILTER stays
+            "version0.fits": ([("FILTER", "HSC-R"), ("FLUXMAG0", 3.0), ("HIERARCH FLUXMAG0ERR", 0.5)], [], 0),
+            # WCS keys afw consumes or keeps, and visit keys in the image HDU
+            "wcsKeys.fits": (
+                [],
+                [("LONPOLE", 180.0), ("LATPOLE", -30.0), ("WCSNAME", "x"), ("A_DMAX", 1.0), ("EXPTIME", 9.0)],
+                None,
+            ),
+        }
+        for name, (primaryCards, imageCards, version) in edits.items():
+            with fits.open(self._path("base.fits")) as hdul:
+                for key, value in primaryCards:
+                    hdul[0].header.append((key, value), end=True)
+                for key, value in imageCards:
+                    hdul[1].header.append((key, value), end=True)
+                if version == 0:
+                    del hdul[0].header["EXPINFO_V"]
+                hdul.writeto(self._path(name))
+            self.assertSameMetadata(self._path(name))
+        names = [name for name, _, _, _ in self.assertSameMetadata(self._path("merged.fits"))]
+        self.assertLess(names.index("K1"), names.index("EXTNAME"))
+        self.assertLess(names.index("EXTNAME"), names.index("K2"))  # moved to the image HDU's place
+
+    def testOldStyleFile(self):
+        """Without INHERIT, afw's metadata is the image HDU's alone."""
+        from astropy.io import fits
+
+        makeFitsExposure().writeFits(self._path("base.fits"))
+        with fits.open(self._path("base.fits")) as hdul:
+            for i in (1, 2, 3):
+                del hdul[i].header["INHERIT"]
+            hdul[1].header["IMGONLY"] = 4
+            hdul[1].header.append(("HISTORY", "image"))
+            hdul.writeto(self._path("old.fits"))
+        described = self.assertSameMetadata(self._path("old.fits"))
+        self.assertNotIn("MYKEY", [name for name, _, _, _ in described])
+
+    def testAstropyWrittenFile(self):
+        expected = writeAstropyExposure(self._path("astropy.fits"))
+        self.assertEqual(self.assertSameMetadata(self._path("astropy.fits")), expected)
+
+    def testModelWrittenFiles(self):
+        """What afw reads from a file the model writes, the model reads back."""
+        model, _ = makeModelFitsExposure()
+        model.getMetadata().set("MYKEY", 5)
+        addTestMetadata(model.getMetadata())
+        model.writeFits(self._path("model.fits"))
+        described = self.assertSameMetadata(self._path("model.fits"))
+        self.assertIn(("HISTORY", ["first history", "second history"], "str", ""), described)
+        self.modelImage.ExposureF(model.getBBox()).writeFits(self._path("empty.fits"))
+        self.assertSameMetadata(self._path("empty.fits"))
+
+    def testAfwMetadataThroughModel(self):
+        """afw's file read and written again by the model: afw reads the
+        same metadata as from its own file, in its order."""
+        exposure = makeFitsExposure()
+        addTestMetadata(exposure.getMetadata())
+        exposure.writeFits(self._path("afw.fits"))
+        expected = describeMetadata(afwImage.ExposureF.readFits(self._path("afw.fits")).getMetadata())
+        self.modelImage.ExposureF.readFits(self._path("afw.fits")).writeFits(self._path("model.fits"))
+        actual = self.assertSameMetadata(self._path("model.fits"))
+        # the model's WCS writes its SIP order keys without afw's comment;
+        # those of the image HDU replace the ones of the metadata
+        sipOrders = {"A_ORDER", "B_ORDER"}
+        self.assertEqual(
+            [
+                (name, values, kind, "" if name in sipOrders else comment)
+                for name, values, kind, comment in actual
+            ],
+            [
+                (name, values, kind, "" if name in sipOrders else comment)
+                for name, values, kind, comment in expected
+            ],
+        )
 
 
 class MemoryTester(lsst.utils.tests.MemoryTestCase):

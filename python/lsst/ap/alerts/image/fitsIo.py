@@ -40,6 +40,13 @@ Reading (`readExposureFits`) handles files written by afw (any
   ``OBJECT``, ...), ``FILTER`` (files before EXPINFO_V 2), ``FLUXMAG0``
   (EXPINFO_V 0); the keys used are stripped, the rest become the exposure
   metadata;
+* the exposure metadata as afw's (names, values, types, comments, order):
+  the primary HDU's merged with the image HDU's (``INHERIT``; in older
+  files the image HDU's alone), less the structural, WCS and ``xy0`` keys
+  and those of the components read.  ``COMMENT`` and ``HISTORY`` cards
+  are the values of one name each (without the FITS standard's own
+  comment lines); ``EXPINFO_V``, ``EXTNAME``, ``FILTER`` and the SIP
+  ``*_ORDER`` keys stay, as in afw;
 * archive tables (``AR_HDU``): PhotoCalib (spatially constant, or a
   constant Chebyshev field; otherwise `FitsError`), FilterLabel, Detector
   (name, id, serial, bbox, type, physical type and pixel size; its
@@ -48,7 +55,8 @@ Reading (`readExposureFits`) handles files written by afw (any
   ...) are skipped with a log message; the exposure then has no PSF.
 
 Writing (`writeExposureFits`) produces the same layout, ``EXPINFO_V = 2``:
-primary HDU with ``EXPID``, VisitInfo keys, ``DETNAME``/``DETSER``; image,
+primary HDU with the metadata (``COMMENT``/``HISTORY`` one card per
+value, no ``EXTNAME``), ``EXPID``, VisitInfo keys, ``DETNAME``/``DETSER``; image,
 mask and variance HDUs with ``EXTTYPE``/``EXTNAME``, the WCS keywords,
 ``LTV1/LTV2`` and the ``A`` WCS for ``xy0``, ``MP_*`` keys; an archive
 (index + catalogs) holding the PhotoCalib (+ its constant Chebyshev
@@ -108,6 +116,8 @@ from .wcs import SkyWcs, getImageXY0FromMetadata
 _log = logging.getLogger(__name__)
 
 EXPOSURE_SERIALIZATION_VERSION = 2
+# Cards of the FITS structure, not metadata: afw's reader drops them (and
+# the exposure reader's own EXTTYPE and INHERIT), its writer makes them
 _STRUCTURAL_KEYS = {
     "SIMPLE",
     "BITPIX",
@@ -121,15 +131,33 @@ _STRUCTURAL_KEYS = {
     "GCOUNT",
     "BZERO",
     "BSCALE",
-    "COMMENT",
-    "HISTORY",
-    "",
     "CHECKSUM",
     "DATASUM",
-    "EXTNAME",
     "EXTTYPE",
     "INHERIT",
 }
+# Metadata names the writer leaves out: afw writes no EXTNAME of the
+# metadata into the primary HDU (the plane HDUs get their own)
+_UNWRITTEN_KEYS = _STRUCTURAL_KEYS | {"EXTNAME"}
+# Commentary keywords: repeated cards are one name with several values
+_COMMENTARY_KEYS = ("COMMENT", "HISTORY")
+# The text cfitsio (and astropy) put in every primary header; afw drops it
+_FITS_STANDARD_COMMENTS = {
+    "FITS (Flexible Image Transport System) format is defined in 'Astronomy",
+    "and Astrophysics', volume 376, page 359; bibcode: 2001A&A...376..359H",
+}
+# Keywords of a FITS WCS that afw consumes (strips) when it reads the WCS
+# of the image HDU; checked against afw: the SIP ``*_ORDER`` and
+# ``*_DMAX`` keys, ``CROTAn``, ``CRDERn`` and ``CSYERn`` stay in its metadata
+_WCS_KEY = re.compile(
+    r"(WCSAXES|WCSNAME|RADESYS|EQUINOX|LONPOLE|LATPOLE)[A-Z]?"
+    r"|(CRPIX|CRVAL|CTYPE|CUNIT|CDELT|CNAME)\d+[A-Z]?"
+    r"|(CD|PC|PV|PS)\d+_\d+[A-Z]?"
+    r"|EPOCH"
+    r"|(A|B|AP|BP)_\d+_\d+"
+)
+# The ``A`` WCS giving ``xy0``, stripped by afw when it reads ``xy0`` from it
+_XY0_KEYS = tuple(f"{key}{axis}A" for key in ("CRPIX", "CRVAL", "CTYPE", "CUNIT") for axis in (1, 2))
 _VISIT_INFO_KEYS = (
     "EXPID",
     "EXPTIME",
@@ -193,22 +221,67 @@ def _key(name: str) -> str:
 
 
 def _setKey(header: fits.Header, name: str, value, comment: str | None = None) -> None:
+    """Set card ``name`` in place, or add it after the last card.
+
+    A new card goes after any ``COMMENT``/``HISTORY`` cards too (astropy
+    would put it before trailing ones), so the cards keep the order of
+    the metadata, as afw writes them.
+    """
     if isinstance(value, (float, np.floating)) and not math.isfinite(value):
         return  # FITS cannot hold NaN/inf; afw also omits non-finite values
     if isinstance(value, np.generic):
         value = value.item()
+    key = _key(name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", VerifyWarning)  # over-long comments are truncated
-        header[_key(name)] = (value, comment) if comment else value
+        if key in header:
+            header[key] = (value, comment) if comment else value
+        else:
+            header.append(fits.Card(key, value, comment or ""), end=True)
 
 
-def _headerToPropertyList(header: fits.Header, skip=()) -> PropertyList:
+def _headerToPropertyList(header: fits.Header) -> PropertyList:
+    """The metadata of one HDU, as afw reads it.
+
+    Structural cards are dropped; a repeated keyword keeps its first place
+    and its last value, except ``COMMENT`` and ``HISTORY``, whose cards are
+    all kept, in order, as the values of one name.  As afw, the FITS
+    standard's own comment lines are dropped, and a card with a blank
+    keyword and some text is a ``COMMENT``.
+    """
     result = PropertyList()
     for card in header.cards:
         name = card.keyword
-        if name in _STRUCTURAL_KEYS or name in skip:
+        if name in _STRUCTURAL_KEYS:
             continue
-        result.set(name, card.value, card.comment or None)
+        if name == "":
+            if not str(card.value).strip():
+                continue
+            name = "COMMENT"
+        if name in _COMMENTARY_KEYS:
+            text = str(card.value)
+            if text.strip() not in _FITS_STANDARD_COMMENTS:
+                result.add(name, text)
+            continue
+        result.set(name, card.value, card.comment)
+    return result
+
+
+def _inheritMetadata(primary: PropertyList, extension: PropertyList) -> PropertyList:
+    """Merge the metadata of an ``INHERIT`` extension into the primary's.
+
+    As afw: commentary values are appended; any other name of the
+    extension replaces the primary's and moves to the extension's place,
+    after the primary's names.
+    """
+    result = primary.deepCopy()
+    for name in extension.names():
+        values = extension.getArray(name)
+        if name in _COMMENTARY_KEYS:
+            result.add(name, values)
+        else:
+            result.remove(name)
+            result.set(name, values, extension.getComment(name))
     return result
 
 
@@ -555,117 +628,131 @@ class _ArchiveWriter:
         return archiveId
 
     def put(self, obj) -> int:
+        """Save ``obj`` (each object once) and return its archive id.
+
+        Returns 0 for `None`, afw's id of a missing object.
+
+        Raises
+        ------
+        FitsError
+            If the model has no afw archive layout for the type of ``obj``.
+        """
         if obj is None:
             return 0
         if id(obj) in self._ids:
             return self._ids[id(obj)]
-        archiveId = self._nextId
-        self._nextId += 1
+        writer = self._writerFor(obj)
+        archiveId = self._newId()
         self._ids[id(obj)] = archiveId
-        if isinstance(obj, PhotoCalib):
-            fieldId = self._nextId
-            self._nextId += 1
-            self._save(
-                "PhotoCalib",
-                "",
-                archiveId,
-                _makeCatalogHdu(
-                    [
-                        _Field(
-                            "calibrationMean",
-                            "1D",
-                            [obj.getCalibrationMean()],
-                            unit="count",
-                            doc="mean calibration on this PhotoCalib's domain",
-                        ),
-                        _Field(
-                            "calibrationErr",
-                            "1D",
-                            [obj.getCalibrationErr()],
-                            unit="count",
-                            doc="1-sigma error on calibrationMean",
-                        ),
-                        _Flag("isConstant", True, "Is this spatially-constant?"),
-                        _Field("field", "1J", [fieldId], doc="archive ID of the BoundedField object"),
-                        _Field("version", "1J", [1], doc="version of this PhotoCalib"),
-                    ]
-                ),
-            )
-            # the constant calibration as afw stores it: an order-0 Chebyshev field on an empty box
-            self._save(
-                "ChebyshevBoundedField",
-                "lsst.afw.math",
-                fieldId,
-                _makeCatalogHdu(
-                    [
-                        _Field("order_x", "1J", [0], doc="maximum Chebyshev function order in x"),
-                        _Field("bbox_min_x", "1J", [0], unit="pixel", doc="bounding box (minimum)"),
-                        _Field("bbox_min_y", "1J", [0], unit="pixel", doc="bounding box (minimum)"),
-                        _Field("bbox_max_x", "1J", [-1], unit="pixel", doc="bounding box (maximum)"),
-                        _Field("bbox_max_y", "1J", [-1], unit="pixel", doc="bounding box (maximum)"),
-                        _Field(
-                            "coefficients",
-                            "1D",
-                            np.array([[obj.getCalibrationMean()]]),
-                            tccls="Array",
-                            doc="Chebyshev function coefficients, ordered by y then x",
-                        ),
-                    ]
-                ),
-            )
-        elif isinstance(obj, FilterLabel):
-            self._save(
-                "FilterLabel",
-                "lsst.afw.image",
-                archiveId,
-                _makeCatalogHdu(
-                    [
-                        _Flag("band_exists", obj.hasBandLabel(), "Existence flag for band"),
-                        _Field("band", "32A", [obj._band or ""], tccls="String", doc="Name of the band."),
-                        _Flag("physical_exists", obj.hasPhysicalLabel(), "Existence flag for physical"),
-                        _Field(
-                            "physical",
-                            "32A",
-                            [obj._physical or ""],
-                            tccls="String",
-                            doc="Name of the physical filter.",
-                        ),
-                    ]
-                ),
-            )
-        elif isinstance(obj, GaussianPsf):
-            dims = obj.getDimensions()
-            self._save(
-                "GaussianPsf",
-                "lsst.afw.detection",
-                archiveId,
-                _makeCatalogHdu(
-                    [
-                        _Field(
-                            "dimensions_x",
-                            "1J",
-                            [dims.getX()],
-                            unit="pixel",
-                            doc="width/height of realization of Psf",
-                        ),
-                        _Field(
-                            "dimensions_y",
-                            "1J",
-                            [dims.getY()],
-                            unit="pixel",
-                            doc="width/height of realization of Psf",
-                        ),
-                        _Field("sigma", "1D", [obj.getSigma()], unit="pixel", doc="radius of Gaussian"),
-                    ]
-                ),
-            )
-        elif isinstance(obj, VisitInfo):
-            self._save("VisitInfo", "", archiveId, _visitInfoCatalog(obj))
-        elif isinstance(obj, Detector):
-            self._putDetector(obj, archiveId)
-        else:
-            raise FitsError(f"The model cannot persist {type(obj).__name__} in an afw archive")
+        writer(self, obj, archiveId)
         return archiveId
+
+    @classmethod
+    def _writerFor(cls, obj):
+        """The ``_put*`` method for the type of ``obj`` (or a base of it)."""
+        for base in type(obj).__mro__:
+            writer = cls._WRITERS.get(base)
+            if writer is not None:
+                return writer
+        raise FitsError(f"The model cannot persist {type(obj).__name__} in an afw archive")
+
+    def _putPhotoCalib(self, photoCalib: PhotoCalib, archiveId: int) -> None:
+        """Save a (spatially constant) PhotoCalib as afw's version-1 record
+        and its calibration as the constant ChebyshevBoundedField afw
+        stores with it."""
+        mean = photoCalib.getCalibrationMean()
+        fieldId = self._newId()
+        self._save(
+            "PhotoCalib",
+            "",
+            archiveId,
+            _makeCatalogHdu(
+                [
+                    _Field(
+                        "calibrationMean",
+                        "1D",
+                        [mean],
+                        unit="count",
+                        doc="mean calibration on this PhotoCalib's domain",
+                    ),
+                    _Field(
+                        "calibrationErr",
+                        "1D",
+                        [photoCalib.getCalibrationErr()],
+                        unit="count",
+                        doc="1-sigma error on calibrationMean",
+                    ),
+                    _Flag("isConstant", True, "Is this spatially-constant?"),
+                    _Field("field", "1J", [fieldId], doc="archive ID of the BoundedField object"),
+                    _Field("version", "1J", [1], doc="version of this PhotoCalib"),
+                ]
+            ),
+        )
+        # the constant calibration as afw stores it: an order-0 Chebyshev field on an empty box
+        self._save(
+            "ChebyshevBoundedField",
+            "lsst.afw.math",
+            fieldId,
+            _makeCatalogHdu(
+                [
+                    _Field("order_x", "1J", [0], doc="maximum Chebyshev function order in x"),
+                    _Field("bbox_min_x", "1J", [0], unit="pixel", doc="bounding box (minimum)"),
+                    _Field("bbox_min_y", "1J", [0], unit="pixel", doc="bounding box (minimum)"),
+                    _Field("bbox_max_x", "1J", [-1], unit="pixel", doc="bounding box (maximum)"),
+                    _Field("bbox_max_y", "1J", [-1], unit="pixel", doc="bounding box (maximum)"),
+                    _Field(
+                        "coefficients",
+                        "1D",
+                        np.array([[mean]]),
+                        tccls="Array",
+                        doc="Chebyshev function coefficients, ordered by y then x",
+                    ),
+                ]
+            ),
+        )
+
+    def _putFilterLabel(self, label: FilterLabel, archiveId: int) -> None:
+        """Save a FilterLabel: each label with a flag saying it exists."""
+        self._save(
+            "FilterLabel",
+            "lsst.afw.image",
+            archiveId,
+            _makeCatalogHdu(
+                [
+                    _Flag("band_exists", label.hasBandLabel(), "Existence flag for band"),
+                    _Field("band", "32A", [label._band or ""], tccls="String", doc="Name of the band."),
+                    _Flag("physical_exists", label.hasPhysicalLabel(), "Existence flag for physical"),
+                    _Field(
+                        "physical",
+                        "32A",
+                        [label._physical or ""],
+                        tccls="String",
+                        doc="Name of the physical filter.",
+                    ),
+                ]
+            ),
+        )
+
+    def _putGaussianPsf(self, psf: GaussianPsf, archiveId: int) -> None:
+        """Save a GaussianPsf: its kernel dimensions and sigma."""
+        dims = psf.getDimensions()
+        doc = "width/height of realization of Psf"
+        self._save(
+            "GaussianPsf",
+            "lsst.afw.detection",
+            archiveId,
+            _makeCatalogHdu(
+                [
+                    _Field("dimensions_x", "1J", [dims.getX()], unit="pixel", doc=doc),
+                    _Field("dimensions_y", "1J", [dims.getY()], unit="pixel", doc=doc),
+                    _Field("sigma", "1D", [psf.getSigma()], unit="pixel", doc="radius of Gaussian"),
+                ]
+            ),
+        )
+
+    def _putVisitInfo(self, visitInfo: VisitInfo, archiveId: int) -> None:
+        """Save a VisitInfo as afw's version-5 record."""
+        self._save("VisitInfo", "", archiveId, _visitInfoCatalog(visitInfo))
 
     def _putDetector(self, detector: Detector, archiveId: int) -> None:
         """Save ``detector`` as afw's cameraGeom Detector (version 2).
@@ -714,6 +801,15 @@ class _ArchiveWriter:
             ),
         )
         self._save("Detector", "lsst.afw.cameraGeom", archiveId, _amplifierCatalog(), catPersistable=1)
+
+    # type -> writer, looked up along the type's MRO (as isinstance)
+    _WRITERS = {
+        PhotoCalib: _putPhotoCalib,
+        FilterLabel: _putFilterLabel,
+        GaussianPsf: _putGaussianPsf,
+        VisitInfo: _putVisitInfo,
+        Detector: _putDetector,
+    }
 
     def hdus(self) -> list:
         with warnings.catch_warnings():
@@ -1180,6 +1276,19 @@ def writeImageFits(image, path, metadata=None) -> None:
 def readExposureFits(path, cls=None):
     """Read an exposure written by afw or by `writeExposureFits`.
 
+    Parameters
+    ----------
+    path : `str` or path-like
+        The FITS file.
+    cls : `type`, optional
+        The exposure class to return (`ExposureF` by default).
+
+    Returns
+    -------
+    exposure : ``cls``
+        The pixels, the components the model can represent and the header
+        metadata that remains once they are read, as afw's.
+
     Raises
     ------
     FitsError
@@ -1189,96 +1298,126 @@ def readExposureFits(path, cls=None):
     cls = ExposureF if cls is None else cls
     path = str(path)
     with fits.open(path) as hdul:
-        imageHdu = _checkPlane(hdul, 1, "IMAGE", path)
-        maskHdu = _checkPlane(hdul, 2, "MASK", path)
-        varianceHdu = _checkPlane(hdul, 3, "VARIANCE", path)
-        imageHeader = imageHdu.header
-        xy0 = _readXY0(imageHeader)
-
-        imageClass = cls.MaskedImageClass.ImageClass
-        image = imageClass(np.array(imageHdu.data, dtype=imageClass.dtype), False, xy0)
-        planes = {key[3:]: int(value) for key, value in maskHdu.header.items() if key.startswith("MP_")}
-        mask = Mask(_conformMaskPlanes(np.array(maskHdu.data, dtype=np.int32), planes), False, xy0)
-        variance = ImageF(np.array(varianceHdu.data, dtype=np.float32), False, xy0)
-        maskedImage = cls.MaskedImageClass(image, mask, variance)
-
-        # WCS from the image HDU keywords, in parent pixels
-        wcs = None
-        if "CRPIX1" in imageHeader and "CTYPE1" in imageHeader:
-            try:
-                wcsHeader = imageHeader.copy()
-                for key in ("CRVAL1A", "CRVAL2A"):
-                    wcsHeader.remove(key, ignore_missing=True)
-                wcs = SkyWcs(wcsHeader).copyAtShiftedPixelOrigin(geom.Extent2D(xy0.getX(), xy0.getY()))
-            except FitsError as err:
-                raise FitsError(f"{path}: cannot read the WCS in HDU 1: {err}") from err
-
-        primary = hdul[0].header
-        version = int(primary.get("EXPINFO_V", 0))
-        # new-style files keep everything but the WCS in the primary HDU
-        metaHeader = primary if "INHERIT" in imageHeader else imageHeader
-        md = _headerToPropertyList(metaHeader)
-        md.remove("EXPINFO_V")
-        if metaHeader is imageHeader:
-            for key in list(md.names()):
-                if key.startswith(
-                    (
-                        "CRPIX",
-                        "CRVAL",
-                        "CTYPE",
-                        "CUNIT",
-                        "CD",
-                        "LTV",
-                        "A_",
-                        "B_",
-                        "AP_",
-                        "BP_",
-                        "RADESYS",
-                        "EQUINOX",
-                    )
-                ):
-                    md.remove(key)
-
+        maskedImage, xy0 = _readMaskedImage(hdul, cls.MaskedImageClass, path)
+        imageHeader = hdul[1].header
+        wcs = _readHeaderWcs(imageHeader, xy0, path)
+        md = _readExposureMetadata(hdul[0].header, imageHeader, stripWcs=wcs is not None)
+        version = int(hdul[0].header.get("EXPINFO_V", 0))
         info = ExposureInfo(wcs=wcs)
-        if version < 2 and md.exists("FILTER"):
-            info.setFilter(_filterFromName(str(md.getScalar("FILTER"))))
-        md.remove("FILTER")
-        if md.exists("EXPID"):
-            info.setId(int(md.getScalar("EXPID")))
-        info.setVisitInfo(_visitInfoFromMetadata(md))
-        for key in _VISIT_INFO_KEYS:
-            md.remove(key)
-        if version == 0 and md.exists("FLUXMAG0"):
-            info.setPhotoCalib(
-                makePhotoCalibFromCalibZeroPoint(
-                    float(md.getScalar("FLUXMAG0")),
-                    float(md.getScalar("FLUXMAG0ERR")) if md.exists("FLUXMAG0ERR") else 0.0,
-                )
-            )
-        md.remove("FLUXMAG0")
-        md.remove("FLUXMAG0ERR")
-        for key in ("MJD-OBS", "DATE-OBS"):
-            md.remove(key)
-        detName = str(md.getScalar("DETNAME")).rstrip() if md.exists("DETNAME") else None
-        detSerial = str(md.getScalar("DETSER")).rstrip() if md.exists("DETSER") else ""
-        md.remove("DETNAME")
-        md.remove("DETSER")
-
+        detName, detSerial = _readHeaderComponents(md, info, version)
         _readArchiveComponents(hdul, md, info, wcs, path)
-        if not info.hasDetector() and md.exists("APDETID"):
-            info.setDetector(_modelDetector(md, detName, detSerial))
-        for key in _MODEL_DETECTOR_KEYS:
-            md.remove(key)
-        if not info.hasPsf() and _MODEL_PSF_EXTNAME in hdul:
-            psfHdu = hdul[_MODEL_PSF_EXTNAME]
-            info.setPsf(
-                KernelPsf(
-                    np.array(psfHdu.data, dtype=np.float64),
-                    geom.Point2D(psfHdu.header.get("AVGPOSX", 0.0), psfHdu.header.get("AVGPOSY", 0.0)),
-                )
-            )
+        _readModelComponents(hdul, md, info, detName, detSerial)
         info.setMetadata(md)
     return cls(maskedImage, info)
+
+
+def _readMaskedImage(hdul, maskedImageClass, path):
+    """The image, mask and variance of HDUs 1-3, and their ``xy0``.
+
+    Mask planes are renumbered onto the process-wide planes, as afw does.
+    """
+    imageHdu = _checkPlane(hdul, 1, "IMAGE", path)
+    maskHdu = _checkPlane(hdul, 2, "MASK", path)
+    varianceHdu = _checkPlane(hdul, 3, "VARIANCE", path)
+    xy0 = _readXY0(imageHdu.header)
+    imageClass = maskedImageClass.ImageClass
+    image = imageClass(np.array(imageHdu.data, dtype=imageClass.dtype), False, xy0)
+    planes = {key[3:]: int(value) for key, value in maskHdu.header.items() if key.startswith("MP_")}
+    mask = Mask(_conformMaskPlanes(np.array(maskHdu.data, dtype=np.int32), planes), False, xy0)
+    variance = ImageF(np.array(varianceHdu.data, dtype=np.float32), False, xy0)
+    return maskedImageClass(image, mask, variance), xy0
+
+
+def _readHeaderWcs(imageHeader: fits.Header, xy0: geom.Point2I, path) -> SkyWcs | None:
+    """The WCS of the image HDU keywords, in parent pixels (`None` if the
+    HDU has none)."""
+    if "CRPIX1" not in imageHeader or "CTYPE1" not in imageHeader:
+        return None
+    try:
+        wcsHeader = imageHeader.copy()
+        for key in ("CRVAL1A", "CRVAL2A"):
+            wcsHeader.remove(key, ignore_missing=True)
+        return SkyWcs(wcsHeader).copyAtShiftedPixelOrigin(geom.Extent2D(xy0.getX(), xy0.getY()))
+    except FitsError as err:
+        raise FitsError(f"{path}: cannot read the WCS in HDU 1: {err}") from err
+
+
+def _readExposureMetadata(primary: fits.Header, imageHeader: fits.Header, stripWcs: bool) -> PropertyList:
+    """The exposure metadata before its components are read, as afw's.
+
+    New-style files (image HDU with ``INHERIT``) merge the image HDU's
+    metadata into the primary's; older ones have all of it in the image
+    HDU, and the primary HDU is ignored.  The keywords of the image's WCS
+    (if one was read), of ``xy0`` and ``LTV1/LTV2`` are stripped.
+    ``EXPINFO_V`` and ``EXTNAME`` stay, as in afw.
+    """
+    md = _headerToPropertyList(imageHeader)
+    if "INHERIT" in imageHeader:
+        md = _inheritMetadata(_headerToPropertyList(primary), md)
+    if "CRVAL1A" in imageHeader and "CRVAL2A" in imageHeader:
+        for key in _XY0_KEYS:
+            md.remove(key)
+    md.remove("LTV1")
+    md.remove("LTV2")
+    if stripWcs:
+        for key in md.names():
+            if _WCS_KEY.fullmatch(key):
+                md.remove(key)
+    return md
+
+
+def _readHeaderComponents(md: PropertyList, info: ExposureInfo, version: int) -> tuple[str | None, str]:
+    """Read the components kept in header keys into ``info`` and strip
+    their keys from ``md``, as afw's ``ExposureFitsReader``.
+
+    Returns
+    -------
+    detName : `str` or `None`
+        ``DETNAME``, for a detector of an earlier model file.
+    detSerial : `str`
+        ``DETSER`` (empty if missing).
+    """
+    if version < 2 and md.exists("FILTER"):  # afw keeps the key in the metadata
+        info.setFilter(_filterFromName(str(md.getScalar("FILTER"))))
+    if md.exists("EXPID"):
+        info.setId(int(md.getScalar("EXPID")))
+    info.setVisitInfo(_visitInfoFromMetadata(md))
+    for key in _VISIT_INFO_KEYS:
+        md.remove(key)
+    if version == 0 and md.exists("FLUXMAG0"):  # only afw's version 0 has a calibration key
+        info.setPhotoCalib(
+            makePhotoCalibFromCalibZeroPoint(
+                float(md.getScalar("FLUXMAG0")),
+                float(md.getScalar("FLUXMAG0ERR")) if md.exists("FLUXMAG0ERR") else 0.0,
+            )
+        )
+        md.remove("FLUXMAG0")
+        md.remove("FLUXMAG0ERR")
+    for key in ("MJD-OBS", "DATE-OBS"):
+        md.remove(key)
+    detName = str(md.getScalar("DETNAME")).rstrip() if md.exists("DETNAME") else None
+    detSerial = str(md.getScalar("DETSER")).rstrip() if md.exists("DETSER") else ""
+    md.remove("DETNAME")
+    md.remove("DETSER")
+    return detName, detSerial
+
+
+def _readModelComponents(hdul, md: PropertyList, info: ExposureInfo, detName, detSerial) -> None:
+    """The model's own extras: the detector keys of its earlier files
+    (stripped from ``md``) and a `KernelPsf` HDU, each used only if the
+    archive gave no detector or PSF."""
+    if not info.hasDetector() and md.exists("APDETID"):
+        info.setDetector(_modelDetector(md, detName, detSerial))
+    for key in _MODEL_DETECTOR_KEYS:
+        md.remove(key)
+    if not info.hasPsf() and _MODEL_PSF_EXTNAME in hdul:
+        psfHdu = hdul[_MODEL_PSF_EXTNAME]
+        info.setPsf(
+            KernelPsf(
+                np.array(psfHdu.data, dtype=np.float64),
+                geom.Point2D(psfHdu.header.get("AVGPOSX", 0.0), psfHdu.header.get("AVGPOSY", 0.0)),
+            )
+        )
 
 
 def _readArchiveComponents(hdul, md: PropertyList, info, wcs, path) -> None:
@@ -1349,11 +1488,17 @@ def writeExposureFits(exposure, path) -> None:
     info = exposure.getInfo()
     xy0 = exposure.getXY0()
     primary = fits.Header()
-    for name in info.getMetadata().names():
-        value = info.getMetadata().getScalar(name)
-        if name in _STRUCTURAL_KEYS or value is None:
+    metadata = info.getMetadata()
+    for name in metadata.names():
+        if name in _UNWRITTEN_KEYS:
             continue
-        _setKey(primary, name, value, info.getMetadata().getComment(name) or None)
+        if name in _COMMENTARY_KEYS:  # one card per value, as afw writes them
+            for text in metadata.getArray(name):
+                primary.append((name, str(text)), end=True)
+            continue
+        value = metadata.getScalar(name)
+        if value is not None:
+            _setKey(primary, name, value, metadata.getComment(name) or None)
     _setKey(primary, "EXPINFO_V", EXPOSURE_SERIALIZATION_VERSION)
     _setKey(primary, "AR_HDU", 5, "HDU (1-indexed) containing the archive used to store ancillary objects")
     archive = _ArchiveWriter()
