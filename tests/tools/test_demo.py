@@ -19,8 +19,8 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""`lsst.ap.alerts.tools.demo`: the demo run (``pipetask run`` in a subprocess), its
-inputs, and the commands it prints."""
+"""`lsst.ap.alerts.tools.demo`: the demo run (``pipetask run`` or ``bps submit`` in a
+subprocess), its inputs, and the commands it prints."""
 
 import glob
 import os
@@ -99,6 +99,51 @@ class DemoTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(
             len(glob.glob(os.path.join(self.tmp, "alerts", "*", "*", "*.avro"))), 2 * SMALL["nDetectors"]
         )
+
+
+class DemoModesTestCase(lsst.utils.tests.TestCase):
+    """runDemo with ``bps`` and with ``fresh``."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="test_demo-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def testFreshRefusesAnotherDirectory(self):
+        """--fresh deletes only a demo's work directory."""
+        keep = os.path.join(self.tmp, "notes.txt")
+        with open(keep, "w") as stream:
+            stream.write("not a demo")
+        with self.assertRaisesRegex(FileExistsError, "refusing to delete"):
+            runDemo(self.tmp, fresh=True, progress=False, **SMALL)
+        self.assertEqual(os.listdir(self.tmp), ["notes.txt"])
+
+    def testBpsThenFreshPipetask(self):
+        """bps submit writes the alerts pipetask writes after --fresh wiped the bps run."""
+        small = SMALL | {"nSources": 8, "nDetectors": 1}
+        bps = runDemo(self.tmp, jobs=1, seed=5, progress=False, bps=True, **small)
+        self.assertIn("submit", bps.command)
+        self.assertFalse(bps.reusedInputs)
+        self.assertEqual(bps.nAlerts, small["nSources"])
+        self.assertEqual(len(bps.alertFiles), 1)
+        bpsAlerts = readAlertContainer(bps.alertFiles[0])
+        self.assertEqual(len(bpsAlerts), small["nSources"])
+        with open(bps.alertFiles[0], "rb") as stream:
+            bpsBytes = stream.read()
+
+        pipetask = runDemo(self.tmp, jobs=1, seed=5, progress=False, fresh=True, **small)
+        self.assertIn("run", pipetask.command)
+        self.assertNotIn("submit", pipetask.command)
+        # --fresh wiped the repository: the inputs were simulated again, and the bps run is gone.
+        self.assertFalse(pipetask.reusedInputs)
+        self.assertFalse(os.path.exists(bps.alertFiles[0]))
+        self.assertEqual(pipetask.nAlerts, small["nSources"])
+        self.assertEqual(
+            [os.path.basename(p) for p in pipetask.alertFiles], [os.path.basename(bps.alertFiles[0])]
+        )
+        with open(pipetask.alertFiles[0], "rb") as stream:
+            self.assertEqual(stream.read(), bpsBytes)
 
 
 class FailedInputsTestCase(lsst.utils.tests.TestCase):

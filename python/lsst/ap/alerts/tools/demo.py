@@ -174,7 +174,7 @@ class DemoInputs:
 
     @property
     def dataQuery(self) -> str:
-        return f"instrument='{INSTRUMENT}' AND visit={self.visit}"
+        return _dataQuery(self.visit)
 
 
 @dataclasses.dataclass
@@ -518,7 +518,6 @@ def makeDemoInputs(
     """
     if not 1 <= nDetectors <= _N_DETECTORS:
         raise ValueError(f"nDetectors must be 1-{_N_DETECTORS}, not {nDetectors}")
-    datasetTypes = _connectionDatasetTypes()
     DemoCam().register(butler.registry)
     fractionSolarSystem = max(1, round(0.05 * nSources)) / nSources
     detectors = [_FIRST_DETECTOR + sensor for sensor in range(nDetectors)]
@@ -541,35 +540,75 @@ def makeDemoInputs(
                 band=_BAND,
                 fractionSolarSystem=fractionSolarSystem,
             )
+            tables, note = _detectorInputs(visit, apdbPath)
             catalogs = visit.catalogs
-            apdb = simulation.writeApdb(catalogs, apdbPath)
-            preloaded = simulation.readApdb(apdb, catalogs)
-            history = preloaded.diaSources[preloaded.diaSources["visit"] != catalogs.visit]
-            tables = {
-                "associatedDiaSources": visit.diaSourceCat,
-                "diaObjects": preloaded.diaObjects,
-                "diaSourceHistory": history,
-                "diaForcedSources": preloaded.diaForcedSources,
-                "ssSources": visit.ssSrc,
-                "diffIm": visit.diffIm,
-                "exposure": visit.calexp,
-                "template": visit.template,
-            }
             dataId = {"instrument": INSTRUMENT, "visit": catalogs.visit, "detector": detector}
             datasets += [(name, dataId, value) for name, value in tables.items()]
             regions[detector] = _detectorRegion(visit.diffIm)
             nDiaSources += len(visit.diaSourceCat)
             visitRecord = (catalogs.visit, catalogs.midpointMjdTai, catalogs.exposureTime)
             if bar is not None:
-                bar.update(
-                    1,
-                    note=f"detector {detector}: {len(visit.diaSourceCat)} DiaSources, "
-                    f"{len(history)} earlier, {len(preloaded.diaForcedSources)} forced",
-                )
+                bar.update(1, note=f"detector {detector}: {note}")
     finally:
         if bar is not None:
             bar.close()
     _registerVisit(butler.registry, *visitRecord, regions)
+    _putInputs(butler, run, datasets)
+    return DemoInputs(run=run, visit=visitRecord[0], detectors=detectors, nDiaSources=nDiaSources)
+
+
+def _detectorInputs(visit, apdbPath: str) -> tuple[dict, str]:
+    """The pipeline inputs of one simulated detector, its catalogs passed through the APDB.
+
+    Parameters
+    ----------
+    visit : `lsst.pipe.base.Struct`
+        One detector's simulated exposures and catalogs (`lsst.ap.alerts.simulation.makeSimulatedVisit`).
+    apdbPath : `str`
+        SQLite file of the APDB the catalogs are stored into and read back from.
+
+    Returns
+    -------
+    tables : `dict` [`str`, `object`]
+        Input per connection name of the pipeline.
+    note : `str`
+        What was made (progress).
+    """
+    catalogs = visit.catalogs
+    apdb = simulation.writeApdb(catalogs, apdbPath)
+    preloaded = simulation.readApdb(apdb, catalogs)
+    # The APDB now holds this visit's DiaSources too; DiaPipelineTask preloads before storing them.
+    history = preloaded.diaSources[preloaded.diaSources["visit"] != catalogs.visit]
+    tables = {
+        "associatedDiaSources": visit.diaSourceCat,
+        "diaObjects": preloaded.diaObjects,
+        "diaSourceHistory": history,
+        "diaForcedSources": preloaded.diaForcedSources,
+        "ssSources": visit.ssSrc,
+        "diffIm": visit.diffIm,
+        "exposure": visit.calexp,
+        "template": visit.template,
+    }
+    note = (
+        f"{len(visit.diaSourceCat)} DiaSources, "
+        f"{len(history)} earlier, {len(preloaded.diaForcedSources)} forced"
+    )
+    return tables, note
+
+
+def _putInputs(butler: Butler, run: str, datasets: list[tuple[str, dict, object]]) -> None:
+    """Register the dataset types and put the inputs, all in one transaction.
+
+    Parameters
+    ----------
+    butler : `lsst.daf.butler.Butler`
+        Writeable butler.
+    run : `str`
+        Run to put the inputs into (registered here).
+    datasets : `list` [`tuple`]
+        (connection name, data ID, value) of each input.
+    """
+    datasetTypes = _connectionDatasetTypes()
     butler.registry.registerRun(run)
     for connection in {connection for connection, _, _ in datasets}:
         name, storageClass = datasetTypes[connection]
@@ -584,7 +623,6 @@ def makeDemoInputs(
     except BaseException:
         _discardRun(butler, run)
         raise
-    return DemoInputs(run=run, visit=visitRecord[0], detectors=detectors, nDiaSources=nDiaSources)
 
 
 def _discardRun(butler: Butler, run: str) -> None:
@@ -662,6 +700,22 @@ def _newRunName(butler: Butler, chain: str) -> str:
     return name
 
 
+@dataclasses.dataclass(frozen=True)
+class _Simulation:
+    """Parameters of a demo's simulated inputs; runs with equal ones share the inputs."""
+
+    nSources: int
+    nDetectors: int
+    seed: int
+    historyDepth: int
+    imageSize: int
+
+    @property
+    def key(self) -> str:
+        """Names the input run, the APDB file and the output chain of these parameters."""
+        return f"n{self.nSources}_d{self.nDetectors}_h{self.historyDepth}_s{self.seed}_px{self.imageSize}"
+
+
 def runDemo(
     workdir: str = "demo_repo",
     nSources: int = 300,
@@ -716,117 +770,35 @@ def runDemo(
     """
     start = time.monotonic()
     workdir = os.path.abspath(workdir)
-    if fresh and os.path.exists(workdir):
-        # Never wipe a directory this demo did not make.
-        if os.listdir(workdir) and not os.path.exists(os.path.join(workdir, "repo", "butler.yaml")):
-            raise FileExistsError(
-                f"refusing to delete {workdir} (--fresh): it is not empty and holds no "
-                "demo repository (repo/butler.yaml); choose another --workdir"
-            )
-        shutil.rmtree(workdir)
-    os.makedirs(os.path.join(workdir, "apdb"), exist_ok=True)
+    _prepareWorkdir(workdir, fresh)
+    simulation = _Simulation(
+        nSources=nSources, nDetectors=nDetectors, seed=seed, historyDepth=historyDepth, imageSize=imageSize
+    )
     repo = os.path.join(workdir, "repo")
-    key = f"n{nSources}_d{nDetectors}_h{historyDepth}_s{seed}_px{imageSize}"
-    apdbPath = os.path.join(workdir, "apdb", f"{key}.sqlite3")
-
-    def say(message):
-        if progress:
-            print(f"[demo] {message}", file=sys.stderr, flush=True)
-
-    if not os.path.exists(os.path.join(repo, "butler.yaml")):
-        say(f"Creating butler repository {repo}")
-        makeRepo(repo)
-    inputRun = f"{INSTRUMENT}/inputs/{key}"
+    apdbPath = os.path.join(workdir, "apdb", f"{simulation.key}.sqlite3")
+    inputRun = f"{INSTRUMENT}/inputs/{simulation.key}"
+    outputChain = f"{INSTRUMENT}/alerts/{simulation.key}"
     datasetTypes = _connectionDatasetTypes()
-    with Butler.from_config(repo, writeable=True) as butler:
-        reused = inputRun in butler.collections.query(f"{INSTRUMENT}/inputs/*")
-        if reused:
-            say(f"Reusing the simulated inputs in {inputRun}")
-            refs = butler.query_datasets(datasetTypes["diffIm"][0], collections=inputRun)
-            visit = refs[0].dataId["visit"]
-            detectors = sorted(ref.dataId["detector"] for ref in refs)
-        else:
-            say(
-                f"Simulating {nDetectors} detectors x {nSources} DiaSources ({imageSize}x{imageSize} px, "
-                f"history {historyDepth}) into {inputRun} and the APDB {apdbPath}"
-            )
-            if os.path.exists(apdbPath):
-                os.remove(apdbPath)  # left by an attempt that failed before its butler puts
-            inputs = makeDemoInputs(
-                butler,
-                inputRun,
-                apdbPath,
-                nSources=nSources,
-                nDetectors=nDetectors,
-                seed=seed,
-                historyDepth=historyDepth,
-                imageSize=imageSize,
-                progress=progress,
-            )
-            visit, detectors = inputs.visit, inputs.detectors
-        outputChain = f"{INSTRUMENT}/alerts/{key}"
-        outputRun = _newRunName(butler, outputChain)
+    if not os.path.exists(os.path.join(repo, "butler.yaml")):
+        _say(progress, f"Creating butler repository {repo}")
+        makeRepo(repo)
+    reused, visit, detectors, outputRun = _provideInputs(
+        repo, inputRun, apdbPath, outputChain, simulation, datasetTypes["diffIm"][0], progress
+    )
     simulated = time.monotonic()
 
-    alertDir = os.path.join(workdir, "alerts", key, outputRun.rsplit("/", 1)[-1])
-    label = _TASK_LABEL
+    alertDir = os.path.join(workdir, "alerts", simulation.key, outputRun.rsplit("/", 1)[-1])
+    collections = (inputRun, outputChain, outputRun)
     if bps:
-        from .bpsDemo import runBpsSubmit
-
-        command = runBpsSubmit(
-            workdir,
-            repo,
-            inputRun,
-            outputChain,
-            outputRun,
-            f"instrument='{INSTRUMENT}' AND visit={visit}",
-            alertDir,
-            expectedQuanta=len(detectors),
-            cores=jobs,
-            progress=progress,
-        ).command
+        command = _runBps(workdir, repo, collections, visit, alertDir, len(detectors), jobs, progress)
     else:
-        command = pipetaskCommand() + [
-            "run",
-            "-b",
-            repo,
-            "-i",
-            inputRun,
-            "-o",
-            outputChain,
-            "--output-run",
-            outputRun,
-            "-p",
-            pipelinePath(),
-            "--register-dataset-types",
-            "-j",
-            str(jobs),
-            "-d",
-            f"instrument='{INSTRUMENT}' AND visit={visit}",
-            "-c",
-            f"{label}:doSolarSystemSources=True",
-            "-c",
-            f"{label}:alertPackager.doWriteAlerts=True",
-            "-c",
-            f"{label}:alertPackager.alertWriteLocation={alertDir}",
-        ]
-        say(f"Running {shellCommand(command)}")
+        command = _pipetaskRunCommand(repo, collections, visit, alertDir, jobs)
+        _say(progress, f"Running {shellCommand(command)}")
         _runPipetask(command, progress)
     finished = time.monotonic()
 
     datasetType = datasetTypes["alerts"][0]
-    nAlerts = totalBytes = 0
-    packagingSeconds = {}
-    with Butler.from_config(repo) as butler:
-        for ref in butler.query_datasets(datasetType, collections=outputRun):
-            alerts = butler.get(ref)
-            nAlerts += len(alerts)
-            totalBytes += alerts.totalBytes
-        for ref in butler.query_datasets(f"{_TASK_LABEL}_metadata", collections=outputRun):
-            metadata = butler.get(ref)[f"{_TASK_LABEL}:alertPackager"]
-            packagingSeconds[int(ref.dataId["detector"])] = duration_from_timeMethod(
-                metadata, "run", clock="Utc"
-            )
+    nAlerts, totalBytes, packagingSeconds = _readOutputs(repo, datasetType, outputRun)
     alertFiles = sorted(glob.glob(os.path.join(alertDir, "*.avro")))
     fileAlerts = sum(_countRecords(path) for path in alertFiles)
     _pointLatest(workdir, alertDir)
@@ -854,6 +826,209 @@ def runDemo(
     )
     print(result.summary(), flush=True)
     return result
+
+
+def _say(progress: bool, message: str) -> None:
+    """Tell the user what the demo is doing (on stderr, with ``progress`` only)."""
+    if progress:
+        print(f"[demo] {message}", file=sys.stderr, flush=True)
+
+
+def _prepareWorkdir(workdir: str, fresh: bool) -> None:
+    """Create ``workdir`` and its ``apdb/``; with ``fresh``, delete an earlier demo's first.
+
+    Raises
+    ------
+    FileExistsError
+        If ``fresh`` and ``workdir`` is a non-empty directory without a
+        demo repository.
+    """
+    if fresh and os.path.exists(workdir):
+        # Never wipe a directory this demo did not make.
+        if os.listdir(workdir) and not os.path.exists(os.path.join(workdir, "repo", "butler.yaml")):
+            raise FileExistsError(
+                f"refusing to delete {workdir} (--fresh): it is not empty and holds no "
+                "demo repository (repo/butler.yaml); choose another --workdir"
+            )
+        shutil.rmtree(workdir)
+    os.makedirs(os.path.join(workdir, "apdb"), exist_ok=True)
+
+
+def _provideInputs(
+    repo: str,
+    inputRun: str,
+    apdbPath: str,
+    outputChain: str,
+    simulation: _Simulation,
+    diffImType: str,
+    progress: bool,
+) -> tuple[bool, int, list[int], str]:
+    """Reuse the inputs in ``inputRun`` if an earlier demo made them, else simulate them;
+    and name this run's output run.
+
+    Parameters
+    ----------
+    repo : `str`
+        Butler repository.
+    inputRun : `str`
+        Run of the simulated inputs of ``simulation``.
+    apdbPath : `str`
+        SQLite file of their APDB.
+    outputChain : `str`
+        Output chain the new output run goes under.
+    simulation : `_Simulation`
+        Parameters of the inputs.
+    diffImType : `str`
+        Dataset type of the difference images (one per detector of the visit).
+    progress : `bool`
+        Report on stderr.
+
+    Returns
+    -------
+    reused : `bool`
+        The inputs were there already.
+    visit : `int`
+    detectors : `list` [`int`]
+    outputRun : `str`
+        A new, timestamped run under ``outputChain``.
+    """
+    with Butler.from_config(repo, writeable=True) as butler:
+        reused = inputRun in butler.collections.query(f"{INSTRUMENT}/inputs/*")
+        if reused:
+            _say(progress, f"Reusing the simulated inputs in {inputRun}")
+            refs = butler.query_datasets(diffImType, collections=inputRun)
+            visit = refs[0].dataId["visit"]
+            detectors = sorted(ref.dataId["detector"] for ref in refs)
+        else:
+            size = simulation.imageSize
+            _say(
+                progress,
+                f"Simulating {simulation.nDetectors} detectors x {simulation.nSources} DiaSources "
+                f"({size}x{size} px, history {simulation.historyDepth}) "
+                f"into {inputRun} and the APDB {apdbPath}",
+            )
+            if os.path.exists(apdbPath):
+                os.remove(apdbPath)  # left by an attempt that failed before its butler puts
+            inputs = makeDemoInputs(
+                butler, inputRun, apdbPath, **dataclasses.asdict(simulation), progress=progress
+            )
+            visit, detectors = inputs.visit, inputs.detectors
+        return reused, visit, detectors, _newRunName(butler, outputChain)
+
+
+def _dataQuery(visit: int) -> str:
+    """Data query selecting the demo's visit (``pipetask -d``)."""
+    return f"instrument='{INSTRUMENT}' AND visit={visit}"
+
+
+def _pipetaskRunCommand(
+    repo: str, collections: tuple[str, str, str], visit: int, alertDir: str, jobs: int
+) -> list[str]:
+    """The ``pipetask run`` command line of the demo.
+
+    Parameters
+    ----------
+    repo : `str`
+        Butler repository.
+    collections : `tuple` [`str`, `str`, `str`]
+        Input run, output chain and output run.
+    visit : `int`
+        The visit to process.
+    alertDir : `str`
+        Directory the alert files are written to.
+    jobs : `int`
+        Quanta run in parallel.
+
+    Returns
+    -------
+    command : `list` [`str`]
+    """
+    inputRun, outputChain, outputRun = collections
+    return pipetaskCommand() + [
+        "run",
+        "-b",
+        repo,
+        "-i",
+        inputRun,
+        "-o",
+        outputChain,
+        "--output-run",
+        outputRun,
+        "-p",
+        pipelinePath(),
+        "--register-dataset-types",
+        "-j",
+        str(jobs),
+        "-d",
+        _dataQuery(visit),
+        "-c",
+        f"{_TASK_LABEL}:doSolarSystemSources=True",
+        "-c",
+        f"{_TASK_LABEL}:alertPackager.doWriteAlerts=True",
+        "-c",
+        f"{_TASK_LABEL}:alertPackager.alertWriteLocation={alertDir}",
+    ]
+
+
+def _runBps(
+    workdir: str,
+    repo: str,
+    collections: tuple[str, str, str],
+    visit: int,
+    alertDir: str,
+    nDetectors: int,
+    cores: int,
+    progress: bool,
+) -> list[str]:
+    """Run the pipeline with ``bps submit`` (`lsst.ap.alerts.tools.bpsDemo.runBpsSubmit`).
+
+    ``collections`` are the input run, output chain and output run; every one
+    of the ``nDetectors`` quanta must write alerts.  Returns the ``bps submit``
+    command line.
+    """
+    # Imported here: bpsDemo imports this module.
+    from .bpsDemo import runBpsSubmit
+
+    inputRun, outputChain, outputRun = collections
+    return runBpsSubmit(
+        workdir,
+        repo,
+        inputRun,
+        outputChain,
+        outputRun,
+        _dataQuery(visit),
+        alertDir,
+        expectedQuanta=nDetectors,
+        cores=cores,
+        progress=progress,
+    ).command
+
+
+def _readOutputs(repo: str, datasetType: str, outputRun: str) -> tuple[int, int, dict[int, float]]:
+    """Read the run's alerts and task metadata back from the butler.
+
+    Returns
+    -------
+    nAlerts : `int`
+        Alerts of all detectors.
+    totalBytes : `int`
+        Size of their Avro payloads.
+    packagingSeconds : `dict` [`int`, `float`]
+        Wall-clock time of `PackageAlertsTask.run` per detector.
+    """
+    nAlerts = totalBytes = 0
+    packagingSeconds = {}
+    with Butler.from_config(repo) as butler:
+        for ref in butler.query_datasets(datasetType, collections=outputRun):
+            alerts = butler.get(ref)
+            nAlerts += len(alerts)
+            totalBytes += alerts.totalBytes
+        for ref in butler.query_datasets(f"{_TASK_LABEL}_metadata", collections=outputRun):
+            metadata = butler.get(ref)[f"{_TASK_LABEL}:alertPackager"]
+            packagingSeconds[int(ref.dataId["detector"])] = duration_from_timeMethod(
+                metadata, "run", clock="Utc"
+            )
+    return nAlerts, totalBytes, packagingSeconds
 
 
 def _firstDiaSourceId(path: str) -> int | None:

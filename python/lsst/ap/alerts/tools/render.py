@@ -559,16 +559,41 @@ def _bandStyle(band):
 
 def _lightCurve(ax, alert: dict) -> dict:
     """Plot psfFlux ± err against MJD; return the points drawn."""
-    from matplotlib.lines import Line2D
-
     detections, skippedDetections = _historyPoints(alert.get("prvDiaSources"))
     forced, skippedForced = _historyPoints(alert.get("prvDiaForcedSources"))
     current, _ = _historyPoints([alert.get("diaSource") or {}])
-    bands = sorted(
-        {row[3] for row in detections + forced + current},
+    bands = _bandOrder(detections + forced + current)
+    ax.axhline(0.0, color="#999999", lw=0.8, zorder=0)
+    _plotHistory(ax, bands, detections, forced)
+    _plotThisAlert(ax, current)
+    _lightCurveLegend(ax, bands)
+    _lightCurveAxes(ax, [row[0] for row in detections + forced + current])
+    skipped = skippedDetections + skippedForced
+    ax.set_title(_lightCurveTitle(len(detections), len(forced), skipped), fontsize=10.5, loc="left")
+    return {"detections": len(detections), "forced": len(forced), "skipped": skipped}
+
+
+def _bandOrder(rows) -> list[str]:
+    """The bands of ``rows`` in Rubin's order (u to y), unknown bands after them by name."""
+    return sorted(
+        {row[3] for row in rows},
         key=lambda b: (list(BAND_COLOURS).index(b) if b in BAND_COLOURS else 99, b),
     )
-    ax.axhline(0.0, color="#999999", lw=0.8, zorder=0)
+
+
+def _plotHistory(ax, bands, detections, forced) -> None:
+    """Earlier detections (filled) and forced measurements (open), band by band.
+
+    Parameters
+    ----------
+    ax : `matplotlib.axes.Axes`
+        The light-curve axes.
+    bands : `list` [`str`]
+        Bands to plot, in legend order.
+    detections, forced : `list` [`tuple`]
+        (mjd, flux, err, band) rows of ``prvDiaSources`` and
+        ``prvDiaForcedSources`` (`_historyPoints`).
+    """
     for band in bands:
         colour, symbol = _bandStyle(band)
         for rows, filled in ((detections, True), (forced, False)):
@@ -590,6 +615,10 @@ def _lightCurve(ax, alert: dict) -> dict:
                 capsize=0,
                 zorder=3 if filled else 2,
             )
+
+
+def _plotThisAlert(ax, current) -> None:
+    """The alert's own diaSource: a large, black-rimmed point over the history, on a dotted line."""
     for mjd, flux, err, band in current:
         colour, symbol = _bandStyle(band)
         ax.axvline(mjd, color="#333333", lw=0.8, ls=":", zorder=1)
@@ -607,6 +636,12 @@ def _lightCurve(ax, alert: dict) -> dict:
             capsize=0,
             zorder=5,
         )
+
+
+def _lightCurveLegend(ax, bands) -> None:
+    """Legend right of the light curve: one entry per band, then what the marker styles mean."""
+    from matplotlib.lines import Line2D
+
     handles = [
         Line2D([], [], ls="", marker=_bandStyle(b)[1], color=_bandStyle(b)[0], ms=6, label=b) for b in bands
     ]
@@ -625,28 +660,32 @@ def _lightCurve(ax, alert: dict) -> dict:
         frameon=False,
         borderaxespad=0.0,
     )
+
+
+def _lightCurveAxes(ax, mjds) -> None:
+    """Limits, labels and ticks of the light curve, whose points are at times ``mjds``."""
     ax.margins(x=0.03, y=0.12)
-    everything = detections + forced + current
-    if everything and np.ptp([row[0] for row in everything]) < _MIN_CURVE_DAYS:
+    if mjds and np.ptp(mjds) < _MIN_CURVE_DAYS:
         # Points of one night only: show a month around them, not a fraction of a day.
-        middle = float(np.mean([row[0] for row in everything]))
+        middle = float(np.mean(mjds))
         ax.set_xlim(middle - _MIN_CURVE_DAYS / 2, middle + _MIN_CURVE_DAYS / 2)
     ax.set_xlabel("MJD (TAI)", fontsize=9.5)
     ax.set_ylabel("psfFlux (nJy)", fontsize=9.5)
     ax.tick_params(labelsize=8.5)
     ax.ticklabel_format(axis="x", useOffset=False, style="plain")
-    skipped = skippedDetections + skippedForced
-    title = (
-        f"Light curve: {_plural(len(detections), 'earlier detection')}, "
-        f"{_plural(len(forced), 'forced measurement')}"
-        + (f"  ({skipped} without a flux or time, not shown)" if skipped else "")
-    )
-    if not detections and not forced:
-        title = "Light curve: no earlier detections or forced photometry" + (
+
+
+def _lightCurveTitle(nDetections: int, nForced: int, skipped: int) -> str:
+    """What the light curve shows, and how many history entries it could not."""
+    if not nDetections and not nForced:
+        return "Light curve: no earlier detections or forced photometry" + (
             f" ({skipped} entries without a flux or time)" if skipped else ""
         )
-    ax.set_title(title, fontsize=10.5, loc="left")
-    return {"detections": len(detections), "forced": len(forced), "skipped": skipped}
+    return (
+        f"Light curve: {_plural(nDetections, 'earlier detection')}, "
+        f"{_plural(nForced, 'forced measurement')}"
+        + (f"  ({skipped} without a flux or time, not shown)" if skipped else "")
+    )
 
 
 def _caption(alert: dict) -> tuple[str, str]:
@@ -727,83 +766,20 @@ def renderAlert(alert: dict, path: str, stretch: str = STRETCHES[0]) -> Rendered
     if stretch not in STRETCHES:
         raise ValueError(f"Unknown stretch {stretch!r}; choose one of {', '.join(STRETCHES)}")
     fileFormat = _outputFormat(path)
-    import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    source = alert.get("diaSource") or {}
-    ra, dec = source.get("ra"), source.get("dec")
-    if ra is None or dec is None or not (math.isfinite(ra) and math.isfinite(dec)):
-        ra = dec = None
-    cmap = matplotlib.colormaps["gray"].with_extremes(bad=_BAD_PIXEL)
     size, rects, curveRect = _layout()
     fig = Figure(figsize=size, dpi=_DPI, facecolor=_BACKGROUND)
     FigureCanvasAgg(fig)
     axes = [fig.add_axes(rect) for rect in rects]
     cutouts = {field: readCutout(alert.get(field)) for field, _, _ in PANELS}
-    stretches = {"cutoutDifference": None, "cutoutScience": None, "cutoutTemplate": None}
-    difference = cutouts["cutoutDifference"][0]
-    if difference is not None:
-        stretches["cutoutDifference"] = chooseStretch([difference.data], stretch, symmetric=True)
-    # Science and template on one stretch, so they compare by eye.
-    direct = [cutouts[f][0] for f in ("cutoutScience", "cutoutTemplate") if cutouts[f][0] is not None]
-    if direct:
-        shared = chooseStretch([c.data for c in direct], stretch)
-        for field in ("cutoutScience", "cutoutTemplate"):
-            if cutouts[field][0] is not None:
-                stretches[field] = shared
-    # The PSF of the first cutout that has one, drawn in a frame of that cutout's size.
-    psfCutout = next(
-        (
-            (c, word)
-            for (field, _, word) in PANELS
-            if (c := cutouts[field][0]) is not None and c.psf is not None
-        ),
-        None,
-    )
+    stretches, shared = _chooseStretches(cutouts, stretch)
+    psfCutout = _psfCutout(cutouts)
     fwhm = psfFwhmPixels(psfCutout[0].psf) if psfCutout is not None else None
-    drawn, overlays = {}, {}
-    scale = None
-    for ax, (field, title, word) in zip(axes, PANELS, strict=False):  # axes[3] is the PSF
-        ccd, problem = cutouts[field]
-        drawn[field] = ccd is not None
-        if ccd is None:
-            _emptyPanel(ax, f"unreadable {word} cutout\n({problem})" if problem else f"no {word}")
-            ax.set_title(title, fontsize=10.5)
-            continue
-        overlays[field] = _imagePanel(ax, ccd, stretches[field], cmap, ra, dec, fwhm)
-        height, width = ccd.data.shape
-        ax.set_title(f"{title} ({width}×{height} px)", fontsize=10.5)
-        note = " (shared)" if field != "cutoutDifference" and len(direct) == 2 else ""
-        ax.text(
-            0.5,
-            -0.015,
-            stretches[field].describe() + note,
-            transform=ax.transAxes,
-            ha="center",
-            va="top",
-            fontsize=8.5,
-            color="#333333",
-        )
-        scale = scale or _pixelScale(ccd.wcs)
-    psfAx = axes[3]
-    if psfCutout is None:
-        _emptyPanel(psfAx, "no PSF")
-        psfAx.set_title("PSF", fontsize=10.5)
-    else:
-        ccd, word = psfCutout
-        _psfPanel(psfAx, np.asarray(ccd.psf, dtype=float), ccd.data.shape, scale, word, fwhm)
-        if scale:
-            psfAx.text(
-                0.5,
-                -0.015,
-                f"{scale:.3f}″/px",
-                transform=psfAx.transAxes,
-                ha="center",
-                va="top",
-                fontsize=8.5,
-                color="#333333",
-            )
+    # The stamps first: the PSF panel states their pixel scale.
+    drawn, overlays, scale = _drawStamps(axes[:3], cutouts, stretches, shared, _sourcePosition(alert), fwhm)
+    _drawPsf(axes[3], psfCutout, scale, fwhm)
     drawn["psf"] = psfCutout is not None
     for ax in axes:
         ax.set_xticks([])
@@ -811,10 +787,163 @@ def renderAlert(alert: dict, path: str, stretch: str = STRETCHES[0]) -> Rendered
         ax.set_aspect("equal")
     curveAx = fig.add_axes(curveRect)
     points = _lightCurve(curveAx, alert)
+    _drawCaption(fig, alert, size[1])
+    _save(fig, path, fileFormat)
+    # Saving laid the figure out (equal aspect shrinks the panels): measure now.
+    width, height = fig.canvas.get_width_height()
+    return RenderedStamp(
+        str(path),
+        width,
+        height,
+        _panelBoxes(axes + [curveAx], height),
+        drawn,
+        {k: v for k, v in stretches.items() if v is not None},
+        overlays,
+        fwhm,
+        scale,
+        points,
+    )
+
+
+def _sourcePosition(alert: dict) -> tuple[float | None, float | None]:
+    """(ra, dec) of the alert's diaSource, or (None, None) unless both are finite."""
+    source = alert.get("diaSource") or {}
+    ra, dec = source.get("ra"), source.get("dec")
+    if ra is None or dec is None or not (math.isfinite(ra) and math.isfinite(dec)):
+        return None, None
+    return ra, dec
+
+
+def _chooseStretches(cutouts: dict, kind: str) -> tuple[dict, bool]:
+    """The stretch of each readable cutout, and whether science and template share one.
+
+    Parameters
+    ----------
+    cutouts : `dict` [`str`, `tuple`]
+        (`~astropy.nddata.CCDData` or `None`, problem) per alert field
+        (`readCutout`).
+    kind : `str`
+        The stretch kind (`STRETCHES`).
+
+    Returns
+    -------
+    stretches : `dict` [`str`, `Stretch` or `None`]
+        Per field of `PANELS`; `None` for a missing or unreadable cutout.
+    shared : `bool`
+        Both science and template are drawn, on one stretch.
+    """
+    stretches = {"cutoutDifference": None, "cutoutScience": None, "cutoutTemplate": None}
+    difference = cutouts["cutoutDifference"][0]
+    if difference is not None:
+        stretches["cutoutDifference"] = chooseStretch([difference.data], kind, symmetric=True)
+    # Science and template on one stretch, so they compare by eye.
+    direct = [cutouts[f][0] for f in ("cutoutScience", "cutoutTemplate") if cutouts[f][0] is not None]
+    if direct:
+        common = chooseStretch([c.data for c in direct], kind)
+        for field in ("cutoutScience", "cutoutTemplate"):
+            if cutouts[field][0] is not None:
+                stretches[field] = common
+    return stretches, len(direct) == 2
+
+
+def _psfCutout(cutouts: dict):
+    """(cutout, word) of the first cutout in `PANELS` order that carries a PSF, or `None`.
+
+    The PSF is drawn in a frame of that cutout's size, so the two go together.
+    """
+    return next(
+        (
+            (c, word)
+            for (field, _, word) in PANELS
+            if (c := cutouts[field][0]) is not None and c.psf is not None
+        ),
+        None,
+    )
+
+
+def _drawStamps(axes, cutouts: dict, stretches: dict, shared: bool, position, fwhm):
+    """The difference, science and template panels, each a cutout or a labelled empty panel.
+
+    Parameters
+    ----------
+    axes : `list` [`matplotlib.axes.Axes`]
+        One per field of `PANELS`, in that order.
+    cutouts : `dict` [`str`, `tuple`]
+        (`~astropy.nddata.CCDData` or `None`, problem) per field.
+    stretches : `dict` [`str`, `Stretch` or `None`]
+        Per field (`_chooseStretches`).
+    shared : `bool`
+        Science and template share their stretch (said under both).
+    position : `tuple`
+        The source's (ra, dec), or (None, None).
+    fwhm : `float` or `None`
+        PSF FWHM in pixels (keeps the source marks off its core).
+
+    Returns
+    -------
+    drawn : `dict` [`str`, `bool`]
+        Whether each field's panel shows an image.
+    overlays : `dict` [`str`, `dict`]
+        Overlay boxes of each drawn cutout (see `RenderedStamp`).
+    scale : `float` or `None`
+        Arcseconds per pixel of the first drawn cutout with a celestial WCS.
+    """
+    import matplotlib
+
+    cmap = matplotlib.colormaps["gray"].with_extremes(bad=_BAD_PIXEL)
+    drawn, overlays = {}, {}
+    scale = None
+    for ax, (field, title, word) in zip(axes, PANELS, strict=True):
+        ccd, problem = cutouts[field]
+        drawn[field] = ccd is not None
+        if ccd is None:
+            _emptyPanel(ax, f"unreadable {word} cutout\n({problem})" if problem else f"no {word}")
+            ax.set_title(title, fontsize=10.5)
+            continue
+        overlays[field] = _imagePanel(ax, ccd, stretches[field], cmap, *position, fwhm)
+        height, width = ccd.data.shape
+        ax.set_title(f"{title} ({width}×{height} px)", fontsize=10.5)
+        note = " (shared)" if field != "cutoutDifference" and shared else ""
+        _textUnder(ax, stretches[field].describe() + note)
+        scale = scale or _pixelScale(ccd.wcs)
+    return drawn, overlays, scale
+
+
+def _drawPsf(ax, psfCutout, scale, fwhm) -> None:
+    """The PSF panel (`_psfPanel`) with the pixel scale under it, or an empty panel without a PSF."""
+    if psfCutout is None:
+        _emptyPanel(ax, "no PSF")
+        ax.set_title("PSF", fontsize=10.5)
+        return
+    ccd, word = psfCutout
+    _psfPanel(ax, np.asarray(ccd.psf, dtype=float), ccd.data.shape, scale, word, fwhm)
+    if scale:
+        _textUnder(ax, f"{scale:.3f}″/px")
+
+
+def _textUnder(ax, text: str) -> None:
+    """A small line of text just under a panel (stretch limits, pixel scale)."""
+    ax.text(
+        0.5,
+        -0.015,
+        text,
+        transform=ax.transAxes,
+        ha="center",
+        va="top",
+        fontsize=8.5,
+        color="#333333",
+    )
+
+
+def _drawCaption(fig, alert: dict, figureHeight: float) -> None:
+    """The identity and photometry lines, and under them the triage line (red when flagged).
+
+    ``figureHeight`` is in inches: both are placed at fixed heights from the bottom.
+    """
     identity, triage = _caption(alert)
     fig.text(
         0.5,
-        (_CAPTION - 0.3) / size[1],
+        (_CAPTION - 0.3) / figureHeight,
         identity,
         ha="center",
         va="center",
@@ -826,7 +955,7 @@ def renderAlert(alert: dict, path: str, stretch: str = STRETCHES[0]) -> Rendered
     # Hangs from a fixed line: a long list of flags wraps downwards.
     fig.text(
         0.5,
-        0.42 / size[1],
+        0.42 / figureHeight,
         triage,
         ha="center",
         va="top",
@@ -836,13 +965,33 @@ def renderAlert(alert: dict, path: str, stretch: str = STRETCHES[0]) -> Rendered
         color=_WARNING if summary.flags or summary.isDipole else "#1a1a1a",
         fontweight="bold" if summary.flags else "normal",
     )
+
+
+def _save(fig, path: str, fileFormat: str) -> None:
+    """Write the figure in ``fileFormat``."""
+    import matplotlib
+
     # SVG keeps its text as text (searchable, editable), not glyph outlines.
     with matplotlib.rc_context({"svg.fonttype": "none"}):
         fig.savefig(path, dpi=_DPI, facecolor=_BACKGROUND, format=fileFormat)
-    # Saving laid the figure out (equal aspect shrinks the panels): measure now.
-    width, height = fig.canvas.get_width_height()
+
+
+def _panelBoxes(axes, height: int) -> dict:
+    """Pixel box of each panel (see `RenderedStamp.panels`) in a figure ``height`` pixels high.
+
+    Only valid after the figure was saved: saving lays it out, and the equal
+    aspect of the stamps shrinks their axes.
+
+    Parameters
+    ----------
+    axes : `list` [`matplotlib.axes.Axes`]
+        The difference, science, template, PSF and light-curve axes, in that order.
+    height : `int`
+        Figure height in pixels.
+    """
+    names = [p[0] for p in PANELS] + ["psf", "lightCurve"]
     panels = {}
-    for ax, name in zip(axes + [curveAx], [p[0] for p in PANELS] + ["psf", "lightCurve"], strict=True):
+    for ax, name in zip(axes, names, strict=True):
         box = ax.get_window_extent()
         # Display coordinates have y up from the bottom; image rows run down.
         panels[name] = (
@@ -851,15 +1000,4 @@ def renderAlert(alert: dict, path: str, stretch: str = STRETCHES[0]) -> Rendered
             math.floor(box.x1),
             math.floor(height - box.y0),
         )
-    return RenderedStamp(
-        str(path),
-        width,
-        height,
-        panels,
-        drawn,
-        {k: v for k, v in stretches.items() if v is not None},
-        overlays,
-        fwhm,
-        scale,
-        points,
-    )
+    return panels
