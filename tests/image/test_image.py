@@ -204,8 +204,13 @@ class MaskTestCase(lsst.utils.tests.TestCase):
             self.assertEqual(mask.getPlaneBitMask(name), 1 << bit)
         self.assertEqual(mask.getPlaneBitMask(["BAD", "NO_DATA"]), 1 | 256)
         bit = afwImage.Mask.addMaskPlane("AP_ALERTS_TEST")
-        self.assertEqual(afwImage.Mask.getPlaneBitMask("AP_ALERTS_TEST"), 1 << bit)
-        self.assertNotIn(bit, expected.values())
+        try:
+            self.assertEqual(afwImage.Mask.getPlaneBitMask("AP_ALERTS_TEST"), 1 << bit)
+            self.assertNotIn(bit, expected.values())
+        finally:
+            # The plane list is process-wide: later tests (cutout MP_* cards) must not see it.
+            afwImage.Mask(1, 1).removeAndClearMaskPlane("AP_ALERTS_TEST", True)
+        self.assertNotIn("AP_ALERTS_TEST", afwImage.Mask(1, 1).getMaskPlaneDict())
 
 
 class MemoryTester(lsst.utils.tests.MemoryTestCase):

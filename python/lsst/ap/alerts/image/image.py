@@ -555,10 +555,12 @@ class Mask(ImageI):
 
     def removeAndClearMaskPlane(self, name: str, removeFromDefault: bool = False) -> None:
         self.clearMaskPlane(self.getMaskPlane(name))
+        # A copy first: this mask's dictionary may be the default one itself.
+        own = _MaskDict(self._maskDict.planes)
+        del own.planes[name]
         if removeFromDefault and name in _defaultMaskDict.planes:
             del _defaultMaskDict.planes[name]
-        self._maskDict = _MaskDict(self._maskDict.planes)
-        del self._maskDict.planes[name]
+        self._maskDict = own
 
     def clearMaskPlane(self, plane: int) -> None:
         self._array &= ~np.int32(1 << plane) if plane < 31 else np.int32(0x7FFFFFFF)
