@@ -629,7 +629,7 @@ def _discardRun(butler: Butler, run: str) -> None:
     """Remove a run whose puts were rolled back: the registry rollback keeps
     the run itself and does not delete the files the datastore already
     wrote, and a later attempt would take the empty run for finished inputs."""
-    butler.removeRuns([run], unstore=True)
+    butler.removeRuns([run])  # unstore= is deprecated (always on); older butlers: files go below
     for root in butler.get_datastore_roots().values():
         if root is not None and root.isLocal:
             shutil.rmtree(os.path.join(root.ospath, run), ignore_errors=True)
