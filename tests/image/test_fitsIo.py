@@ -527,6 +527,23 @@ class MetadataTestCase(lsst.utils.tests.TestCase):
             ],
         )
 
+    def testImageWithMetadata(self):
+        """An Image file's header holds its metadata as an exposure's does: every
+        COMMENT/HISTORY value, the other names' values and comments."""
+        from astropy.io import fits
+
+        metadata = type(makeFitsExposure().getMetadata())()
+        addTestMetadata(metadata)
+        image = afwImage.ImageF(np.ones((3, 4), dtype=np.float32), False, geom.Point2I(5, 6))
+        image.writeFits(self.path, metadata)
+        header = fits.getheader(self.path)
+        self.assertEqual(list(header["HISTORY"]), ["first history", "second history"])
+        # afw puts the FITS standard's two comment lines first
+        self.assertEqual(list(header["COMMENT"])[-2:], ["a comment", "another comment"])
+        self.assertEqual((header["TEXT"], header["FLAG"]), ("some text", True))
+        self.assertEqual((header["BIGINT"], header.comments["BIGINT"]), (2**40, "a 64-bit integer"))
+        self.assertEqual(afwImage.ImageF.readFits(self.path).getXY0(), geom.Point2I(5, 6))
+
     @unittest.skipUnless(AFW_DATA is not None, "afw test files (shared/data/afw) not available")
     def testAfwFiles(self):
         metadata = afwImage.ExposureF.readFits(afwDataPath("exposure-version-2.fits")).getMetadata()

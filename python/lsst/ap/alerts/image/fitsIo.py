@@ -240,6 +240,24 @@ def _setKey(header: fits.Header, name: str, value, comment: str | None = None) -
             header.append(fits.Card(key, value, comment or ""), end=True)
 
 
+def _metadataCards(header: fits.Header, metadata: PropertyList, skip=()) -> None:
+    """Append ``metadata`` to ``header`` as afw writes it.
+
+    ``COMMENT``/``HISTORY`` get one card per value; any other name its last
+    value with its comment (afw reads a repeated keyword back as its last).
+    """
+    for name in metadata.names():
+        if name in skip:
+            continue
+        if name in _COMMENTARY_KEYS:
+            for text in metadata.getArray(name):
+                header.append((name, str(text)), end=True)
+            continue
+        value = metadata.getScalar(name)
+        if value is not None:
+            _setKey(header, name, value, metadata.getComment(name) or None)
+
+
 def _headerToPropertyList(header: fits.Header) -> PropertyList:
     """The metadata of one HDU, as afw reads it.
 
@@ -1264,8 +1282,7 @@ def writeImageFits(image, path, metadata=None) -> None:
     """Write a single image as the primary HDU, with ``xy0`` cards."""
     header = fits.Header()
     if metadata is not None:
-        for name, value in metadata.items():
-            _setKey(header, name, value)
+        _metadataCards(header, metadata)
     _xy0Cards(header, image.getXY0())
     fits.PrimaryHDU(data=image.array, header=header).writeto(path, overwrite=True)
 
@@ -1488,17 +1505,7 @@ def writeExposureFits(exposure, path) -> None:
     info = exposure.getInfo()
     xy0 = exposure.getXY0()
     primary = fits.Header()
-    metadata = info.getMetadata()
-    for name in metadata.names():
-        if name in _UNWRITTEN_KEYS:
-            continue
-        if name in _COMMENTARY_KEYS:  # one card per value, as afw writes them
-            for text in metadata.getArray(name):
-                primary.append((name, str(text)), end=True)
-            continue
-        value = metadata.getScalar(name)
-        if value is not None:
-            _setKey(primary, name, value, metadata.getComment(name) or None)
+    _metadataCards(primary, info.getMetadata(), skip=_UNWRITTEN_KEYS)
     _setKey(primary, "EXPINFO_V", EXPOSURE_SERIALIZATION_VERSION)
     _setKey(primary, "AR_HDU", 5, "HDU (1-indexed) containing the archive used to store ancillary objects")
     archive = _ArchiveWriter()
