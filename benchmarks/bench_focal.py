@@ -189,30 +189,8 @@ def quantumTimes(repo: str, run: str) -> dict:
 
 
 def runPipetask(workdir, repo, inputRun, chain, run, query, jobs) -> float:
-    command = demo.pipetaskCommand() + [
-        "run",
-        "-b",
-        repo,
-        "-i",
-        inputRun,
-        "-o",
-        chain,
-        "--output-run",
-        run,
-        "-p",
-        demo.pipelinePath(),
-        "--register-dataset-types",
-        "-j",
-        str(jobs),
-        "-d",
-        query,
-        "-c",
-        f"{LABEL}:doSolarSystemSources=True",
-        "-c",
-        f"{LABEL}:alertPackager.doWriteAlerts=True",
-        "-c",
-        f"{LABEL}:alertPackager.alertWriteLocation={os.path.join(workdir, 'alerts', run)}",
-    ]
+    alertDir = os.path.join(workdir, "alerts", run)
+    command = demo.pipetaskRunCommand(repo, (inputRun, chain, run), query, alertDir, jobs)
     start = time.monotonic()
     with open(os.path.join(workdir, f"{run.replace('/', '_')}.log"), "w") as log:
         subprocess.run(

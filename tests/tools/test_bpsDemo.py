@@ -49,8 +49,8 @@ from lsst.ap.alerts.tools.bpsDemo import runBpsSubmit, submitYamlPath
 from lsst.ap.alerts.tools.demo import (
     INSTRUMENT,
     makeDemoInputs,
-    pipelinePath,
     pipetaskCommand,
+    pipetaskRunCommand,
     subprocessEnvironment,
 )
 
@@ -113,30 +113,8 @@ class BpsLocalTestCase(lsst.utils.tests.TestCase):
 
     @classmethod
     def runPipetask(cls):
-        command = pipetaskCommand() + [
-            "run",
-            "-b",
-            cls.repo,
-            "-i",
-            cls.inputRun,
-            "-o",
-            cls.chain,
-            "--output-run",
-            f"{cls.chain}/pipetask",
-            "-p",
-            pipelinePath(),
-            "--register-dataset-types",
-            "-j",
-            "2",
-            "-d",
-            cls.query,
-            "-c",
-            f"{LABEL}:doSolarSystemSources=True",
-            "-c",
-            f"{LABEL}:alertPackager.doWriteAlerts=True",
-            "-c",
-            f"{LABEL}:alertPackager.alertWriteLocation={cls.pipetaskAlerts}",
-        ]
+        collections = (cls.inputRun, cls.chain, f"{cls.chain}/pipetask")
+        command = pipetaskRunCommand(cls.repo, collections, cls.query, cls.pipetaskAlerts, jobs=2)
         env = subprocessEnvironment() | {"DAF_BUTLER_CONFIG_PATH": CONFIG_DIR}
         run = subprocess.run(command, env=env, capture_output=True, text=True)
         if run.returncode != 0:

@@ -50,6 +50,7 @@ __all__ = [
     "makeDemoInputs",
     "pipelinePath",
     "pipetaskCommand",
+    "pipetaskRunCommand",
     "runDemo",
     "shellCommand",
     "subprocessEnvironment",
@@ -792,7 +793,7 @@ def runDemo(
     if bps:
         command = _runBps(workdir, repo, collections, visit, alertDir, len(detectors), jobs, progress)
     else:
-        command = _pipetaskRunCommand(repo, collections, visit, alertDir, jobs)
+        command = pipetaskRunCommand(repo, collections, _dataQuery(visit), alertDir, jobs)
         _say(progress, f"Running {shellCommand(command)}")
         _runPipetask(command, progress)
     finished = time.monotonic()
@@ -921,10 +922,12 @@ def _dataQuery(visit: int) -> str:
     return f"instrument='{INSTRUMENT}' AND visit={visit}"
 
 
-def _pipetaskRunCommand(
-    repo: str, collections: tuple[str, str, str], visit: int, alertDir: str, jobs: int
+def pipetaskRunCommand(
+    repo: str, collections: tuple[str, str, str], dataQuery: str, alertDir: str, jobs: int
 ) -> list[str]:
-    """The ``pipetask run`` command line of the demo.
+    """The ``pipetask run`` command line of the PackageAlerts pipeline, as the demo runs it.
+
+    Solar-system sources on, alert files written to ``alertDir``.
 
     Parameters
     ----------
@@ -932,8 +935,8 @@ def _pipetaskRunCommand(
         Butler repository.
     collections : `tuple` [`str`, `str`, `str`]
         Input run, output chain and output run.
-    visit : `int`
-        The visit to process.
+    dataQuery : `str`
+        The quanta to run (``pipetask -d``).
     alertDir : `str`
         Directory the alert files are written to.
     jobs : `int`
@@ -960,7 +963,7 @@ def _pipetaskRunCommand(
         "-j",
         str(jobs),
         "-d",
-        _dataQuery(visit),
+        dataQuery,
         "-c",
         f"{_TASK_LABEL}:doSolarSystemSources=True",
         "-c",
