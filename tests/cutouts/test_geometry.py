@@ -214,7 +214,16 @@ class AfwJacobianTestCase(lsst.utils.tests.TestCase):
                 relativeError(localTransformMatrix(self.wcs, center, sky), reference), ANALYTIC_TOLERANCE
             )
             self.assertLess(relativeError(many[i], reference), ANALYTIC_TOLERANCE)
-            # (Upstream's matrix has a zero column where |x| < 1 or |y| < 1 with afw w.2026.18.)
+
+    def testAstCollapsesNearTheLowerEdges(self):
+        """Why the CD is not upstream's on afw: within a pixel of x = 0 or y = 0, AST's Jacobian
+        (afw w.2026.18) loses a column, a singular CD matrix for a source that is on the image."""
+        for x, y in ((0.5, 700.0), (900.0, -0.3), (0.2, 0.7)):
+            center = geom.Point2D(x, y)
+            sky = self.wcs.pixelToSky(center)
+            upstream = self.upstreamMatrix(center, sky)
+            self.assertTrue((upstream == 0).all(axis=0).any(), msg=f"({x}, {y}): {upstream}")
+            self.assertNotEqual(np.linalg.det(localTransformMatrix(self.wcs, center, sky)), 0.0)
 
     def testAstAgainstTheExactReference(self):
         """AST's numerical Jacobian (upstream's CD) is off the exact one by 1e-10 (TAN) to 2e-7 (this SIP)."""
