@@ -28,6 +28,8 @@ copies can be made at known places.  NaN-aware equality of decoded alerts.
 import dataclasses
 import io
 import math
+import os
+import tempfile
 
 import fastavro
 from fastavro.read import HEADER_SCHEMA
@@ -37,6 +39,7 @@ from lsst.ap.alerts.simulation import makeSimulatedVisit, runArguments
 
 __all__ = [
     "SYNC_SIZE",
+    "AlertFileFixture",
     "Block",
     "containerLayout",
     "encodeLong",
@@ -124,3 +127,29 @@ def sameValue(a, b):
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(sameValue(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and a == b
+
+
+class AlertFileFixture:
+    """Class fixture: a small visit's alert file, and one without template
+    cutouts, written in a temporary directory; the first read as bytes,
+    records (fastavro) and container layout."""
+
+    @classmethod
+    def writeAlertFiles(cls, prefix, seed, nSources):
+        cls.tmp = tempfile.TemporaryDirectory(prefix=prefix)
+        root = cls.tmp.name
+        cls.path = writeVisitFile(os.path.join(root, "good"), seed=seed, nSources=nSources)
+        cls.noTemplatePath = writeVisitFile(
+            os.path.join(root, "notemplate"), seed=5, nSources=3, withTemplate=False
+        )
+        with open(cls.path, "rb") as stream:
+            cls.data = stream.read()
+        reader = fastavro.reader(io.BytesIO(cls.data))
+        cls.writerSchema = reader.writer_schema
+        cls.metadata = dict(reader.metadata)
+        cls.records = list(reader)
+        cls.header, cls.headerEnd, cls.blocks = containerLayout(cls.data)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()

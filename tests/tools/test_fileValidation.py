@@ -43,7 +43,13 @@ import astropy.units as u
 import fastavro
 import lsst.utils.tests
 import numpy as np
-from alertFileBytes import SYNC_SIZE, containerLayout, encodeLong, encodeRecord, readLong, writeVisitFile
+from alertFileBytes import (
+    SYNC_SIZE,
+    AlertFileFixture,
+    encodeLong,
+    encodeRecord,
+    readLong,
+)
 from astropy.nddata import CCDData, StdDevUncertainty
 from astropy.wcs import WCS
 from fastavro.read import HEADER_SCHEMA
@@ -67,31 +73,15 @@ def fitsBytes(ccd):
     return stream.getvalue()
 
 
-class ValidateFileTestCase(lsst.utils.tests.TestCase):
+class ValidateFileTestCase(AlertFileFixture, lsst.utils.tests.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(prefix="validation-")
-        root = cls.tmp.name
-        cls.path = writeVisitFile(os.path.join(root, "good"), seed=7, nSources=5)
-        cls.noTemplatePath = writeVisitFile(
-            os.path.join(root, "notemplate"), seed=5, nSources=3, withTemplate=False
-        )
-        with open(cls.path, "rb") as stream:
-            cls.data = stream.read()
-        with open(cls.path, "rb") as stream:
-            reader = fastavro.reader(stream)
-            cls.writerSchema = reader.writer_schema
-            cls.records = list(reader)
-        cls.header, cls.headerEnd, cls.blocks = containerLayout(cls.data)
+        cls.writeAlertFiles("validation-", seed=7, nSources=5)
         cls.embedded = json.loads(cls.header["meta"]["avro.schema"])
         # The oracle's premises: one container of null-codec blocks ending the file.
         assert cls.header["meta"]["avro.codec"] == b"null"
         assert cls.blocks[-1].syncStart + SYNC_SIZE == len(cls.data)
         assert sum(b.count for b in cls.blocks) == len(cls.records)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
 
     def setUp(self):
         self.work = tempfile.mkdtemp(prefix="validation-work-")

@@ -43,12 +43,11 @@ import fastavro
 import lsst.utils.tests
 from alertFileBytes import (
     SYNC_SIZE,
-    containerLayout,
+    AlertFileFixture,
     encodeLong,
     encodeRecord,
     readLong,
     sameValue,
-    writeVisitFile,
 )
 from fastavro.read import HEADER_SCHEMA
 
@@ -72,28 +71,11 @@ def framedBytes(schemaId, payload, magic=0):
     return struct.pack(">bI", magic, schemaId) + payload
 
 
-class InspectionFileTestCase(lsst.utils.tests.TestCase):
+class InspectionFileTestCase(AlertFileFixture, lsst.utils.tests.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(prefix="inspection-")
-        root = cls.tmp.name
-        cls.path = writeVisitFile(os.path.join(root, "good"), seed=3, nSources=6)
-        cls.noTemplatePath = writeVisitFile(
-            os.path.join(root, "notemplate"), seed=5, nSources=3, withTemplate=False
-        )
-        with open(cls.path, "rb") as stream:
-            cls.data = stream.read()
-        with open(cls.path, "rb") as stream:
-            reader = fastavro.reader(stream)
-            cls.writerSchema = reader.writer_schema
-            cls.metadata = dict(reader.metadata)
-            cls.records = list(reader)
-        cls.header, cls.headerEnd, cls.blocks = containerLayout(cls.data)
+        cls.writeAlertFiles("inspection-", seed=3, nSources=6)
         cls.payloads = [encodeRecord(r, cls.writerSchema) for r in cls.records]
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
 
     def setUp(self):
         self.work = tempfile.mkdtemp(prefix="inspection-work-")
