@@ -7,6 +7,7 @@
 #   ./dev.sh test [pytest options]           # the test suite
 #   ./dev.sh bench [benchmark options]       # the throughput benchmark
 #   ./dev.sh lint                            # ruff check, ruff format --check, license headers
+#   ./dev.sh docs [sphinx-build options]     # the Sphinx site, into doc/_build/html (warnings are errors)
 #   ./dev.sh setup                           # only the set-up
 #
 # AP_ALERTS_VENV picks the venv (default .venv); AP_ALERTS_EXTRA lists extra
@@ -74,12 +75,16 @@ case "$job" in
         "$venv/bin/ruff" check python tests benchmarks .ci
         "$venv/bin/ruff" format --check python tests benchmarks .ci
         exec "$venv/bin/python" .ci/checkHeaders.py ;;
+    docs)
+        # Warnings (a broken docstring too) fail the build; --keep-going lists them all.
+        cd "$here"
+        exec "$venv/bin/python" -m sphinx -W --keep-going -b html -d doc/_build/doctrees "$@" doc doc/_build/html ;;
     setup)
         exit 0 ;;
     bench)
         cd "$here"
         exec "$venv/bin/python" benchmarks/bench_packaging.py "$@" ;;
     *)
-        echo "usage: $0 {demo|test|bench|lint|setup} [options]" >&2
+        echo "usage: $0 {demo|test|bench|lint|docs|setup} [options]" >&2
         exit 2 ;;
 esac
