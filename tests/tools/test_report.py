@@ -36,9 +36,6 @@ skip with the reason.
 import contextlib
 import html.parser
 import io
-import os
-import shutil
-import subprocess
 import tempfile
 import unittest
 from pathlib import Path
@@ -47,22 +44,11 @@ import fastavro
 import lsst.utils.tests
 import matplotlib.image
 import numpy as np
+from headlessBrowser import runChromium
 
 from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask
 from lsst.ap.alerts.simulation import makeSimulatedVisit, runArguments
 from lsst.ap.alerts.tools.cli import main
-
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
-
-
-def chromiumBinary():
-    """The headless browser to use; raises if required and missing, else `None` when missing."""
-    found = next((path for name in BROWSERS if (path := shutil.which(name))), None)
-    if found is None and os.environ.get("AP_ALERTS_REQUIRE_CHROMIUM"):
-        raise RuntimeError(
-            "AP_ALERTS_REQUIRE_CHROMIUM is set but no chromium is on PATH (apt-get install -y chromium)"
-        )
-    return found
 
 
 def writeAlerts(outDir, seed, nSources, withTemplate=True):
@@ -129,28 +115,8 @@ class ReportTestCase(lsst.utils.tests.TestCase):
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
-    def browser(self):
-        binary = chromiumBinary()
-        if binary is None:
-            raise unittest.SkipTest(
-                f"no headless browser ({', '.join(BROWSERS)}) on PATH; "
-                "set AP_ALERTS_REQUIRE_CHROMIUM to make this a failure"
-            )
-        return binary
-
     def chromium(self, *args):
-        profile = tempfile.mkdtemp(prefix="chromium-profile-", dir=self.tmp.name)
-        command = [
-            self.browser(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            f"--user-data-dir={profile}",
-            "--virtual-time-budget=10000",
-            *args,
-        ]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+        done = runChromium(self.tmp.name, *args)
         self.assertEqual(done.returncode, 0, msg=done.stderr[-2000:])
         return done
 

@@ -469,9 +469,15 @@ class PackageAlertsTask(pipeBase.Task):
 
         Clamped to [``minCutoutSize``, ``maxCutoutSize``].
 
+        Parameters
+        ----------
+        bboxSize : `int`
+            Side of the DiaSource's footprint bounding box (pixels).
+
         Returns
         -------
         extent : `lsst.geom.Extent2I`
+            Width and height of the cutout (pixels).
         """
         size = int(self._cutoutSizes(int(bboxSize)))
         return geom.Extent2I(size, size)
