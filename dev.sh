@@ -77,7 +77,9 @@ case "$job" in
         exec "$venv/bin/python" .ci/checkHeaders.py ;;
     docs)
         # Warnings (a broken docstring too) fail the build; --keep-going lists them all.
+        # automodapi writes its stub pages into doc/py-api: made anew, so none is stale.
         cd "$here"
+        rm -rf doc/py-api
         exec "$venv/bin/python" -m sphinx -W --keep-going -b html -d doc/_build/doctrees "$@" doc doc/_build/html ;;
     setup)
         exit 0 ;;

@@ -48,3 +48,5 @@ html_title = html_short_title = project
 html_theme_options["logo"]["text"] = project  # noqa: F405
 # The guides are MyST markdown pages; README.md files are not pages.
 exclude_patterns.extend(["_build", "**/README.md"])  # noqa: F405
+# Markdown headings get anchors, so guides link to each other's sections.
+myst_heading_anchors = 3

@@ -40,6 +40,7 @@ import importlib.util
 import inspect
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -110,8 +111,10 @@ def buildSite():
             raise unittest.SkipTest(reason)
         _built["tmp"] = tempfile.TemporaryDirectory(prefix="ap-alerts-doc-")
         out = Path(_built["tmp"].name)
+        # A copy: automodapi writes its stub pages (py-api/) into the source directory.
+        source = shutil.copytree(DOC, out / "doc", ignore=shutil.ignore_patterns("_build", "py-api"))
         command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html"]
-        command += ["-d", str(out / "doctrees"), str(DOC), str(out / "html")]
+        command += ["-d", str(out / "doctrees"), str(source), str(out / "html")]
         done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"the docs build failed:\n{done.stderr[-5000:]}")

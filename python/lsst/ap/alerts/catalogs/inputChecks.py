@@ -26,7 +26,7 @@ here, before anything is written or sent, and reported at once in one
 `AlertInputError` that lists every problem.  Problems of single rows are not
 errors here; `lsst.ap.alerts.catalogs.visitTables` handles them per source.
 
-Columns (README, "Value rules"):
+Columns (``doc/inputs.md``, "Value rules"):
 
 - **required**: every field of the table's schema record that is neither
   nullable nor has a default, plus the measurements an alert exists for

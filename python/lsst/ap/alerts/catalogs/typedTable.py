@@ -27,7 +27,7 @@ Avro record schema asks for.  The result, a `TypedTable`, is what both the
 fast columnar encoder and the dict path (`TypedTable.toRecords`) consume, so
 the two can never disagree on a value.
 
-Conversion rules (documented in the README, "Value rules"):
+Conversion rules (documented in ``doc/inputs.md``, "Value rules"):
 
 - A nullable field (``["null", T]``) is null where the input is ``None``,
   ``pandas.NA`` or ``NaT``, and, for int/long/boolean/string fields, also

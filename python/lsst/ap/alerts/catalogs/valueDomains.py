@@ -28,7 +28,7 @@ per offending value, so the callers treat them like any other value that
 does not fit (skip the DiaSource, drop the history row, null the DiaObject),
 naming the field and the value.
 
-The rules (README, "Value rules"), applied wherever the record has the field
+The rules (``doc/inputs.md``, "Value rules"), applied wherever the record has the field
 and the value is not null:
 
 - ``ra`` must be finite and in [0, 360) degrees;

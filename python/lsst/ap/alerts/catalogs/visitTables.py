@@ -24,7 +24,7 @@
 `prepareVisitTables` converts each input DataFrame once (`coerceTable`),
 groups history and forced sources by diaObjectId once (instead of a ``.loc``
 per source), matches solar-system rows by diaSourceId, and decides for every
-DiaSource whether it can be packaged.  Per-source rules (README, "Bad input"):
+DiaSource whether it can be packaged.  Per-source rules (``doc/inputs.md``, "Bad input"):
 
 - a DiaSource row with a value that does not fit the schema, or an
   impossible one (`valueDomains`: ra/dec out of range or not finite,
