@@ -21,11 +21,10 @@
 
 """Sphinx configuration: documenteer's single-package pipelines configuration.
 
-documenteer 1.4.5 (the newest for Python 3.11) is used as pipelines.lsst.io
-packages use it, with two changes that pip alone needs (see ``doc/README.md``
-... ``building.md``): its redoc extension imports ``pkg_resources``, which
-setuptools >= 81 no longer ships, and intersphinx would fetch inventories from
-the network, which builds here must not need.
+documenteer 1.4.5 (the newest for Python 3.11) as pipelines.lsst.io packages
+use it, with the changes pip alone needs (``doc/buildingDocs.md`` says why):
+no redoc extension (it imports ``pkg_resources``, gone from setuptools >= 81)
+and no intersphinx inventories (they would be fetched from the network).
 """
 
 import sys
