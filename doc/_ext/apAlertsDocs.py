@@ -34,6 +34,8 @@ __all__ = ["aliasTopics", "setup"]
 from documenteer.ext.lssttasks.crossrefs import format_config_id, format_task_id
 from lsst.utils import doImport
 
+_ALIAS = "alias"
+
 
 def _aliases(entry):
     """Yield the topic ids that also name the class of one topic entry."""
@@ -61,9 +63,10 @@ def aliasTopics(app, env):
         No document needs rereading.
     """
     topics = getattr(env, "lsst_task_topics", {})
-    for entry in list(topics.values()):
+    for entry in [entry for entry in topics.values() if entry["type"] != _ALIAS]:
         for alias in _aliases(entry):
-            topics.setdefault(alias, entry)
+            # A type no topic listing shows, so each topic is listed once.
+            topics.setdefault(alias, dict(entry, type=_ALIAS))
     return []
 
 

@@ -330,6 +330,15 @@ class TopicPagesTestCase(SiteTestCase):
             "../py-api/lsst.ap.alerts.PackageAlertsTask.html",
         ):
             self.assertIn(target, links)
+        # The task and configuration lists name each topic once.
+        listed = [
+            _text(a)
+            for a in page.find(id="task-reference").find_all("a")
+            if "headerlink" not in a.get("class", [])
+        ]
+        self.assertCountEqual(
+            listed, ["PackageAlertsPipelineTask", "PackageAlertsTask", "PackageAlertsConfig"]
+        )
 
     def testEveryGuideIsOnTheSite(self):
         """Every ``doc/*.md`` page is built and linked from the home page (no orphan)."""
