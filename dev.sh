@@ -77,10 +77,12 @@ case "$job" in
         exec "$venv/bin/python" .ci/checkHeaders.py ;;
     docs)
         # Warnings (a broken docstring too) fail the build; --keep-going lists them all.
-        # automodapi writes its stub pages into doc/py-api: made anew, so none is stale.
+        # Built from scratch (-E, and automodapi's stub pages in doc/py-api made
+        # anew): documenteer's task topics live in the saved environment, and
+        # an incremental build would keep stale ones.
         cd "$here"
         rm -rf doc/py-api
-        exec "$venv/bin/python" -m sphinx -W --keep-going -b html -d doc/_build/doctrees "$@" doc doc/_build/html ;;
+        exec "$venv/bin/python" -m sphinx -W --keep-going -E -b html -d doc/_build/doctrees "$@" doc doc/_build/html ;;
     setup)
         exit 0 ;;
     bench)
