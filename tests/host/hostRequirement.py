@@ -33,7 +33,10 @@ def _missing():
         import lsst.ap.association  # noqa: F401
         import lsst.dax.apdb  # noqa: F401
     except ImportError as error:
-        return f"the real host is not installed ({error}); see ../shared/wheels/host/README.md"
+        return (
+            f"the real host is not installed or its stand-ins are not found ({error}); see\n"
+            "../shared/wheels/host/README.md and AP_ALERTS_HOST_STANDINS in tests/host/conftest.py"
+        )
     return None
 
 

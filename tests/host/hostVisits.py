@@ -156,7 +156,7 @@ def makeApdb(directory):
     return path
 
 
-def makeDiaPipelineTask(apdbConfigPath, alertDir, retarget):
+def makeDiaPipelineTask(apdbConfigPath, alertDir, retarget, **overrides):
     """DiaPipelineTask as ap_pipe configures it, packaging alerts to ``alertDir``.
 
     Parameters
@@ -168,6 +168,8 @@ def makeDiaPipelineTask(apdbConfigPath, alertDir, retarget):
     retarget : `str` or `None`
         Config override file retargeting ``alertPackager`` (the package's
         ``configs/retargetAlertPackager.py``); `None` keeps upstream's.
+    **overrides
+        Other DiaPipelineTask config fields.
     """
     config = DiaPipelineTask.ConfigClass()
     config.apdb_config_url = apdbConfigPath
@@ -178,6 +180,8 @@ def makeDiaPipelineTask(apdbConfigPath, alertDir, retarget):
     config.alertPackager.useAveragePsf = True
     config.alertPackager.doWriteAlerts = True
     config.alertPackager.alertWriteLocation = alertDir
+    for name, value in overrides.items():
+        setattr(config, name, value)
     return DiaPipelineTask(config=config)
 
 

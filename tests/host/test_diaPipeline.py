@@ -82,9 +82,7 @@ def runVisits(workdir, retarget, nVisits=N_VISITS, **overrides):
 
     os.makedirs(workdir)
     apdbConfig = makeApdb(workdir)
-    task = makeDiaPipelineTask(apdbConfig, os.path.join(workdir, "alerts"), retarget)
-    for name, value in overrides.items():
-        setattr(task.config, name, value)
+    task = makeDiaPipelineTask(apdbConfig, os.path.join(workdir, "alerts"), retarget, **overrides)
     visits = HostVisits(nVisits=nVisits)
     start = _mjdNow()
     for index in range(nVisits):
@@ -127,40 +125,25 @@ def cutoutArrays(data):
         return {hdu.name: hdu.data.copy() for hdu in hdus if hdu.data is not None}
 
 
-class DiaPipelineOracleTestCase(lsst.utils.tests.TestCase):
-    """The retargeted packager against upstream's, both inside DiaPipelineTask."""
+class OracleComparison:
+    """Both packagers through the host on the same visits; the checks both share."""
+
+    nVisits = N_VISITS
+    overrides = {}
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
-        cls.upstream = runVisits(os.path.join(cls.tmp.name, "upstream"), None)
-        cls.ours = runVisits(os.path.join(cls.tmp.name, "ours"), RETARGET)
+        cls.upstream = runVisits(os.path.join(cls.tmp.name, "upstream"), None, cls.nVisits, **cls.overrides)
+        cls.ours = runVisits(os.path.join(cls.tmp.name, "ours"), RETARGET, cls.nVisits, **cls.overrides)
 
     @classmethod
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
-    def testRetargeted(self):
-        from lsst.ap.association import PackageAlertsTask as UpstreamTask
-
-        from lsst.ap.alerts import PackageAlertsTask
-
-        self.assertIsInstance(self.ours[2].alertPackager, PackageAlertsTask)
-        self.assertIsInstance(self.upstream[2].alertPackager, UpstreamTask)
-        self.assertTrue(self.ours[2].alertPackager.config.useAveragePsf)
-
-    def testScenario(self):
-        """First visit with empty preloads; later ones with histories and forced sources."""
-        files = list(self.ours[0].values())
-        self.assertEqual(len(files), N_VISITS)
-        first = files[0].values()
-        self.assertTrue(all(not a["prvDiaSources"] and not a["prvDiaForcedSources"] for a in first))
-        for later in files[1:]:
-            self.assertTrue(any(a["prvDiaSources"] for a in later.values()))
-            self.assertTrue(any(a["prvDiaForcedSources"] for a in later.values()))
-
     def testSameAlerts(self):
         ours, upstream = self.ours[0], self.upstream[0]
+        self.assertEqual(len(ours), self.nVisits)
         self.assertEqual(sorted(ours), sorted(upstream))
         for name in ours:
             self.assertGreater(len(ours[name]), 10)
@@ -189,7 +172,42 @@ class DiaPipelineOracleTestCase(lsst.utils.tests.TestCase):
                         with self.subTest(diaSourceId=diaSourceId, cutout=cutout, hdu=hdu):
                             np.testing.assert_array_equal(ourArrays[hdu], pixels)
                     compared += 1
-        self.assertGreater(compared, 100)
+        self.assertGreater(compared, 30 * self.nVisits)
+
+
+class DiaPipelineOracleTestCase(OracleComparison, lsst.utils.tests.TestCase):
+    """The retargeted packager against upstream's, both inside DiaPipelineTask."""
+
+    def testRetargeted(self):
+        from lsst.ap.association import PackageAlertsTask as UpstreamTask
+
+        from lsst.ap.alerts import PackageAlertsTask
+
+        self.assertIsInstance(self.ours[2].alertPackager, PackageAlertsTask)
+        self.assertIsInstance(self.upstream[2].alertPackager, UpstreamTask)
+        self.assertTrue(self.ours[2].alertPackager.config.useAveragePsf)
+
+    def testScenario(self):
+        """First visit with empty preloads; later ones with histories and forced sources."""
+        files = list(self.ours[0].values())
+        first = files[0].values()
+        self.assertTrue(all(not a["prvDiaSources"] and not a["prvDiaForcedSources"] for a in first))
+        for later in files[1:]:
+            self.assertTrue(any(a["prvDiaSources"] for a in later.values()))
+            self.assertTrue(any(a["prvDiaForcedSources"] for a in later.values()))
+
+
+class NoForcedMeasurementTestCase(OracleComparison, lsst.utils.tests.TestCase):
+    """``doRunForcedMeasurement = False``: the host hands over an empty forced-source table."""
+
+    nVisits = 2
+    overrides = {"doRunForcedMeasurement": False}
+
+    def testNoForcedSources(self):
+        for alerts in self.ours[0].values():
+            self.assertTrue(all(not a["prvDiaForcedSources"] for a in alerts.values()))
+        later = list(self.ours[0].values())[-1]
+        self.assertTrue(any(a["prvDiaSources"] for a in later.values()))
 
 
 class MemoryTester(lsst.utils.tests.MemoryTestCase):
