@@ -28,7 +28,8 @@ DiaPipelineTask never calls (``CoaddPsf``, ``RefitPointingTask``,
 stand-ins for exactly those (calling one raises `NotImplementedError`).
 They are put on ``sys.path`` here, in this pytest process only (the host
 tier runs ``tests/host`` alone), and only when ap_association is installed,
-so no other tier ever sees them.
+so no other tier ever sees them; ``AP_ALERTS_HOST_STANDINS`` passes them on
+to the ``pipetask`` subprocesses of ``ap-alerts demo --host``.
 
 ``AP_ALERTS_REQUIRE_HOST=1`` (set by ``.ci/run`` for this tier) turns the
 skip of a missing host into a failure.
@@ -56,6 +57,8 @@ def _hostInstalled():
 
 def _addStandins():
     sys.path.append(STANDINS)
+    # pipetask subprocesses (test_hostDemo) get them from here.
+    os.environ["AP_ALERTS_HOST_STANDINS"] = STANDINS
     # lsst and lsst.meas are pkgutil namespaces whose __path__ was fixed when
     # they were first imported (by the root conftest): extend them again.
     for name in ("lsst", "lsst.meas", "lsst.obs"):

@@ -68,6 +68,9 @@ _VISIT_TYPES = {  # dataset type: storage class, all (instrument, visit, detecto
     "deepDiff_templateExp": EXPOSURE_STORAGE_CLASS,
 }
 _REGION_TIME = "regionTimeInfo"  # (instrument, group, detector), prompt processing's
+# DiaPipelineTask writes these catalogs as ArrowAstropy under the names the
+# plain demo's inputs have as DataFrame: renamed, both demos share the repo.
+_RENAMED_OUTPUTS = {"associatedDiaSources": "host_assocDiaSrc", "diaObjects": "host_diaObject"}
 
 
 @dataclasses.dataclass
@@ -238,32 +241,40 @@ def hostRunCommand(repo, runs, visit, apdbConfig, alertDir, jobs) -> list[str]:
     command : `list` [`str`]
     """
     inputRun, outputRun = runs
-    return demo.pipetaskCommand() + [
-        "run",
-        "-b",
-        repo,
-        "-i",
-        inputRun,
-        "--output-run",
-        outputRun,
-        "-p",
-        hostPipelinePath(),
-        "--register-dataset-types",
-        "-j",
-        str(jobs),
-        "-d",
-        f"instrument='{demo.INSTRUMENT}' AND visit={visit}",
-        "-c",
-        f"{_LOADER_LABEL}:apdb_config_url={apdbConfig}",
-        "-c",
-        f"{_HOST_LABEL}:apdb_config_url={apdbConfig}",
-        "-c",
-        f"{_HOST_LABEL}:alertPackager.doWriteAlerts=True",
-        "-c",
-        f"{_HOST_LABEL}:alertPackager.alertWriteLocation={alertDir}",
-        "-C",
-        f"{_HOST_LABEL}:{_idPackerOverride(os.path.dirname(apdbConfig))}",
-    ]
+    return (
+        demo.pipetaskCommand()
+        + [
+            "run",
+            "-b",
+            repo,
+            "-i",
+            inputRun,
+            "--output-run",
+            outputRun,
+            "-p",
+            hostPipelinePath(),
+            "--register-dataset-types",
+            "-j",
+            str(jobs),
+            "-d",
+            f"instrument='{demo.INSTRUMENT}' AND visit={visit}",
+            "-c",
+            f"{_LOADER_LABEL}:apdb_config_url={apdbConfig}",
+            "-c",
+            f"{_HOST_LABEL}:apdb_config_url={apdbConfig}",
+            "-c",
+            f"{_HOST_LABEL}:alertPackager.doWriteAlerts=True",
+            "-c",
+            f"{_HOST_LABEL}:alertPackager.alertWriteLocation={alertDir}",
+            "-C",
+            f"{_HOST_LABEL}:{_idPackerOverride(os.path.dirname(apdbConfig))}",
+        ]
+        + [
+            arg
+            for name, value in _RENAMED_OUTPUTS.items()
+            for arg in ("-c", f"{_HOST_LABEL}:connections.{name}={value}")
+        ]
+    )
 
 
 def _idPackerOverride(directory: str) -> str:
