@@ -36,6 +36,7 @@ import astropy.time
 import lsst.afw.table as afwTable
 import lsst.sphgeom as sphgeom
 import numpy as np
+from astropy.table import Table
 from lsst.ap.association import DiaPipelineTask, LoadDiaCatalogsTask
 from lsst.daf.butler import Timespan
 from lsst.dax.apdb import Apdb
@@ -186,7 +187,12 @@ def makeDiaPipelineTask(apdbConfigPath, alertDir, retarget, **overrides):
 
 
 def runVisit(visits, index, task, apdbConfigPath, diaSourceTable=None):
-    """Preload from the APDB and run ``task`` on visit ``index``."""
+    """Preload from the APDB and run ``task`` on visit ``index``.
+
+    With solar-system association on, the visit's ephemerides are an empty
+    table (no known object in the field), as prompt processing gives them
+    for such a visit.
+    """
     if diaSourceTable is None:
         diaSourceTable = visits.diaSourceTable(index)
     diffIm, calexp, template = visits.exposures(index, diaSourceTable)
@@ -203,6 +209,7 @@ def runVisit(visits, index, task, apdbConfigPath, diaSourceTable=None):
         preloaded.diaForcedSources,
         visits.catalogs.band,
         VisitIdGenerator(index),
+        solarSystemObjectTable=Table() if task.config.doSolarSystemAssociation else None,
     )
 
 

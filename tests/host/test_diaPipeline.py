@@ -210,6 +210,18 @@ class NoForcedMeasurementTestCase(OracleComparison, lsst.utils.tests.TestCase):
         self.assertTrue(any(a["prvDiaSources"] for a in later.values()))
 
 
+class NoSolarSystemObjectsTestCase(OracleComparison, lsst.utils.tests.TestCase):
+    """Solar-system association on (ap_pipe's default), no known object in the
+    field: the host hands over an empty ``ssSrc`` with the SSSource columns."""
+
+    nVisits = 2
+    overrides = {"doSolarSystemAssociation": True}
+
+    def testNoSolarSystemData(self):
+        for alerts in self.ours[0].values():
+            self.assertTrue(all(a["ssSource"] is None and a["mpc_orbits"] is None for a in alerts.values()))
+
+
 class MemoryTester(lsst.utils.tests.MemoryTestCase):
     pass
 
