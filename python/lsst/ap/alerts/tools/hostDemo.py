@@ -38,7 +38,15 @@ their directory and is put on the ``pipetask`` process's ``PYTHONPATH``.
 
 from __future__ import annotations
 
-__all__ = ["HOST_PIPELINE", "HostDemoResult", "hostPipelinePath", "runHostDemo"]
+__all__ = [
+    "HOST_PIPELINE",
+    "HostDemoResult",
+    "checkHostInstalled",
+    "hostEnvironment",
+    "hostPipelinePath",
+    "hostRunCommand",
+    "runHostDemo",
+]
 
 import dataclasses
 import glob
