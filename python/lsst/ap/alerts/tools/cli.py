@@ -290,6 +290,13 @@ def _demo(args) -> int:
     except ImportError as e:
         raise _CliError(f"the demo is not available: {e}") from None
     try:
+        if args.host:
+            if args.bps:
+                raise ValueError("--host runs pipetask; it cannot be combined with --bps")
+            from .hostDemo import runHostDemo
+
+            runHostDemo(args.workdir, args.sources, args.detectors, args.jobs, args.seed, fresh=args.fresh)
+            return 0
         if args.bps:
             from .bpsDemo import checkBpsInstalled
 
@@ -405,6 +412,12 @@ def _makeParser() -> argparse.ArgumentParser:
         action="store_true",
         help="run the pipeline with bps submit (Parsl on this "
         "machine, --jobs cores; needs the bps extra) instead of pipetask run",
+    )
+    p.add_argument(
+        "--host",
+        action="store_true",
+        help="run the visit through upstream's DiaPipelineTask (ap_association, "
+        "installed separately: doc/host.md) with this package as its alert packager",
     )
     p.set_defaults(run=_demo)
     return parser

@@ -669,12 +669,13 @@ def pipetaskCommand() -> list[str]:
     ]
 
 
-def _runPipetask(command: list[str], progress: bool) -> None:
-    """Run ``pipetask``; its output is shown live with ``progress``, else only on failure."""
+def _runPipetask(command: list[str], progress: bool, env: dict[str, str] | None = None) -> None:
+    """Run ``pipetask`` (in ``env``, default `subprocessEnvironment`); its
+    output is shown live with ``progress``, else only on failure."""
     captured = []
     with subprocess.Popen(
         command,
-        env=subprocessEnvironment(),
+        env=env or subprocessEnvironment(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
