@@ -22,7 +22,7 @@
 """Tests of `lsst.ap.alerts.delivery.schemaRegistryCheck`, and of the task's pre-flight.
 
 No Confluent Schema Registry can be installed here, so each test starts a
-small stand-in: a standard-library HTTP server on 127.0.0.1 (`RegistryStub`)
+small stand-in: a standard-library HTTP server on 127.0.0.1 (``registryStub.py``)
 that implements the one endpoint the check uses, ``GET
 /schemas/ids/{id}``, answering as the registry does (JSON whose
 ``"schema"`` member is the schema as a string, or 404 with the registry's
@@ -34,16 +34,15 @@ listens on). The task's pre-flight runs against noida-db (``kafkaBrokers``).
 """
 
 import copy
-import http.server
 import json
 import os
 import tempfile
-import threading
 import unittest
 from unittest import mock
 
 import lsst.utils.tests
 from kafkaBrokers import NoidaBroker, brokerUnavailableReason, consumeAll, freePort
+from registryStub import RegistryStub
 
 from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask
 from lsst.ap.alerts.delivery.schemaRegistryCheck import (
@@ -63,54 +62,6 @@ def _stripped(node):
     if isinstance(node, list):
         return [_stripped(item) for item in node]
     return node
-
-
-class RegistryStub:
-    """Stand-in for a Confluent Schema Registry: ``GET /schemas/ids/{id}`` only.
-
-    Parameters
-    ----------
-    schemas : `dict` [`int`, `str`]
-        Schema string per ID; other IDs answer 404 (error code 40403, as the
-        registry does).
-    """
-
-    def __init__(self, schemas, status=None, body=None):
-        self.schemas = schemas
-        self.requests = []
-        stub = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                stub.requests.append(self.path)
-                prefix = "/schemas/ids/"
-                schemaId = self.path[len(prefix) :] if self.path.startswith(prefix) else ""
-                if status is not None:
-                    self.answer(status, body)
-                elif schemaId.isdigit() and int(schemaId) in stub.schemas:
-                    self.answer(200, json.dumps({"schema": stub.schemas[int(schemaId)]}).encode())
-                else:
-                    self.answer(404, b'{"error_code":40403,"message":"Schema not found"}')
-
-            def answer(self, code, data):
-                self.send_response(code)
-                self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(10)
 
 
 class SchemaRegistryCheckTestCase(lsst.utils.tests.TestCase):

@@ -33,6 +33,7 @@ noida-db only (Tansu keeps its data in memory, lost on restart).
 """
 
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -45,6 +46,7 @@ from unittest import mock
 import lsst.alert.packet as alertPack
 import lsst.utils.tests
 from kafkaBrokers import NoidaBroker, TansuBroker, brokerUnavailableReason, consumeAll, freePort
+from registryStub import RegistryStub
 
 import lsst.ap.alerts
 from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask
@@ -231,6 +233,23 @@ class _SendTests:
 
 class NoidaSendTestCase(_SendTests, lsst.utils.tests.TestCase):
     brokerClass = NoidaBroker
+
+    def testRegistry(self):
+        """--registry: checked before sending (stand-in registry of ``registryStub.py``)."""
+        schemaId = _PACKET_SCHEMA.get_schema_id()
+        registry = RegistryStub({schemaId: json.dumps(_PACKET_SCHEMA.definition)})
+        self.addCleanup(registry.stop)
+        status, out, err = self.send(self.visitFile, "--id", self.ids[0], "--registry", registry.url)
+        self.assertEqual(status, 0, err)
+        self.assertEqual(registry.requests, [f"/schemas/ids/{schemaId}"])
+        registry.schemas.clear()
+        status, out, err = self.send(self.visitFile, "--registry", registry.url)
+        self.assertEqual(status, 1)
+        self.assertEqual(err.count("ap-alerts: error:"), 1, err)
+        self.assertIn(f"schema ID {schemaId} at the schema registry {registry.url}: not registered", err)
+        self.assertIn("nothing sent", err)
+        # Only the first run's alert is in the topic.
+        self.assertEqual(sorted(decoded(consumeAll(self.broker.bootstrap, self.topic, 1))), self.ids[:1])
 
 
 class TansuSendTestCase(_SendTests, lsst.utils.tests.TestCase):
