@@ -366,6 +366,19 @@ class BrokerDownTestCase(lsst.utils.tests.TestCase):
             self.assertNotIn("rdkafka", err)
             self.assertEqual(snapshot(tmp), before)
 
+    def testNothingReadable(self):
+        """Only a foreign file: its error line, no connection attempted (nothing listens there)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            with open(os.path.join(tmp, "notes.avro"), "w") as stream:
+                stream.write("not an alert")
+            server = f"127.0.0.1:{freePort()}"
+            status, out, err = runSend(tmp, "--server", server, "--topic", "t", "--plaintext")
+        self.assertEqual(status, 1)
+        self.assertEqual(err.count("ap-alerts: error:"), 1, err)
+        self.assertIn("notes.avro: neither an Avro alert container file nor a failed-delivery file", err)
+        self.assertNotIn(server, err)
+        self.assertIn("nothing to send", out)
+
 
 class MemoryTester(lsst.utils.tests.MemoryTestCase):
     pass

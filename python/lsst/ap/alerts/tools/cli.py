@@ -351,6 +351,9 @@ def _send(args) -> int:
     if args.dry_run:
         _printSendPlan(plan)
         return 1 if plan.errors else 0
+    if not plan.alerts:
+        print(f"nothing to send: no alert in {len(plan.files)} readable file(s)")
+        return 1 if plan.errors else 0
     producer = _sendProducer(args)
     try:
         with Progress("send", total=len(plan.alerts), unit="alert") as progress:
