@@ -550,6 +550,7 @@ def _addSendCommand(commands) -> None:
         "--timeout",
         type=float,
         default=15.0,
+        metavar="S",
         help="seconds to wait for the broker (and the registry) to answer (default: 15)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="print the producer's log on stderr")
