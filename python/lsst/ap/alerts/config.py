@@ -137,6 +137,15 @@ class PackageAlertsConfig(pexConfig.Config):
         "without the idempotent producer API or an account without IdempotentWrite permission.",
         default=True,
     )
+    schemaRegistryUrl = pexConfig.Field(
+        dtype=str,
+        doc="Base URL of the Confluent Schema Registry consumers decode with (e.g. "
+        "'http://registry:8081'). When set, before the first alert is sent the task fetches "
+        "{url}/schemas/ids/{schema ID} and raises if it is absent, differs from the local schema or "
+        "cannot be fetched within maxTimeout seconds (nothing is sent; the visit file is still "
+        "written). Empty (default): no check.",
+        default="",
+    )
 
     def validate(self):
         super().validate()

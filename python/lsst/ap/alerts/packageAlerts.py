@@ -59,6 +59,8 @@ from .cutouts.fits import PrimaryHeaders
 from .cutouts.geometry import localTransformMatrix
 from .cutouts.plan import LocalWcsCache, computeKernelImage, planImageCutouts, warnOffImage
 from .delivery.alertFile import AlertFileWriter
+from .delivery.messageHeaders import alertHeaders
+from .delivery.schemaRegistryCheck import SchemaRegistryCheck
 from .schemaRegistry import SchemaRegistry, UnknownSchemaError, makeWireHeader
 
 
@@ -203,6 +205,7 @@ class PackageAlertsTask(pipeBase.Task):
         if self.config.doWriteAlerts or self.config.doWriteFailedAlerts:
             os.makedirs(self.config.alertWriteLocation, exist_ok=True)
         self.producer = None
+        self._registryCheck = SchemaRegistryCheck(self.config.schemaRegistryUrl, self.config.maxTimeout)
         if self.config.doProduceAlerts:
             from .delivery.producer import AlertProducer
 
@@ -645,6 +648,12 @@ class PackageAlertsTask(pipeBase.Task):
         Returns
         -------
         report : `lsst.ap.alerts.delivery.producer.ProduceReport`
+
+        Raises
+        ------
+        lsst.ap.alerts.delivery.schemaRegistryCheck.SchemaRegistryCheckError
+            If ``schemaRegistryUrl`` is set and the registry does not hold
+            the alerts' schema under its ID; raised before anything is sent.
         """
         from .delivery.producer import diaObjectKey, produceMetadata
 
@@ -659,12 +668,14 @@ class PackageAlertsTask(pipeBase.Task):
                 encoded,
                 [_alertObjectId(alert) for alert in alerts],
             )
+        self._registryCheck.ensure(alerts.schema)
         keyed = self.config.doKeyByDiaObjectId
+        headers = alertHeaders(alerts.schema.schemaId, visit, detector)
 
         def messages():
             for i, (srcId, objId) in enumerate(zip(alerts.diaSourceIds, alerts.diaObjectIds, strict=True)):
                 key = diaObjectKey(objId) if keyed and objId else None
-                yield srcId, key, alerts.framed(i)
+                yield srcId, key, alerts.framed(i), headers
 
         report = self.producer.produce(messages(), visit, detector)
         for key, value in produceMetadata(report, midpoint_unix, exposure_time).items():

@@ -54,6 +54,9 @@ changes how a visit's alerts are sent:
 - The producer is idempotent (``enable.idempotence``, ``acks=all``) unless
   ``kafkaEnableIdempotence`` is off: a message the client retries (its
   acknowledgement was lost, the broker restarted) is written once, in order.
+- Every message carries the headers of
+  `lsst.ap.alerts.delivery.messageHeaders` (``producer_timestamp``,
+  ``schema_id``, ``ap_alerts_version``, ``visit``, ``detector``).
 - The connection (``AP_KAFKA_*`` environment, security protocol, SASL) comes
   from `lsst.ap.alerts.delivery.kafkaSettings`, shared with the consumer.
   librdkafka's own log goes through the task's logger, rate-limited, never
@@ -83,11 +86,13 @@ import logging
 import os
 import struct
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
+from ..schemaRegistry import WIRE_HEADER_SIZE, parseWireHeader
 from .alertFile import removeStaleTemporaries, writeFileAtomically
 from .kafkaSettings import RedactedDict, clientLogSettings, describeKafkaError, kafkaConnection, redactConfig
+from .messageHeaders import alertHeaders, producerTimestamp
 
 try:
     import confluent_kafka
@@ -167,6 +172,9 @@ class ProduceReport:
     queueFullWaits: int = 0
     """How often a message had to wait for room in the local queue."""
 
+    failureReasons: tuple[tuple[str, int], ...] = ()
+    """``(reason, number of alerts)`` of the failures, most frequent first."""
+
     @property
     def total(self) -> int:
         """Number of alerts handled (`int`)."""
@@ -222,7 +230,12 @@ class KafkaClientSettings(NamedTuple):
 
 
 def kafkaClientSettings(
-    config, environ: Mapping[str, str] | None = None, producerOverrides: Mapping[str, Any] | None = None
+    config,
+    environ: Mapping[str, str] | None = None,
+    producerOverrides: Mapping[str, Any] | None = None,
+    *,
+    server: str | None = None,
+    topic: str | None = None,
 ) -> KafkaClientSettings:
     """Build the producer's Kafka client configurations.
 
@@ -235,6 +248,8 @@ def kafkaClientSettings(
         The environment (default `os.environ`).
     producerOverrides : `~collections.abc.Mapping`, optional
         librdkafka properties added to the producer configuration last.
+    server, topic : `str`, optional
+        Values taking the place of ``AP_KAFKA_SERVER`` / ``AP_KAFKA_TOPIC``.
 
     Returns
     -------
@@ -248,7 +263,9 @@ def kafkaClientSettings(
         Raised if a needed ``AP_KAFKA_*`` variable is missing or empty (see
         `~lsst.ap.alerts.delivery.kafkaSettings.kafkaConnection`).
     """
-    connection = kafkaConnection(config.kafkaSecurityProtocol, config.kafkaSaslMechanism, environ)
+    connection = kafkaConnection(
+        config.kafkaSecurityProtocol, config.kafkaSaslMechanism, environ, server=server, topic=topic
+    )
     producerConfig = connection.config.copy()
     producerConfig.update(
         {
@@ -273,6 +290,15 @@ def kafkaClientSettings(
     )
 
 
+def _headersOf(visit: int, detector: int, wireHeader: bytes) -> list[tuple[str, bytes]]:
+    """The headers of a message whose payload starts with ``wireHeader``."""
+    try:
+        schemaId = parseWireHeader(wireHeader)
+    except ValueError:
+        schemaId = None
+    return alertHeaders(schemaId, visit, detector)
+
+
 def _requireKafka():
     if confluent_kafka is None:
         raise RuntimeError(
@@ -291,8 +317,9 @@ class _DeliveryRun:
     alert count exactly once.
     """
 
-    def __init__(self, log, visit, detector, writeDir):
+    def __init__(self, log, visit, detector, writeDir, onDelivered=None):
         self.log = log
+        self.onDelivered = onDelivered
         self.visit = visit
         self.detector = detector
         self.writeDir = writeDir
@@ -319,8 +346,17 @@ class _DeliveryRun:
             return
         if err is None:
             self.delivered += 1
+            if self.onDelivered is not None:
+                self._notify(index)
         else:
             self._fail(entry, describeKafkaError(err))
+
+    def _notify(self, index: int) -> None:
+        try:
+            self.onDelivered(index)
+        except Exception as exc:
+            # The client calls onDelivery: an exception must not escape into it.
+            self.log.error("Handling the delivery report of message %d failed: %s", index, exc)
 
     def fail(self, index: int, reason: str) -> None:
         entry = self.pending.pop(index, None)
@@ -386,6 +422,9 @@ class AlertProducer:
         Run `serverCheck` at construction (default). ``PackageAlertsTask``
         passes `False` and runs the check through its own ``_server_check``,
         which upstream's tests and subclasses patch.
+    server, topic : `str`, optional
+        Bootstrap servers and topic in place of ``AP_KAFKA_SERVER`` /
+        ``AP_KAFKA_TOPIC`` (``ap-alerts send --server/--topic``).
 
     Raises
     ------
@@ -415,12 +454,16 @@ class AlertProducer:
         *,
         producerOverrides: Mapping[str, Any] | None = None,
         checkServer: bool = True,
+        server: str | None = None,
+        topic: str | None = None,
     ):
         kafka = _requireKafka()
         self.config = config
         self.log = log if log is not None else logging.getLogger(__name__)
 
-        settings = kafkaClientSettings(config, producerOverrides=producerOverrides)
+        settings = kafkaClientSettings(
+            config, producerOverrides=producerOverrides, server=server, topic=topic
+        )
         self._server = settings.server
         self._topic = settings.topic
         self._producerConfig = settings.producerConfig
@@ -520,20 +563,26 @@ class AlertProducer:
 
     def produce(
         self,
-        messages: Iterable[tuple[int, bytes | None, bytes]],
+        messages: Iterable[tuple],
         visit: int,
         detector: int,
         *,
         flushTimeout: float | None = None,
+        onDelivered: Callable[[int], None] | None = None,
     ) -> ProduceReport:
         """Send alert messages and account for each one.
 
         Parameters
         ----------
-        messages : iterable of `tuple` [`int`, `bytes` or `None`, `bytes`]
-            ``(diaSourceId, key, payload)`` per alert; ``payload`` is the
-            complete Confluent-framed Avro message, ``key`` the message key
-            (see `diaObjectKey`) or `None`.
+        messages : iterable of `tuple`
+            ``(diaSourceId, key, payload)`` or ``(diaSourceId, key, payload,
+            headers)`` per alert; ``payload`` is the complete
+            Confluent-framed Avro message, ``key`` the message key (see
+            `diaObjectKey`) or `None`, ``headers`` the message's headers
+            but ``producer_timestamp`` (see
+            `~lsst.ap.alerts.delivery.messageHeaders.alertHeaders`); without
+            them, those of ``visit``, ``detector`` and the payload's schema
+            ID.
         visit : `int`
             Visit of the alerts (names the failed-alert files).
         detector : `int`
@@ -542,6 +591,11 @@ class AlertProducer:
             Seconds to wait, after the last message is queued, for the
             remaining delivery reports; default ``deliveryTimeout`` plus a
             margin. Messages unconfirmed by then are purged and failed.
+        onDelivered : callable, optional
+            Called with the position (0-based) of a message in ``messages``
+            as soon as its delivery report confirms it, from within the
+            client's ``poll``/``flush``: keep it short. Its exceptions are
+            logged, not raised.
 
         Returns
         -------
@@ -553,34 +607,18 @@ class AlertProducer:
         If iterating ``messages`` raises, the messages already queued are
         still flushed and accounted for before the exception propagates.
         """
-        kafka = _requireKafka()
         if self._producer is None:
             raise RuntimeError("AlertProducer.produce called after close().")
         writeDir = self.config.alertWriteLocation if self.config.doWriteFailedAlerts else None
-        run = _DeliveryRun(self.log, visit, detector, writeDir)
+        run = _DeliveryRun(self.log, visit, detector, writeDir, onDelivered)
         if flushTimeout is None:
             flushTimeout = self.config.deliveryTimeout / 1000.0 + _FLUSH_MARGIN
-        producer = self._producer
-        topic = self._topic
         start = time.time()
         try:
-            for diaSourceId, key, payload in messages:
-                index = run.add(diaSourceId, payload)
-                callback = functools.partial(run.onDelivery, index)
-                while True:
-                    headers = [("producer_timestamp", str(time.time() * 1000).encode())]
-                    try:
-                        producer.produce(topic, payload, key, callback=callback, headers=headers)
-                    except BufferError:
-                        # Local queue full: let deliveries drain it, then retry.
-                        run.queueFullWaits += 1
-                        producer.poll(_QUEUE_FULL_WAIT)
-                        continue
-                    except kafka.KafkaException as exc:
-                        # E.g. larger than message.max.bytes: refused before queueing.
-                        run.fail(index, describeKafkaError(exc.args[0]) if exc.args else str(exc))
-                    break
-                producer.poll(0)
+            defaultHeaders = functools.lru_cache(maxsize=8)(functools.partial(_headersOf, visit, detector))
+            for diaSourceId, key, payload, *given in messages:
+                headers = given[0] if given else defaultHeaders(bytes(payload[:WIRE_HEADER_SIZE]))
+                self._produceOne(run, run.add(diaSourceId, payload), key, payload, headers)
         finally:
             self._finish(run, flushTimeout)
         end = time.time()
@@ -592,9 +630,30 @@ class AlertProducer:
             startTimestamp=start,
             endTimestamp=end,
             queueFullWaits=run.queueFullWaits,
+            failureReasons=tuple(run.errors.most_common()),
         )
         self._logSummary(report, run, visit, detector)
         return report
+
+    def _produceOne(self, run: _DeliveryRun, index: int, key, payload, headers) -> None:
+        """Queue one message, waiting for room in the local queue; a refusal fails it."""
+        kafka = _requireKafka()
+        callback = functools.partial(run.onDelivery, index)
+        while True:
+            try:
+                self._producer.produce(
+                    self._topic, payload, key, callback=callback, headers=[producerTimestamp(), *headers]
+                )
+            except BufferError:
+                # Local queue full: let deliveries drain it, then retry.
+                run.queueFullWaits += 1
+                self._producer.poll(_QUEUE_FULL_WAIT)
+                continue
+            except kafka.KafkaException as exc:
+                # E.g. larger than message.max.bytes: refused before queueing.
+                run.fail(index, describeKafkaError(exc.args[0]) if exc.args else str(exc))
+            break
+        self._producer.poll(0)
 
     def _finish(self, run: _DeliveryRun, flushTimeout: float) -> None:
         """Wait for the outstanding reports, then fail what is left."""

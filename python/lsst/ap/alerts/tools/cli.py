@@ -19,12 +19,13 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""The ``ap-alerts`` command: inspect, validate, render, report and consume alerts, run the demo.
+"""The ``ap-alerts`` command: inspect, validate, render, report, send and consume alerts, run the demo.
 
 Only argument parsing and printing live here; the work is done by
 `lsst.ap.alerts.tools.inspection`, `lsst.ap.alerts.tools.fileValidation`,
 `lsst.ap.alerts.tools.render`, `lsst.ap.alerts.tools.report`,
-`lsst.ap.alerts.delivery.consumer` and `lsst.ap.alerts.tools.demo`, each
+`lsst.ap.alerts.delivery.consumer`, `lsst.ap.alerts.delivery.resend` and
+`lsst.ap.alerts.tools.demo`, each
 imported by the command that needs it: ``--help`` and the file commands
 start without the butler or pipe_base.  Every expected failure (missing,
 unreadable or damaged file, unknown schema, unknown id, unreachable broker)
@@ -284,6 +285,115 @@ def _consume(args) -> int:
     return 1 if errors else 0
 
 
+def _kafkaTarget(command: str, args) -> None:
+    """Check that ``command`` knows where to send or read, and how to log in (as ``consume``)."""
+    from ..delivery.kafkaSettings import (
+        KAFKA_PASSWORD_ENV,
+        KAFKA_SERVER_ENV,
+        KAFKA_TOPIC_ENV,
+        KAFKA_USERNAME_ENV,
+    )
+
+    for what, name in (("server", KAFKA_SERVER_ENV), ("topic", KAFKA_TOPIC_ENV)):
+        if not (getattr(args, what) or os.environ.get(name)):
+            raise _CliError(f"no Kafka {what}: give --{what} or set {name}")
+    missing = [name for name in (KAFKA_USERNAME_ENV, KAFKA_PASSWORD_ENV) if not os.environ.get(name)]
+    if not args.plaintext and missing:
+        raise _CliError(
+            f"{command} logs in with SASL (SCRAM-SHA-512) unless --plaintext is given, using the "
+            f"producer's credentials; {' and '.join(missing)} not set (give --plaintext for a "
+            "broker without SASL)"
+        )
+
+
+def _printSendPlan(plan) -> None:
+    """The --dry-run listing: one line per alert, then what would happen."""
+    print(f"{'diaSourceId':>20} {'visit':>14} {'detector':>8} {'schema':>6} {'bytes':>9}  file")
+    for alert in plan.alerts:
+        print(
+            f"{alert.diaSourceId:>20} {alert.visit:>14} {alert.detector:>8} {alert.schemaId:>6} "
+            f"{len(alert.message):>9}  {alert.paths[0]}"
+        )
+    failedFiles = sum(len(a.failedFiles) for a in plan.alerts)
+    print(
+        f"would send {len(plan.alerts)} alert(s) from {len(plan.files)} file(s) and remove "
+        f"{failedFiles} failed-delivery file(s) once delivered (dry run: nothing sent)"
+    )
+
+
+def _sendLog(verbose: bool):
+    """The producer's logger: silent unless --verbose (then INFO and up on stderr)."""
+    import logging
+
+    log = logging.getLogger("lsst.ap.alerts.send")
+    log.propagate = False
+    log.handlers = [logging.StreamHandler(sys.stderr) if verbose else logging.NullHandler()]
+    log.handlers[0].setFormatter(logging.Formatter(f"{_PROG}: %(levelname)s: %(message)s"))
+    log.setLevel(logging.INFO if verbose else logging.CRITICAL)
+    return log
+
+
+def _send(args) -> int:
+    from ..delivery.resend import planResend, sendPlan
+    from ..delivery.schemaRegistryCheck import SchemaRegistryCheck, SchemaRegistryCheckError
+
+    if not args.dry_run:
+        _kafkaTarget("send", args)
+    plan = planResend(args.path, args.id)
+    for error in plan.errors:
+        print(f"{_PROG}: error: {error}", file=sys.stderr)
+    try:
+        check = SchemaRegistryCheck(args.registry or "", args.timeout)
+        for schema in plan.schemas.values():
+            check.ensure(schema)
+    except SchemaRegistryCheckError as e:
+        raise _CliError(f"{e}; nothing sent") from None
+    if args.dry_run:
+        _printSendPlan(plan)
+        return 1 if plan.errors else 0
+    if not plan.alerts:
+        print(f"nothing to send: no alert in {len(plan.files)} readable file(s)")
+        return 1 if plan.errors else 0
+    producer = _sendProducer(args)
+    try:
+        with Progress("send", total=len(plan.alerts), unit="alert") as progress:
+            outcome = sendPlan(plan, producer, onDelivered=lambda alert: progress.update())
+    finally:
+        producer.close()
+    for error in outcome.removalErrors:
+        print(f"{_PROG}: error: {error}", file=sys.stderr)
+    print(
+        f"{len(plan.alerts)} alert(s) from {len(plan.files)} file(s) to topic {producer.topic} at "
+        f"{producer.server}: {outcome.delivered} delivered, {outcome.failed} not delivered; "
+        f"{len(outcome.removed)} failed-delivery file(s) removed, {len(outcome.kept)} still on disk"
+    )
+    if outcome.failed:
+        reasons = "; ".join(f"{reason} ({count})" for reason, count in outcome.failureReasons)
+        raise _CliError(
+            f"{outcome.failed} alert(s) not delivered to {producer.server} (topic {producer.topic}): "
+            f"{reasons}; their files stay on disk"
+        )
+    return 1 if plan.errors or outcome.removalErrors else 0
+
+
+def _sendProducer(args):
+    """The task's producer, connected (or one error line naming the server)."""
+    from ..config import PackageAlertsConfig
+    from ..delivery.producer import AlertProducer, BrokerUnavailableError
+
+    config = PackageAlertsConfig()
+    config.kafkaSecurityProtocol = "PLAINTEXT" if args.plaintext else "SASL_PLAINTEXT"
+    config.maxTimeout = args.timeout
+    # The alerts are on disk already; a failure leaves them there.
+    config.doWriteFailedAlerts = False
+    try:
+        return AlertProducer(config, _sendLog(args.verbose), server=args.server, topic=args.topic)
+    except BrokerUnavailableError as e:
+        raise _CliError(f"{e}; nothing sent, every file stays where it is") from None
+    except RuntimeError as e:  # the topic does not exist
+        raise _CliError(f"{e} Nothing sent.") from None
+
+
 def _demo(args) -> int:
     try:
         from .demo import runDemo
@@ -378,7 +488,7 @@ def _addFileCommands(commands) -> None:
 
 def _makeParser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=_PROG, description="Inspect, validate, render, report and consume Rubin alert packets."
+        prog=_PROG, description="Inspect, validate, render, report, send and consume Rubin alert packets."
     )
     parser.add_argument("--version", action="version", version=f"{_PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -399,6 +509,8 @@ def _makeParser() -> argparse.ArgumentParser:
     )
     p.add_argument("--group", help="consumer group id (default: a unique one; offsets are not committed)")
     p.set_defaults(run=_consume)
+
+    _addSendCommand(commands)
 
     p = commands.add_parser("demo", help="run the demo visit (butler + APDB + pipetask + alerts)")
     p.add_argument("--workdir", default="demo_repo", help="default: demo_repo (in the current directory)")
@@ -421,6 +533,41 @@ def _makeParser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=_demo)
     return parser
+
+
+def _addSendCommand(commands) -> None:
+    p = commands.add_parser(
+        "send",
+        help="send alerts kept on disk (visit files, failed-delivery files) to Kafka; "
+        "delivered failed-delivery files are removed",
+    )
+    p.add_argument(
+        "path", nargs="+", help="container file, failed-delivery file, or directory (recursing over *.avro)"
+    )
+    p.add_argument("--server", help="bootstrap HOST:PORT (default: $AP_KAFKA_SERVER)")
+    p.add_argument("--topic", help="topic (default: $AP_KAFKA_TOPIC)")
+    p.add_argument(
+        "--plaintext",
+        action="store_true",
+        help="no SASL (local brokers); otherwise SASL_PLAINTEXT/SCRAM-SHA-512 with "
+        "$AP_KAFKA_PRODUCER_USERNAME/$AP_KAFKA_PRODUCER_PASSWORD",
+    )
+    p.add_argument("--id", type=int, nargs="+", metavar="DIASOURCEID", help="send only these alerts")
+    p.add_argument("--dry-run", action="store_true", help="list what would be sent; send nothing")
+    p.add_argument(
+        "--registry",
+        metavar="URL",
+        help="Confluent Schema Registry: check it holds each schema under its ID before sending",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=15.0,
+        metavar="S",
+        help="seconds to wait for the broker (and the registry) to answer (default: 15)",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="print the producer's log on stderr")
+    p.set_defaults(run=_send)
 
 
 def _isExpected(error: BaseException) -> bool:
