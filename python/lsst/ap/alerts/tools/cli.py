@@ -289,6 +289,8 @@ def _demo(args) -> int:
         from .demo import runDemo
     except ImportError as e:
         raise _CliError(f"the demo is not available: {e}") from None
+    if args.site != "local" and not args.bps:
+        raise _CliError(f"--site {args.site} runs the pipeline with bps: add --bps")
     try:
         if args.bps:
             from .bpsDemo import checkBpsInstalled
@@ -303,6 +305,7 @@ def _demo(args) -> int:
             seed=args.seed,
             fresh=args.fresh,
             bps=args.bps,
+            site=args.site,
         )
     except (RuntimeError, ValueError) as e:  # pipetask/bps failure, bad parameters
         raise _CliError(f"demo failed: {e}") from None
@@ -405,6 +408,13 @@ def _makeParser() -> argparse.ArgumentParser:
         action="store_true",
         help="run the pipeline with bps submit (Parsl on this "
         "machine, --jobs cores; needs the bps extra) instead of pipetask run",
+    )
+    p.add_argument(
+        "--site",
+        choices=("local", "slurm"),
+        default="local",
+        help="with --bps: Parsl's Local site (default) or its Slurm provider (one job of --jobs cores "
+        "on the cluster sbatch reaches, e.g. through SLURM_CONF)",
     )
     p.set_defaults(run=_demo)
     return parser
