@@ -19,16 +19,19 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""``ap-alerts demo --bps``: the demo visit through ``bps submit`` (Parsl, this machine).
+"""``ap-alerts demo --bps``: the demo visit through ``bps submit`` (Parsl: this machine or Slurm).
 
 `runBpsSubmit` runs the PackageAlerts pipeline on a demo repository with
 ``bps submit`` and the package's ``bps/local.yaml`` (Parsl's ``Local``
-site), in place of ``pipetask run``; `lsst.ap.alerts.tools.demo.runDemo`
-calls it with ``bps=True`` and reports the alerts as usual.  Under the
-demo's work directory it leaves
+site) or ``bps/slurm.yaml`` (Parsl's Slurm provider, ``--site slurm``), in
+place of ``pipetask run``; `lsst.ap.alerts.tools.demo.runDemo` calls it with
+``bps=True`` and reports the alerts as usual.  `restartBps` finishes an
+interrupted run with ``bps restart``.  Under the demo's work directory it
+leaves
 
-- ``bps/submit-{stamp}.yaml``: the submit YAML (``local.yaml`` plus the
-  demo's submit directory, cores, alert directory and solar-system input);
+- ``bps/submit-{stamp}.yaml``: the submit YAML (the site's YAML plus the
+  demo's submit directory, alert directory and solar-system input, and the
+  site values of `siteSettings`);
 - ``bps/submit-{stamp}.log``: everything ``bps submit`` printed;
 - ``bps/runinfo/``: Parsl's own logs;
 - ``submit/{outputRun}/``: BPS's submit directory (the quantum graph, and
@@ -161,7 +164,7 @@ SITES = ("local", "slurm")
 
 
 def siteSettings(site: str, cores: int = 2, partition: str | None = None) -> dict[str, object]:
-    """The site values a run on this machine's environment sets over the shipped YAML.
+    """Site values written over the shipped ``bps/{site}.yaml`` for a run from this environment.
 
     Parameters
     ----------
