@@ -305,7 +305,8 @@ def _demo(args) -> int:
             seed=args.seed,
             fresh=args.fresh,
             bps=args.bps,
-            site=args.site,
+            # The site only means something to bps.
+            **({"site": args.site} if args.bps else {}),
         )
     except (RuntimeError, ValueError) as e:  # pipetask/bps failure, bad parameters
         raise _CliError(f"demo failed: {e}") from None
