@@ -19,15 +19,18 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""A full focal plane through ``pipetask run -j`` and through ``bps submit`` (Parsl, Local site).
+"""A full focal plane through ``pipetask run -j`` and ``bps submit`` (Parsl: Local site, Slurm).
 
 One visit of the demo instrument with ``--detectors`` detectors (LSSTCam: 189)
 of ``--sources`` new DiaSources each (LSSTCam: ~55, i.e. ~10,400 alerts per
 visit) is simulated into an embedded SQLite butler (catalogs straight from
 `lsst.ap.alerts.simulation`, no APDB round trip; ``--image-size`` pixels per
 side, not LSSTCam's 4k, so 189 detectors' inputs fit on a small disk). Then
-the PackageAlerts pipeline runs on it with each ``--modes`` runner, writing the
-alert files too, and the script reports per runner:
+the PackageAlerts pipeline runs on it with each ``--modes`` runner (``pipetask``,
+``bps``: Parsl's Local site, ``slurm``: Parsl's Slurm provider on one node of
+the cluster ``SLURM_CONF`` names, or, without it, on the throw-away one-node
+cluster of ``tests/slurmCluster.py``), writing the alert files too, and the
+script reports per runner:
 
 - wall time of the command, alerts/s over it;
 - per quantum (from each quantum's metadata): CPU spent before the quantum
@@ -42,6 +45,7 @@ and ``doc/scaleout.md`` what they mean for Rubin's 60 s per visit.
 """
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -56,7 +60,7 @@ from lsst.utils.timer import duration_from_timeMethod
 from lsst.ap.alerts import simulation
 from lsst.ap.alerts.butlerFormatters import makeRepo
 from lsst.ap.alerts.tools import demo
-from lsst.ap.alerts.tools.bpsDemo import runBpsSubmit
+from lsst.ap.alerts.tools.bpsDemo import runBpsSubmit, siteSettings
 
 LABEL = "packageAlerts"
 # ~13 x 15 detectors around the boresight, as a focal plane roughly is.
@@ -199,7 +203,43 @@ def runPipetask(workdir, repo, inputRun, chain, run, query, jobs) -> float:
     return time.monotonic() - start
 
 
-def runBps(workdir, repo, inputRun, chain, run, query, jobs, nQuanta) -> float:
+@contextlib.contextmanager
+def slurmCluster():
+    """The cluster of ``SLURM_CONF``, else a one-node test cluster started here.
+
+    Yields the partition to submit to (`None`: the cluster's default) and the
+    cluster's ``jobcomp`` reader (`None` for a cluster not started here).
+    """
+    if "SLURM_CONF" in os.environ:
+        yield None, None
+        return
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+    from slurmCluster import SlurmCluster
+
+    with SlurmCluster() as cluster, contextlib.ExitStack() as stack:
+        stack.callback(os.environ.pop, "SLURM_CONF", None)
+        os.environ.update(cluster.environment)
+        yield cluster.partition, cluster.completedJobs
+
+
+def runBps(workdir, repo, inputRun, chain, run, query, jobs, nQuanta, site="local", extra=None) -> float:
+    """``bps submit`` on ``site``; for Slurm, ``extra["slurmJobs"]`` gets the
+    jobs Slurm recorded (when the cluster was started here)."""
+    if site == "slurm":
+        with slurmCluster() as (partition, completedJobs):
+            seconds = _runBps(workdir, repo, inputRun, chain, run, query, jobs, nQuanta, site, partition)
+            if completedJobs is not None:
+                extra["slurmJobs"] = completedJobs()
+                jobs = [
+                    f"{j['JobId']} {j['Name']} {j['JobState']} {j['StartTime']}..{j['EndTime']}"
+                    for j in completedJobs()
+                ]
+                print(f"Slurm jobs (jobcomp): {jobs}", file=sys.stderr, flush=True)
+        return seconds
+    return _runBps(workdir, repo, inputRun, chain, run, query, jobs, nQuanta, site, None)
+
+
+def _runBps(workdir, repo, inputRun, chain, run, query, jobs, nQuanta, site, partition) -> float:
     bpsRun = runBpsSubmit(
         workdir,
         repo,
@@ -211,6 +251,8 @@ def runBps(workdir, repo, inputRun, chain, run, query, jobs, nQuanta) -> float:
         expectedQuanta=nQuanta,
         cores=jobs,
         progress=False,
+        site=site,
+        settings=siteSettings(site, jobs, partition=partition),
     )
     return bpsRun.seconds
 
@@ -221,8 +263,8 @@ def main():
     parser.add_argument("--sources", type=int, default=55, help="new DiaSources (alerts) per detector")
     parser.add_argument("--history", type=int, default=20, help="earlier DiaSources per DiaObject")
     parser.add_argument("--image-size", type=int, default=1024)
-    parser.add_argument("--jobs", type=int, default=2, help="pipetask -j and Parsl Local cores")
-    parser.add_argument("--modes", default="pipetask,bps")
+    parser.add_argument("--jobs", type=int, default=2, help="pipetask -j, Parsl Local and Slurm cores")
+    parser.add_argument("--modes", default="pipetask,bps", help="comma-separated: pipetask, bps, slurm")
     parser.add_argument("--workdir", default="focal_work", help="reused: inputs are simulated once")
     parser.add_argument("--output", default="focal_results.json")
     args = parser.parse_args()
@@ -259,11 +301,13 @@ def main():
         run = f"{chain}/{mode}-{stamp}"
         print(f"running {mode} ...", file=sys.stderr, flush=True)
         loadBefore = os.getloadavg()[0]
+        extra = {}
         if mode == "pipetask":
             wall = runPipetask(workdir, repo, inputRun, chain, run, query, args.jobs)
         else:
-            wall = runBps(workdir, repo, inputRun, chain, run, query, args.jobs, args.detectors)
-        times = quantumTimes(repo, run)
+            site = "slurm" if mode == "slurm" else "local"
+            wall = runBps(workdir, repo, inputRun, chain, run, query, args.jobs, args.detectors, site, extra)
+        times = quantumTimes(repo, run) | extra
         times.update(
             wall=wall,
             alertsPerSecond=times["alerts"] / wall,

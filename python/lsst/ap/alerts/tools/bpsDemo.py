@@ -19,16 +19,19 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""``ap-alerts demo --bps``: the demo visit through ``bps submit`` (Parsl, this machine).
+"""``ap-alerts demo --bps``: the demo visit through ``bps submit`` (Parsl: this machine or Slurm).
 
 `runBpsSubmit` runs the PackageAlerts pipeline on a demo repository with
 ``bps submit`` and the package's ``bps/local.yaml`` (Parsl's ``Local``
-site), in place of ``pipetask run``; `lsst.ap.alerts.tools.demo.runDemo`
-calls it with ``bps=True`` and reports the alerts as usual.  Under the
-demo's work directory it leaves
+site) or ``bps/slurm.yaml`` (Parsl's Slurm provider, ``--site slurm``), in
+place of ``pipetask run``; `lsst.ap.alerts.tools.demo.runDemo` calls it with
+``bps=True`` and reports the alerts as usual.  `restartBps` finishes an
+interrupted run with ``bps restart``.  Under the demo's work directory it
+leaves
 
-- ``bps/submit-{stamp}.yaml``: the submit YAML (``local.yaml`` plus the
-  demo's submit directory, cores, alert directory and solar-system input);
+- ``bps/submit-{stamp}.yaml``: the submit YAML (the site's YAML plus the
+  demo's submit directory, alert directory and solar-system input, and the
+  site values of `siteSettings`);
 - ``bps/submit-{stamp}.log``: everything ``bps submit`` printed;
 - ``bps/runinfo/``: Parsl's own logs;
 - ``submit/{outputRun}/``: BPS's submit directory (the quantum graph, and
@@ -45,7 +48,10 @@ __all__ = [
     "bpsCommand",
     "bpsEnvironment",
     "checkBpsInstalled",
+    "SITES",
+    "restartBps",
     "runBpsSubmit",
+    "siteSettings",
     "submitYamlPath",
     "writeSubmitYaml",
 ]
@@ -64,6 +70,7 @@ from ..delivery.kafkaSettings import KAFKA_PASSWORD_ENV, KAFKA_USERNAME_ENV
 from .demo import subprocessEnvironment
 
 _TASK_LABEL = "packageAlerts"
+_PARSL_SERVICE = "lsst.ctrl.bps.parsl.ParslService"
 # bps's own messages and Parsl's task outcomes: what the demo shows of the
 # (very verbose) output.
 _SHOWN = ("lsst.ctrl.bps.drivers INFO", "Submit dir:", "Run Name:")
@@ -152,10 +159,65 @@ def bpsCommand() -> list[str]:
     return [sys.executable, "-c", "import sys; from lsst.ctrl.bps.cli.bps import main; sys.exit(main())"]
 
 
+SITES = ("local", "slurm")
+"""Parsl sites of `runBpsSubmit`: ``bps/local.yaml`` and ``bps/slurm.yaml``."""
+
+
+def siteSettings(site: str, cores: int = 2, partition: str | None = None) -> dict[str, object]:
+    """Site values written over the shipped ``bps/{site}.yaml`` for a run from this environment.
+
+    Parameters
+    ----------
+    site : `str`
+        ``local`` (Parsl on this machine: ``cores`` workers) or ``slurm``
+        (one Slurm job of one node whose ``cores`` cores run the workers).
+    cores : `int`
+        Parallel Parsl workers.
+    partition : `str`, optional
+        Slurm partition (default: the cluster's default partition).
+
+    Returns
+    -------
+    settings : `dict` [`str`, `object`]
+        ``site.{site}`` values; for Slurm they replace the shipped example's
+        cluster size, memory request, partition and ``commandPrefix`` (which
+        puts this interpreter's ``bin/`` first on ``PATH`` instead of sourcing
+        ``/shared/...`` and fetching secrets).
+
+    Raises
+    ------
+    ValueError
+        If ``site`` is not one of `SITES`.
+    """
+    if site == "local":
+        return {"cores": int(cores)}
+    if site == "slurm":
+        return {
+            "nodes": 1,
+            "cores_per_node": int(cores),
+            # --mem=0: all of the node's memory (the example asks for 192 GB).
+            "mem_per_node": 0,
+            "walltime": "01:00:00",
+            "scheduler_options": f"#SBATCH --partition={partition}" if partition else "",
+            # Each job's log names the Slurm job it ran in.
+            "commandPrefix": (
+                f'export PATH="{os.path.dirname(sys.executable)}:$PATH"; '
+                'echo "Slurm job ${SLURM_JOB_ID:-none} on $(hostname)"'
+            ),
+        }
+    raise ValueError(f"unknown bps site {site!r}: one of {', '.join(SITES)}")
+
+
 def writeSubmitYaml(
-    path: str, submitRoot: str, alertWriteLocation: str, cores: int = 2, solarSystem: bool = True
+    path: str,
+    submitRoot: str,
+    alertWriteLocation: str,
+    cores: int = 2,
+    solarSystem: bool = True,
+    site: str = "local",
+    settings: dict[str, object] | None = None,
 ) -> str:
-    """Write a submit YAML that runs ``bps/local.yaml`` with the demo's settings.
+    """Write a submit YAML that runs ``bps/{site}.yaml`` with the demo's settings.
 
     Parameters
     ----------
@@ -170,11 +232,18 @@ def writeSubmitYaml(
         Parallel Parsl workers.
     solarSystem : `bool`
         Read the ssSources input (``doSolarSystemSources``).
+    site : `str`
+        One of `SITES`: the shipped YAML included.
+    settings : `dict` [`str`, `object`], optional
+        ``site.{site}`` values written over the shipped ones (default:
+        `siteSettings` of ``site`` and ``cores``).
 
     Returns
     -------
     path : `str`
     """
+    if settings is None:
+        settings = siteSettings(site, cores)
     options = [
         f"-c {_TASK_LABEL}:doSolarSystemSources={solarSystem}",
         f"-c {_TASK_LABEL}:alertPackager.doWriteAlerts=True",
@@ -184,14 +253,14 @@ def writeSubmitYaml(
     lines = [
         "# Written by lsst.ap.alerts.tools.bpsDemo for `ap-alerts demo --bps`.",
         "includeConfigs:",
-        f"  - {json.dumps(submitYamlPath('local.yaml'))}",
+        f"  - {json.dumps(submitYamlPath(f'{site}.yaml'))}",
         f"submitPath: {json.dumps(os.path.join(submitRoot, '{outputRun}'))}",
         f"alertWriteLocation: {json.dumps(alertWriteLocation)}",
         f"extraQgraphOptions: {json.dumps(' '.join(options))}",
         "site:",
-        "  local:",
-        f"    cores: {int(cores)}",
+        f"  {site}:",
     ]
+    lines += [f"    {key}: {json.dumps(value)}" for key, value in settings.items()]
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as stream:
         stream.write("\n".join(lines) + "\n")
@@ -239,8 +308,10 @@ def runBpsSubmit(
     expectedQuanta: int,
     cores: int = 2,
     progress: bool = True,
+    site: str = "local",
+    settings: dict[str, object] | None = None,
 ) -> BpsRun:
-    """Run the PackageAlerts pipeline with ``bps submit`` on Parsl's Local site.
+    """Run the PackageAlerts pipeline with ``bps submit`` on a Parsl site.
 
     Parameters
     ----------
@@ -260,6 +331,13 @@ def runBpsSubmit(
         Parallel Parsl workers.
     progress : `bool`
         Show bps's stages and Parsl's task outcomes on stderr.
+    site : `str`
+        One of `SITES`: ``local`` (this machine) or ``slurm`` (Parsl's
+        Slurm provider, on the cluster Slurm's commands reach, e.g. through
+        ``SLURM_CONF``).
+    settings : `dict` [`str`, `object`], optional
+        ``site.{site}`` values over the shipped YAML's (default:
+        `siteSettings`).
 
     Returns
     -------
@@ -280,6 +358,8 @@ def runBpsSubmit(
         os.path.join(workdir, "submit"),
         alertWriteLocation,
         cores=cores,
+        site=site,
+        settings=settings,
     )
     logFile = os.path.join(bpsDir, f"submit-{stamp}.log")
     command = bpsCommand() + [
@@ -322,6 +402,55 @@ def runBpsSubmit(
         logFile=logFile,
         seconds=seconds,
     )
+
+
+def restartBps(workdir: str, repo: str, outputRun: str, expectedQuanta: int, progress: bool = True) -> float:
+    """Finish an interrupted `runBpsSubmit` run with ``bps restart``.
+
+    The Parsl plugin's restart reads the workflow saved in the submit
+    directory and Parsl's checkpoint of the quanta that completed (in
+    ``runinfo/`` of the directory ``bps submit`` ran in: ``bps/`` of the
+    work directory); it runs only the quanta without one, then the final job
+    again, into the same output run.
+
+    Parameters
+    ----------
+    workdir : `str`
+        The work directory given to `runBpsSubmit`.
+    repo : `str`
+        Butler repository.
+    outputRun : `str`
+        The output run of the interrupted submission.
+    expectedQuanta : `int`
+        Quanta that must each have produced alerts afterwards.
+    progress : `bool`
+        Show bps's stages and Parsl's task outcomes on stderr.
+
+    Returns
+    -------
+    seconds : `float`
+        Wall-clock time of ``bps restart``.
+
+    Raises
+    ------
+    RuntimeError
+        If ``bps restart`` fails, or quanta are still missing alerts.
+    """
+    bpsDir = os.path.join(workdir, "bps")
+    submitDir = os.path.join(workdir, "submit", outputRun)
+    logFile = os.path.join(bpsDir, f"restart-{outputRun.rsplit('/', 1)[-1]}.log")
+    # bps restart reads no submit YAML: without the class it would load HTCondor's.
+    command = bpsCommand() + ["restart", "--wms-service-class", _PARSL_SERVICE, "--id", submitDir]
+    if progress:
+        print(f"[demo] Running {' '.join(command)} (log: {logFile})", file=sys.stderr, flush=True)
+    start = time.monotonic()
+    status = _runLogged(command, logFile, bpsDir, progress)
+    seconds = time.monotonic() - start
+    if status != 0:
+        raise RuntimeError(f"bps restart failed with exit code {status} (log {logFile}):\n{_tail(logFile)}")
+    graphs = glob.glob(os.path.join(submitDir, "*.qg"))
+    _checkOutputs(repo, outputRun, expectedQuanta, submitDir, graphs[0] if graphs else "")
+    return seconds
 
 
 def _checkOutputs(repo: str, outputRun: str, expectedQuanta: int, submitDir: str, qgraphFile: str) -> None:

@@ -399,6 +399,8 @@ def _demo(args) -> int:
         from .demo import runDemo
     except ImportError as e:
         raise _CliError(f"the demo is not available: {e}") from None
+    if args.site != "local" and not args.bps:
+        raise _CliError(f"--site {args.site} runs the pipeline with bps: add --bps")
     try:
         if args.host:
             if args.bps:
@@ -420,6 +422,8 @@ def _demo(args) -> int:
             seed=args.seed,
             fresh=args.fresh,
             bps=args.bps,
+            # The site only means something to bps.
+            **({"site": args.site} if args.bps else {}),
         )
     except (RuntimeError, ValueError) as e:  # pipetask/bps failure, bad parameters
         raise _CliError(f"demo failed: {e}") from None
@@ -530,6 +534,13 @@ def _makeParser() -> argparse.ArgumentParser:
         action="store_true",
         help="run the visit through upstream's DiaPipelineTask (ap_association, "
         "installed separately: doc/host.md) with this package as its alert packager",
+    )
+    p.add_argument(
+        "--site",
+        choices=("local", "slurm"),
+        default="local",
+        help="with --bps: Parsl's Local site (default) or its Slurm provider (one job of --jobs cores "
+        "on the cluster sbatch reaches, e.g. through SLURM_CONF)",
     )
     p.set_defaults(run=_demo)
     return parser

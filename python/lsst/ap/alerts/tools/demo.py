@@ -729,6 +729,7 @@ def runDemo(
     progress: bool = True,
     imageSize: int = 1024,
     bps: bool = False,
+    site: str = "local",
 ) -> DemoResult:
     """Simulate a visit, run the PackageAlerts pipeline on it with ``pipetask`` and report.
 
@@ -756,6 +757,9 @@ def runDemo(
     bps : `bool`
         Run the pipeline with ``bps submit`` on Parsl's Local site (``jobs``
         cores) instead of ``pipetask run``; see `lsst.ap.alerts.tools.bpsDemo`.
+    site : `str`
+        With ``bps``: ``local``, or ``slurm`` (Parsl's Slurm provider: one
+        job of ``jobs`` cores on the cluster the Slurm commands reach).
 
     Returns
     -------
@@ -792,7 +796,7 @@ def runDemo(
     alertDir = os.path.join(workdir, "alerts", simulation.key, outputRun.rsplit("/", 1)[-1])
     collections = (inputRun, outputChain, outputRun)
     if bps:
-        command = _runBps(workdir, repo, collections, visit, alertDir, len(detectors), jobs, progress)
+        command = _runBps(workdir, repo, collections, visit, alertDir, len(detectors), jobs, progress, site)
     else:
         command = pipetaskRunCommand(repo, collections, _dataQuery(visit), alertDir, jobs)
         _say(progress, f"Running {shellCommand(command)}")
@@ -983,6 +987,7 @@ def _runBps(
     nDetectors: int,
     cores: int,
     progress: bool,
+    site: str = "local",
 ) -> list[str]:
     """Run the pipeline with ``bps submit`` (`lsst.ap.alerts.tools.bpsDemo.runBpsSubmit`).
 
@@ -1005,6 +1010,7 @@ def _runBps(
         expectedQuanta=nDetectors,
         cores=cores,
         progress=progress,
+        site=site,
     ).command
 
 
