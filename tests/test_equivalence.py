@@ -268,14 +268,31 @@ class OracleTestCase(lsst.utils.tests.TestCase, _Runs):
         compared = sum(a[name] is not None for a in self.upstream.decoded for name in CUTOUTS)
         self.assertGreater(compared, 500)
 
-    def testMasks(self):
-        """The afw mask the task adds is the oracle cutout's (which upstream does not write)."""
-        for alert in self.mine.alerts:
+    def testSizesAgainstTheOracle(self):
+        """Default config: no mask HDU, so every cutout is as long as upstream's and the alerts
+        are at most 2% larger (the measure of issue #21; benchmarks/bench_detector.py)."""
+        for mine, upstream in zip(self.mine.alerts, self.upstream.decoded, strict=True):
+            for name in CUTOUTS:
+                if upstream[name] is None:
+                    continue
+                self.assertIsNone(decodeCutout(mine[name]).mask)
+                self.assertEqual(len(mine[name]), len(upstream[name]), msg=f"{mine['diaSourceId']} {name}")
+        ours = sum(map(len, self.mine.result.alerts.payloads))
+        theirs = sum(map(len, self.upstream.payloads))
+        self.assertLessEqual(ours, 1.02 * theirs)
+
+    def testCompressedMasks(self):
+        """cutoutMaskPlanes = "compressed": the afw mask is the oracle cutout's (which upstream
+        does not write), in an AFWMASK HDU after upstream's HDUs; the rest is unchanged."""
+        compressed = self.runTask(self.visit, "compressed", cutoutMaskPlanes="compressed")
+        self.assertEqual(compareAlerts(compressed.alerts, self.upstream.decoded, cutoutSample=0), [])
+        for alert, plain in zip(compressed.alerts, self.mine.alerts, strict=True):
             for name in CUTOUTS:
                 ccd = self.upstream.ccdData[alert["diaSourceId"]][name]
                 if ccd is None:
                     self.assertIsNone(alert[name])
                     continue
+                self.assertEqual(alert[name][: len(plain[name])], plain[name])
                 cutout = decodeCutout(alert[name])
                 np.testing.assert_array_equal(
                     cutout.mask, ccd.flags, err_msg=f"{alert['diaSourceId']} {name}"

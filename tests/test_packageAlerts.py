@@ -546,6 +546,10 @@ class CutoutTestCase(PackageAlertsTestBase):
         from astropy.io import fits
 
         with fits.open(io.BytesIO(data)) as hdus:
+            self.assertEqual([hdu.name for hdu in hdus], ["PRIMARY", "UNCERT", "PSFIMAGE"])
+        # With cutoutMaskPlanes = "compressed" the planes follow, in AFWMASK.
+        data = self.makeTask(cutoutMaskPlanes="compressed").streamCcdDataToBytes(ccd)
+        with fits.open(io.BytesIO(data)) as hdus:
             np.testing.assert_array_equal(hdus["AFWMASK"].data, reference.getMaskedImage().mask.array)
             self.assertEqual(
                 hdus["AFWMASK"].header["MP_NO_DATA"],

@@ -69,36 +69,77 @@ class AlertCutoutTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(AlertCutout(cutout).maskPlanes, PLANES)
         self.assertIsInstance(cutout, CCDData)
 
-    def testBytesAreCcdDataWriteThenAfwMask(self):
+    def testDefaultBytesAreCcdDataWrite(self):
+        """Default layout: exactly CCDData.write's bytes (upstream's cutout, no mask HDU)."""
         cutout = makeCutout()
-        data = ccdDataToFitsBytes(cutout)
+        with io.BytesIO() as stream:
+            cutout.write(stream, format="fits")
+            self.assertEqual(ccdDataToFitsBytes(cutout), stream.getvalue())
+
+    def testCompressedBytesAreCcdDataWriteThenAfwMask(self):
+        cutout = makeCutout()
+        data = ccdDataToFitsBytes(cutout, "compressed")
         with io.BytesIO() as stream:
             cutout.write(stream, format="fits")
             written = stream.getvalue()
         self.assertEqual(data[: len(written)], written)
         with fits.open(io.BytesIO(data)) as hdus:
             self.assertEqual([hdu.name for hdu in hdus], ["PRIMARY", "UNCERT", AFWMASK_EXTNAME])
+            self.assertEqual(hdus[AFWMASK_EXTNAME].compression_type, "PLIO_1")
             np.testing.assert_array_equal(hdus[AFWMASK_EXTNAME].data, cutout.flags)
             self.assertEqual(
                 {k[3:]: v for k, v in hdus[AFWMASK_EXTNAME].header.items() if k.startswith("MP_")}, PLANES
             )
 
+    def testUnknownLayoutIsRefused(self):
+        with self.assertRaisesRegex(ValueError, "unknown cutout mask layout 'int32'"):
+            ccdDataToFitsBytes(makeCutout(), "int32")
+
     def testPlainCcdDataIsWrittenAsAstropyDoes(self):
         plain = CCDData(np.ones((3, 3), np.float32), unit="nJy")
-        with io.BytesIO() as stream:
-            plain.write(stream, format="fits")
-            self.assertEqual(ccdDataToFitsBytes(plain), stream.getvalue())
+        for layout in ("none", "compressed"):
+            with io.BytesIO() as stream:
+                plain.write(stream, format="fits")
+                self.assertEqual(ccdDataToFitsBytes(plain, layout), stream.getvalue())
 
     def testReadCutoutMasksOnlyUnusablePixels(self):
-        data = ccdDataToFitsBytes(makeCutout())
-        self.assertIsNone(CCDData.read(io.BytesIO(data), format="fits").mask)
-        cutout = readCutout(data)
+        """Compressed and earlier releases' int32 AFWMASK alike: planes, and a mask of unusable pixels."""
         expected = np.zeros((5, 6), bool)
         expected[2, 4] = expected[0, 0] = True  # SAT and NO_DATA; DETECTED and SUSPECT alone are usable
-        np.testing.assert_array_equal(cutout.mask, expected)
-        self.assertEqual(cutout.maskPlanes, PLANES)
+        for layout, data in (
+            ("compressed", ccdDataToFitsBytes(makeCutout(), "compressed")),
+            ("int32", legacyBytes(makeCutout())),
+        ):
+            with self.subTest(layout=layout):
+                self.assertIsNone(CCDData.read(io.BytesIO(data), format="fits").mask)
+                cutout = readCutout(data)
+                np.testing.assert_array_equal(cutout.mask, expected)
+                np.testing.assert_array_equal(cutout.flags, makeCutout().flags)
+                self.assertEqual(cutout.maskPlanes, PLANES)
+                np.testing.assert_array_equal(cutout.data, makeCutout().data)
         self.assertIn("SAT", UNUSABLE_PLANES)
         self.assertNotIn("DETECTED", UNUSABLE_PLANES)
+
+    def testReadCutoutWithoutPlanes(self):
+        """Default layout: readCutout says there are no planes (flags, mask None; maskPlanes empty)."""
+        cutout = readCutout(ccdDataToFitsBytes(makeCutout()))
+        self.assertIsNone(cutout.flags)
+        self.assertIsNone(cutout.mask)
+        self.assertEqual(cutout.maskPlanes, {})
+        np.testing.assert_array_equal(cutout.data, makeCutout().data)
+        np.testing.assert_array_equal(cutout.uncertainty.array, makeCutout().uncertainty.array)
+
+
+def legacyBytes(cutout):
+    """A cutout as earlier releases wrote it: CCDData.write, then an uncompressed int32 AFWMASK HDU."""
+    hdus = cutout.to_hdu()
+    afwMask = fits.ImageHDU(np.asarray(cutout.flags, np.int32), name=AFWMASK_EXTNAME)
+    for name, bit in PLANES.items():
+        afwMask.header[f"HIERARCH MP_{name}" if len(name) > 5 else f"MP_{name}"] = bit
+    hdus.append(afwMask)
+    with io.BytesIO() as stream:
+        hdus.writeto(stream)
+        return stream.getvalue()
 
 
 class MemoryTester(lsst.utils.tests.MemoryTestCase):

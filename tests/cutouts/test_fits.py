@@ -31,7 +31,7 @@ from astropy import wcs as astropyWcs
 from astropy.io import fits
 from astropy.nddata import CCDData, VarianceUncertainty
 
-from lsst.ap.alerts.cutouts.fits import AFWMASK_EXTNAME, CutoutFitsWriter, PrimaryHeaders
+from lsst.ap.alerts.cutouts.fits import AFWMASK_EXTNAME, CutoutFitsWriter, PrimaryHeaders, compressedMaskHdu
 
 PLANES = {
     "BAD": 0,
@@ -134,39 +134,85 @@ class PrimaryHeaderTestCase(lsst.utils.tests.TestCase):
         self.assertIs(headers.header(*args), headers.header(*args))
 
 
-class ExtensionsTestCase(lsst.utils.tests.TestCase):
-    def testExtensionHeadersAndLayout(self):
-        """UNCERT and PSFIMAGE as CCDData.write; AFWMASK as astropy writes the planes; the sizes add up."""
-        shape, psf = (27, 27), np.random.default_rng(1).random((21, 21))
-        numbers = ((3, 4), (14.2, 13.9), (-5.5e-5, 1e-7, 2e-7, 5.5e-5), (30.0, -30.0), 45.0)
-        expected = astropyFile(shape, *numbers, psf=psf)
-        maskHdu = fits.ImageHDU(np.zeros(shape, np.int32), name=AFWMASK_EXTNAME)
-        for name, bit in PLANES.items():
-            maskHdu.header[f"HIERARCH MP_{name}" if len(name) > 5 else f"MP_{name}"] = bit
-        with io.BytesIO() as stream:
-            maskHdu.writeto(stream)
-            expected += stream.getvalue()[2880:]  # the extension alone, after its dummy primary
+def writeCutout(shape, primary, image, variance, psf, maskHdu):
+    """A cutout file from CutoutFitsWriter, written at an offset into a zeroed buffer."""
+    writer = CutoutFitsWriter()
+    psfHdu = writer.psfHdu(psf)
+    size = writer.fileSize(shape, primary, psfHdu, maskHdu)
+    out = memoryview(bytearray(size + 10))
+    end = writer.writeInto(out, 10, shape, primary, image.tobytes(), variance.tobytes(), psfHdu, maskHdu)
+    assert end == size + 10, (end, size)
+    return bytes(out[10:])
 
+
+class ExtensionsTestCase(lsst.utils.tests.TestCase):
+    def setUp(self):
+        self.shape, self.psf = (27, 27), np.random.default_rng(1).random((21, 21))
+        self.numbers = ((3, 4), (14.2, 13.9), (-5.5e-5, 1e-7, 2e-7, 5.5e-5), (30.0, -30.0), 45.0)
         rng = np.random.default_rng(2)
-        image = rng.normal(size=shape).astype(">f4")
-        variance = rng.random(shape).astype(">f4")
-        mask = rng.integers(0, 1 << 12, shape).astype(">i4")
-        writer = CutoutFitsWriter(PLANES)
-        primary = PrimaryHeaders(numbers[-1]).header(shape, *numbers[0], *numbers[1:3], numbers[3])
-        size = writer.fileSize(shape, primary, writer.psfHdu(psf))
-        out = memoryview(bytearray(size + 10))
-        end = writer.writeInto(
-            out, 10, shape, primary, image.tobytes(), variance.tobytes(), mask.tobytes(), writer.psfHdu(psf)
-        )
-        self.assertEqual(end, size + 10)
-        ours = bytes(out[10:])
+        self.image = rng.normal(size=self.shape).astype(">f4")
+        self.variance = rng.random(self.shape).astype(">f4")
+        self.mask = rng.integers(0, 1 << 12, self.shape).astype(np.int32)
+        n = self.numbers
+        self.primary = PrimaryHeaders(n[-1]).header(self.shape, *n[0], *n[1:3], n[3])
+
+    def testExtensionHeadersAndLayout(self):
+        """Without mask planes: UNCERT and PSFIMAGE as CCDData.write, nothing after them; sizes add up."""
+        expected = astropyFile(self.shape, *self.numbers, psf=self.psf)
+        ours = writeCutout(self.shape, self.primary, self.image, self.variance, self.psf, None)
+        self.assertEqual(len(ours), len(expected))
         self.assertEqual(headerBlocks(ours), headerBlocks(expected))
         with fits.open(io.BytesIO(ours)) as hdus:
+            self.assertEqual([hdu.name for hdu in hdus], ["PRIMARY", "UNCERT", "PSFIMAGE"])
+            np.testing.assert_array_equal(hdus["PRIMARY"].data, self.image)
+            np.testing.assert_array_equal(hdus["UNCERT"].data, self.variance)
+            np.testing.assert_array_equal(hdus["PSFIMAGE"].data, self.psf)
+
+    def testCompressedMaskHduFollowsThePsf(self):
+        """The AFWMASK HDU appended as astropy writes it; astropy reads the planes back exactly."""
+        maskHdu = compressedMaskHdu(self.mask, PLANES)
+        ours = writeCutout(self.shape, self.primary, self.image, self.variance, self.psf, maskHdu)
+        expected = astropyFile(self.shape, *self.numbers, psf=self.psf)
+        blocks = headerBlocks(ours)
+        self.assertTrue(maskHdu.startswith(blocks.pop(AFWMASK_EXTNAME)))
+        self.assertEqual(blocks, headerBlocks(expected))
+        self.assertEqual(ours[len(expected) :], maskHdu)
+        with fits.open(io.BytesIO(ours)) as hdus:
             self.assertEqual([hdu.name for hdu in hdus], ["PRIMARY", "UNCERT", "PSFIMAGE", AFWMASK_EXTNAME])
-            np.testing.assert_array_equal(hdus["PRIMARY"].data, image)
-            np.testing.assert_array_equal(hdus["UNCERT"].data, variance)
-            np.testing.assert_array_equal(hdus["PSFIMAGE"].data, psf)
-            np.testing.assert_array_equal(hdus[AFWMASK_EXTNAME].data, mask)
+            self.assertIsInstance(hdus[AFWMASK_EXTNAME], fits.CompImageHDU)
+            np.testing.assert_array_equal(hdus[AFWMASK_EXTNAME].data, self.mask)
+            np.testing.assert_array_equal(hdus["PRIMARY"].data, self.image)
+
+
+class CompressedMaskHduTestCase(lsst.utils.tests.TestCase):
+    def compressed(self, mask):
+        primary = fits.PrimaryHDU().header.tostring().encode()
+        with fits.open(io.BytesIO(primary + compressedMaskHdu(mask, PLANES))) as f:
+            hdu = f[AFWMASK_EXTNAME]
+            planes = {k[3:]: v for k, v in hdu.header.items() if k.startswith("MP_")}
+            return hdu.compression_type, np.array(hdu.data), planes
+
+    def testPlioForAfwPlanes(self):
+        """A sparse 102x102 mask of afw's planes: PLIO_1, lossless, in two FITS blocks."""
+        mask = np.zeros((102, 102), np.int32)
+        mask[40:60, 45:58] = 1 << PLANES["DETECTED"]
+        mask[50, 50] |= 1 << PLANES["SAT"]
+        mask[:, :3] = 1 << PLANES["NO_DATA"]
+        self.assertEqual(len(compressedMaskHdu(mask, PLANES)), 2 * 2880)
+        kind, data, planes = self.compressed(mask)
+        self.assertEqual(kind, "PLIO_1")
+        np.testing.assert_array_equal(data, mask)
+        self.assertEqual(planes, PLANES)
+
+    def testHighBitsFallBackToGzip(self):
+        """PLIO holds values below 2**24 only: bit 24 and above (and bit 31, negative) use GZIP_2."""
+        for bit in (24, 31):
+            mask = np.zeros((30, 30), np.int32)
+            mask[3, 4] = np.int32(np.uint32(1 << bit).view(np.int32))
+            mask[5, 6] = 1
+            kind, data, _ = self.compressed(mask)
+            self.assertEqual(kind, "GZIP_2")
+            np.testing.assert_array_equal(data, mask)
 
 
 class MemoryTester(lsst.utils.tests.MemoryTestCase):

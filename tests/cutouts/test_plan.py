@@ -26,6 +26,10 @@ For every cutout (edge cutouts included), on the model and on real afw:
 - the alert's bytes are ``streamCcdDataToBytes(createCcdDataCutout(...))``;
 - its PRIMARY, UNCERT and PSFIMAGE HDUs are what astropy's ``CCDData.write``
   writes for that cutout, byte for byte (upstream's serialization);
+- with the default ``cutoutMaskPlanes = "none"`` the file is exactly
+  ``CCDData.write``'s; with ``"compressed"`` an AFWMASK HDU follows, which
+  astropy, `readCutout` and (where importable) afw's own FITS reader read
+  back as afw's planes;
 - ``CCDData.read`` gives no mask; `readCutout` masks only unusable pixels.
 
 With real afw the pixels, CRPIX, CD and CRVAL are also compared with
@@ -35,6 +39,8 @@ upstream's recipe rebuilt from afw's API (``getCutout``,
 
 import io
 import logging
+import os
+import tempfile
 import unittest
 
 import lsst.utils.tests
@@ -66,25 +72,30 @@ class CrowdedVisitTestCase(lsst.utils.tests.TestCase):
     def setUpClass(cls):
         # 220 sources on 260x260 pixels: overlapping boxes, many leave the image.
         cls.visit = sim.makeSimulatedVisit(220, 2, seed=21, size=260)
-        config = PackageAlertsConfig()
-        config.doWriteAlerts = False
-        cls.task = PackageAlertsTask(config=config)
         cls.log = logging.getLogger("test_plan")
+        v = cls.visit
+        # One task and result per cutoutMaskPlanes layout; the default first.
+        cls.tasks, cls.results = {}, {}
         # Small pixel batches: cutouts on both sides of many batch boundaries.
         original, plan._BATCH_BYTES = plan._BATCH_BYTES, 30_000
         try:
-            v = cls.visit
-            cls.result = cls.task.run(
-                v.diaSourceCat,
-                v.diaObjectCat,
-                v.diaSrcHistory,
-                v.diaForcedSources,
-                v.diffIm,
-                v.calexp,
-                v.template,
-            )
+            for layout in ("none", "compressed"):
+                config = PackageAlertsConfig()
+                config.doWriteAlerts = False
+                config.cutoutMaskPlanes = layout
+                cls.tasks[layout] = PackageAlertsTask(config=config)
+                cls.results[layout] = cls.tasks[layout].run(
+                    v.diaSourceCat,
+                    v.diaObjectCat,
+                    v.diaSrcHistory,
+                    v.diaForcedSources,
+                    v.diffIm,
+                    v.calexp,
+                    v.template,
+                )
         finally:
             plan._BATCH_BYTES = original
+        cls.task, cls.result = cls.tasks["none"], cls.results["none"]
         cls.rotPa = v.diffIm.visitInfo.boresightRotAngle.asDegrees()
         sources = v.diaSourceCat.reset_index(drop=True)
         cls.sources = {int(row.diaSourceId): row for row in sources.itertuples()}
@@ -103,43 +114,57 @@ class CrowdedVisitTestCase(lsst.utils.tests.TestCase):
         )
 
     def testEveryCutout(self):
+        """Each layout: run()'s bytes are streamCcdDataToBytes(createCcdDataCutout(...)) of that config.
+
+        Default: exactly CCDData.write's file (upstream's); compressed: the
+        same HDUs byte for byte, then AFWMASK holding afw's planes.
+        """
         counts = {"cutouts": 0, "edge": 0}
-        for i in range(len(self.result.alerts)):
-            alert = self.result.alerts[i]
-            row = self.sources[alert["diaSourceId"]]
-            for field, name in FIELDS:
-                image = getattr(self.visit, name)
-                ccd = self.slowCutout(image, row)
-                data = alert[field]
-                self.assertEqual(data is None, ccd is None)
-                if data is None:
-                    continue
-                counts["cutouts"] += 1
-                counts["edge"] += not image.getBBox().contains(
-                    geom.Box2I(
-                        geom.Point2I(ccd.meta["cutMinX"] + 1, ccd.meta["cutMinY"] + 1),
-                        geom.Extent2I(*ccd.shape[::-1]),
+        for layout, result in self.results.items():
+            for i in range(len(result.alerts)):
+                alert = result.alerts[i]
+                row = self.sources[alert["diaSourceId"]]
+                for field, name in FIELDS:
+                    image = getattr(self.visit, name)
+                    ccd = self.slowCutout(image, row)
+                    data = alert[field]
+                    self.assertEqual(data is None, ccd is None)
+                    if data is None:
+                        continue
+                    counts["cutouts"] += 1
+                    counts["edge"] += not image.getBBox().contains(
+                        geom.Box2I(
+                            geom.Point2I(ccd.meta["cutMinX"] + 1, ccd.meta["cutMinY"] + 1),
+                            geom.Extent2I(*ccd.shape[::-1]),
+                        )
                     )
-                )
-                self.assertEqual(
-                    self.task.streamCcdDataToBytes(ccd), data, msg=f"{field} of {row.diaSourceId}"
-                )
-                with io.BytesIO() as stream:
-                    ccd.write(stream, format="fits")
-                    written = stream.getvalue()
-                ours, astropys = hduBytes(data), hduBytes(written)
-                self.assertEqual(list(astropys), ["PRIMARY", "UNCERT", "PSFIMAGE"])
-                self.assertEqual(list(ours), ["PRIMARY", "UNCERT", "PSFIMAGE", AFWMASK_EXTNAME])
-                for hdu in astropys:
-                    self.assertEqual(ours[hdu], astropys[hdu], msg=f"{hdu} of {field} of {row.diaSourceId}")
-        self.assertGreater(counts["cutouts"], 500)
-        self.assertGreater(counts["edge"], 30)
+                    where = f"{layout}: {field} of {row.diaSourceId}"
+                    self.assertEqual(self.tasks[layout].streamCcdDataToBytes(ccd), data, msg=where)
+                    self.checkHdus(layout, ccd, data, where)
+        self.assertGreater(counts["cutouts"], 1000)
+        self.assertGreater(counts["edge"], 60)
+
+    def checkHdus(self, layout, ccd, data, where):
+        with io.BytesIO() as stream:
+            ccd.write(stream, format="fits")
+            written = stream.getvalue()
+        if layout == "none":
+            self.assertEqual(data, written, msg=where)
+            return
+        ours, astropys = hduBytes(data), hduBytes(written)
+        self.assertEqual(list(astropys), ["PRIMARY", "UNCERT", "PSFIMAGE"])
+        self.assertEqual(list(ours), ["PRIMARY", "UNCERT", "PSFIMAGE", AFWMASK_EXTNAME])
+        for hdu in astropys:
+            self.assertEqual(ours[hdu], astropys[hdu], msg=f"{hdu} of {where}")
+        np.testing.assert_array_equal(readCutout(data).flags, ccd.flags, err_msg=where)
 
     def testMaskForAstropyUsers(self):
         """CCDData.read: no mask (DETECTED pixels are not 'bad'); readCutout: only unusable pixels."""
         detected = edge = 0
         for i in range(len(self.result.alerts)):
-            data = self.result.alerts[i]["cutoutDifference"]
+            self.assertIsNone(readCutout(self.result.alerts[i]["cutoutDifference"]).flags)
+        for i in range(len(self.results["compressed"].alerts)):
+            data = self.results["compressed"].alerts[i]["cutoutDifference"]
             if data is None:
                 continue
             self.assertIsNone(CCDData.read(io.BytesIO(data), format="fits").mask)
@@ -159,6 +184,28 @@ class CrowdedVisitTestCase(lsst.utils.tests.TestCase):
                 self.assertTrue(np.isposinf(cutout.uncertainty.array[noData]).all())
         self.assertGreater(detected, 10)
         self.assertGreater(edge, 5)
+
+    @unittest.skipUnless(HAVE_AFW, "afw's FITS reader (cfitsio) needs real afw")
+    def testAfwReadsCompressedPlanes(self):
+        """afw's Mask reader decompresses AFWMASK to the cutout of the parent's mask, planes and all."""
+        import lsst.afw.image as afwImage
+
+        checked = 0
+        with tempfile.TemporaryDirectory() as tmp:
+            for i in range(0, len(self.results["compressed"].alerts), 10):
+                data = self.results["compressed"].alerts[i]["cutoutDifference"]
+                if data is None:
+                    continue
+                path = os.path.join(tmp, f"{i}.fits")
+                with open(path, "wb") as f:
+                    f.write(data)
+                cutout = readCutout(data)
+                mask = afwImage.Mask(path, hdu=list(hduBytes(data)).index(AFWMASK_EXTNAME))
+                np.testing.assert_array_equal(mask.array, cutout.flags)
+                afwPlanes = dict(mask.getMaskPlaneDict())
+                self.assertEqual({name: afwPlanes.get(name) for name in cutout.maskPlanes}, cutout.maskPlanes)
+                checked += 1
+        self.assertGreater(checked, 10)
 
     @unittest.skipUnless(HAVE_AFW, "upstream's recipe needs real afw (getCutout, calibrateImage, AST)")
     def testUpstreamRecipe(self):

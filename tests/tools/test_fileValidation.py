@@ -52,8 +52,11 @@ from alertFileBytes import (
 )
 from astropy.nddata import CCDData, StdDevUncertainty
 from astropy.wcs import WCS
+from cutoutLayouts import cutoutLayouts
 from fastavro.read import HEADER_SCHEMA
 
+from lsst.ap.alerts.cutouts.ccdData import ccdDataToFitsBytes
+from lsst.ap.alerts.cutouts.fits import compressedMaskHdu
 from lsst.ap.alerts.schemaRegistry import SchemaRegistry
 from lsst.ap.alerts.tools.fileValidation import (
     Problem,
@@ -420,6 +423,22 @@ class CheckFunctionsTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(len(reasons), 1)
         self.assertTrue(reasons[0].startswith("unreadable FITS ("), reasons[0])
         self.assertEqual(len(checkCutout(b"")), 1)
+
+    def testEveryCutoutLayout(self):
+        """No mask HDU, a compressed AFWMASK and earlier releases' int32 AFWMASK all validate;
+        an AFWMASK of another shape than the image does not."""
+        data = ccdDataToFitsBytes(self.makeCcd())
+        flags = np.zeros((7, 7), np.int32)
+        flags[3, 3] = 32
+        for layout, cutout in cutoutLayouts(data, flags, {"DETECTED": 5}).items():
+            with self.subTest(layout=layout):
+                self.assertEqual(checkCutout(cutout), [])
+        # An AFWMASK of another shape than the image cannot be read as its planes.
+        wrongShape = data + compressedMaskHdu(np.zeros((7, 6), np.int32), {"DETECTED": 5})
+        self.assertEqual(
+            checkCutout(wrongShape),
+            ["unreadable FITS (ValueError: dimensions of mask (7, 6) and data (7, 7) do not match)"],
+        )
 
     def testProblemText(self):
         self.assertEqual(str(Problem("f.avro", "bad")), "f.avro: bad")

@@ -43,12 +43,13 @@ import lsst.utils.tests
 import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.nddata import CCDData
+from cutoutLayouts import LAYOUTS, cutoutLayouts
 
 from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask
 from lsst.ap.alerts.simulation import makeSimulatedVisit, runArguments
 from lsst.ap.alerts.tools import cli
 from lsst.ap.alerts.tools.inspection import abMagnitude, summarizeAlert
-from lsst.ap.alerts.tools.render import STRETCHES, chooseStretch, psfFwhmPixels, renderAlert
+from lsst.ap.alerts.tools.render import STRETCHES, chooseStretch, loadCutout, psfFwhmPixels, renderAlert
 
 PSF_SIGMA = 1.7  # makeVisitExposures' default
 PIXEL_ARCSEC = 0.2
@@ -87,6 +88,33 @@ class RenderTestCase(lsst.utils.tests.TestCase):
         path = self.work / "figure.svg"
         stamp = renderAlert(alert, str(path), **kwargs)
         return stamp, path.read_text()
+
+    def testEveryCutoutLayout(self):
+        """loadCutout (render and report) reads each layout: the planes when present; the figure is
+        the same whichever layout the cutouts are in."""
+        alerts, planes = {}, {"SAT": 1, "DETECTED": 5, "NO_DATA": 8}
+        for field in ("cutoutDifference", "cutoutScience", "cutoutTemplate"):
+            data = self.bright[field]
+            flags = np.zeros(readCcd(data).shape, np.int32)
+            flags[2:5, 3] = 1 << 5
+            flags[0, :] = 1 << 8
+            for layout, cutout in cutoutLayouts(data, flags, planes).items():
+                alerts.setdefault(layout, dict(self.bright))[field] = cutout
+                ccd, error = loadCutout(cutout)
+                self.assertIsNone(error)
+                np.testing.assert_array_equal(ccd.data, readCcd(data).data)
+                if layout == "none":
+                    self.assertIsNone(ccd.flags)
+                else:
+                    np.testing.assert_array_equal(ccd.flags, flags)
+                    self.assertEqual(ccd.maskPlanes, planes)
+                    np.testing.assert_array_equal(ccd.mask, flags == 1 << 8)
+        self.assertEqual(loadCutout(None), (None, None))
+        self.assertEqual(loadCutout(b"not FITS" * 400)[0], None)
+        stamps = {layout: self.svgText(alerts[layout])[0] for layout in LAYOUTS}
+        for layout in LAYOUTS:
+            self.assertTrue(all(stamps[layout].drawn.values()), layout)
+            self.assertEqual(stamps[layout].stretches, stamps["none"].stretches)
 
     def testPsfFwhm(self):
         """The FWHM matches the simulated PSF and a Gaussian fitted to the image."""

@@ -461,6 +461,7 @@ class PackageAlertsTask(pipeBase.Task):
             localWcs,
             self.config.useAveragePsf,
             self.log,
+            self.config.cutoutMaskPlanes,
         )
 
     def _computePsf(self, exposure, pixelCenter, srcId=None):
@@ -559,9 +560,9 @@ class PackageAlertsTask(pipeBase.Task):
         return localTransformMatrix(wcs, center, skyCenter)
 
     def streamCcdDataToBytes(self, cutout):
-        """Serialize a cutout: ``CCDData.write``'s bytes, then the AFWMASK HDU.
+        """Serialize a cutout: ``CCDData.write``'s bytes (then the AFWMASK HDU with ``cutoutMaskPlanes``).
 
-        Layout: `lsst.ap.alerts.cutouts.fits`.
+        The bytes `run` writes for that cutout.  Layout: `lsst.ap.alerts.cutouts.fits`.
 
         Parameters
         ----------
@@ -571,7 +572,7 @@ class PackageAlertsTask(pipeBase.Task):
         -------
         cutoutBytes : `bytes`
         """
-        return ccdDataToFitsBytes(cutout)
+        return ccdDataToFitsBytes(cutout, self.config.cutoutMaskPlanes)
 
     # -- alerts ---------------------------------------------------------
 

@@ -122,8 +122,20 @@ def canonicalSchemaJson(schema: Any) -> str:
 
     ``json.dumps`` of `canonicalSchema` with default separators, which is
     what ``fastavro.writer`` writes when given the canonical schema.
+    Remembered per schema object (a visit's file would otherwise spend
+    milliseconds on it): schemas are not changed once loaded.
     """
-    return json.dumps(canonicalSchema(schema))
+    cached = _CANONICAL_JSON.get(id(schema))
+    if cached is None or cached[0] is not schema:
+        if len(_CANONICAL_JSON) >= _CANONICAL_JSON_SIZE:
+            _CANONICAL_JSON.clear()
+        # The schema is kept with its text, so its id cannot be reused while cached.
+        cached = _CANONICAL_JSON[id(schema)] = (schema, json.dumps(canonicalSchema(schema)))
+    return cached[1]
+
+
+_CANONICAL_JSON: dict[int, tuple[Any, str]] = {}
+_CANONICAL_JSON_SIZE = 16
 
 
 def _encodeMetadata(metadata: Mapping[str, str]) -> bytes:

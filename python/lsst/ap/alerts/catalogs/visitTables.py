@@ -284,8 +284,18 @@ def _prepareSources(recordSchema, diaSourceCat, log, nanAsNull) -> _NewSources:
     )
 
 
-def _linkObjects(recordSchema, diaObjectCat, sources: _NewSources, log, nanAsNull):
-    """Type the DiaObjects and find each source's row (-1: none, with a warning).
+def _rowsOfObjects(flat: pd.DataFrame, wanted: np.ndarray) -> pd.DataFrame:
+    """The rows of a flattened table whose diaObjectId is in ``wanted``.
+
+    Only the DiaObjects of the visit's DiaSources reach an alert; the rest
+    of a region's objects, histories and forced sources need no typing.
+    """
+    keep = np.isin(_idColumn(flat, "diaObjectId"), wanted)
+    return flat if keep.all() else flat[keep].reset_index(drop=True)
+
+
+def _linkObjects(recordSchema, diaObjectCat, sources: _NewSources, log, nanAsNull, wanted):
+    """Type the DiaObjects of ``wanted`` and find each source's row (-1: none, with a warning).
 
     Returns
     -------
@@ -295,7 +305,7 @@ def _linkObjects(recordSchema, diaObjectCat, sources: _NewSources, log, nanAsNul
     nDiaSources : `numpy.ndarray`
         ``nDiaSources`` per row of ``objects`` (0 where absent).
     """
-    objectsIn = flattenIndex(diaObjectCat)
+    objectsIn = _rowsOfObjects(flattenIndex(diaObjectCat), wanted)
     objects, problems = coerceTable(objectsIn, recordSchema, nanAsNull=nanAsNull)
     problems += domainProblems(objects)
     objectIds = _idColumn(objectsIn, "diaObjectId")
@@ -328,8 +338,9 @@ def _linkObjects(recordSchema, diaObjectCat, sources: _NewSources, log, nanAsNul
     return objects, objectRow, nDiaSources
 
 
-def _groupedRows(table, recordSchema, idName, what, log, nanAsNull):
-    """Type a history-like table, drop rows that do not fit, group the rest by diaObjectId.
+def _groupedRows(table, recordSchema, idName, what, log, nanAsNull, wanted):
+    """Type a history-like table's rows of ``wanted`` DiaObjects, drop those that do not fit,
+    group the rest by diaObjectId.
 
     Returns
     -------
@@ -340,9 +351,9 @@ def _groupedRows(table, recordSchema, idName, what, log, nanAsNull):
     dropped : `int`
         Rows dropped.
     """
-    if table is None or not len(table):
+    flat = None if table is None else _rowsOfObjects(flattenIndex(table), wanted)
+    if flat is None or not len(flat):
         return None, {}, 0
-    flat = flattenIndex(table)
     typed, problems = coerceTable(flat, recordSchema, nanAsNull=nanAsNull)
     problems += domainProblems(typed)
     keep = np.ones(typed.size, dtype=bool)
@@ -465,6 +476,11 @@ def prepareVisitTables(
 ) -> PreparedTables:
     """Convert and group the catalogs of one visit/detector.
 
+    Of ``diaObjectCat``, ``diaSrcHistory`` and ``diaForcedSources`` only the
+    rows of the DiaObjects of ``diaSourceCat`` are typed and checked: the
+    others (a region's objects without a DiaSource in this visit) are in no
+    alert.
+
     Parameters
     ----------
     schema : `lsst.ap.alerts.schemaRegistry.AlertSchema`
@@ -484,11 +500,13 @@ def prepareVisitTables(
     """
     records = schema.records
     sources = _prepareSources(records["diaSource"], diaSourceCat, log, nanAsNull)
+    # The DiaObjects of every input DiaSource (skipped ones too, so their rows are still checked).
+    wanted = np.unique(_idColumn(flattenIndex(diaSourceCat), "diaObjectId"))
     objects, objectRow, nDiaSources = _linkObjects(
-        records["diaObject"], diaObjectCat, sources, log, nanAsNull
+        records["diaObject"], diaObjectCat, sources, log, nanAsNull, wanted
     )
     history, historyGroups, droppedHistory = _groupedRows(
-        diaSrcHistory, records["diaSource"], "diaSourceId", "history DiaSource", log, nanAsNull
+        diaSrcHistory, records["diaSource"], "diaSourceId", "history DiaSource", log, nanAsNull, wanted
     )
     forced, forcedGroups, droppedForced = _groupedRows(
         diaForcedSources if doRunForcedMeasurement else None,
@@ -497,6 +515,7 @@ def prepareVisitTables(
         "DiaForcedSource",
         log,
         nanAsNull,
+        wanted,
     )
     historyRows, forcedRows = _historySpans(
         sources.diaObjectIds,

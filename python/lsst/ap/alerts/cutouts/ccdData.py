@@ -23,9 +23,10 @@
 
 `makeCcdDataCutout` builds a cutout as ``lsst.ap.association`` does
 (``getCutout``, ``PhotoCalib.calibrateImage``, ``skyToPixel``, the local
-WCS) and `ccdDataToFitsBytes` serializes it as ``CCDData.write`` does, plus
-the AFWMASK HDU (layout: `lsst.ap.alerts.cutouts.fits`).  The task's fast
-path writes the same bytes without astropy; the tests hold the two equal.
+WCS) and `ccdDataToFitsBytes` serializes it as ``CCDData.write`` does, plus,
+if asked, the compressed AFWMASK HDU (layout: `lsst.ap.alerts.cutouts.fits`).
+The task's fast path writes the same bytes without astropy's ``CCDData``;
+the tests hold the two equal.  `readCutout` reads every layout.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from astropy import wcs as astropyWcs
 from astropy.io import fits
 from astropy.nddata import CCDData, VarianceUncertainty
 
-from .fits import AFWMASK_EXTNAME
+from .fits import AFWMASK_EXTNAME, MASK_LAYOUTS, compressedMaskHdu
 from .geometry import localTransformMatrix
 
 # afw mask planes whose pixels hold no usable measurement: no data, a
@@ -127,38 +128,66 @@ def makeCcdDataCutout(image, skyCenter, pixelCenter, extent, photoCalib, psf, ro
     )
 
 
-def ccdDataToFitsBytes(cutout: CCDData) -> bytes:
-    """FITS bytes of a cutout: what ``CCDData.write`` writes, then its afw mask planes.
+def ccdDataToFitsBytes(cutout: CCDData, maskPlanes: str = "none") -> bytes:
+    """FITS bytes of a cutout: what ``CCDData.write`` writes, then (if asked) its afw mask planes.
 
-    The ``flags`` (the afw mask, which ``CCDData.write`` leaves out) follow
-    as the AFWMASK HDU, with ``MP_*`` keys when the cutout is an
-    `AlertCutout`.
+    Parameters
+    ----------
+    cutout : `astropy.nddata.CCDData`
+        The cutout; ``flags`` holds the afw mask (which ``CCDData.write``
+        leaves out), ``maskPlanes`` its planes when it is an `AlertCutout`.
+    maskPlanes : `str`, optional
+        ``"none"``: ``CCDData.write``'s bytes alone; ``"compressed"``: then
+        the ``flags`` as a tile-compressed AFWMASK HDU
+        (`~lsst.ap.alerts.cutouts.fits.compressedMaskHdu`).
+
+    Returns
+    -------
+    data : `bytes`
+
+    Raises
+    ------
+    ValueError
+        If ``maskPlanes`` is not a layout of
+        `~lsst.ap.alerts.cutouts.fits.MASK_LAYOUTS`.
     """
-    hdus = cutout.to_hdu()
-    if cutout.flags is not None:
-        afwMask = fits.ImageHDU(np.asarray(cutout.flags, dtype=np.int32), name=AFWMASK_EXTNAME)
-        for name, bit in sorted(getattr(cutout, "maskPlanes", {}).items(), key=lambda item: item[1]):
-            key = f"MP_{name}"
-            # Long names as explicit HIERARCH cards (no astropy warning), as afw writes them.
-            afwMask.header[key if len(key) <= 8 else f"HIERARCH {key}"] = bit
-        hdus.append(afwMask)
+    if maskPlanes not in MASK_LAYOUTS:
+        raise ValueError(f"unknown cutout mask layout {maskPlanes!r}; expected one of {sorted(MASK_LAYOUTS)}")
     with io.BytesIO() as stream:
-        hdus.writeto(stream)
-        return stream.getvalue()
+        cutout.to_hdu().writeto(stream)
+        data = stream.getvalue()
+    if maskPlanes == "compressed" and cutout.flags is not None:
+        data += compressedMaskHdu(cutout.flags, getattr(cutout, "maskPlanes", {}))
+    return data
 
 
 def readCutout(data: bytes) -> AlertCutout:
     """Read an alert cutout, with afw's planes as ``flags`` and a mask of unusable pixels.
 
-    ``CCDData.read`` alone gives the same image, variance, WCS and PSF and no
-    mask.  Here ``mask`` is True where a plane of `UNUSABLE_PLANES` is set.
+    Reads every layout: no mask HDU (the default, and upstream's), a
+    tile-compressed AFWMASK and the uncompressed int32 AFWMASK of earlier
+    releases.  ``CCDData.read`` alone gives the same image, variance, WCS
+    and PSF and no mask.
+
+    Parameters
+    ----------
+    data : `bytes`
+        One cutout's FITS file.
+
+    Returns
+    -------
+    cutout : `AlertCutout`
+        With an AFWMASK HDU: ``flags`` the afw mask (int32), ``maskPlanes``
+        its planes and ``mask`` True where a plane of `UNUSABLE_PLANES` is
+        set.  Without one: ``flags`` and ``mask`` are `None` and
+        ``maskPlanes`` is empty.
     """
     ccd = CCDData.read(io.BytesIO(data), format="fits")
     flags, planes, mask = None, {}, None
     with fits.open(io.BytesIO(data)) as hdus:
         if AFWMASK_EXTNAME in hdus:
             afwMask = hdus[AFWMASK_EXTNAME]
-            flags = np.array(afwMask.data)
+            flags = np.asarray(afwMask.data, dtype=np.int32)
             planes = {key[3:]: int(value) for key, value in afwMask.header.items() if key.startswith("MP_")}
             bits = sum(1 << planes[name] for name in UNUSABLE_PLANES if name in planes)
             mask = (flags & bits) != 0

@@ -32,14 +32,18 @@ PRIMARY     -32      calibrated image (nJy); ``CUTMINX``/``CUTMINY`` (FITS pixel
                      LONPOLE, LATPOLE, MJDREF, RADESYS, wcslib's comments)
 UNCERT      -32      variance (nJy²), ``UTYPE = 'VarianceUncertainty'``
 PSFIMAGE    -64      PSF kernel image, when the PSF could be evaluated
-AFWMASK     32       afw mask planes, one ``MP_<plane>`` = bit key per plane
+AFWMASK     32       optional (``cutoutMaskPlanes = "compressed"``): afw's mask
+                     planes, tile-compressed (PLIO_1), one ``MP_<plane>`` = bit
+                     key per plane
 ==========  =======  ==============================================================
 
 The first three HDUs are byte for byte what astropy's ``CCDData.write``
 writes for the cutout's `~astropy.nddata.CCDData` (upstream's
 ``streamCcdDataToBytes``); there is no ``MASK`` HDU, so ``CCDData.read``
-gives no mask, as for upstream's alerts.  AFWMASK is written as astropy
-writes an ``ImageHDU`` with those keys.
+gives no mask, as for upstream's alerts.  By default there is no AFWMASK
+either, so an alert is exactly as large as upstream's; when present it is
+written by astropy (`compressedMaskHdu`).  Files of earlier releases carry
+an uncompressed int32 AFWMASK; readers take every layout.
 
 ``CCDData.write`` costs about 3 ms per cutout, most of it in astropy's
 ``Header``/``WCS`` objects.  `CutoutFitsWriter` formats the same cards from
@@ -51,13 +55,30 @@ straight into its alert's bytes.
 
 from __future__ import annotations
 
-__all__ = ["AFWMASK_EXTNAME", "CutoutFitsWriter", "PrimaryHeaders"]
+__all__ = [
+    "AFWMASK_EXTNAME",
+    "MASK_LAYOUTS",
+    "CutoutFitsWriter",
+    "PrimaryHeaders",
+    "compressedMaskHdu",
+]
 
+import io
 import math
 
 import numpy as np
 
 AFWMASK_EXTNAME = "AFWMASK"
+
+MASK_LAYOUTS = {
+    "none": "No mask HDU: the cutout is what upstream writes, and CCDData.read gives no mask.",
+    "compressed": "afw's mask planes in a tile-compressed AFWMASK HDU (PLIO_1; GZIP_2 for planes "
+    "PLIO cannot hold): two more FITS blocks (5,760 bytes) per cutout.",
+}
+"""Choices of ``PackageAlertsConfig.cutoutMaskPlanes``: how a cutout carries afw's mask planes."""
+
+# PLIO_1 holds values in [0, 2**24) only.
+_PLIO_LIMIT = 1 << 24
 
 _BLOCK = 2880
 _CARD = 80
@@ -86,13 +107,6 @@ def _stringValue(value: str) -> str:
 
 def _logical(key: str, value: bool, comment: str = "") -> str:
     return _card(key, "T" if value else "F", comment)
-
-
-def _hierarchOrShort(key: str, value: int) -> str:
-    """A card astropy writes for ``header[key] = value``, HIERARCH for keys over 8 characters."""
-    if len(key) <= 8:
-        return _card(key, str(int(value)))
-    return f"HIERARCH {key} = {int(value)}".ljust(_CARD)
 
 
 def _axes(first: str, bitpix: int, shape) -> list[str]:
@@ -266,28 +280,59 @@ def _rotPaCard(rotPa: float) -> str:
     return Card("ROTPA", float(rotPa)).image
 
 
+def compressedMaskHdu(mask: np.ndarray, maskPlanes: dict[str, int]) -> bytes:
+    """The AFWMASK HDU of a cutout: afw's planes tile-compressed, as astropy writes them.
+
+    PLIO_1 (IRAF's run-length code for masks, cfitsio's choice for them),
+    one tile per cutout, is lossless for values in [0, 2**24); a mask using
+    higher bits is compressed with GZIP_2 instead.  Readers (astropy, cfitsio, afw)
+    decompress either transparently.
+
+    Parameters
+    ----------
+    mask : `numpy.ndarray`
+        The cutout's afw mask (any integer type), shape (height, width).
+    maskPlanes : `dict` [`str`, `int`]
+        Plane name → bit, written as ``MP_<name>`` keys.
+
+    Returns
+    -------
+    hdu : `bytes`
+        The whole extension HDU (header, compressed table, padding).
+    """
+    from astropy.io import fits
+
+    data = np.asarray(mask, dtype=np.int32)
+    plio = data.size == 0 or (int(data.min()) >= 0 and int(data.max()) < _PLIO_LIMIT)
+    # One tile for the whole cutout: row tiles would cost a table row and a tile header per row.
+    hdu = fits.CompImageHDU(
+        data,
+        name=AFWMASK_EXTNAME,
+        compression_type="PLIO_1" if plio else "GZIP_2",
+        tile_shape=data.shape,
+    )
+    for name, bit in sorted(maskPlanes.items(), key=lambda item: item[1]):
+        key = f"MP_{name}"
+        # Long names as explicit HIERARCH cards (no astropy warning), as afw writes them.
+        hdu.header[key if len(key) <= 8 else f"HIERARCH {key}"] = bit
+    with io.BytesIO() as stream:
+        fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(stream)
+        # An empty PRIMARY is one header block.
+        return stream.getvalue()[_BLOCK:]
+
+
 class CutoutFitsWriter:
     """Serialize the cutouts of one image as FITS files.
 
     Extension headers are built once per shape.
-
-    Parameters
-    ----------
-    maskPlanes : `dict` [`str`, `int`]
-        Mask plane name → bit number of the parent image, written as
-        ``MP_<name>`` keys of the AFWMASK HDU.
     """
 
-    def __init__(self, maskPlanes: dict[str, int]):
-        self._planeCards = [
-            _hierarchOrShort(f"MP_{name}", bit)
-            for name, bit in sorted(maskPlanes.items(), key=lambda item: item[1])
-        ]
+    def __init__(self):
         self._headers: dict[tuple, bytes] = {}
         self._sizes: dict[tuple, int] = {}
 
     def _extensionHeader(self, kind: str, shape) -> bytes:
-        """UNCERT, PSFIMAGE and AFWMASK headers: fixed for a given shape."""
+        """UNCERT and PSFIMAGE headers: fixed for a given shape."""
         key = (kind, tuple(shape))
         header = self._headers.get(key)
         if header is None:
@@ -295,10 +340,8 @@ class CutoutFitsWriter:
                 cards = _extensionCards(
                     -32, shape, "UNCERT", [_card("UTYPE", _stringValue("VarianceUncertainty"))]
                 )
-            elif kind == "PSFIMAGE":
-                cards = _extensionCards(-64, shape, "PSFIMAGE")
             else:
-                cards = _extensionCards(32, shape, AFWMASK_EXTNAME) + self._planeCards
+                cards = _extensionCards(-64, shape, "PSFIMAGE")
             header = self._headers[key] = _header(cards).encode("ascii")
         return header
 
@@ -307,23 +350,19 @@ class CutoutFitsWriter:
         data = np.ascontiguousarray(psf, dtype=">f8").tobytes()
         return self._extensionHeader("PSFIMAGE", psf.shape) + data + bytes(-len(data) % _BLOCK)
 
-    def fileSize(self, shape, primaryHeader: bytes, psfHdu: bytes | None) -> int:
+    def fileSize(self, shape, primaryHeader: bytes, psfHdu: bytes | None, maskHdu: bytes | None) -> int:
         """Size in bytes of the file `writeInto` writes for these parts."""
         key = (tuple(shape), len(primaryHeader), 0 if psfHdu is None else len(psfHdu))
         size = self._sizes.get(key)
         if size is None:
             pixels = _paddedSize(4 * shape[0] * shape[1])
             size = self._sizes[key] = (
-                key[1]
-                + key[2]
-                + len(self._extensionHeader("UNCERT", shape))
-                + len(self._extensionHeader("AFWMASK", shape))
-                + 3 * pixels
+                key[1] + key[2] + len(self._extensionHeader("UNCERT", shape)) + 2 * pixels
             )
-        return size
+        return size + (0 if maskHdu is None else len(maskHdu))
 
     def writeInto(
-        self, out, offset: int, shape, primaryHeader: bytes, image, variance, mask, psfHdu: bytes | None
+        self, out, offset: int, shape, primaryHeader: bytes, image, variance, psfHdu: bytes | None, maskHdu
     ) -> int:
         """Write one cutout's FITS file into ``out`` at ``offset``.
 
@@ -338,11 +377,13 @@ class CutoutFitsWriter:
             Cutout (height, width).
         primaryHeader : `bytes`
             From `PrimaryHeaders.header`.
-        image, variance, mask : bytes-like
+        image, variance : bytes-like
             The pixels as FITS stores them: calibrated image and variance as
-            big-endian float32, mask planes as big-endian int32.
+            big-endian float32.
         psfHdu : `bytes` or `None`
             From `psfHdu`.
+        maskHdu : `bytes` or `None`
+            From `compressedMaskHdu`.
 
         Returns
         -------
@@ -351,7 +392,6 @@ class CutoutFitsWriter:
         """
         padded = _paddedSize(4 * shape[0] * shape[1])
         uncertHeader = self._extensionHeader("UNCERT", shape)
-        maskHeader = self._extensionHeader("AFWMASK", shape)
         # Pixel data is followed by zero padding (already zero in ``out``).
         o = offset + len(primaryHeader)
         out[offset:o] = primaryHeader
@@ -361,10 +401,8 @@ class CutoutFitsWriter:
         o += len(uncertHeader)
         out[o : o + len(variance)] = variance
         o += padded
-        if psfHdu is not None:
-            out[o : o + len(psfHdu)] = psfHdu
-            o += len(psfHdu)
-        out[o : o + len(maskHeader)] = maskHeader
-        o += len(maskHeader)
-        out[o : o + len(mask)] = mask
-        return o + padded
+        for hdu in (psfHdu, maskHdu):
+            if hdu is not None:
+                out[o : o + len(hdu)] = hdu
+                o += len(hdu)
+        return o

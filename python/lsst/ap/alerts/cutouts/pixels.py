@@ -114,7 +114,7 @@ class ArrayCutter:
         lx, ly = minX - self._x0, minY - self._y0
         return lx >= 0 and ly >= 0 and lx + width <= self._width and ly + height <= self._height
 
-    def cutMany(self, minX, minY, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def cutMany(self, minX, minY, size: int, withMask: bool = True) -> tuple[np.ndarray, ...]:
         """Copies of many square boxes that lie on the parent, in one strided gather per array.
 
         Parameters
@@ -123,6 +123,8 @@ class ArrayCutter:
             Lower-left parent pixel of each box (each box must be `contains`-ed).
         size : `int`
             Side of the boxes.
+        withMask : `bool`, optional
+            Also cut the mask (else only image and variance are returned).
 
         Returns
         -------
@@ -133,7 +135,7 @@ class ArrayCutter:
         columns = np.asarray(minX) - self._x0
         return tuple(
             sliding_window_view(array, (size, size))[rows, columns]
-            for array in (self._image, self._variance, self._mask)
+            for array in (self._image, self._variance, self._mask)[: 3 if withMask else 2]
         )
 
     def cutCentered(self, center, extent) -> CutoutArrays:

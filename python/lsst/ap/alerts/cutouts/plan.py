@@ -49,7 +49,7 @@ import dataclasses
 import numpy as np
 
 from .._afw import GaussianPsf, InvalidParameterError, InvalidPsfError, geom
-from .fits import CutoutFitsWriter, PrimaryHeaders
+from .fits import CutoutFitsWriter, PrimaryHeaders, compressedMaskHdu
 from .geometry import centeredBoxMin, localTransformMatrices
 from .pixels import ArrayCutter, calibrationScales
 
@@ -73,6 +73,9 @@ class CutoutPlan:
         PRIMARY header (`PrimaryHeaders.header`).
     psfHdu : `bytes` or `None`
         Whole PSFIMAGE HDU (`CutoutFitsWriter.psfHdu`), possibly shared.
+    maskHdu : `bytes` or `None`
+        Whole AFWMASK HDU (`compressedMaskHdu`), set by `ImageCutouts.add`
+        when the mask planes are written.
     """
 
     minX: int
@@ -80,6 +83,7 @@ class CutoutPlan:
     size: int
     primaryHeader: bytes
     psfHdu: bytes | None
+    maskHdu: bytes | None = None
 
 
 class ImageCutouts:
@@ -91,6 +95,9 @@ class ImageCutouts:
         The parent image.
     count : `int`
         Number of alerts of the visit; `add` fills in those with a cutout.
+    maskPlanes : `str`
+        How the cutouts carry afw's mask planes: ``"none"`` or
+        ``"compressed"`` (`lsst.ap.alerts.cutouts.fits.MASK_LAYOUTS`).
 
     Attributes
     ----------
@@ -100,9 +107,10 @@ class ImageCutouts:
         FITS file size per alert, 0 for alerts without a cutout.
     """
 
-    def __init__(self, exposure, count: int):
+    def __init__(self, exposure, count: int, maskPlanes: str = "none"):
         masked = exposure.getMaskedImage()
-        self.writer = CutoutFitsWriter(dict(masked.mask.getMaskPlaneDict()))
+        self.writer = CutoutFitsWriter()
+        self._planes = dict(masked.mask.getMaskPlaneDict()) if maskPlanes == "compressed" else None
         photoCalib = exposure.getPhotoCalib()
         if photoCalib._isConstant:
             self._cutter = ArrayCutter(masked)
@@ -120,8 +128,14 @@ class ImageCutouts:
 
     def add(self, index: int, plan: CutoutPlan) -> None:
         """Plan the cutout of alert ``index``."""
+        if self._planes is not None:
+            # A compressed HDU's size depends on its pixels: made now, as the alert is sized.
+            mask = self._cutter.cut(plan.minX, plan.minY, plan.size, plan.size, copy=False).mask
+            plan.maskHdu = compressedMaskHdu(mask, self._planes)
         self._plans[index] = plan
-        self.fileSizes[index] = self.writer.fileSize((plan.size, plan.size), plan.primaryHeader, plan.psfHdu)
+        self.fileSizes[index] = self.writer.fileSize(
+            (plan.size, plan.size), plan.primaryHeader, plan.psfHdu, plan.maskHdu
+        )
 
     def writeInto(self, index: int, out, offset: int) -> int:
         """Write alert ``index``'s FITS file into ``out`` (a zeroed `memoryview`) at ``offset``.
@@ -138,16 +152,16 @@ class ImageCutouts:
             self._prepareBatch(self._batchOf[index])
         pixels = self._pixels.get(index) or self._edgePixels(plan)
         return self.writer.writeInto(
-            out, offset, (plan.size, plan.size), plan.primaryHeader, *pixels, plan.psfHdu
+            out, offset, (plan.size, plan.size), plan.primaryHeader, *pixels, plan.psfHdu, plan.maskHdu
         )
 
     def _edgePixels(self, plan: CutoutPlan) -> tuple:
-        """Big-endian image, variance and mask bytes of a cutout that leaves the parent.
+        """Big-endian image and variance bytes of a cutout that leaves the parent.
 
         Padded like afw's ``getCutout``, one cutout at a time.
         """
         arrays = self._cutter.cut(plan.minX, plan.minY, plan.size, plan.size, copy=False)
-        return self._calibrated(arrays.image[None], arrays.variance[None], arrays.mask[None])[0]
+        return self._calibrated(arrays.image[None], arrays.variance[None])[0]
 
     def _prepareBatch(self, batch: int) -> None:
         """Cut and convert the pixels of every inside-the-parent cutout of one batch of alerts."""
@@ -162,23 +176,20 @@ class ImageCutouts:
         for size, boxes in bySize.items():
             indices, minX, minY = zip(*boxes, strict=True)
             self._pixels.update(
-                zip(indices, self._calibrated(*self._cutter.cutMany(minX, minY, size)), strict=True)
+                zip(
+                    indices,
+                    self._calibrated(*self._cutter.cutMany(minX, minY, size, withMask=False)),
+                    strict=True,
+                )
             )
 
-    def _calibrated(self, image, variance, mask) -> list[tuple]:
-        """Per cutout of the (n, h, w) arrays: calibrated big-endian image, variance and mask bytes."""
+    def _calibrated(self, image, variance) -> list[tuple]:
+        """Per cutout of the (n, h, w) arrays: calibrated big-endian image and variance bytes."""
         converted = []
-        for array, dtype, scale in (
-            (image, ">f4", self._scale),
-            (variance, ">f4", self._varianceScale),
-            (mask, ">i4", None),
-        ):
-            out = np.empty(array.shape, dtype=dtype)
-            if scale is None:
-                np.copyto(out, array, casting="unsafe")
-            else:
-                # PhotoCalib.calibrateImage: float32 pixels times the float32 factor.
-                np.multiply(array, scale, out=out)
+        for array, scale in ((image, self._scale), (variance, self._varianceScale)):
+            out = np.empty(array.shape, dtype=">f4")
+            # PhotoCalib.calibrateImage: float32 pixels times the float32 factor.
+            np.multiply(array, scale, out=out)
             step = out[0].nbytes
             data = memoryview(out).cast("B")
             converted.append([data[k * step : (k + 1) * step] for k in range(len(out))])
@@ -207,7 +218,14 @@ class LocalWcsCache:
 
 
 def planImageCutouts(
-    exposure, sources, sizes, headers: PrimaryHeaders, localWcs: LocalWcsCache, useAveragePsf: bool, log
+    exposure,
+    sources,
+    sizes,
+    headers: PrimaryHeaders,
+    localWcs: LocalWcsCache,
+    useAveragePsf: bool,
+    log,
+    maskPlanes: str = "none",
 ) -> ImageCutouts | None:
     """Plan the cutout of every source on one image.
 
@@ -228,6 +246,8 @@ def planImageCutouts(
         Attach the image's average PSF instead of the PSF at each source.
     log : `logging.Logger`
         Where skipped cutouts are reported.
+    maskPlanes : `str`, optional
+        How the cutouts carry afw's mask planes (`ImageCutouts`).
 
     Returns
     -------
@@ -252,7 +272,7 @@ def planImageCutouts(
         & (y >= imBBox.getMinY() - 0.5)
         & (y < imBBox.getMaxY() + 0.5)
     ).tolist()
-    cutouts = ImageCutouts(exposure, n)
+    cutouts = ImageCutouts(exposure, n, maskPlanes)
     psfHdus = _PsfHdus(exposure, cutouts.writer, useAveragePsf, log)
     # CRVAL is skyCenter.getRa().asDegrees(): back from radians as lsst.geom does.
     crval1, crval2 = (ra / _RADIANS_PER_DEGREE).tolist(), (dec / _RADIANS_PER_DEGREE).tolist()

@@ -25,7 +25,9 @@ Every alert of a file is checked against a registry schema: the one the
 file names (a container's embedded schema name, a framed file's header ID)
 or one given explicitly.  Each cutout must read with
 ``CCDData.read(..., format="fits")`` and carry a celestial WCS, unit nJy,
-an uncertainty and a PSF (the layout of `lsst.ap.alerts.cutouts.ccdData`).
+an uncertainty and a PSF (the layout of `lsst.ap.alerts.cutouts.ccdData`);
+an AFWMASK HDU, if any (compressed, or the int32 one of earlier releases),
+must read as planes of the image's shape.
 
 Problems are collected, never raised: each `Problem` says where (file,
 alert index, diaSourceId, field or cutout) and what is wrong.
@@ -44,15 +46,14 @@ __all__ = [
 ]
 
 import dataclasses
-import io
 import warnings
 from collections.abc import Callable, Iterable
 
 import astropy.units as u
 import fastavro
 import fastavro.validation
-from astropy.nddata import CCDData
 
+from ..cutouts.ccdData import readCutout
 from ..schemaRegistry import AlertSchema
 from .inspection import CUTOUT_FIELDS, FRAMED, AlertFile, AlertFileError, findAlertFiles
 
@@ -142,14 +143,16 @@ def checkCutout(data: bytes) -> list[str]:
     Returns
     -------
     reasons : `list` [`str`]
-        Empty if the cutout reads as `~astropy.nddata.CCDData` with a
-        celestial WCS, unit nJy, an uncertainty and a PSF.
+        Empty if the cutout reads (`~lsst.ap.alerts.cutouts.ccdData.readCutout`:
+        ``CCDData.read`` and the AFWMASK HDU if present) with a celestial
+        WCS, unit nJy, an uncertainty and a PSF (an afw mask of another
+        shape than the image does not read).
     """
     try:
         with warnings.catch_warnings():
             # Header-fixing chatter of astropy is not a problem of the cutout.
             warnings.simplefilter("ignore")
-            ccd = CCDData.read(io.BytesIO(data), format="fits")
+            ccd = readCutout(data)
     except Exception as e:
         # First sentence only: astropy appends long how-to-ignore hints.
         return [f"unreadable FITS ({type(e).__name__}: {str(e).split('. ')[0]})"]

@@ -51,24 +51,23 @@ __all__ = [
     "RenderedStamp",
     "Stretch",
     "chooseStretch",
+    "loadCutout",
     "psfFwhmPixels",
-    "readCutout",
     "renderAlert",
 ]
 
 import dataclasses
-import io
 import math
 import textwrap
 import warnings
 
 import numpy as np
 from astropy.coordinates import SkyCoord
-from astropy.nddata import CCDData
 from astropy.visualization import ZScaleInterval
 from astropy.wcs.utils import proj_plane_pixel_scales
 from matplotlib import patheffects
 
+from ..cutouts.ccdData import readCutout
 from .inspection import summarizeAlert
 
 PANELS = (
@@ -292,14 +291,18 @@ class RenderedStamp:
     lightCurvePoints: dict
 
 
-def readCutout(data):
-    """Read a cutout: (`~astropy.nddata.CCDData` or `None`, error name if unreadable)."""
+def loadCutout(data):
+    """A panel's cutout: (`~lsst.ap.alerts.cutouts.ccdData.AlertCutout` or `None`, error name if unreadable).
+
+    Read by `lsst.ap.alerts.cutouts.ccdData.readCutout` (every layout, the
+    afw mask planes when present); a missing cutout is (`None`, `None`).
+    """
     if data is None:
         return None, None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return CCDData.read(io.BytesIO(data), format="fits"), None
+            return readCutout(data), None
     except Exception as e:
         return None, f"{type(e).__name__}"
 
@@ -773,7 +776,7 @@ def renderAlert(alert: dict, path: str, stretch: str = STRETCHES[0]) -> Rendered
     fig = Figure(figsize=size, dpi=_DPI, facecolor=_BACKGROUND)
     FigureCanvasAgg(fig)
     axes = [fig.add_axes(rect) for rect in rects]
-    cutouts = {field: readCutout(alert.get(field)) for field, _, _ in PANELS}
+    cutouts = {field: loadCutout(alert.get(field)) for field, _, _ in PANELS}
     stretches, shared = _chooseStretches(cutouts, stretch)
     psfCutout = _psfCutout(cutouts)
     fwhm = psfFwhmPixels(psfCutout[0].psf) if psfCutout is not None else None
@@ -820,8 +823,8 @@ def _chooseStretches(cutouts: dict, kind: str) -> tuple[dict, bool]:
     Parameters
     ----------
     cutouts : `dict` [`str`, `tuple`]
-        (`~astropy.nddata.CCDData` or `None`, problem) per alert field
-        (`readCutout`).
+        (`~lsst.ap.alerts.cutouts.ccdData.AlertCutout` or `None`, problem) per alert field
+        (`loadCutout`).
     kind : `str`
         The stretch kind (`STRETCHES`).
 
@@ -869,7 +872,7 @@ def _drawStamps(axes, cutouts: dict, stretches: dict, shared: bool, position, fw
     axes : `list` [`matplotlib.axes.Axes`]
         One per field of `PANELS`, in that order.
     cutouts : `dict` [`str`, `tuple`]
-        (`~astropy.nddata.CCDData` or `None`, problem) per field.
+        (`~lsst.ap.alerts.cutouts.ccdData.AlertCutout` or `None`, problem) per field.
     stretches : `dict` [`str`, `Stretch` or `None`]
         Per field (`_chooseStretches`).
     shared : `bool`

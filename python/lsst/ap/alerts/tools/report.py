@@ -56,7 +56,7 @@ import numpy as np
 
 from ..version import __version__
 from .inspection import AlertFile, AlertFileError, AlertSummary, summarizeAlert
-from .render import PANELS, chooseStretch, readCutout, renderAlert
+from .render import PANELS, chooseStretch, loadCutout, renderAlert
 
 _GENERATOR = "ap-alerts report"
 _THUMB_SIDE = 40  # pixels per cutout in a thumbnail strip
@@ -150,7 +150,7 @@ def writeThumbnail(alert: dict, path: str, stretch: str = "asinh") -> None:
     import matplotlib.image
 
     cmap = matplotlib.colormaps["gray"].with_extremes(bad="#2b3a55")
-    ccds = {field: readCutout(alert.get(field))[0] for field, _, _ in PANELS}
+    ccds = {field: loadCutout(alert.get(field))[0] for field, _, _ in PANELS}
     direct = [c.data for f, c in ccds.items() if c is not None and f != "cutoutDifference"]
     shared = chooseStretch(direct, stretch) if direct else None
     strip = np.full((_THUMB_SIDE, 3 * _THUMB_SIDE + 2 * _THUMB_GAP, 4), 0.96)
