@@ -302,6 +302,7 @@ class _DeliveryRun:
         self.failedIds: list[int] = []
         self.errors: collections.Counter[str] = collections.Counter()
         self.queueFullWaits = 0
+        self.callback = None  # also told of every report (upstream's _delivery_callback)
         self._next = 0
         self._cleaned = False
 
@@ -321,6 +322,11 @@ class _DeliveryRun:
             self.delivered += 1
         else:
             self._fail(entry, describeKafkaError(err))
+        if self.callback is not None:
+            try:
+                self.callback(err, msg)
+            except Exception as exc:
+                self.log.warning("Delivery callback raised for diaSourceId %d: %r", entry[0], exc)
 
     def fail(self, index: int, reason: str) -> None:
         entry = self.pending.pop(index, None)
@@ -525,6 +531,7 @@ class AlertProducer:
         detector: int,
         *,
         flushTimeout: float | None = None,
+        deliveryCallback=None,
     ) -> ProduceReport:
         """Send alert messages and account for each one.
 
@@ -542,6 +549,11 @@ class AlertProducer:
             Seconds to wait, after the last message is queued, for the
             remaining delivery reports; default ``deliveryTimeout`` plus a
             margin. Messages unconfirmed by then are purged and failed.
+        deliveryCallback : callable, optional
+            Also called with ``(err, msg)`` for every delivery report, after
+            this producer's own bookkeeping (upstream's
+            ``_delivery_callback``); an exception it raises is logged, never
+            passed to the client.
 
         Returns
         -------
@@ -558,6 +570,7 @@ class AlertProducer:
             raise RuntimeError("AlertProducer.produce called after close().")
         writeDir = self.config.alertWriteLocation if self.config.doWriteFailedAlerts else None
         run = _DeliveryRun(self.log, visit, detector, writeDir)
+        run.callback = deliveryCallback
         if flushTimeout is None:
             flushTimeout = self.config.deliveryTimeout / 1000.0 + _FLUSH_MARGIN
         producer = self._producer
