@@ -19,7 +19,7 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Tests of the filter identity (`lsst.ap.alerts.image.filterLabel`), on
+"""Tests of the filter identity (`lsst.ap.alerts.afwModel.image.filterLabel`), on
 real afw's ``FilterLabel`` when afw is installed and on the model's
 otherwise.  The expectations are afw's documented behaviour: a label has a
 band, a physical filter or both; asking for a missing part raises.

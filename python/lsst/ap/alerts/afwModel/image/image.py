@@ -56,7 +56,7 @@ import numbers
 import numpy as np
 
 from .. import geom
-from .exceptions import InvalidParameterError, LengthError, NotFoundError
+from ..exceptions import InvalidParameterError, LengthError, NotFoundError
 
 MaskPixel = np.int32
 VariancePixel = np.float32
@@ -321,7 +321,7 @@ class Image:
     def __repr__(self):
         return f"{type(self).__name__}(bbox={self.getBBox()!r})"
 
-    # readFits/writeFits are added by `fitsIo`, as afw adds Python methods to
+    # readFits/writeFits are added by `lsst.ap.alerts.afwModel.fits`, as afw adds Python methods to
     # its wrapped classes, so that this module does not import the reader.
 
 
@@ -797,7 +797,7 @@ class MaskedImage:
     def __repr__(self):
         return f"{type(self).__name__}(bbox={self.getBBox()!r})"
 
-    # readFits/writeFits: see `fitsIo` (an exposure file without components).
+    # readFits/writeFits: see `lsst.ap.alerts.afwModel.fits` (an exposure file without components).
 
 
 class MaskedImageF(MaskedImage):

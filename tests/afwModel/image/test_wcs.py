@@ -19,7 +19,7 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Tests of the SkyWcs API (`lsst.ap.alerts.image.wcs`).
+"""Tests of the SkyWcs API (`lsst.ap.alerts.afwModel.image.wcs`).
 
 ``WcsTestCase`` takes ``geom`` and ``afwGeom`` from ``lsst.ap.alerts._afw``:
 it runs against real afw when it is installed and against the package's

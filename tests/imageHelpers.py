@@ -20,7 +20,7 @@
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
 """Shared builders and assertions for the tests of the image model
-(``tests/image/``).
+(``tests/afwModel/``).
 
 The builders use ``geom``, ``afwImage`` and ``afwGeom`` from
 ``lsst.ap.alerts._afw``: they make real afw objects when afw is installed and
@@ -51,7 +51,7 @@ if HAVE_AFW:
     from lsst.afw.detection import GaussianPsf
     from lsst.daf.base import DateTime, PropertyList
 else:
-    from lsst.ap.alerts.image import DateTime, GaussianPsf, PropertyList
+    from lsst.ap.alerts.afwModel.image import DateTime, GaussianPsf, PropertyList
 
 
 def assertSkyClose(testCase, sky1, sky2, maxSep):

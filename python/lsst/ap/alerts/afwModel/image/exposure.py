@@ -38,7 +38,7 @@ __all__ = ["Exposure", "ExposureD", "ExposureF", "ExposureInfo", "makeExposure"]
 import numpy as np
 
 from .. import geom
-from .exceptions import InvalidParameterError, LogicError
+from ..exceptions import InvalidParameterError, LogicError
 from .image import PARENT, ImageOrigin, MaskedImage, MaskedImageD, MaskedImageF, _dimsFromArgs
 from .metadata import PropertyList
 
@@ -515,7 +515,7 @@ class Exposure:
         cutout._info = self._info.copy()
         return cutout
 
-    # readFits/writeFits (afw's multi-extension layout) are added by `fitsIo`.
+    # readFits/writeFits (afw's multi-extension layout) are added by `lsst.ap.alerts.afwModel.fits`.
 
     def __reduce__(self):
         return (_rebuildExposure, (type(self), self._maskedImage, self._info))

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 __all__ = ["FilterLabel"]
 
-from .exceptions import InvalidParameterError
+from ..exceptions import InvalidParameterError
 
 
 class FilterLabel:

@@ -55,7 +55,7 @@ import math
 import numpy as np
 
 from .. import geom
-from .exceptions import InvalidParameterError, InvalidPsfError
+from ..exceptions import InvalidParameterError, InvalidPsfError
 from .image import ImageD
 
 

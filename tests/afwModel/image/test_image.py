@@ -19,7 +19,7 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Tests of images, masks and masked images (`lsst.ap.alerts.image.image`),
+"""Tests of images, masks and masked images (`lsst.ap.alerts.afwModel.image.image`),
 on real afw when it is installed and on the package's image model
 otherwise; expectations are hand-computed from the pixel ramps.
 """
@@ -34,7 +34,7 @@ from lsst.ap.alerts._afw import HAVE_AFW, afwImage, geom
 if HAVE_AFW:
     from lsst.pex.exceptions import LengthError
 else:
-    from lsst.ap.alerts.image import LengthError
+    from lsst.ap.alerts.afwModel.image import LengthError
 
 
 def makeRamp():

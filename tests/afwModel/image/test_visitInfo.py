@@ -19,7 +19,7 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Tests of the visit information (`lsst.ap.alerts.image.visitInfo`):
+"""Tests of the visit information (`lsst.ap.alerts.afwModel.image.visitInfo`):
 ``VisitInfo``, ``DateTime``, ``Observatory``, ``Weather`` and ``RotType``.
 
 The semantic test cases run on real afw/daf_base when afw is installed and
@@ -47,7 +47,7 @@ if HAVE_AFW:
     from lsst.afw.coord import Observatory, Weather
     from lsst.pex.exceptions import DomainError
 else:
-    from lsst.ap.alerts.image import DomainError, Observatory, Weather
+    from lsst.ap.alerts.afwModel.image import DomainError, Observatory, Weather
 
 # nanoseconds from 1970-01-01 TAI
 NSEC_PER_DAY = 86400 * 10**9
@@ -502,7 +502,7 @@ class CrossTierDateTimeTestCase(lsst.utils.tests.TestCase):
     on every interval of its leap-second table (1961 on)."""
 
     def testUtcTaiConversions(self):
-        from lsst.ap.alerts.image import DateTime as ModelDateTime
+        from lsst.ap.alerts.afwModel.image import DateTime as ModelDateTime
 
         rng = random.Random(20240101)
         starts = [datetime.date(1961, 1, 1)] + [datetime.date(y, m, 1) for y, m in DRIFTING_STEPS]

@@ -19,7 +19,7 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Tests of the photometric calibration (`lsst.ap.alerts.image.photoCalib`).
+"""Tests of the photometric calibration (`lsst.ap.alerts.afwModel.image.photoCalib`).
 
 ``PhotoCalibTestCase`` runs on real afw's ``PhotoCalib`` when afw is
 installed and on the model's otherwise; its expectations are hand-computed
@@ -244,8 +244,8 @@ class CrossTierPhotoCalibTestCase(lsst.utils.tests.TestCase):
     """The model's PhotoCalib against real afw's, value for value."""
 
     def setUp(self):
-        from lsst.ap.alerts import geom as modelGeom
-        from lsst.ap.alerts import image as modelImage
+        from lsst.ap.alerts.afwModel import geom as modelGeom
+        from lsst.ap.alerts.afwModel import image as modelImage
 
         self.modelGeom, self.modelImage = modelGeom, modelImage
 

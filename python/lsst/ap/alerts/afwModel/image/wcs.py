@@ -61,7 +61,7 @@ from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
 from .. import geom
-from .exceptions import FitsError, InvalidParameterError
+from ..exceptions import FitsError, InvalidParameterError
 from .metadata import PropertyList
 
 _SIP_KEY = re.compile(r"^(A|B|AP|BP)_(\d+)_(\d+)$")

@@ -19,7 +19,7 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Tests of the PSF API (`lsst.ap.alerts.image.psf`).
+"""Tests of the PSF API (`lsst.ap.alerts.afwModel.image.psf`).
 
 ``PsfTestCase`` runs on real afw's ``GaussianPsf`` when afw is installed and
 on the model's otherwise; ``ModelPsfTestCase`` tests the model-only PSFs

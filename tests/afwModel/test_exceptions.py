@@ -19,7 +19,7 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Tests of the exception types (`lsst.ap.alerts.image.exceptions`): the
+"""Tests of the exception types (`lsst.ap.alerts.afwModel.exceptions`): the
 hierarchy the package relies on (``except InvalidParameterError`` also
 catches PSF failures), and, with afw, that the model nests its exceptions
 as ``lsst.pex.exceptions`` / afw do.
@@ -30,7 +30,7 @@ import unittest
 import lsst.utils.tests
 
 from lsst.ap.alerts._afw import HAVE_AFW, InvalidParameterError, InvalidPsfError
-from lsst.ap.alerts.image import exceptions as modelExceptions
+from lsst.ap.alerts.afwModel.image import exceptions as modelExceptions
 
 # The model's names that exist in lsst.pex.exceptions, with their LSST base.
 PEX_NAMES = (
@@ -91,7 +91,7 @@ class ModelExceptionsTestCase(lsst.utils.tests.TestCase):
                 raise modelExceptions.FitsError("not a FITS file")
 
     def testPackageExports(self):
-        from lsst.ap.alerts import image
+        from lsst.ap.alerts.afwModel import image
 
         for name in modelExceptions.__all__:
             self.assertIs(getattr(image, name), getattr(modelExceptions, name), msg=name)

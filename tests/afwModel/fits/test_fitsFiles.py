@@ -19,7 +19,7 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""FITS reading and writing (`lsst.ap.alerts.image.fitsIo`): exposure
+"""FITS reading and writing (`lsst.ap.alerts.afwModel.fits`): exposure
 write -> read round trips (run with afw or the model), the reader on real
 afw-written files (skipped when ``shared/data/afw`` is absent), the model's
 writer layout and errors (model only), and files crossing between the model
@@ -41,8 +41,8 @@ from lsst.ap.alerts._afw import HAVE_AFW, afwGeom, afwImage, geom
 def makeModelFitsExposure():
     """makeFitsExposure(), built with the model's classes whatever the tier,
     and the tier's own makeFitsExposure() (to compare with)."""
-    import lsst.ap.alerts.geom as g
-    import lsst.ap.alerts.image as mi
+    import lsst.ap.alerts.afwModel.geom as g
+    import lsst.ap.alerts.afwModel.image as mi
 
     bbox = g.Box2I(g.Point2I(123, -45), g.Extent2I(30, 20))
     exposure = mi.ExposureF(bbox)
@@ -428,7 +428,7 @@ class CrossReadTestCase(lsst.utils.tests.TestCase):
     """The model's writer read by real afw, and afw's writer read by the model."""
 
     def setUp(self):
-        import lsst.ap.alerts.image as modelImage
+        import lsst.ap.alerts.afwModel.image as modelImage
 
         self.modelImage = modelImage
         self.tmp = tempfile.TemporaryDirectory()
@@ -569,7 +569,7 @@ class MetadataCrossTierTestCase(lsst.utils.tests.TestCase):
     """The model's exposure metadata against real afw's, for the same file."""
 
     def setUp(self):
-        import lsst.ap.alerts.image as modelImage
+        import lsst.ap.alerts.afwModel.image as modelImage
 
         self.modelImage = modelImage
         self.tmp = tempfile.TemporaryDirectory()

@@ -19,21 +19,22 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""A small afw-compatible image model: the part of ``lsst.afw.image`` (plus
+"""The model's image classes: the part of ``lsst.afw.image`` (plus
 ``SkyWcs``/``makeSkyWcs`` from ``lsst.afw.geom``, PSFs from
-``lsst.afw.detection`` and the exception types) that alert packaging uses.
+``lsst.afw.detection`` and the exception types, re-exported as afw's
+modules give them) that alert packaging uses.
 
-Used through ``lsst.ap.alerts._afw`` when the LSST stack is not installed;
-the same names and call signatures as afw, pure Python on numpy/astropy.
+Their ``readFits``/``writeFits`` come from `lsst.ap.alerts.afwModel.fits`,
+attached when `lsst.ap.alerts.afwModel` is imported.
 """
 
 # Each module's public names (its __all__) are the package's, as in afw;
 # photoCalib and wcs also hold helpers the package does not export
 # (REFERENCE_FLUX_NJY, getImageXY0FromMetadata), so their names are listed.
-# fitsIo adds the classes' readFits/writeFits methods (afw's API) when imported.
-from . import detector, exceptions, exposure, filterLabel, fitsIo, image, metadata, psf, visitInfo  # noqa: F401
+from .. import exceptions
+from ..exceptions import *
+from . import detector, exposure, filterLabel, image, metadata, psf, visitInfo
 from .detector import *
-from .exceptions import *
 from .exposure import *
 from .filterLabel import *
 from .image import *

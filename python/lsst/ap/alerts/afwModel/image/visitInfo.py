@@ -52,7 +52,7 @@ import re
 import time
 
 from .. import geom
-from .exceptions import DomainError
+from ..exceptions import DomainError
 
 _NSEC_PER_DAY = 86_400 * 1_000_000_000
 _EPOCH_MJD = 40587  # 1970-01-01
@@ -651,7 +651,7 @@ class VisitInfo:
             f"boresightRaDec={self._boresightRaDec!r}, object={self._object!r})"
         )
 
-    # readFits/writeFits (afw's archive layout) are added by `fitsIo`.
+    # readFits/writeFits (afw's archive layout) are added by `lsst.ap.alerts.afwModel.fits`.
 
 
 def _rebuildVisitInfo(values):

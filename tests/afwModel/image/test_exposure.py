@@ -19,7 +19,7 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Tests of exposures (`lsst.ap.alerts.image.exposure`): ``ExposureF`` and
+"""Tests of exposures (`lsst.ap.alerts.afwModel.image.exposure`): ``ExposureF`` and
 its ``ExposureInfo`` components, sub-images, cutouts and copies.
 
 The semantic test cases run on real afw when it is installed and on the
@@ -47,7 +47,7 @@ from lsst.ap.alerts._afw import HAVE_AFW, InvalidParameterError, afwImage, geom
 if HAVE_AFW:
     from lsst.pex.exceptions import LengthError, LogicError
 else:
-    from lsst.ap.alerts.image import LengthError, LogicError
+    from lsst.ap.alerts.afwModel.image import LengthError, LogicError
 
 
 class ExposureTestCase(lsst.utils.tests.TestCase):

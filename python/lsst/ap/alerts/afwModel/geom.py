@@ -62,6 +62,8 @@ import operator
 
 import numpy as np
 
+from .exceptions import InvalidParameterError
+
 PI = math.pi
 TWOPI = 2.0 * math.pi
 HALFPI = 0.5 * math.pi
@@ -513,8 +515,6 @@ class Box2I:
             return
         lo, hi = other.getMin(), other.getMax()
         if not all(math.isfinite(v) for v in (lo.x, lo.y, hi.x, hi.y)):
-            from .image.exceptions import InvalidParameterError
-
             raise InvalidParameterError("Cannot convert non-finite Box2D to Box2I")
         if edgeHandling == self.EXPAND:
             mins = [math.ceil(lo.x - 0.5), math.ceil(lo.y - 0.5)]
@@ -538,8 +538,6 @@ class Box2I:
         """
         cx, cy = float(center[0]), float(center[1])
         if not (math.isfinite(cx) and math.isfinite(cy)):
-            from .image.exceptions import InvalidParameterError
-
             raise InvalidParameterError("Cannot make Box2I with non-finite center")
         width, height = int(size[0]), int(size[1])
         minX = math.floor(cx - 0.5 * width + 0.5 + 0.5)
@@ -913,8 +911,6 @@ class Box2D:
             )
         px, py = float(other[0]), float(other[1])
         if math.isnan(px) or math.isnan(py):
-            from .image.exceptions import InvalidParameterError
-
             raise InvalidParameterError("Cannot test whether a box contains a NaN point")
         return self._min[0] <= px < self._max[0] and self._min[1] <= py < self._max[1]
 
@@ -1045,8 +1041,6 @@ class SpherePoint:
         else:
             raise TypeError("SpherePoint(lon, lat), SpherePoint(lon, lat, units) or SpherePoint(vector)")
         if math.isfinite(lat) and abs(lat) > HALFPI * (1 + 1e-15):
-            from .image.exceptions import InvalidParameterError
-
             raise InvalidParameterError(f"Latitude {lat} rad is outside [-pi/2, pi/2]")
         self._lat = max(-HALFPI, min(HALFPI, lat)) if math.isfinite(lat) else lat
         self._lon = Angle(lon).wrap().asRadians() if math.isfinite(lon) else lon

@@ -47,8 +47,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .exceptions import NotFoundError
-from .exceptions import TypeError as PexTypeError
+from ..exceptions import NotFoundError
+from ..exceptions import TypeError as PexTypeError
 
 _INT32 = range(-(2**31), 2**31)
 # daf_base's value types; _OTHER is the model's for any other Python value

@@ -23,7 +23,7 @@
 
 Identity, pixel bounds and physical pixel size are modelled; amplifiers,
 the detector's position and rotation in the focal plane, and camera
-geometry transforms are not.  The FITS writer (`.fitsIo`) stores a Detector
+geometry transforms are not.  The FITS writer (`lsst.ap.alerts.afwModel.fits`) stores a Detector
 in afw's archive layout with no amplifiers and afw's default orientation
 (reference point at pixel (-0.5, -0.5) on the focal-plane origin, no
 rotation), so real afw reads it back as a cameraGeom Detector whose

@@ -46,9 +46,9 @@ import lsst.utils.tests
 import numpy as np
 from astropy.io import fits
 
-import lsst.ap.alerts.geom as modelGeom
-from lsst.ap.alerts import image as modelImage
+import lsst.ap.alerts.afwModel.geom as modelGeom
 from lsst.ap.alerts._afw import HAVE_AFW, afwImage, geom
+from lsst.ap.alerts.afwModel import image as modelImage
 
 if HAVE_AFW:
     import lsst.afw.cameraGeom as cameraGeom

@@ -19,7 +19,7 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Tests of the header-like metadata (`lsst.ap.alerts.image.metadata`), on
+"""Tests of the header-like metadata (`lsst.ap.alerts.afwModel.image.metadata`), on
 ``lsst.daf.base.PropertyList`` when afw is installed and on the model's
 ``PropertyList`` otherwise.  The expectations are daf_base's behaviour.
 
@@ -38,7 +38,7 @@ from lsst.ap.alerts._afw import HAVE_AFW
 if HAVE_AFW:
     from lsst.pex.exceptions import LogicError, NotFoundError
 else:
-    from lsst.ap.alerts.image import LogicError, NotFoundError
+    from lsst.ap.alerts.afwModel.image import LogicError, NotFoundError
 
 
 def makeList():

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .exceptions import InvalidParameterError
+from ..exceptions import InvalidParameterError
 
 # AB zero point flux in nJy: 10**(-0.4 * 48.6) erg/s/cm^2/Hz = 3631 Jy
 # (lsst::utils::referenceFlux); equals 10**(0.4 * 31.4).
@@ -188,7 +188,7 @@ class PhotoCalib:
     def __repr__(self):
         return f"PhotoCalib({self})"
 
-    # readFits/writeFits (afw's archive layout) are added by `fitsIo`.
+    # readFits/writeFits (afw's archive layout) are added by `lsst.ap.alerts.afwModel.fits`.
 
 
 def _cppNumber(value: float) -> str:
