@@ -582,7 +582,8 @@ class ArchiveWriter:
             warnings.simplefilter("ignore", VerifyWarning)
             return self._hdus()
 
-    def _hdus(self) -> list:
+    def _indexHdu(self) -> fits.BinTableHDU:
+        """The archive's index catalog: where each object's records are."""
         rows = len(self._catalogs)
         index = _makeCatalogHdu(
             [
@@ -635,7 +636,10 @@ class ArchiveWriter:
         index.header["AR_CATN"] = (0, "# of this catalog relative to the start of this archive")
         index.header["AR_NCAT"] = (rows + 1, "# of catalogs in this archive, including the index")
         index.header["HIERARCH AFW_TABLE_VERSION"] = 3
-        result = [index]
+        return index
+
+    def _hdus(self) -> list:
+        result = [self._indexHdu()]
         seen = defaultdict(int)
         for catn, (className, _, _, hdu, _) in enumerate(self._catalogs, start=1):
             hdu.header["EXTTYPE"] = "ARCHIVE_DATA"
@@ -650,76 +654,83 @@ class ArchiveWriter:
         return result
 
 
+def _angle(value) -> list:
+    return [value.asRadians()]
+
+
+def _text(value) -> np.ndarray:
+    return _strings([value])
+
+
 def _visitInfoCatalog(visitInfo: VisitInfo) -> fits.BinTableHDU:
     """VisitInfo as afw's version-5 archive record."""
-    vi = visitInfo
+    return _makeCatalogHdu(_visitTimeAndPointingFields(visitInfo) + _visitSiteAndLabelFields(visitInfo))
+
+
+def _visitTimeAndPointingFields(vi: VisitInfo) -> list:
+    """The first columns of the VisitInfo record: exposure, times and pointing."""
     date = vi.getDate()
     tai = date.nsecs(DateTime.TAI) if date.isValid() else -(2**63)
+    return [
+        _Field("exposuretime", "1D", [vi.getExposureTime()], unit="s", doc="exposure duration"),
+        _Field("darktime", "1D", [vi.getDarkTime()], unit="s", doc="time from CCD flush to readout"),
+        _Field(
+            "tai",
+            "1K",
+            [tai],
+            unit="nsec",
+            doc="TAI date and time at middle of exposure as nsec from unix epoch",
+        ),
+        _Field("ut1", "1D", [vi.getUt1()], unit="MJD", doc="UT1 date and time at middle of exposure"),
+        _Field("era", "1D", _angle(vi.getEra()), tccls="Angle", unit="rad"),
+        _Field("boresightradec_ra", "1D", _angle(vi.getBoresightRaDec().getRa()), tccls="Angle", unit="rad"),
+        _Field(
+            "boresightradec_dec", "1D", _angle(vi.getBoresightRaDec().getDec()), tccls="Angle", unit="rad"
+        ),
+        _Field(
+            "boresightazalt_az",
+            "1D",
+            _angle(vi.getBoresightAzAlt().getLongitude()),
+            tccls="Angle",
+            unit="rad",
+        ),
+        _Field(
+            "boresightazalt_alt",
+            "1D",
+            _angle(vi.getBoresightAzAlt().getLatitude()),
+            tccls="Angle",
+            unit="rad",
+        ),
+        _Field("boresightairmass", "1D", [vi.getBoresightAirmass()]),
+        _Field("boresightrotangle", "1D", _angle(vi.getBoresightRotAngle()), tccls="Angle", unit="rad"),
+        _Field("rottype", "1J", [int(vi.getRotType())]),
+    ]
+
+
+def _visitSiteAndLabelFields(vi: VisitInfo) -> list:
+    """The last columns of the VisitInfo record: site, weather, labels, version and flags."""
     obs, weather = vi.getObservatory(), vi.getWeather()
-
-    def angle(value):
-        return [value.asRadians()]
-
-    def text(value):
-        return _strings([value])
-
-    return _makeCatalogHdu(
-        [
-            _Field("exposuretime", "1D", [vi.getExposureTime()], unit="s", doc="exposure duration"),
-            _Field("darktime", "1D", [vi.getDarkTime()], unit="s", doc="time from CCD flush to readout"),
-            _Field(
-                "tai",
-                "1K",
-                [tai],
-                unit="nsec",
-                doc="TAI date and time at middle of exposure as nsec from unix epoch",
-            ),
-            _Field("ut1", "1D", [vi.getUt1()], unit="MJD", doc="UT1 date and time at middle of exposure"),
-            _Field("era", "1D", angle(vi.getEra()), tccls="Angle", unit="rad"),
-            _Field(
-                "boresightradec_ra", "1D", angle(vi.getBoresightRaDec().getRa()), tccls="Angle", unit="rad"
-            ),
-            _Field(
-                "boresightradec_dec", "1D", angle(vi.getBoresightRaDec().getDec()), tccls="Angle", unit="rad"
-            ),
-            _Field(
-                "boresightazalt_az",
-                "1D",
-                angle(vi.getBoresightAzAlt().getLongitude()),
-                tccls="Angle",
-                unit="rad",
-            ),
-            _Field(
-                "boresightazalt_alt",
-                "1D",
-                angle(vi.getBoresightAzAlt().getLatitude()),
-                tccls="Angle",
-                unit="rad",
-            ),
-            _Field("boresightairmass", "1D", [vi.getBoresightAirmass()]),
-            _Field("boresightrotangle", "1D", angle(vi.getBoresightRotAngle()), tccls="Angle", unit="rad"),
-            _Field("rottype", "1J", [int(vi.getRotType())]),
-            _Field("latitude", "1D", angle(obs.getLatitude()), tccls="Angle", unit="rad"),
-            _Field("longitude", "1D", angle(obs.getLongitude()), tccls="Angle", unit="rad"),
-            _Field("elevation", "1D", [obs.getElevation()]),
-            _Field("airtemperature", "1D", [weather.getAirTemperature()], unit="C"),
-            _Field("airpressure", "1D", [weather.getAirPressure()], unit="Pascal"),
-            _Field("humidity", "1D", [weather.getHumidity()]),
-            _Field("instrumentlabel", "QA()", text(vi.getInstrumentLabel()), tccls="String"),
-            _Field("version", "1J", [5]),
-            _Field("idnum", "1K", [vi.getId()]),
-            _Field("focusz", "1D", [vi.getFocusZ()], unit="mm"),
-            _Field("observationType", "QA()", text(vi.getObservationType()), tccls="String"),
-            _Field("scienceProgram", "QA()", text(vi.getScienceProgram()), tccls="String"),
-            _Field("observationReason", "QA()", text(vi.getObservationReason()), tccls="String"),
-            _Field("object", "QA()", text(vi.getObject()), tccls="String"),
-            _Flag(
-                "hasSimulatedContent",
-                vi.getHasSimulatedContent(),
-                "Was any part of this observation simulated?",
-            ),
-        ]
-    )
+    return [
+        _Field("latitude", "1D", _angle(obs.getLatitude()), tccls="Angle", unit="rad"),
+        _Field("longitude", "1D", _angle(obs.getLongitude()), tccls="Angle", unit="rad"),
+        _Field("elevation", "1D", [obs.getElevation()]),
+        _Field("airtemperature", "1D", [weather.getAirTemperature()], unit="C"),
+        _Field("airpressure", "1D", [weather.getAirPressure()], unit="Pascal"),
+        _Field("humidity", "1D", [weather.getHumidity()]),
+        _Field("instrumentlabel", "QA()", _text(vi.getInstrumentLabel()), tccls="String"),
+        _Field("version", "1J", [5]),
+        _Field("idnum", "1K", [vi.getId()]),
+        _Field("focusz", "1D", [vi.getFocusZ()], unit="mm"),
+        _Field("observationType", "QA()", _text(vi.getObservationType()), tccls="String"),
+        _Field("scienceProgram", "QA()", _text(vi.getScienceProgram()), tccls="String"),
+        _Field("observationReason", "QA()", _text(vi.getObservationReason()), tccls="String"),
+        _Field("object", "QA()", _text(vi.getObject()), tccls="String"),
+        _Flag(
+            "hasSimulatedContent",
+            vi.getHasSimulatedContent(),
+            "Was any part of this observation simulated?",
+        ),
+    ]
 
 
 def _strings(values) -> np.ndarray:
