@@ -29,6 +29,7 @@ part runs against the real Kafka-protocol broker the tests start.
 
 import io
 import os
+import pickle
 import struct
 import tempfile
 import unittest
@@ -244,6 +245,10 @@ class ChangingHooksTestCase(HookPathTestBase):
         for i in range(len(result.alerts)):
             self.assertEqual(result.alerts.framed(i)[:5], struct.pack(">bi", 0, schemaId + 1))
             self.assertEqual(result.alerts.payloads[i], self.fast.alerts.payloads[i])
+        # The messages survive pickling (a butler or a worker pool may pickle the result).
+        copied = pickle.loads(pickle.dumps(result.alerts))
+        self.assertEqual(copied.framed(0), result.alerts.framed(0))
+        self.assertEqual(copied[0]["diaSourceId"], result.alerts[0]["diaSourceId"])
 
     def testPatchDiaSources(self):
         def _patchDiaSources(self, diaSources):

@@ -133,6 +133,10 @@ class FramedPayloads(AlertPayloads):
         """Return alert ``index`` as ``_serializeAlert`` framed it."""
         return self.messages[index]
 
+    def __reduce__(self):
+        schema, ids, payloads, objectIds = super().__reduce__()[1]
+        return (FramedPayloads, (schema, ids, payloads, objectIds, self.messages))
+
 
 def _records(table: pd.DataFrame | None) -> list[dict]:
     """Rows of a flattened table as dicts; each column keeps its type (no row-wise upcast)."""
