@@ -126,10 +126,11 @@ class SwitchTestCase(lsst.utils.tests.TestCase):
         return done.stdout.split()
 
     def testForced(self):
-        self.assertEqual(self._tier("1"), ["False", "lsst.ap.alerts.image"])
+        self.assertEqual(self._tier("1"), ["False", "lsst.ap.alerts.afwModel.image"])
 
     def testNotForced(self):
-        installed = ["True", "lsst.afw.image"] if _afw.HAVE_AFW else ["False", "lsst.ap.alerts.image"]
+        model = ["False", "lsst.ap.alerts.afwModel.image"]
+        installed = ["True", "lsst.afw.image"] if _afw.HAVE_AFW else model
         self.assertEqual(self._tier(None), installed)
         self.assertEqual(self._tier("0"), installed)
 

@@ -40,35 +40,35 @@ import unittest
 import lsst.utils.tests
 import numpy as np
 
-import lsst.ap.alerts.geom as modelGeom
-import lsst.ap.alerts.image as modelImage
+import lsst.ap.alerts.afwModel.geom as modelGeom
+import lsst.ap.alerts.afwModel.image as modelImage
 from lsst.ap.alerts._afw import HAVE_AFW
 
 # (model object, real object): "module:attribute" paths
 CLASSES = {
-    "Exposure": ("lsst.ap.alerts.image:ExposureF", "lsst.afw.image:ExposureF"),
-    "ExposureInfo": ("lsst.ap.alerts.image:ExposureInfo", "lsst.afw.image:ExposureInfo"),
-    "MaskedImage": ("lsst.ap.alerts.image:MaskedImageF", "lsst.afw.image:MaskedImageF"),
-    "Image": ("lsst.ap.alerts.image:ImageF", "lsst.afw.image:ImageF"),
-    "Mask": ("lsst.ap.alerts.image:Mask", "lsst.afw.image:MaskX"),
-    "PhotoCalib": ("lsst.ap.alerts.image:PhotoCalib", "lsst.afw.image:PhotoCalib"),
-    "VisitInfo": ("lsst.ap.alerts.image:VisitInfo", "lsst.afw.image:VisitInfo"),
-    "FilterLabel": ("lsst.ap.alerts.image:FilterLabel", "lsst.afw.image:FilterLabel"),
-    "SkyWcs": ("lsst.ap.alerts.image:SkyWcs", "lsst.afw.geom:SkyWcs"),
-    "GaussianPsf": ("lsst.ap.alerts.image:GaussianPsf", "lsst.afw.detection:GaussianPsf"),
-    "Psf": ("lsst.ap.alerts.image:Psf", "lsst.afw.detection:Psf"),
-    "DateTime": ("lsst.ap.alerts.image:DateTime", "lsst.daf.base:DateTime"),
-    "Detector": ("lsst.ap.alerts.image:Detector", "lsst.afw.cameraGeom:Detector"),
-    "Box2I": ("lsst.ap.alerts.geom:Box2I", "lsst.geom:Box2I"),
-    "Box2D": ("lsst.ap.alerts.geom:Box2D", "lsst.geom:Box2D"),
-    "Point2D": ("lsst.ap.alerts.geom:Point2D", "lsst.geom:Point2D"),
-    "Point2I": ("lsst.ap.alerts.geom:Point2I", "lsst.geom:Point2I"),
-    "Extent2I": ("lsst.ap.alerts.geom:Extent2I", "lsst.geom:Extent2I"),
-    "Angle": ("lsst.ap.alerts.geom:Angle", "lsst.geom:Angle"),
-    "SpherePoint": ("lsst.ap.alerts.geom:SpherePoint", "lsst.geom:SpherePoint"),
-    "afwImage": ("lsst.ap.alerts.image", "lsst.afw.image"),
-    "afwGeom": ("lsst.ap.alerts.image", "lsst.afw.geom"),
-    "geom": ("lsst.ap.alerts.geom", "lsst.geom"),
+    "Exposure": ("lsst.ap.alerts.afwModel.image:ExposureF", "lsst.afw.image:ExposureF"),
+    "ExposureInfo": ("lsst.ap.alerts.afwModel.image:ExposureInfo", "lsst.afw.image:ExposureInfo"),
+    "MaskedImage": ("lsst.ap.alerts.afwModel.image:MaskedImageF", "lsst.afw.image:MaskedImageF"),
+    "Image": ("lsst.ap.alerts.afwModel.image:ImageF", "lsst.afw.image:ImageF"),
+    "Mask": ("lsst.ap.alerts.afwModel.image:Mask", "lsst.afw.image:MaskX"),
+    "PhotoCalib": ("lsst.ap.alerts.afwModel.image:PhotoCalib", "lsst.afw.image:PhotoCalib"),
+    "VisitInfo": ("lsst.ap.alerts.afwModel.image:VisitInfo", "lsst.afw.image:VisitInfo"),
+    "FilterLabel": ("lsst.ap.alerts.afwModel.image:FilterLabel", "lsst.afw.image:FilterLabel"),
+    "SkyWcs": ("lsst.ap.alerts.afwModel.image:SkyWcs", "lsst.afw.geom:SkyWcs"),
+    "GaussianPsf": ("lsst.ap.alerts.afwModel.image:GaussianPsf", "lsst.afw.detection:GaussianPsf"),
+    "Psf": ("lsst.ap.alerts.afwModel.image:Psf", "lsst.afw.detection:Psf"),
+    "DateTime": ("lsst.ap.alerts.afwModel.image:DateTime", "lsst.daf.base:DateTime"),
+    "Detector": ("lsst.ap.alerts.afwModel.image:Detector", "lsst.afw.cameraGeom:Detector"),
+    "Box2I": ("lsst.ap.alerts.afwModel.geom:Box2I", "lsst.geom:Box2I"),
+    "Box2D": ("lsst.ap.alerts.afwModel.geom:Box2D", "lsst.geom:Box2D"),
+    "Point2D": ("lsst.ap.alerts.afwModel.geom:Point2D", "lsst.geom:Point2D"),
+    "Point2I": ("lsst.ap.alerts.afwModel.geom:Point2I", "lsst.geom:Point2I"),
+    "Extent2I": ("lsst.ap.alerts.afwModel.geom:Extent2I", "lsst.geom:Extent2I"),
+    "Angle": ("lsst.ap.alerts.afwModel.geom:Angle", "lsst.geom:Angle"),
+    "SpherePoint": ("lsst.ap.alerts.afwModel.geom:SpherePoint", "lsst.geom:SpherePoint"),
+    "afwImage": ("lsst.ap.alerts.afwModel.image", "lsst.afw.image"),
+    "afwGeom": ("lsst.ap.alerts.afwModel.image", "lsst.afw.geom"),
+    "geom": ("lsst.ap.alerts.afwModel.geom", "lsst.geom"),
 }
 
 API = {
@@ -291,7 +291,7 @@ class AfwSemanticsTestCase(lsst.utils.tests.TestCase):
             model = modelImage.makeSkyWcs(
                 mg.Point2D(500.0, 400.0), mg.SpherePoint(150.0, 2.5, mg.degrees), cd
             )
-            # afw's CD is AST's numerical Jacobian at CRPIX (see tests/image/test_wcs.py WcsTestCase.testTan)
+            # afw's CD is AST's numerical Jacobian at CRPIX (tests/afwModel/image/test_wcs.py, testTan)
             np.testing.assert_allclose(
                 model.getCdMatrix(), real.getCdMatrix(), rtol=0, atol=1e-8 * np.abs(cd).max()
             )

@@ -741,6 +741,29 @@ class MakeAlertDictTestCase(PackageAlertsTestBase):
         self.assertIsNone(alert["observation_reason"])
         self.assertEqual(alert["target_name"], "  field ")
 
+    def testTupleObservationReasonIsCurrentStyle(self):
+        """Upstream's own test passes observationReason with a trailing comma (a tuple): passed through."""
+        task = self.makeTask()
+        observationReason = ("test_reason",)
+        alert = task.makeAlertDict(
+            self.row["diaSourceId"],
+            observationReason,
+            "test_target",
+            self.row,
+            self.obj,
+            self.hist,
+            self.forced,
+            None,
+            None,
+            None,
+        )
+        self.assertIs(alert["observation_reason"], observationReason)
+        self.assertEqual(alert["target_name"], "test_target")
+        self.assertSameValues(alert["diaSource"], self.row.to_dict())
+        # Encoding needs a string: a clear error naming the source and the field.
+        with self.assertRaisesRegex(ValueError, f"diaSourceId={self.row['diaSourceId']}: observation_reason"):
+            task._serializeAlert(alert)
+
     def testStylesByKeyword(self):
         task = self.makeTask()
         srcId = self.row["diaSourceId"]

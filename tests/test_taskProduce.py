@@ -87,6 +87,9 @@ class TaskProduceTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(result.produceReport.failed, 0)
         self.assertEqual(task.metadata["total_alerts"], n)
         self.assertGreater(task.metadata["produce_end_timestamp"], task.metadata["produce_start_timestamp"])
+        # Upstream's timeMethod metadata of produceAlerts.
+        for key in ("produceAlertsStartCpuTime", "produceAlertsEndCpuTime", "produceAlertsStartUtc"):
+            self.assertIn(key, task.metadata)
         messages = consumeAll(self.broker.bootstrap, self.topic, n)
         # consumeAll orders by partition; match by content.
         sent = {result.alerts.framed(i): result.alerts.diaObjectIds[i] for i in range(n)}

@@ -30,7 +30,8 @@ import lsst.utils.tests
 import numpy as np
 import pandas as pd
 
-from lsst.ap.alerts.avro.assembly import ALERT_PARTS, AlertEncoder, PartKind, alertDictValue
+from lsst.ap.alerts.avro.assembly import ALERT_PARTS, AlertEncoder, PartKind, alertDictValue, nullIfEmpty
+from lsst.ap.alerts.catalogs.visitInputs import VisitInputs
 from lsst.ap.alerts.catalogs.visitTables import prepareVisitTables
 from lsst.ap.alerts.schemaRegistry import SchemaRegistry
 from lsst.ap.alerts.simulation import makeSimulatedVisit
@@ -42,18 +43,65 @@ CUTOUTS = ("cutoutDifference", "cutoutScience", "cutoutTemplate")
 
 
 def _tables(visit, schema=SCHEMA, nanAsNull=False):
-    return prepareVisitTables(
-        schema,
+    inputs = VisitInputs(
         visit.diaSourceCat,
         visit.diaObjectCat,
         visit.diaSrcHistory,
         visit.diaForcedSources,
+        visit.diffIm,
+        visit.calexp,
+        visit.template,
         visit.ssSrc,
+    )
+    return prepareVisitTables(
+        schema,
+        inputs,
         True,
         0,
         LOG,
         nanAsNull=nanAsNull,
     )
+
+
+def visitToDicts(encoder, tables, cutouts, observationReason, targetName):
+    """The alerts of ``encodeVisit`` as dicts, from the typed tables (the reference fastavro writes).
+
+    ``cutouts`` gives, per cutout field, each source's FITS `bytes` or `None`.
+    """
+    parts = {part.name: part for part in ALERT_PARTS}
+    records = {}
+
+    def rowsOf(part):
+        if part.table not in records:
+            table = getattr(tables, part.table)
+            records[part.table] = [] if table is None else table.toRecords()
+        return records[part.table]
+
+    scheduler = {"observation_reason": observationReason, "target_name": targetName}
+    alerts = []
+    for i, srcId in enumerate(tables.diaSourceIds.tolist()):
+        alert = {}
+        for name, _ in encoder.fields:
+            part = parts.get(name)
+            kind = None if part is None else part.kind
+            if kind is PartKind.ID:
+                alert[name] = srcId
+            elif kind is PartKind.SCHEDULER:
+                alert[name] = scheduler[name]
+            elif kind is PartKind.RECORD:
+                alert[name] = rowsOf(part)[i]
+            elif kind is PartKind.OPTIONAL_RECORD:
+                row = getattr(tables, part.rows)[i]
+                alert[name] = rowsOf(part)[row] if row >= 0 else None
+            elif kind is PartKind.ARRAY:
+                span = getattr(tables, part.rows)[i]
+                alert[name] = None if span is None else rowsOf(part)[span[0] : span[1]]
+            elif kind is PartKind.CUTOUT:
+                alert[name] = cutouts[name][i]
+            else:
+                alert[name] = None
+        alerts.append(alert)
+    return alerts
 
 
 def _fastavro(schema, alert):
@@ -113,6 +161,13 @@ class AlertPartsTestCase(lsst.utils.tests.TestCase):
         self.assertIsNone(alertDictValue(part["prvDiaNondetectionLimits"], [1], None))
         self.assertEqual({p.kind for p in ALERT_PARTS}, set(PartKind))
 
+    def testNullIfEmpty(self):
+        """The one scheduler-string rule: missing or blank is null, anything else passes unchanged."""
+        for value in (None, "", "   ", "\t\n"):
+            self.assertIsNone(nullIfEmpty(value), repr(value))
+        for value in ("science", "  field 7 ", ("science",), 0):
+            self.assertIs(nullIfEmpty(value), value)
+
 
 class EncodeVisitTestCase(lsst.utils.tests.TestCase):
     @classmethod
@@ -133,8 +188,12 @@ class EncodeVisitTestCase(lsst.utils.tests.TestCase):
                     LOG,
                     onAlert=lambda p, streamed=streamed: streamed.append(bytes(p)),
                 )
-                dicts = encoder.visitToDicts(
-                    tables, {name: [None] * len(tables.diaSourceIds) for name in CUTOUTS}, "science", None
+                dicts = visitToDicts(
+                    encoder,
+                    tables,
+                    {name: [None] * len(tables.diaSourceIds) for name in CUTOUTS},
+                    "science",
+                    None,
                 )
                 self.assertEqual(encoded.failed, [])
                 self.assertEqual(encoded.diaSourceIds, tables.diaSourceIds.tolist())
@@ -157,7 +216,7 @@ class EncodeVisitTestCase(lsst.utils.tests.TestCase):
                 encoded = encoder.encodeVisit(tables, dict.fromkeys(CUTOUTS), "r", None, LOG)
                 n = len(tables.diaSourceIds)
                 self.assertGreater(len(encoded.payloads), 0)
-                dicts = encoder.visitToDicts(tables, {name: [None] * n for name in CUTOUTS}, "r", None)
+                dicts = visitToDicts(encoder, tables, {name: [None] * n for name in CUTOUTS}, "r", None)
                 for alert, payload in zip(dicts, encoded.payloads, strict=True):
                     self.assertEqual(bytes(payload), _fastavro(schema, alert))
 
@@ -226,6 +285,13 @@ class TypedAlertTestCase(lsst.utils.tests.TestCase):
         alert = {"diaSourceId": 9, "diaSource": {"diaSourceId": 9, "visit": "v"}}
         with self.assertRaisesRegex(ValueError, r"diaSourceId=9: diaSource\.visit"):
             encoder.encodeDict(alert)
+
+    def testSchedulerValueThatIsNotAStringNamesField(self):
+        encoder = AlertEncoder(SCHEMA)
+        alert = {"diaSourceId": 9, "observation_reason": ("science",)}
+        with self.assertRaisesRegex(ValueError, r"diaSourceId=9: observation_reason: expected a string"):
+            encoder.encodeDict(alert)
+        self.assertIsNone(encoder.typedAlert({"diaSourceId": 9, "target_name": " "})["target_name"])
 
 
 class MemoryTester(lsst.utils.tests.MemoryTestCase):

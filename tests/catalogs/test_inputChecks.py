@@ -35,6 +35,7 @@ from lsst.ap.alerts.catalogs.inputChecks import (
     requiredColumns,
     validateRunInputs,
 )
+from lsst.ap.alerts.catalogs.visitInputs import VisitInputs
 from lsst.ap.alerts.schemaRegistry import SchemaRegistry
 from lsst.ap.alerts.simulation import makeSimulatedVisit
 
@@ -55,6 +56,10 @@ def _args(**replace):
     )
     args.update(replace)
     return args
+
+
+def _inputs(**replace):
+    return VisitInputs(**_args(**replace))
 
 
 class ColumnRulesTestCase(lsst.utils.tests.TestCase):
@@ -89,11 +94,11 @@ class ColumnRulesTestCase(lsst.utils.tests.TestCase):
         )
 
     def testValidateReturnsMissingOptionalColumns(self):
-        self.assertEqual(validateRunInputs(SCHEMA, **_args()), {})
+        self.assertEqual(validateRunInputs(SCHEMA, _inputs()), {})
         ssSrc = VISIT.ssSrc.drop(columns=["MPCORB_q", "MPCORB_designation", "helioRange"])
         missing = validateRunInputs(
             SCHEMA,
-            **_args(
+            _inputs(
                 diaSourceCat=VISIT.diaSourceCat.drop(columns=["trailFlux"]),
                 diaForcedSources=VISIT.diaForcedSources.drop(columns=["scienceFlux"]),
                 ssSrc=ssSrc,
@@ -116,7 +121,7 @@ class ColumnRulesTestCase(lsst.utils.tests.TestCase):
         with self.assertRaises(AlertInputError) as cm:
             validateRunInputs(
                 SCHEMA,
-                **_args(
+                _inputs(
                     diaSourceCat=VISIT.diaSourceCat.drop(columns=["psfFluxErr"])
                     .reset_index(drop=True)
                     .drop(columns=["diaObjectId"]),

@@ -32,6 +32,7 @@ import lsst.utils.tests
 import numpy as np
 import pandas as pd
 
+from lsst.ap.alerts.catalogs.visitInputs import VisitInputs
 from lsst.ap.alerts.catalogs.visitTables import flattenIndex, prepareVisitTables
 from lsst.ap.alerts.schemaRegistry import SchemaRegistry
 from lsst.ap.alerts.simulation import makeSimulatedVisit
@@ -52,13 +53,19 @@ def _prepare(visit, **overrides):
     )
     nanAsNull = overrides.pop("nanAsNull", False)
     args.update(overrides)
-    return prepareVisitTables(
-        SCHEMA,
+    inputs = VisitInputs(
         args["diaSourceCat"],
         args["diaObjectCat"],
         args["diaSrcHistory"],
         args["diaForcedSources"],
+        visit.diffIm,
+        visit.calexp,
+        visit.template,
         args["ssSrc"],
+    )
+    return prepareVisitTables(
+        SCHEMA,
+        inputs,
         args["doRunForcedMeasurement"],
         args["forcedSourceHistoryThreshold"],
         LOG,

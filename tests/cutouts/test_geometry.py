@@ -36,9 +36,9 @@ import lsst.utils.tests
 import numpy as np
 from wcsReference import astropyWcsParameters, referenceJacobian
 
-from lsst.ap.alerts import geom as modelGeom
-from lsst.ap.alerts import image as model
 from lsst.ap.alerts._afw import HAVE_AFW, geom
+from lsst.ap.alerts.afwModel import geom as modelGeom
+from lsst.ap.alerts.afwModel import image as model
 from lsst.ap.alerts.cutouts.geometry import (
     _numericJacobians,
     centeredBoxMin,

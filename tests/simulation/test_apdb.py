@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from lsst.ap.alerts import simulation as sim
-from lsst.ap.alerts.simulation.apdb import apdbFrame
+from lsst.ap.alerts.simulation.apdbTables import apdbFrame
 
 
 class ApdbSchemaTestCase(lsst.utils.tests.TestCase):

@@ -20,7 +20,7 @@
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
 """The one place that decides between the LSST stack and the package's own
-afw-compatible image model.
+afw-compatible model (`lsst.ap.alerts.afwModel`).
 
 Everything else in the package imports ``geom``, ``afwImage``, ``afwGeom``
 and the two exception types from here and calls the afw API on them, so the
@@ -60,9 +60,10 @@ try:
 
     HAVE_AFW = True
 except ImportError:
-    from . import geom  # type: ignore[no-redef]
-    from . import image as afwImage  # type: ignore[no-redef]
-    from .image import GaussianPsf, InvalidParameterError, InvalidPsfError, Psf  # type: ignore[assignment]
+    from .afwModel import geom  # type: ignore[no-redef]
+    from .afwModel import image as afwImage  # type: ignore[no-redef]
+    from .afwModel.exceptions import InvalidParameterError, InvalidPsfError  # type: ignore[assignment]
+    from .afwModel.image import GaussianPsf, Psf  # type: ignore[assignment]
 
     # afw keeps SkyWcs/makeSkyWcs in lsst.afw.geom; the model keeps them in
     # its image package, which therefore serves both roles.

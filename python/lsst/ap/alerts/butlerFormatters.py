@@ -29,7 +29,7 @@ Storage classes (defined in ``configs/apAlertsStorageClasses.yaml``):
     container file (``.avro``) that embeds the schema, so ``fastavro.reader``
     and ``lsst.alert.packet`` read it without this package.
 ``ApAlertsExposureF``
-    The package's own afw-compatible `lsst.ap.alerts.image.ExposureF`, stored
+    The package's own afw-compatible `lsst.ap.alerts.afwModel.image.ExposureF`, stored
     as FITS in afw's multi-extension layout.  Used for the image inputs only
     when ``lsst.afw`` is absent; with the LSST stack the inputs are afw's
     ``ExposureF`` (see `EXPOSURE_STORAGE_CLASS`).
@@ -208,7 +208,7 @@ class ExposureFitsFormatter(FormatterV2):
     """Read and write an exposure as FITS in afw's layout with its own
     ``readFits``/``writeFits``.
 
-    Serves the model's `lsst.ap.alerts.image.ExposureF` (storage class
+    Serves the model's `lsst.ap.alerts.afwModel.image.ExposureF` (storage class
     ``ApAlertsExposureF``) and afw's ``lsst.afw.image.ExposureF`` (storage
     class ``ExposureF``, whose default formatter lives in ``lsst.obs.base``,
     which is not installable without the full stack).  Components are

@@ -29,7 +29,8 @@ plan the cutouts (`cutouts.plan`), assemble the alerts (`avro.assembly`),
 stream them to the Avro file (`delivery.alertFile`), then send them to
 Kafka (`delivery.producer`).  Upstream's hooks (``makeAlertDict``,
 ``_serializeAlert``, ``_server_check``, ...) are thin layers over the same
-code.
+code; a subclass that overrides one of them is packaged through them,
+alert by alert (`hookPath`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import io
 import math
 import os
 import time
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -49,9 +51,10 @@ import lsst.pipe.base as pipeBase
 from lsst.utils.timer import timeMethod
 
 from ._afw import geom
-from .avro.assembly import ALERT_PARTS, AlertEncoder, PartKind, alertDictValue
+from .avro.assembly import ALERT_PARTS, AlertEncoder, PartKind, alertDictValue, nullIfEmpty
 from .avro.payloads import AlertPayloads
 from .catalogs.inputChecks import validateRunInputs
+from .catalogs.visitInputs import VisitInputs
 from .catalogs.visitTables import MPCORB_PREFIX, prepareVisitTables
 from .config import PackageAlertsConfig
 from .cutouts.ccdData import ccdDataToFitsBytes, makeCcdDataCutout
@@ -61,6 +64,7 @@ from .cutouts.plan import LocalWcsCache, computeKernelImage, planImageCutouts, w
 from .delivery.alertFile import AlertFileWriter
 from .delivery.messageHeaders import alertHeaders
 from .delivery.schemaRegistryCheck import SchemaRegistryCheck
+from .hookPath import FramedPayloads, overriddenHooks, packageThroughHooks, patchedInputs
 from .schemaRegistry import SchemaRegistry, UnknownSchemaError, makeWireHeader
 
 
@@ -151,9 +155,10 @@ def _makeAlertDictArguments(args, kwargs) -> tuple[dict, bool]:
     elif "diaSourceId" in kwargs or len(args) < 2:
         current = True
     else:
-        # The second argument is observationReason (a string or None) in
-        # the current style and the DiaSource (Series or mapping) in the older.
-        current = args[1] is None or isinstance(args[1], str)
+        # The second argument is the DiaSource (a row: Series or mapping) in
+        # the older style; anything else is the current style's
+        # observationReason, passed through as upstream does.
+        current = not isinstance(args[1], (pd.Series, Mapping))
     bound = (_CURRENT_STYLE if current else _OLDER_STYLE).bind(*args, **kwargs)
     bound.apply_defaults()
     values = dict(bound.arguments)
@@ -204,6 +209,13 @@ class PackageAlertsTask(pipeBase.Task):
         self.encoder = AlertEncoder(self.schema, nanAsNull=self.config.useNullForNaN)
         if self.config.doWriteAlerts or self.config.doWriteFailedAlerts:
             os.makedirs(self.config.alertWriteLocation, exist_ok=True)
+        self._hooks = overriddenHooks(type(self), PackageAlertsTask)
+        if self._hooks:
+            self.log.info(
+                "%s overrides %s: run() packages each alert through them (the slower per-alert path).",
+                type(self).__name__,
+                ", ".join(self._hooks),
+            )
         self.producer = None
         self._registryCheck = SchemaRegistryCheck(self.config.schemaRegistryUrl, self.config.maxTimeout)
         if self.config.doProduceAlerts:
@@ -294,26 +306,16 @@ class PackageAlertsTask(pipeBase.Task):
             raised before anything is written or sent.
         """
         timer = _StageTimer()
+        inputs = VisitInputs(
+            diaSourceCat, diaObjectCat, diaSrcHistory, diaForcedSources, diffIm, calexp, template, ssSrc
+        )
         with timer("tables"):
-            missingColumns = validateRunInputs(
-                self.schema,
-                diaSourceCat,
-                diaObjectCat,
-                diaSrcHistory,
-                diaForcedSources,
-                diffIm,
-                calexp,
-                template,
-                ssSrc,
-            )
-            self._reportMissingColumns(missingColumns)
+            if self._hooks:
+                inputs = patchedInputs(self, inputs)
+            self._reportMissingColumns(validateRunInputs(self.schema, inputs))
             tables = prepareVisitTables(
                 self.schema,
-                diaSourceCat,
-                diaObjectCat,
-                diaSrcHistory,
-                diaForcedSources,
-                ssSrc,
+                inputs,
                 doRunForcedMeasurement,
                 forcedSourceHistoryThreshold,
                 self.log,
@@ -324,13 +326,19 @@ class PackageAlertsTask(pipeBase.Task):
         self.log.info(
             "Packaging alerts for %d DiaSources (%d skipped).", len(tables.diaSourceIds), len(tables.skipped)
         )
-        with timer("cutouts"):
-            cutouts = self._planCutouts(tables, visitInfo, diffIm, calexp, template)
-        alertFile, encoded = self._assembleAndWrite(tables, cutouts, visitInfo, visit, detector, timer)
-        alerts = AlertPayloads(self.schema, encoded.diaSourceIds, encoded.payloads, encoded.diaObjectIds)
+        if self._hooks:
+            alertFile, alerts, failed = packageThroughHooks(
+                self, inputs, tables, visitInfo, visit, detector, timer
+            )
+        else:
+            with timer("cutouts"):
+                cutouts = self._planCutouts(tables, visitInfo, diffIm, calexp, template)
+            alertFile, encoded = self._assembleAndWrite(tables, cutouts, visitInfo, visit, detector, timer)
+            alerts = AlertPayloads(self.schema, encoded.diaSourceIds, encoded.payloads, encoded.diaObjectIds)
+            failed = encoded.failed
         with timer("produce"):
             produceReport = self._produceVisit(alerts, visit, detector, visitInfo)
-        skipped = tables.skipped + encoded.failed
+        skipped = tables.skipped + failed
         self._recordCounts(tables, alerts, skipped)
         return pipeBase.Struct(
             alerts=alerts,
@@ -392,8 +400,8 @@ class PackageAlertsTask(pipeBase.Task):
                 encoded = self.encoder.encodeVisit(
                     tables,
                     cutouts,
-                    _nullIfEmpty(getattr(visitInfo, "observationReason", None)),
-                    _nullIfEmpty(getattr(visitInfo, "object", None)),
+                    nullIfEmpty(visitInfo.observationReason),
+                    nullIfEmpty(visitInfo.object),
                     self.log,
                     onAlert=onAlert,
                 )
@@ -533,7 +541,9 @@ class PackageAlertsTask(pipeBase.Task):
             psf = averagePsf
         elif image.getPsf() is not None:
             psf = self._computePsf(image, pixelCenter, srcId)
-        return makeCcdDataCutout(image, skyCenter, pixelCenter, extent, photoCalib, psf, rotPa)
+        return makeCcdDataCutout(
+            image, skyCenter, pixelCenter, extent, photoCalib, psf, rotPa, self.makeLocalTransformMatrix
+        )
 
     def makeLocalTransformMatrix(self, wcs, center, skyCenter):
         """Local linear approximation of ``wcs`` at ``center``, tangent at ``skyCenter``.
@@ -590,9 +600,10 @@ class PackageAlertsTask(pipeBase.Task):
           templateCutout)``, with ``ssSource``, ``observationReason`` and
           ``targetName`` as optional keywords.
 
-        The second positional argument tells them apart: a string or `None`
-        (observationReason) in the current style, the DiaSource (a
-        `pandas.Series` or mapping) in the older one.  Keywords ``alertId``
+        The second positional argument tells them apart: the DiaSource (a
+        `pandas.Series` or mapping) in the older style; anything else is
+        the current style's observationReason, passed through unchanged
+        (upstream's tests pass a one-element tuple).  Keywords ``alertId``
         / ``diaSourceId`` name the style too.  Both take ``mpcOrbit`` as an
         optional keyword; without it, mpc_orbits comes from the
         ``MPCORB_``-prefixed entries of ``ssSource``.
@@ -632,6 +643,7 @@ class PackageAlertsTask(pipeBase.Task):
             alert[part.name] = alertDictValue(part, values.get(part.argument), self.streamCcdDataToBytes)
         return alert
 
+    @timeMethod
     def produceAlerts(self, alerts, visit, detector, midpoint_unix, exposure_time):
         """Send alerts to Kafka; undeliverable ones are written or logged, never lost silently.
 
@@ -661,14 +673,7 @@ class PackageAlertsTask(pipeBase.Task):
         if self.producer is None:
             raise RuntimeError("produceAlerts needs doProduceAlerts=True (no Kafka producer was set up).")
         if not isinstance(alerts, AlertPayloads):
-            # Every dict is encoded before the first is sent: a bad one raises with nothing sent.
-            encoded = [self.encoder.encodeDict(alert) for alert in alerts]
-            alerts = AlertPayloads(
-                self.schema,
-                [_alertSourceId(alert) for alert in alerts],
-                encoded,
-                [_alertObjectId(alert) for alert in alerts],
-            )
+            alerts = self._serializeDicts(alerts)
         self._registryCheck.ensure(alerts.schema)
         keyed = self.config.doKeyByDiaObjectId
         headers = alertHeaders(alerts.schema.schemaId, visit, detector)
@@ -678,7 +683,9 @@ class PackageAlertsTask(pipeBase.Task):
                 key = diaObjectKey(objId) if keyed and objId else None
                 yield srcId, key, alerts.framed(i), headers
 
-        report = self.producer.produce(messages(), visit, detector)
+        # Upstream's per-message hook, on the per-alert path (the producer keeps its own books).
+        callback = self._delivery_callback if self._hooks else None
+        report = self.producer.produce(messages(), visit, detector, deliveryCallback=callback)
         for key, value in produceMetadata(report, midpoint_unix, exposure_time).items():
             self.metadata[key] = value
         self.log.info(
@@ -688,6 +695,26 @@ class PackageAlertsTask(pipeBase.Task):
             self.metadata["alert_timing_since_shutter_close"],
         )
         return report
+
+    def _serializeDicts(self, alerts) -> FramedPayloads:
+        """Kafka messages of alert dicts, through `_serializeAlert` as upstream.
+
+        Every dict is serialized before the first is sent: a bad one raises
+        with nothing sent.
+        """
+        schemaId = self.schema.schemaId
+        messages = [
+            self._serializeAlert(alert, schema=self.alertSchema.definition, schema_id=schemaId)
+            for alert in alerts
+        ]
+        headerSize = len(self._serializeConfluentWireHeader(schemaId))
+        return FramedPayloads(
+            self.schema,
+            [_alertSourceId(alert) for alert in alerts],
+            [message[headerSize:] for message in messages],
+            [_alertObjectId(alert) for alert in alerts],
+            messages,
+        )
 
     # -- upstream's hooks -----------------------------------------------
 
@@ -769,11 +796,3 @@ def _alertObjectId(alert) -> int:
     diaSource = alert.get("diaSource") or {}
     value = diaSource.get("diaObjectId")
     return 0 if value is None or pd.isna(value) else int(value)
-
-
-def _nullIfEmpty(value):
-    """Scheduler strings: empty or missing → `None`."""
-    if value is None:
-        return None
-    value = str(value)
-    return value if value.strip() else None

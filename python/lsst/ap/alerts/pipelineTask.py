@@ -212,7 +212,7 @@ class PackageAlertsPipelineTask(pipeBase.PipelineTask):
             Earlier DiaSources of those DiaObjects.
         diaForcedSources : `pandas.DataFrame`
             Forced sources of those DiaObjects.
-        diffIm, exposure, template : `lsst.afw.image.ExposureF` or `lsst.ap.alerts.image.ExposureF`
+        diffIm, exposure, template : `lsst.afw.image.ExposureF` or `lsst.ap.alerts.afwModel.image.ExposureF`
             Difference, science and template exposures.
         ssSources : `pandas.DataFrame`, optional
             ssSource rows of the solar-system DiaSources.

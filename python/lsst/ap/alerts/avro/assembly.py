@@ -23,9 +23,8 @@
 
 `ALERT_PARTS` says, once, what each top-level field of an alert is and
 where its value comes from: a `PreparedTables` attribute for the columnar
-path (`AlertEncoder.encodeVisit`), the dict path (`AlertEncoder.visitToDicts`,
-the reference for tests and benchmarks) and upstream's one-alert dict
-(`alertDictValue`, used by ``PackageAlertsTask.makeAlertDict``) all read it.
+path (`AlertEncoder.encodeVisit`) and upstream's one-alert dict
+(`alertDictValue`, used by ``PackageAlertsTask.makeAlertDict``) both read it.
 
 Each table of a visit (diaSource, diaObject, history, forced sources,
 ssSource, mpc_orbits) is encoded once, column by column
@@ -45,7 +44,15 @@ here, not in the dicts.
 
 from __future__ import annotations
 
-__all__ = ["ALERT_PARTS", "AlertEncoder", "AlertPart", "EncodedVisit", "PartKind", "alertDictValue"]
+__all__ = [
+    "ALERT_PARTS",
+    "AlertEncoder",
+    "AlertPart",
+    "EncodedVisit",
+    "PartKind",
+    "alertDictValue",
+    "nullIfEmpty",
+]
 
 import dataclasses
 import enum
@@ -156,8 +163,13 @@ def _isNullable(avroType) -> bool:
     return isinstance(avroType, list) and avroType and avroType[0] == "null"
 
 
-def _nullIfEmpty(value):
-    """A scheduler string: empty or missing → `None`; anything else unchanged."""
+def nullIfEmpty(value):
+    """The one rule for scheduler strings (observation_reason, target_name).
+
+    `None` or a string of only whitespace → `None`; anything else is
+    returned unchanged (as upstream passes it): encoding then requires a
+    string (`AlertEncoder.typedAlert`).
+    """
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     return value
@@ -189,7 +201,7 @@ def alertDictValue(part: AlertPart, value, cutoutToBytes: Callable):
     if kind is PartKind.NULL or (value is None and kind is not PartKind.ID):
         return None
     if kind is PartKind.SCHEDULER:
-        return _nullIfEmpty(value)
+        return nullIfEmpty(value)
     if kind in (PartKind.RECORD, PartKind.OPTIONAL_RECORD):
         return _recordDict(value)
     if kind is PartKind.ARRAY:
@@ -430,7 +442,12 @@ class AlertEncoder:
                 many = part.kind is PartKind.ARRAY
                 value = self._typedRecords(value, part.record, many, srcId)
             elif part is not None and part.kind is PartKind.SCHEDULER:
-                value = _nullIfEmpty(value)
+                value = nullIfEmpty(value)
+                if value is not None and not isinstance(value, str):
+                    raise ValueError(
+                        f"diaSourceId={srcId}: {name}: expected a string or None, "
+                        f"got {type(value).__name__} {value!r}"
+                    )
             typed[name] = value
         return typed
 
@@ -455,47 +472,6 @@ class AlertEncoder:
         stream = io.BytesIO()
         fastavro.schemaless_writer(stream, self.schema.parsed, self.typedAlert(alert))
         return stream.getvalue()
-
-    def visitToDicts(
-        self, tables: PreparedTables, cutouts: dict[str, list], observationReason, targetName
-    ) -> list[dict]:
-        """The same alerts as `encodeVisit`, as dicts (the reference path for tests and benchmarks).
-
-        ``cutouts`` gives, per cutout field, each source's FITS `bytes` or `None`.
-        """
-        records: dict[str, list] = {}
-
-        def rowsOf(part):
-            if part.table not in records:
-                table = getattr(tables, part.table)
-                records[part.table] = [] if table is None else table.toRecords()
-            return records[part.table]
-
-        scheduler = {"observation_reason": observationReason, "target_name": targetName}
-        alerts = []
-        for i, srcId in enumerate(tables.diaSourceIds.tolist()):
-            alert = {}
-            for name, _ in self.fields:
-                part = _PARTS.get(name)
-                kind = None if part is None else part.kind
-                if kind is PartKind.ID:
-                    alert[name] = srcId
-                elif kind is PartKind.SCHEDULER:
-                    alert[name] = scheduler[name]
-                elif kind is PartKind.RECORD:
-                    alert[name] = rowsOf(part)[i]
-                elif kind is PartKind.OPTIONAL_RECORD:
-                    row = getattr(tables, part.rows)[i]
-                    alert[name] = rowsOf(part)[row] if row >= 0 else None
-                elif kind is PartKind.ARRAY:
-                    span = getattr(tables, part.rows)[i]
-                    alert[name] = None if span is None else rowsOf(part)[span[0] : span[1]]
-                elif kind is PartKind.CUTOUT:
-                    alert[name] = cutouts[name][i]
-                else:
-                    alert[name] = None
-            alerts.append(alert)
-        return alerts
 
     # -- a visit, in place ----------------------------------------------------
 

@@ -57,6 +57,7 @@ import pandas as pd
 
 from ..schemaRegistry import AlertSchema
 from .typedTable import fieldSpecs
+from .visitInputs import VisitInputs
 
 
 class AlertInputError(ValueError):
@@ -196,18 +197,15 @@ def checkExposure(exposure, name: str, needVisitInfo: bool) -> list[str]:
     return problems
 
 
-def validateRunInputs(
-    schema: AlertSchema,
-    diaSourceCat,
-    diaObjectCat,
-    diaSrcHistory,
-    diaForcedSources,
-    diffIm,
-    calexp,
-    template,
-    ssSrc,
-) -> dict[str, list[str]]:
+def validateRunInputs(schema: AlertSchema, inputs: VisitInputs) -> dict[str, list[str]]:
     """Check all inputs of `PackageAlertsTask.run`; raise once with every problem.
+
+    Parameters
+    ----------
+    schema : `lsst.ap.alerts.schemaRegistry.AlertSchema`
+        Alert schema the tables must fit.
+    inputs : `lsst.ap.alerts.catalogs.visitInputs.VisitInputs`
+        The run's catalogs and exposures.
 
     Returns
     -------
@@ -221,6 +219,9 @@ def validateRunInputs(
     AlertInputError
         Listing each problem found.
     """
+    diaSourceCat, diaObjectCat, ssSrc = inputs.diaSourceCat, inputs.diaObjectCat, inputs.ssSrc
+    diaSrcHistory, diaForcedSources = inputs.diaSrcHistory, inputs.diaForcedSources
+    diffIm, calexp, template = inputs.diffIm, inputs.calexp, inputs.template
     records = schema.records
     tables = [("diaSourceCat", diaSourceCat, "diaSource"), ("diaObjectCat", diaObjectCat, "diaObject")]
     if diaSrcHistory is not None and len(diaSrcHistory):

@@ -52,6 +52,7 @@ from ..schemaRegistry import AlertSchema
 from .designations import DesignationError, ssObjectIdToPackedDesignation, unpackProvisional
 from .typedTable import FieldProblem, TypedTable, coerceTable
 from .valueDomains import domainProblems
+from .visitInputs import VisitInputs
 
 MPCORB_PREFIX = "MPCORB_"
 
@@ -464,11 +465,7 @@ def _matchSolarSystem(records, ssSrc, sources: _NewSources, log, nanAsNull):
 
 def prepareVisitTables(
     schema: AlertSchema,
-    diaSourceCat: pd.DataFrame,
-    diaObjectCat: pd.DataFrame,
-    diaSrcHistory: pd.DataFrame | None,
-    diaForcedSources: pd.DataFrame | None,
-    ssSrc: pd.DataFrame | None,
+    inputs: VisitInputs,
     doRunForcedMeasurement: bool,
     forcedSourceHistoryThreshold: int,
     log: logging.Logger,
@@ -486,8 +483,8 @@ def prepareVisitTables(
     schema : `lsst.ap.alerts.schemaRegistry.AlertSchema`
         Alert schema; its ``diaSource``, ``diaObject``, ``diaForcedSource``,
         ``ssSource`` and ``mpc_orbits`` records define the types.
-    diaSourceCat, diaObjectCat, diaSrcHistory, diaForcedSources, ssSrc
-        As `PackageAlertsTask.run`.
+    inputs : `lsst.ap.alerts.catalogs.visitInputs.VisitInputs`
+        The run's inputs (the catalogs are used here).
     doRunForcedMeasurement : `bool`
         Whether forced sources go in the alerts at all.
     forcedSourceHistoryThreshold : `int`
@@ -498,6 +495,8 @@ def prepareVisitTables(
     nanAsNull : `bool`, optional
         Null instead of NaN in nullable float fields (see `coerceTable`).
     """
+    diaSourceCat, diaObjectCat, ssSrc = inputs.diaSourceCat, inputs.diaObjectCat, inputs.ssSrc
+    diaSrcHistory, diaForcedSources = inputs.diaSrcHistory, inputs.diaForcedSources
     records = schema.records
     sources = _prepareSources(records["diaSource"], diaSourceCat, log, nanAsNull)
     # The DiaObjects of every input DiaSource (skipped ones too, so their rows are still checked).

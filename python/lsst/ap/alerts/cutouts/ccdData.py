@@ -79,7 +79,9 @@ class AlertCutout(CCDData):
         return kwargs
 
 
-def makeCcdDataCutout(image, skyCenter, pixelCenter, extent, photoCalib, psf, rotPa) -> AlertCutout:
+def makeCcdDataCutout(
+    image, skyCenter, pixelCenter, extent, photoCalib, psf, rotPa, localMatrix=localTransformMatrix
+) -> AlertCutout:
     """Cut, calibrate and describe one cutout, as upstream does.
 
     Parameters
@@ -98,6 +100,9 @@ def makeCcdDataCutout(image, skyCenter, pixelCenter, extent, photoCalib, psf, ro
         PSF kernel image to attach.
     rotPa : `float` or `None`
         Boresight rotation angle in degrees (``ROTPA``).
+    localMatrix : callable, optional
+        ``(wcs, center, skyCenter) -> CD matrix`` (the task passes its
+        ``makeLocalTransformMatrix``, which a subclass may override).
     """
     cutout = image.getCutout(pixelCenter, extent)
     bbox = cutout.getBBox()
@@ -112,7 +117,7 @@ def makeCcdDataCutout(image, skyCenter, pixelCenter, extent, photoCalib, psf, ro
     cutoutWcs.wcs.cunit = ["deg", "deg"]
     cutoutWcs.wcs.crpix = [center.getX() - cutMinX, center.getY() - cutMinY]
     cutoutWcs.wcs.crval = [skyCenter.getRa().asDegrees(), skyCenter.getDec().asDegrees()]
-    cutoutWcs.wcs.cd = localTransformMatrix(wcs, center, skyCenter)
+    cutoutWcs.wcs.cd = localMatrix(wcs, center, skyCenter)
     meta = {"cutMinX": cutMinX, "cutMinY": cutMinY}
     if rotPa is not None:
         meta["ROTPA"] = float(rotPa)

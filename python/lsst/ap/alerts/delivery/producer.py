@@ -329,6 +329,7 @@ class _DeliveryRun:
         self.failedIds: list[int] = []
         self.errors: collections.Counter[str] = collections.Counter()
         self.queueFullWaits = 0
+        self.callback = None  # also told of every report (upstream's _delivery_callback)
         self._next = 0
         self._cleaned = False
 
@@ -350,6 +351,11 @@ class _DeliveryRun:
                 self._notify(index)
         else:
             self._fail(entry, describeKafkaError(err))
+        if self.callback is not None:
+            try:
+                self.callback(err, msg)
+            except Exception as exc:
+                self.log.warning("Delivery callback raised for diaSourceId %d: %r", entry[0], exc)
 
     def _notify(self, index: int) -> None:
         try:
@@ -569,6 +575,7 @@ class AlertProducer:
         *,
         flushTimeout: float | None = None,
         onDelivered: Callable[[int], None] | None = None,
+        deliveryCallback=None,
     ) -> ProduceReport:
         """Send alert messages and account for each one.
 
@@ -596,6 +603,11 @@ class AlertProducer:
             as soon as its delivery report confirms it, from within the
             client's ``poll``/``flush``: keep it short. Its exceptions are
             logged, not raised.
+        deliveryCallback : callable, optional
+            Also called with ``(err, msg)`` for every delivery report, after
+            this producer's own bookkeeping (upstream's
+            ``_delivery_callback``); an exception it raises is logged, never
+            passed to the client.
 
         Returns
         -------
@@ -611,6 +623,7 @@ class AlertProducer:
             raise RuntimeError("AlertProducer.produce called after close().")
         writeDir = self.config.alertWriteLocation if self.config.doWriteFailedAlerts else None
         run = _DeliveryRun(self.log, visit, detector, writeDir, onDelivered)
+        run.callback = deliveryCallback
         if flushTimeout is None:
             flushTimeout = self.config.deliveryTimeout / 1000.0 + _FLUSH_MARGIN
         start = time.time()

@@ -38,9 +38,9 @@ benchmarks (1000 sources with 30-deep histories take well under a second;
   and template exposures through the afw API (`lsst.ap.alerts._afw`);
 - `makeSimulatedVisit` (`.visit`): both, consistent with each other;
   `runArguments(visit)` its `PackageAlertsTask.run` keywords;
-- `writeApdb` / `readApdb` / `apdbColumnDtypes` (`.apdb`): the APDB's
-  table schemas, and a real SQLite APDB (lsst-dax-apdb) to store the
-  catalogs in and read them back with its own queries.
+- `apdbColumnDtypes` (`.apdbTables`): the APDB's table schemas;
+  `writeApdb` / `readApdb` (`.apdb`): a real SQLite APDB (lsst-dax-apdb)
+  to store the catalogs in and read them back with its own queries.
 
 Inside: `.survey` (bands, depths, pixel scale, seeing), `.skyGeometry`
 (`TanWcs`, frames, the Sun), `.cadence` (ids, visit times, nights),
@@ -64,7 +64,8 @@ __all__ = [
     "writeApdb",
 ]
 
-from .apdb import apdbColumnDtypes, readApdb, writeApdb
+from .apdb import readApdb, writeApdb
+from .apdbTables import apdbColumnDtypes
 from .catalogs import VisitCatalogs, makeVisitCatalogs
 from .exposures import makeVisitExposures, makeVisitWcs
 from .skyGeometry import TanWcs

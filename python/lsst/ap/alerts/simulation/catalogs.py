@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from ..catalogs.designations import designationToSsObjectId, packProvisional
-from .apdb import FORCED_SOURCE_INDEX, SOURCE_INDEX, apdbFrame
+from .apdbTables import FORCED_SOURCE_INDEX, SOURCE_INDEX, apdbFrame
 from .cadence import nightsBack, packId, visitKeys
 from .diaObjects import objectSummary
 from .diaSources import fillAllFields as fillRareFields

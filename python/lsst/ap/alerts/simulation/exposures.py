@@ -83,7 +83,7 @@ def _imageApi():
     The LSST stack has DateTime in lsst.daf.base, GaussianPsf in
     lsst.afw.detection, Observatory in lsst.afw.coord and Detector built
     through lsst.afw.cameraGeom; the image model keeps them all in
-    `lsst.ap.alerts.image`.  Imported lazily: catalogs need none of it.
+    `lsst.ap.alerts.afwModel.image`.  Imported lazily: catalogs need none of it.
     """
     from .._afw import HAVE_AFW, afwGeom, afwImage, geom
 
@@ -96,7 +96,7 @@ def _imageApi():
         def makeDetector(detector, bbox):
             return DetectorWrapper(name=_detectorName(detector), id=int(detector), bbox=bbox).detector
     else:
-        from ..image import DateTime, Detector, GaussianPsf, Observatory
+        from ..afwModel.image import DateTime, Detector, GaussianPsf, Observatory
 
         def makeDetector(detector, bbox):
             return Detector(_detectorName(detector), int(detector), bbox)

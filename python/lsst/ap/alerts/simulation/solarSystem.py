@@ -39,7 +39,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from .apdb import apdbFrame
+from .apdbTables import apdbFrame
 from .skyGeometry import (
     ICRS_TO_GAL,
     eastNorth,
