@@ -126,6 +126,19 @@ class PrepareVisitTablesTestCase(lsst.utils.tests.TestCase):
             self.assertEqual(mpcRecords[tables.mpcRow[i]]["a"], ss.loc[srcId, "MPCORB_a"])
         self.assertGreater(nSolarSystem, 2)
 
+    def testMpcOrbitIdAbsent(self):
+        """DiaPipelineTask's ssSrc has no MPCORB_id: id 0 (upstream's value), the orbit kept."""
+        visit = self.visit
+        tables = _prepare(visit, ssSrc=visit.ssSrc.drop(columns="MPCORB_id"))
+        ss = flattenIndex(visit.ssSrc).set_index("diaSourceId")
+        mpcRecords = tables.mpcOrbits.toRecords()
+        solarSystem = [i for i in range(len(tables.diaSourceIds)) if tables.diaObjectIds[i] == 0]
+        self.assertGreater(len(solarSystem), 2)
+        for i in solarSystem:
+            record = mpcRecords[tables.mpcRow[i]]
+            self.assertEqual(record["id"], 0)
+            self.assertEqual(record["a"], ss.loc[tables.diaSourceIds[i], "MPCORB_a"])
+
     def testForcedSourceThresholdAndSwitch(self):
         tables = _prepare(self.visit, doRunForcedMeasurement=False)
         self.assertIsNone(tables.forced)

@@ -186,12 +186,13 @@ def makeDiaPipelineTask(apdbConfigPath, alertDir, retarget, **overrides):
     return DiaPipelineTask(config=config)
 
 
-def runVisit(visits, index, task, apdbConfigPath, diaSourceTable=None):
+def runVisit(visits, index, task, apdbConfigPath, diaSourceTable=None, solarSystemObjects=None):
     """Preload from the APDB and run ``task`` on visit ``index``.
 
-    With solar-system association on, the visit's ephemerides are an empty
-    table (no known object in the field), as prompt processing gives them
-    for such a visit.
+    With solar-system association on, the visit's ephemerides are
+    ``solarSystemObjects`` (`astropy.table.Table`, see `hostSolarSystem`) or
+    by default an empty table (no known object in the field), as prompt
+    processing gives them for such a visit.
     """
     if diaSourceTable is None:
         diaSourceTable = visits.diaSourceTable(index)
@@ -209,8 +210,14 @@ def runVisit(visits, index, task, apdbConfigPath, diaSourceTable=None):
         preloaded.diaForcedSources,
         visits.catalogs.band,
         VisitIdGenerator(index),
-        solarSystemObjectTable=Table() if task.config.doSolarSystemAssociation else None,
+        solarSystemObjectTable=_ephemerides(task, solarSystemObjects),
     )
+
+
+def _ephemerides(task, solarSystemObjects):
+    if not task.config.doSolarSystemAssociation:
+        return None
+    return Table() if solarSystemObjects is None else solarSystemObjects
 
 
 def _loaderConfig(apdbConfigPath):

@@ -51,6 +51,8 @@ from hostRequirement import requireHost
 RETARGET = str(importlib.resources.files("lsst.ap.alerts") / "configs" / "retargetAlertPackager.py")
 CUTOUTS = ("cutoutDifference", "cutoutScience", "cutoutTemplate")
 N_VISITS = 3
+# diaSourceId of DiaSource k of visit i: (FIRST_ID + i) * 1000 + k (hostVisits).
+FIRST_ID = 700001
 
 
 def setUpModule():
@@ -76,8 +78,13 @@ def readAlerts(alertDir):
     return files
 
 
-def runVisits(workdir, retarget, nVisits=N_VISITS, **overrides):
-    """Run the visits through the host; returns (alerts, (start, end) MJD TAI, task, apdb config)."""
+def runVisits(workdir, retarget, nVisits=N_VISITS, ephemerides=None, **overrides):
+    """Run the visits through the host.
+
+    ``ephemerides(visits, index, diaSourceTable)``, if given, makes each
+    visit's ``solarSystemObjectTable``.  Returns (alerts, (start, end) MJD
+    TAI, task, apdb config, DiaPipelineTask's result per visit).
+    """
     from hostVisits import HostVisits, makeApdb, makeDiaPipelineTask, runVisit
 
     os.makedirs(workdir)
@@ -85,9 +92,12 @@ def runVisits(workdir, retarget, nVisits=N_VISITS, **overrides):
     task = makeDiaPipelineTask(apdbConfig, os.path.join(workdir, "alerts"), retarget, **overrides)
     visits = HostVisits(nVisits=nVisits)
     start = _mjdNow()
+    results = []
     for index in range(nVisits):
-        runVisit(visits, index, task, apdbConfig)
-    return readAlerts(os.path.join(workdir, "alerts")), (start, _mjdNow()), task, apdbConfig
+        diaSources = visits.diaSourceTable(index)
+        table = None if ephemerides is None else ephemerides(visits, index, diaSources)
+        results.append(runVisit(visits, index, task, apdbConfig, diaSources, table))
+    return readAlerts(os.path.join(workdir, "alerts")), (start, _mjdNow()), task, apdbConfig, results
 
 
 def _comparable(value):
@@ -130,12 +140,14 @@ class OracleComparison:
 
     nVisits = N_VISITS
     overrides = {}
+    ephemerides = None
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
-        cls.upstream = runVisits(os.path.join(cls.tmp.name, "upstream"), None, cls.nVisits, **cls.overrides)
-        cls.ours = runVisits(os.path.join(cls.tmp.name, "ours"), RETARGET, cls.nVisits, **cls.overrides)
+        for name, retarget in (("upstream", None), ("ours", RETARGET)):
+            workdir = os.path.join(cls.tmp.name, name)
+            setattr(cls, name, runVisits(workdir, retarget, cls.nVisits, cls.ephemerides, **cls.overrides))
 
     @classmethod
     def tearDownClass(cls):
@@ -220,6 +232,91 @@ class NoSolarSystemObjectsTestCase(OracleComparison, lsst.utils.tests.TestCase):
     def testNoSolarSystemData(self):
         for alerts in self.ours[0].values():
             self.assertTrue(all(a["ssSource"] is None and a["mpc_orbits"] is None for a in alerts.values()))
+
+
+def _knownObjectsOn(visits, index, diaSourceTable):
+    """Two known objects exactly on two DiaSources of the visit (others each visit)."""
+    from hostSolarSystem import ephemerides
+
+    chosen = diaSourceTable.iloc[[2 * index, 2 * index + 1]]
+    return ephemerides(chosen, visits.midpoint(index), seed=index)
+
+
+class KnownSolarSystemObjectsTestCase(OracleComparison, lsst.utils.tests.TestCase):
+    """Solar-system association with known objects on DiaSources of each visit.
+
+    The ephemerides are synthesized in Sorcha's layout (``hostSolarSystem``):
+    upstream's real SolarSystemAssociationTask pairs them with the DiaSources,
+    and DiaPipelineTask hands the packager its ``ssSrc`` (SSSource columns
+    plus the ephemerides' ``MPCORB_`` columns).  Upstream's packager in this
+    version packages those DiaSources (``diaObjectId`` 0) too, with
+    ``ssSource`` and ``mpc_orbits``: the alerts must be the same.
+    """
+
+    nVisits = 2
+    overrides = {"doSolarSystemAssociation": True}
+    ephemerides = staticmethod(_knownObjectsOn)
+
+    def _solarSystemAlerts(self, result):
+        alerts, results = result[0], result[4]
+        self.assertEqual(len(alerts), len(results))
+        found = []
+        for (name, byId), visitResult in zip(sorted(alerts.items()), results, strict=True):
+            ssAlerts = {i: a for i, a in byId.items() if a["ssSource"] is not None}
+            found.append((name, ssAlerts, visitResult.associatedSsSources))
+        return found
+
+    def testAssociated(self):
+        """Exactly the chosen DiaSources are solar-system alerts, with no DiaObject."""
+        for index, (_, ssAlerts, hostSsSources) in enumerate(self._solarSystemAlerts(self.ours)):
+            expected = {(FIRST_ID + index) * 1000 + k for k in (2 * index, 2 * index + 1)}
+            self.assertEqual(set(ssAlerts), expected)
+            self.assertEqual(set(hostSsSources["diaSourceId"]), expected)
+            for alert in ssAlerts.values():
+                self.assertIsNone(alert["diaObject"])
+                self.assertEqual(alert["diaSource"]["diaObjectId"], 0)
+                self.assertNotEqual(alert["diaSource"]["ssObjectId"], 0)
+                self.assertFalse(alert["prvDiaSources"])
+
+    def testSsSourceEqualsHost(self):
+        """Every ssSource field equals the host's SSSource row of that DiaSource."""
+        import numpy as np
+
+        for _, ssAlerts, hostSsSources in self._solarSystemAlerts(self.ours):
+            rows = hostSsSources.set_index("diaSourceId", drop=False)
+            for diaSourceId, alert in ssAlerts.items():
+                row = rows.loc[diaSourceId]
+                self.assertEqual(set(alert["ssSource"]), set(rows.columns))
+                for field, value in alert["ssSource"].items():
+                    with self.subTest(diaSourceId=diaSourceId, field=field):
+                        hostValue = row[field]
+                        if isinstance(hostValue, (float, np.floating)):
+                            # Avro float fields hold float32; the host's columns are float32 there.
+                            self.assertEqual(value, float(np.asarray(hostValue, dtype=type(hostValue))))
+                        else:
+                            self.assertEqual(value, hostValue)
+
+    def testMpcOrbitsFromEphemerides(self):
+        """mpc_orbits carries the ephemerides' MPCORB_ values of the object."""
+        from hostSolarSystem import MPC_ORBIT_COLUMNS
+        from hostVisits import HostVisits
+
+        visits = HostVisits(nVisits=self.nVisits)
+        for index, (_, ssAlerts, hostSsSources) in enumerate(self._solarSystemAlerts(self.ours)):
+            table = _knownObjectsOn(visits, index, visits.diaSourceTable(index))
+            byDesignation = {row["ObjID"]: row for row in table}
+            rows = hostSsSources.set_index("diaSourceId")
+            for diaSourceId, alert in ssAlerts.items():
+                ephemeris = byDesignation[rows.loc[diaSourceId, "designation"]]
+                orbit = alert["mpc_orbits"]
+                self.assertIsNotNone(orbit)
+                self.assertEqual(orbit["id"], 0)
+                for name, kind in MPC_ORBIT_COLUMNS.items():
+                    # The host overwrites these (timestamps 0, orbit type -1).
+                    if name in ("created_at", "updated_at", "fitting_datetime", "orbit_type_int"):
+                        continue
+                    with self.subTest(diaSourceId=diaSourceId, field=name):
+                        self.assertEqual(orbit[name], kind(ephemeris["MPCORB_" + name]))
 
 
 class MemoryTester(lsst.utils.tests.MemoryTestCase):

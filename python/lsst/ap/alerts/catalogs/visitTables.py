@@ -178,7 +178,8 @@ def _mpcOrbitsFrame(ssSrc: pd.DataFrame, log) -> pd.DataFrame:
     Where the packed / unpacked provisional designation is absent (column
     missing or value null) it is derived from the row's ``ssObjectId``
     (Rubin's encoding of the packed designation); ``designation`` defaults
-    to the unpacked one.
+    to the unpacked one.  Without an ``MPCORB_id`` column (DiaPipelineTask's
+    ephemerides carry none) ``id`` is 0, the value upstream's packager gives.
     """
     orbits = pd.DataFrame(
         {c[len(MPCORB_PREFIX) :]: ssSrc[c].to_numpy() for c in ssSrc.columns if c.startswith(MPCORB_PREFIX)},
@@ -211,6 +212,8 @@ def _mpcOrbitsFrame(ssSrc: pd.DataFrame, log) -> pd.DataFrame:
     orbits["packed_primary_provisional_designation"] = pd.Series(packed, index=orbits.index, dtype=object)
     orbits["unpacked_primary_provisional_designation"] = pd.Series(unpacked, index=orbits.index, dtype=object)
     orbits["designation"] = pd.Series(designation, index=orbits.index, dtype=object)
+    if "id" not in orbits.columns:
+        orbits["id"] = np.zeros(n, dtype=np.int64)
     return orbits
 
 
