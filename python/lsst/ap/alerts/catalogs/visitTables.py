@@ -178,8 +178,9 @@ def _mpcOrbitsFrame(ssSrc: pd.DataFrame, log) -> pd.DataFrame:
     Where the packed / unpacked provisional designation is absent (column
     missing or value null) it is derived from the row's ``ssObjectId``
     (Rubin's encoding of the packed designation); ``designation`` defaults
-    to the unpacked one.  Without an ``MPCORB_id`` column (DiaPipelineTask's
-    ephemerides carry none) ``id`` is 0, the value upstream's packager gives.
+    to the unpacked one.  Without an ``MPCORB_id`` column ``id`` is 0, the
+    value upstream's packager always writes (DiaPipelineTask's ephemerides
+    need not carry one).
     """
     orbits = pd.DataFrame(
         {c[len(MPCORB_PREFIX) :]: ssSrc[c].to_numpy() for c in ssSrc.columns if c.startswith(MPCORB_PREFIX)},
