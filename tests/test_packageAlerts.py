@@ -824,6 +824,13 @@ class MakeAlertDictTestCase(PackageAlertsTestBase):
         prefixed = {k: v for k, v in ssRow.items() if k.startswith("MPCORB_")}
         self.assertGreater(len(prefixed), 5)
         self.assertSameValues(alert["mpc_orbits"], {k[len("MPCORB_") :]: v for k, v in prefixed.items()})
+        # The host's ssSrc has no MPCORB_id: the orbit's id is upstream's 0.
+        hostRow = ssRow.drop("MPCORB_id")
+        hostAlert = task.makeAlertDict(
+            ssRow["diaSourceId"], None, None, self.row, None, None, None, None, None, None, ssSource=hostRow
+        )
+        self.assertEqual(hostAlert["mpc_orbits"]["id"], 0)
+        self.assertEqual(len(hostAlert["mpc_orbits"]), len(prefixed))
 
     def testEncodedLikeRun(self):
         """Encoding makeAlertDict's raw dict gives the run's alert for that source (cutouts aside)."""

@@ -168,13 +168,19 @@ def _makeAlertDictArguments(args, kwargs) -> tuple[dict, bool]:
 
 
 def _splitMpcOrbit(ssSource):
-    """mpc_orbits fields of an ssSource row (``MPCORB_``-prefixed keys), or `None`."""
+    """mpc_orbits fields of an ssSource row (``MPCORB_``-prefixed keys), or `None`.
+
+    The host's ssSrc carries no ``MPCORB_id``; the orbit's ``id`` is then 0,
+    as upstream writes it and as `run` does.
+    """
     items = ssSource.items() if ssSource is not None else ()
     orbit = {
         key[len(MPCORB_PREFIX) :]: value
         for key, value in items
         if isinstance(key, str) and key.startswith(MPCORB_PREFIX)
     }
+    if orbit:
+        orbit.setdefault("id", 0)
     return orbit or None
 
 
