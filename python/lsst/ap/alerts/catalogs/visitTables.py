@@ -285,14 +285,26 @@ def _prepareSources(recordSchema, diaSourceCat, log, nanAsNull) -> _NewSources:
     )
 
 
-def _rowsOfObjects(flat: pd.DataFrame, wanted: np.ndarray) -> pd.DataFrame:
-    """The rows of a flattened table whose diaObjectId is in ``wanted``.
+def _objectIds(table: pd.DataFrame) -> np.ndarray:
+    """``_idColumn(flattenIndex(table), "diaObjectId")`` without copying the table."""
+    if "diaObjectId" in table.columns or "diaObjectId" not in table.index.names:
+        return _idColumn(table, "diaObjectId")
+    level = table.index.get_level_values("diaObjectId")
+    return _idColumn(pd.DataFrame({"diaObjectId": level}), "diaObjectId")
+
+
+def _rowsOfObjects(table: pd.DataFrame, wanted: np.ndarray) -> pd.DataFrame:
+    """The rows of ``table`` whose diaObjectId is in ``wanted``, flattened (`flattenIndex`).
 
     Only the DiaObjects of the visit's DiaSources reach an alert; the rest
     of a region's objects, histories and forced sources need no typing.
+    The rows are chosen before flattening, so the unwanted ones are never copied.
     """
-    keep = np.isin(_idColumn(flat, "diaObjectId"), wanted)
-    return flat if keep.all() else flat[keep].reset_index(drop=True)
+    keep = np.isin(_objectIds(table), wanted)
+    if keep.all():
+        return flattenIndex(table)
+    # A slice, not a take, when no row is wanted (a visit without DiaSources).
+    return flattenIndex(table[keep] if keep.any() else table.iloc[:0])
 
 
 def _linkObjects(recordSchema, diaObjectCat, sources: _NewSources, log, nanAsNull, wanted):
@@ -306,7 +318,7 @@ def _linkObjects(recordSchema, diaObjectCat, sources: _NewSources, log, nanAsNul
     nDiaSources : `numpy.ndarray`
         ``nDiaSources`` per row of ``objects`` (0 where absent).
     """
-    objectsIn = _rowsOfObjects(flattenIndex(diaObjectCat), wanted)
+    objectsIn = _rowsOfObjects(diaObjectCat, wanted)
     objects, problems = coerceTable(objectsIn, recordSchema, nanAsNull=nanAsNull)
     problems += domainProblems(objects)
     objectIds = _idColumn(objectsIn, "diaObjectId")
@@ -352,7 +364,7 @@ def _groupedRows(table, recordSchema, idName, what, log, nanAsNull, wanted):
     dropped : `int`
         Rows dropped.
     """
-    flat = None if table is None else _rowsOfObjects(flattenIndex(table), wanted)
+    flat = None if table is None else _rowsOfObjects(table, wanted)
     if flat is None or not len(flat):
         return None, {}, 0
     typed, problems = coerceTable(flat, recordSchema, nanAsNull=nanAsNull)
@@ -500,7 +512,7 @@ def prepareVisitTables(
     records = schema.records
     sources = _prepareSources(records["diaSource"], diaSourceCat, log, nanAsNull)
     # The DiaObjects of every input DiaSource (skipped ones too, so their rows are still checked).
-    wanted = np.unique(_idColumn(flattenIndex(diaSourceCat), "diaObjectId"))
+    wanted = np.unique(_objectIds(diaSourceCat))
     objects, objectRow, nDiaSources = _linkObjects(
         records["diaObject"], diaObjectCat, sources, log, nanAsNull, wanted
     )
