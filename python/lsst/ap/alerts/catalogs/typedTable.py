@@ -403,23 +403,26 @@ def _coerceNumericArray(spec, native, problems, positions, nanAsNull):
 
 
 def _numericBlocks(table: pd.DataFrame, specs, overrides) -> dict[str, np.ndarray]:
-    """The numeric fields held in plain numpy columns, fetched one dtype block at a time.
+    """The numeric fields held in plain numpy columns, fetched one dtype at a time.
 
-    One ``DataFrame`` selection per dtype instead of one ``Series`` per
-    column: the per-column pandas overhead dominated small tables.  Empty
-    when column names repeat (the per-column path reports the duplicate).
+    One selection per dtype instead of one ``Series`` per column: the
+    per-column pandas overhead dominated small tables.  Empty when column
+    names repeat (the per-column path reports the duplicate).  pandas'
+    masked columns stay on the per-column path: selecting them copies more
+    than it saves.
     """
     if not table.columns.is_unique:
         return {}
     wanted = {s.name for s in specs if s.avroType not in ("string", "bytes") and s.name not in overrides}
-    byDtype: dict[np.dtype, list[str]] = {}
-    for name, dtype in zip(table.columns, table.dtypes, strict=True):
+    byDtype: dict[np.dtype, list[tuple[int, str]]] = {}
+    for position, (name, dtype) in enumerate(zip(table.columns, table.dtypes, strict=True)):
         if name in wanted and isinstance(dtype, np.dtype) and dtype.kind in "biuf":
-            byDtype.setdefault(dtype, []).append(name)
+            byDtype.setdefault(dtype, []).append((position, name))
     blocks = {}
-    for names in byDtype.values():
-        values = table[names].to_numpy()
-        blocks.update((name, values[:, j]) for j, name in enumerate(names))
+    for group in byDtype.values():
+        # By position: a label lookup in a string column index costs more than the copy.
+        values = table.iloc[:, [position for position, _ in group]].to_numpy()
+        blocks.update((name, values[:, j]) for j, (_, name) in enumerate(group))
     return blocks
 
 
