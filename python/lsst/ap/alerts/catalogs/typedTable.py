@@ -53,6 +53,7 @@ __all__ = [
     "FieldSpec",
     "TypedTable",
     "coerceTable",
+    "duplicateNames",
     "fieldSpecs",
 ]
 
@@ -411,11 +412,12 @@ def _numericBlocks(table: pd.DataFrame, specs, overrides) -> dict[str, np.ndarra
     masked columns stay on the per-column path: selecting them copies more
     than it saves.
     """
-    if not table.columns.is_unique:
+    names = table.columns.tolist()
+    if len(set(names)) != len(names):
         return {}
     wanted = {s.name for s in specs if s.avroType not in ("string", "bytes") and s.name not in overrides}
     byDtype: dict[np.dtype, list[tuple[int, str]]] = {}
-    for position, (name, dtype) in enumerate(zip(table.columns, table.dtypes, strict=True)):
+    for position, (name, dtype) in enumerate(zip(names, table.dtypes, strict=True)):
         if name in wanted and isinstance(dtype, np.dtype) and dtype.kind in "biuf":
             byDtype.setdefault(dtype, []).append((position, name))
     blocks = {}
@@ -426,12 +428,22 @@ def _numericBlocks(table: pd.DataFrame, specs, overrides) -> dict[str, np.ndarra
     return blocks
 
 
+def duplicateNames(names: list) -> set:
+    """The names that occur more than once (in Python: pandas' ``Index.duplicated``
+    costs milliseconds on a string column index)."""
+    if len(set(names)) == len(names):
+        return set()
+    seen: set = set()
+    return {name for name in names if name in seen or seen.add(name)}
+
+
 def _emptyTable(table: pd.DataFrame, recordSchema, specs, overrides) -> TypedTable:
     """`coerceTable` of a table without rows: empty arrays of each field's type, nothing null."""
-    duplicated = set(table.columns[table.columns.duplicated()])
-    for spec in specs:
-        if spec.name in duplicated and spec.name not in overrides:
-            raise ValueError(f"Duplicate column {spec.name!r} in the input table")
+    duplicated = duplicateNames(table.columns.tolist())
+    if duplicated:
+        for spec in specs:
+            if spec.name in duplicated and spec.name not in overrides:
+                raise ValueError(f"Duplicate column {spec.name!r} in the input table")
     columns = {spec.name: np.zeros(0, dtype=spec.numpyType) for spec in specs}
     return TypedTable(recordSchema, specs, columns, dict.fromkeys(columns), 0)
 

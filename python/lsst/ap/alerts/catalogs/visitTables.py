@@ -168,8 +168,14 @@ def _idColumn(table: pd.DataFrame, name: str) -> np.ndarray:
     """An id column as int64 with -1 for missing values."""
     if name not in table.columns:
         return np.full(len(table), -1, dtype=np.int64)
-    values = pd.to_numeric(table[name], errors="coerce")
-    return values.fillna(-1).to_numpy(dtype=np.int64)
+    return _idValues(table[name])
+
+
+def _idValues(values: pd.Series | pd.Index) -> np.ndarray:
+    """Ids as int64, -1 where missing or not a number."""
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
+        return values.to_numpy().astype(np.int64)  # nothing to coerce or fill
+    return pd.to_numeric(pd.Series(values), errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
 
 
 def _mpcOrbitsFrame(ssSrc: pd.DataFrame, log) -> pd.DataFrame:
@@ -289,8 +295,7 @@ def _objectIds(table: pd.DataFrame) -> np.ndarray:
     """``_idColumn(flattenIndex(table), "diaObjectId")`` without copying the table."""
     if "diaObjectId" in table.columns or "diaObjectId" not in table.index.names:
         return _idColumn(table, "diaObjectId")
-    level = table.index.get_level_values("diaObjectId")
-    return _idColumn(pd.DataFrame({"diaObjectId": level}), "diaObjectId")
+    return _idValues(table.index.get_level_values("diaObjectId"))
 
 
 def _rowsOfObjects(table: pd.DataFrame, wanted: np.ndarray) -> pd.DataFrame:
@@ -298,13 +303,15 @@ def _rowsOfObjects(table: pd.DataFrame, wanted: np.ndarray) -> pd.DataFrame:
 
     Only the DiaObjects of the visit's DiaSources reach an alert; the rest
     of a region's objects, histories and forced sources need no typing.
-    The rows are chosen before flattening, so the unwanted ones are never copied.
+    The rows are chosen before flattening, so the unwanted ones are never
+    copied; with none wanted the empty table is returned as it is (no row
+    is read).
     """
     keep = np.isin(_objectIds(table), wanted)
-    if keep.all():
-        return flattenIndex(table)
-    # A slice, not a take, when no row is wanted (a visit without DiaSources).
-    return flattenIndex(table[keep] if keep.any() else table.iloc[:0])
+    if not keep.any():
+        # No row (a visit without DiaSources): an empty slice, nothing to flatten or copy.
+        return table.iloc[:0]
+    return flattenIndex(table if keep.all() else table[keep])
 
 
 def _linkObjects(recordSchema, diaObjectCat, sources: _NewSources, log, nanAsNull, wanted):
