@@ -429,8 +429,21 @@ def _numericBlocks(table: pd.DataFrame, specs, overrides) -> dict[str, np.ndarra
 
 
 def duplicateNames(names: list) -> set:
-    """The names that occur more than once (in Python: pandas' ``Index.duplicated``
-    costs milliseconds on a string column index)."""
+    """Return the names that occur more than once.
+
+    Done in Python: pandas' ``Index.duplicated`` costs milliseconds on a
+    string column index.
+
+    Parameters
+    ----------
+    names : `list`
+        Column names, e.g. ``table.columns.tolist()``.
+
+    Returns
+    -------
+    duplicated : `set`
+        The repeated names (empty when all are distinct).
+    """
     if len(set(names)) == len(names):
         return set()
     seen: set = set()
