@@ -56,7 +56,7 @@ import math
 import pandas as pd
 
 from ..schemaRegistry import AlertSchema
-from .typedTable import fieldSpecs
+from .typedTable import duplicateNames, fieldSpecs
 from .visitInputs import VisitInputs
 
 
@@ -153,7 +153,7 @@ def checkTableColumns(table, recordSchema, tableName: str) -> list[str]:
         problems.append(f"{tableName} lacks required column(s): {', '.join(missing)}")
     # Column dtypes from the frame's own list: no Series is built per column.
     dtypes = dict(zip(table.columns, table.dtypes, strict=False))
-    duplicated = set(table.columns[table.columns.duplicated()])
+    duplicated = duplicateNames(table.columns.tolist())
     for spec in fieldSpecs(recordSchema):
         if spec.name not in dtypes or spec.avroType in ("string", "bytes"):
             continue

@@ -53,6 +53,7 @@ __all__ = [
     "FieldSpec",
     "TypedTable",
     "coerceTable",
+    "duplicateNames",
     "fieldSpecs",
 ]
 
@@ -287,6 +288,11 @@ def _coerceFloat(spec, series, problems, positions, nanAsNull):
     """Convert a float/double column; NaN stays NaN unless ``nanAsNull`` (nullable fields)."""
     nullMask = _floatNullMask(series)
     values = _floatValues(spec, series, nullMask, problems, positions)
+    return _narrowFloat(spec, values, nullMask, problems, positions, nanAsNull)
+
+
+def _narrowFloat(spec, values, nullMask, problems, positions, nanAsNull):
+    """float64 values (0 under nulls) to the field's type; overflows become problems."""
     with np.errstate(over="ignore", invalid="ignore"):
         out = values.astype(spec.numpyType)
     if spec.avroType == "float":
@@ -339,8 +345,8 @@ def _integerOrProblem(spec, v, lo, hi):
 def _coerceInteger(spec, series, native, nullMask, problems, positions):
     """Convert an int/long column (timestamp-micros included): integral and in range."""
     lo, hi = _INT_RANGES[spec.avroType]
-    out = np.zeros(len(series), dtype=spec.numpyType)
-    if series.dtype.kind == "M":
+    out = np.zeros(len(nullMask), dtype=spec.numpyType)
+    if native is None and series.dtype.kind == "M":
         micros = series.to_numpy(dtype="datetime64[us]", na_value=np.datetime64("NaT")).astype(np.int64)
         out[:] = np.where(nullMask, 0, micros)
         return out, nullMask
@@ -381,6 +387,92 @@ def _coerceNumeric(spec, series, problems, positions, nanAsNull=False):
     if spec.avroType == "boolean":
         return _coerceBoolean(spec, series, native, nullMask, problems, positions)
     return _coerceInteger(spec, series, native, nullMask, problems, positions)
+
+
+def _coerceNumericArray(spec, native, problems, positions, nanAsNull):
+    """`_coerceNumeric` for a column already fetched as a numpy numeric/boolean array.
+
+    As for a pandas column: NaN is a value of a float field but a null of any other.
+    """
+    if spec.avroType in ("float", "double"):
+        nullMask = np.zeros(len(native), dtype=bool)
+        return _narrowFloat(spec, native.astype(np.float64), nullMask, problems, positions, nanAsNull)
+    nullMask = np.isnan(native) if native.dtype.kind == "f" else np.zeros(len(native), dtype=bool)
+    if spec.avroType == "boolean":
+        return _coerceBoolean(spec, None, native, nullMask, problems, positions)
+    return _coerceInteger(spec, None, native, nullMask, problems, positions)
+
+
+def _numericBlocks(table: pd.DataFrame, specs, overrides) -> dict[str, np.ndarray]:
+    """The numeric fields held in plain numpy columns, fetched one dtype at a time.
+
+    One selection per dtype instead of one ``Series`` per column: the
+    per-column pandas overhead dominated small tables.  Empty when column
+    names repeat (the per-column path reports the duplicate).  pandas'
+    masked columns stay on the per-column path: selecting them copies more
+    than it saves.
+    """
+    names = table.columns.tolist()
+    if len(set(names)) != len(names):
+        return {}
+    wanted = {s.name for s in specs if s.avroType not in ("string", "bytes") and s.name not in overrides}
+    byDtype: dict[np.dtype, list[tuple[int, str]]] = {}
+    for position, (name, dtype) in enumerate(zip(names, table.dtypes, strict=True)):
+        if name in wanted and isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+            byDtype.setdefault(dtype, []).append((position, name))
+    blocks = {}
+    for group in byDtype.values():
+        # By position: a label lookup in a string column index costs more than the copy.
+        values = table.iloc[:, [position for position, _ in group]].to_numpy()
+        blocks.update((name, values[:, j]) for j, (_, name) in enumerate(group))
+    return blocks
+
+
+def duplicateNames(names: list) -> set:
+    """Return the names that occur more than once.
+
+    Done in Python: pandas' ``Index.duplicated`` costs milliseconds on a
+    string column index.
+
+    Parameters
+    ----------
+    names : `list`
+        Column names, e.g. ``table.columns.tolist()``.
+
+    Returns
+    -------
+    duplicated : `set`
+        The repeated names (empty when all are distinct).
+    """
+    if len(set(names)) == len(names):
+        return set()
+    seen: set = set()
+    return {name for name in names if name in seen or seen.add(name)}
+
+
+def _emptyTable(table: pd.DataFrame, recordSchema, specs, overrides) -> TypedTable:
+    """`coerceTable` of a table without rows: empty arrays of each field's type, nothing null."""
+    duplicated = duplicateNames(table.columns.tolist())
+    if duplicated:
+        for spec in specs:
+            if spec.name in duplicated and spec.name not in overrides:
+                raise ValueError(f"Duplicate column {spec.name!r} in the input table")
+    columns = {spec.name: np.zeros(0, dtype=spec.numpyType) for spec in specs}
+    return TypedTable(recordSchema, specs, columns, dict.fromkeys(columns), 0)
+
+
+def _inputSeries(spec, table, overrides, indexNames, n):
+    """Where a field's values come from: an override, a column, an index level, the
+    schema default; `None` when the table has none of these."""
+    if spec.name in overrides:
+        return pd.Series([overrides[spec.name]] * n, dtype=object)
+    if spec.name in table.columns:
+        return table[spec.name]
+    if spec.name in indexNames:
+        return pd.Series(table.index.get_level_values(spec.name))
+    if spec.hasDefault and not spec.nullable:
+        return pd.Series([spec.default] * n, dtype=object)
+    return None
 
 
 def _nativeValues(series: pd.Series) -> np.ndarray | None:
@@ -461,36 +553,33 @@ def coerceTable(
     """
     specs = fieldSpecs(recordSchema)
     n = len(table)
+    overrides = overrides or {}
+    if n == 0:
+        return _emptyTable(table, recordSchema, specs, overrides), []
     positions = np.arange(n)
     problems: list[FieldProblem] = []
     columns: dict[str, np.ndarray] = {}
     nulls: dict[str, np.ndarray | None] = {}
     indexNames = [name for name in table.index.names if name is not None]
-    overrides = overrides or {}
+    blocks = _numericBlocks(table, specs, overrides)
     for spec in specs:
-        if spec.name in overrides:
-            series = pd.Series([overrides[spec.name]] * n, dtype=object)
-        elif spec.name in table.columns:
-            series = table[spec.name]
-        elif spec.name in indexNames:
-            series = pd.Series(table.index.get_level_values(spec.name))
-        elif spec.nullable:
-            columns[spec.name] = np.zeros(n, dtype=spec.numpyType)
-            nulls[spec.name] = np.ones(n, dtype=bool) if n else None
-            continue
-        elif spec.hasDefault:
-            series = pd.Series([spec.default] * n, dtype=object)
+        if spec.name in blocks:
+            values, mask = _coerceNumericArray(spec, blocks[spec.name], problems, positions, nanAsNull)
         else:
-            problems.extend(FieldProblem(int(i), spec.name, "column missing") for i in positions)
-            columns[spec.name] = np.zeros(n, dtype=spec.numpyType)
-            nulls[spec.name] = None
-            continue
-        if isinstance(series, pd.DataFrame):
-            raise ValueError(f"Duplicate column {spec.name!r} in the input table")
-        if spec.avroType in ("string", "bytes"):
-            values, mask = _coerceObject(spec, series, problems, positions)
-        else:
-            values, mask = _coerceNumeric(spec, series, problems, positions, nanAsNull)
+            series = _inputSeries(spec, table, overrides, indexNames, n)
+            if series is None:
+                # Absent: null if it may be, else one problem per row.
+                if not spec.nullable:
+                    problems.extend(FieldProblem(int(i), spec.name, "column missing") for i in positions)
+                columns[spec.name] = np.zeros(n, dtype=spec.numpyType)
+                nulls[spec.name] = np.ones(n, dtype=bool) if spec.nullable else None
+                continue
+            if isinstance(series, pd.DataFrame):
+                raise ValueError(f"Duplicate column {spec.name!r} in the input table")
+            if spec.avroType in ("string", "bytes"):
+                values, mask = _coerceObject(spec, series, problems, positions)
+            else:
+                values, mask = _coerceNumeric(spec, series, problems, positions, nanAsNull)
         if not spec.nullable:
             for i in np.flatnonzero(mask):
                 reason = f"null in a non-nullable {spec.avroType} field"

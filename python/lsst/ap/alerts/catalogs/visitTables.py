@@ -168,8 +168,14 @@ def _idColumn(table: pd.DataFrame, name: str) -> np.ndarray:
     """An id column as int64 with -1 for missing values."""
     if name not in table.columns:
         return np.full(len(table), -1, dtype=np.int64)
-    values = pd.to_numeric(table[name], errors="coerce")
-    return values.fillna(-1).to_numpy(dtype=np.int64)
+    return _idValues(table[name])
+
+
+def _idValues(values: pd.Series | pd.Index) -> np.ndarray:
+    """Ids as int64, -1 where missing or not a number."""
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
+        return values.to_numpy().astype(np.int64)  # nothing to coerce or fill
+    return pd.to_numeric(pd.Series(values), errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
 
 
 def _mpcOrbitsFrame(ssSrc: pd.DataFrame, log) -> pd.DataFrame:
@@ -289,14 +295,27 @@ def _prepareSources(recordSchema, diaSourceCat, log, nanAsNull) -> _NewSources:
     )
 
 
-def _rowsOfObjects(flat: pd.DataFrame, wanted: np.ndarray) -> pd.DataFrame:
-    """The rows of a flattened table whose diaObjectId is in ``wanted``.
+def _objectIds(table: pd.DataFrame) -> np.ndarray:
+    """``_idColumn(flattenIndex(table), "diaObjectId")`` without copying the table."""
+    if "diaObjectId" in table.columns or "diaObjectId" not in table.index.names:
+        return _idColumn(table, "diaObjectId")
+    return _idValues(table.index.get_level_values("diaObjectId"))
+
+
+def _rowsOfObjects(table: pd.DataFrame, wanted: np.ndarray) -> pd.DataFrame:
+    """The rows of ``table`` whose diaObjectId is in ``wanted``, flattened (`flattenIndex`).
 
     Only the DiaObjects of the visit's DiaSources reach an alert; the rest
     of a region's objects, histories and forced sources need no typing.
+    The rows are chosen before flattening, so the unwanted ones are never
+    copied; with none wanted the empty table is returned as it is (no row
+    is read).
     """
-    keep = np.isin(_idColumn(flat, "diaObjectId"), wanted)
-    return flat if keep.all() else flat[keep].reset_index(drop=True)
+    keep = np.isin(_objectIds(table), wanted)
+    if not keep.any():
+        # No row (a visit without DiaSources): an empty slice, nothing to flatten or copy.
+        return table.iloc[:0]
+    return flattenIndex(table if keep.all() else table[keep])
 
 
 def _linkObjects(recordSchema, diaObjectCat, sources: _NewSources, log, nanAsNull, wanted):
@@ -310,7 +329,7 @@ def _linkObjects(recordSchema, diaObjectCat, sources: _NewSources, log, nanAsNul
     nDiaSources : `numpy.ndarray`
         ``nDiaSources`` per row of ``objects`` (0 where absent).
     """
-    objectsIn = _rowsOfObjects(flattenIndex(diaObjectCat), wanted)
+    objectsIn = _rowsOfObjects(diaObjectCat, wanted)
     objects, problems = coerceTable(objectsIn, recordSchema, nanAsNull=nanAsNull)
     problems += domainProblems(objects)
     objectIds = _idColumn(objectsIn, "diaObjectId")
@@ -356,7 +375,7 @@ def _groupedRows(table, recordSchema, idName, what, log, nanAsNull, wanted):
     dropped : `int`
         Rows dropped.
     """
-    flat = None if table is None else _rowsOfObjects(flattenIndex(table), wanted)
+    flat = None if table is None else _rowsOfObjects(table, wanted)
     if flat is None or not len(flat):
         return None, {}, 0
     typed, problems = coerceTable(flat, recordSchema, nanAsNull=nanAsNull)
@@ -504,7 +523,7 @@ def prepareVisitTables(
     records = schema.records
     sources = _prepareSources(records["diaSource"], diaSourceCat, log, nanAsNull)
     # The DiaObjects of every input DiaSource (skipped ones too, so their rows are still checked).
-    wanted = np.unique(_idColumn(flattenIndex(diaSourceCat), "diaObjectId"))
+    wanted = np.unique(_objectIds(diaSourceCat))
     objects, objectRow, nDiaSources = _linkObjects(
         records["diaObject"], diaObjectCat, sources, log, nanAsNull, wanted
     )
