@@ -34,7 +34,9 @@ import lsst.utils.tests
 from lsst.daf.butler import Butler
 
 from lsst.ap.alerts.butlerFormatters import ExposureFitsFormatter, makeRepo, readAlertContainer
-from lsst.ap.alerts.tools.demo import makeDemoInputs, runDemo, shellCommand, venvTool
+from lsst.ap.alerts.tools.demo import runDemo
+from lsst.ap.alerts.tools.demoInputs import makeDemoInputs
+from lsst.ap.alerts.tools.pipetaskCommands import shellCommand, venvTool
 
 BIN = os.path.dirname(sys.executable)
 # Small enough for the demo runs to take well under a minute on 2 cores.
