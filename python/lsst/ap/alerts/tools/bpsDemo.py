@@ -361,20 +361,8 @@ def runBpsSubmit(
         settings=settings,
     )
     logFile = os.path.join(bpsDir, f"submit-{stamp}.log")
-    command = bpsCommand() + [
-        "submit",
-        submitYaml,
-        "-b",
-        repo,
-        "-i",
-        inputRun,
-        "-o",
-        outputChain,
-        "--output-run",
-        outputRun,
-        "-d",
-        dataQuery,
-    ]
+    command = bpsCommand() + ["submit", submitYaml, "-b", repo, "-i", inputRun, "-o", outputChain]
+    command += ["--output-run", outputRun, "-d", dataQuery]
     if progress:
         print(f"[demo] Running {' '.join(command)} (log: {logFile})", file=sys.stderr, flush=True)
     start = time.monotonic()

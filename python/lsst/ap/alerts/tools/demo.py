@@ -125,21 +125,15 @@ def runDemo(
         If ``pipetask`` fails (with the end of its output).
     """
     start = time.monotonic()
-    workdir = os.path.abspath(workdir)
-    prepareWorkdir(workdir, fresh)
+    workdir = prepareWorkdir(workdir, fresh)
     simulation = DemoSimulation(
         nSources=nSources, nDetectors=nDetectors, seed=seed, historyDepth=historyDepth, imageSize=imageSize
     )
     repo = os.path.join(workdir, "repo")
     apdbPath = os.path.join(workdir, "apdb", f"{simulation.key}.sqlite3")
-    inputRun = f"{INSTRUMENT}/inputs/{simulation.key}"
-    outputChain = f"{INSTRUMENT}/alerts/{simulation.key}"
-    datasetTypes = connectionDatasetTypes()
-    if not os.path.exists(os.path.join(repo, "butler.yaml")):
-        say(progress, f"Creating butler repository {repo}")
-        makeRepo(repo)
+    inputRun, outputChain = simulation.inputRun, simulation.outputChain
     reused, visit, detectors, outputRun = _provideInputs(
-        repo, inputRun, apdbPath, outputChain, simulation, datasetTypes["diffIm"][0], progress
+        repo, inputRun, apdbPath, outputChain, simulation, progress
     )
     simulated = time.monotonic()
 
@@ -148,15 +142,12 @@ def runDemo(
     if bps:
         command = _runBps(workdir, repo, collections, visit, alertDir, len(detectors), jobs, progress, site)
     else:
-        command = pipetaskRunCommand(repo, collections, dataQuery(visit), alertDir, jobs)
-        say(progress, f"Running {shellCommand(command)}")
-        runPipetask(command, progress)
+        command = _runPipetask(repo, collections, visit, alertDir, jobs, progress)
     finished = time.monotonic()
 
-    datasetType = datasetTypes["alerts"][0]
+    datasetType = connectionDatasetTypes()["alerts"][0]
     nAlerts, totalBytes, packagingSeconds = readOutputs(repo, datasetType, outputRun)
     alertFiles = sorted(glob.glob(os.path.join(alertDir, "*.avro")))
-    fileAlerts = sum(countRecords(path) for path in alertFiles)
     pointLatest(workdir, alertDir)
     result = DemoResult(
         workdir=workdir,
@@ -171,7 +162,7 @@ def runDemo(
         nAlerts=nAlerts,
         totalBytes=totalBytes,
         alertFiles=alertFiles,
-        fileAlerts=fileAlerts,
+        fileAlerts=sum(countRecords(path) for path in alertFiles),
         reusedInputs=reused,
         seconds=time.monotonic() - start,
         simulateSeconds=simulated - start,
@@ -190,8 +181,13 @@ def say(progress: bool, message: str) -> None:
         print(f"[demo] {message}", file=sys.stderr, flush=True)
 
 
-def prepareWorkdir(workdir: str, fresh: bool) -> None:
+def prepareWorkdir(workdir: str, fresh: bool) -> str:
     """Create ``workdir`` and its ``apdb/``; with ``fresh``, delete an earlier demo's first.
+
+    Returns
+    -------
+    workdir : `str`
+        Its absolute path.
 
     Raises
     ------
@@ -199,6 +195,7 @@ def prepareWorkdir(workdir: str, fresh: bool) -> None:
         If ``fresh`` and ``workdir`` is a non-empty directory without a
         demo repository.
     """
+    workdir = os.path.abspath(workdir)
     if fresh and os.path.exists(workdir):
         # Never wipe a directory this demo did not make.
         if os.listdir(workdir) and not os.path.exists(os.path.join(workdir, "repo", "butler.yaml")):
@@ -208,6 +205,7 @@ def prepareWorkdir(workdir: str, fresh: bool) -> None:
             )
         shutil.rmtree(workdir)
     os.makedirs(os.path.join(workdir, "apdb"), exist_ok=True)
+    return workdir
 
 
 def _provideInputs(
@@ -216,11 +214,10 @@ def _provideInputs(
     apdbPath: str,
     outputChain: str,
     simulation: DemoSimulation,
-    diffImType: str,
     progress: bool,
 ) -> tuple[bool, int, list[int], str]:
-    """Reuse the inputs in ``inputRun`` if an earlier demo made them, else simulate them;
-    and name this run's output run.
+    """Reuse the inputs in ``inputRun`` if an earlier demo made them, else simulate them
+    (creating the repository if needed); and name this run's output run.
 
     Parameters
     ----------
@@ -234,8 +231,6 @@ def _provideInputs(
         Output chain the new output run goes under.
     simulation : `DemoSimulation`
         Parameters of the inputs.
-    diffImType : `str`
-        Dataset type of the difference images (one per detector of the visit).
     progress : `bool`
         Report on stderr.
 
@@ -248,10 +243,14 @@ def _provideInputs(
     outputRun : `str`
         A new, timestamped run under ``outputChain``.
     """
+    if not os.path.exists(os.path.join(repo, "butler.yaml")):
+        say(progress, f"Creating butler repository {repo}")
+        makeRepo(repo)
     with Butler.from_config(repo, writeable=True) as butler:
         reused = inputRun in butler.collections.query(f"{INSTRUMENT}/inputs/*")
         if reused:
             say(progress, f"Reusing the simulated inputs in {inputRun}")
+            diffImType = connectionDatasetTypes()["diffIm"][0]  # one per detector of the visit
             refs = butler.query_datasets(diffImType, collections=inputRun)
             visit = refs[0].dataId["visit"]
             detectors = sorted(ref.dataId["detector"] for ref in refs)
@@ -281,6 +280,16 @@ def newRunName(butler: Butler, chain: str) -> str:
         n += 1
         name = f"{chain}/{stamp}-{n}"
     return name
+
+
+def _runPipetask(
+    repo: str, collections: tuple[str, str, str], visit: int, alertDir: str, jobs: int, progress: bool
+) -> list[str]:
+    """Run the pipeline with ``pipetask run`` (`pipetaskRunCommand`); return its command line."""
+    command = pipetaskRunCommand(repo, collections, dataQuery(visit), alertDir, jobs)
+    say(progress, f"Running {shellCommand(command)}")
+    runPipetask(command, progress)
+    return command
 
 
 def _runBps(

@@ -172,6 +172,16 @@ class DemoSimulation:
         """Names the input run, the APDB file and the output chain of these parameters."""
         return f"n{self.nSources}_d{self.nDetectors}_h{self.historyDepth}_s{self.seed}_px{self.imageSize}"
 
+    @property
+    def inputRun(self) -> str:
+        """The run holding the demo's inputs for these parameters."""
+        return f"{INSTRUMENT}/inputs/{self.key}"
+
+    @property
+    def outputChain(self) -> str:
+        """The CHAINED collection the demo's output runs for these parameters go under."""
+        return f"{INSTRUMENT}/alerts/{self.key}"
+
 
 def dataQuery(visit: int) -> str:
     """Data query selecting the demo's visit (``pipetask -d``)."""
