@@ -106,7 +106,7 @@ def subprocessEnvironment() -> dict[str, str]:
     """
     env = dict(os.environ)
     # The directory holding lsst/ap/alerts/.
-    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
     installed = {os.path.abspath(p) for p in site.getsitepackages() + [site.getusersitepackages()]}
     if root not in installed:
         paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
