@@ -59,7 +59,7 @@ from lsst.utils.timer import duration_from_timeMethod
 
 from lsst.ap.alerts import simulation
 from lsst.ap.alerts.butlerFormatters import makeRepo
-from lsst.ap.alerts.tools import demo
+from lsst.ap.alerts.tools import demoInputs, pipetaskCommands
 from lsst.ap.alerts.tools.bpsDemo import runBpsSubmit, siteSettings
 
 LABEL = "packageAlerts"
@@ -72,14 +72,14 @@ def registerFocalPlane(butler, nDetectors: int) -> list[int]:
 
     The demo's own raft (R22) keeps its ids and names; the others are F###.
     """
-    demo.DemoCam().register(butler.registry)  # instrument, filter, raft R22
+    demoInputs.DemoCam().register(butler.registry)  # instrument, filter, raft R22
     existing = {record.id for record in butler.registry.queryDimensionRecords("detector")}
     with butler.registry.transaction():
         for detector in sorted(set(range(nDetectors)) - existing):
             butler.registry.syncDimensionData(
                 "detector",
                 {
-                    "instrument": demo.INSTRUMENT,
+                    "instrument": demoInputs.INSTRUMENT,
                     "id": detector,
                     "full_name": f"F{detector:03d}",
                     "name_in_raft": f"F{detector:03d}",
@@ -94,7 +94,7 @@ def detectorCentre(detector: int, imageSize: int) -> tuple[float, float]:
     """Sky centre of a detector on a grid around the demo boresight (0.2"/px)."""
     pitch = (imageSize + 60) * 0.2 / 3600
     row, column = divmod(detector, GRID_COLUMNS)
-    ra0, dec0 = demo._BORESIGHT
+    ra0, dec0 = demoInputs.BORESIGHT
     return ra0 + (column - GRID_COLUMNS / 2) * pitch, dec0 + (row - 6.5) * pitch
 
 
@@ -102,7 +102,7 @@ def makeInputs(
     repo: str, inputRun: str, nDetectors: int, nSources: int, historyDepth: int, imageSize: int
 ) -> tuple[int, list[int]]:
     """Simulate the visit detector by detector into ``inputRun``."""
-    datasetTypes = demo._connectionDatasetTypes()
+    datasetTypes = demoInputs.connectionDatasetTypes()
     with Butler.from_config(repo, writeable=True) as butler:
         detectors = registerFocalPlane(butler, nDetectors)
         butler.registry.registerRun(inputRun)
@@ -133,16 +133,16 @@ def makeInputs(
                 seed=1000 + detector,
                 size=imageSize,
                 boresight=detectorCentre(detector, imageSize),
-                boresightRotAngle=demo._ROT_ANGLE,
+                boresightRotAngle=demoInputs.ROT_ANGLE,
                 detector=detector,
                 band="r",
                 fractionSolarSystem=solarSystem,
             )
             catalogs = visit.catalogs
             record = (catalogs.visit, catalogs.midpointMjdTai, catalogs.exposureTime)
-            regions[detector] = demo._detectorRegion(visit.diffIm)
+            regions[detector] = demoInputs.detectorRegion(visit.diffIm)
             # The visit must exist before its datasets: register it with the regions so far.
-            demo._registerVisit(butler.registry, *record, regions)
+            demoInputs.registerVisit(butler.registry, *record, regions)
             values = {
                 "associatedDiaSources": visit.diaSourceCat,
                 "diaObjects": visit.diaObjectCat,
@@ -153,7 +153,7 @@ def makeInputs(
                 "exposure": visit.calexp,
                 "template": visit.template,
             }
-            dataId = {"instrument": demo.INSTRUMENT, "visit": catalogs.visit, "detector": detector}
+            dataId = {"instrument": demoInputs.INSTRUMENT, "visit": catalogs.visit, "detector": detector}
             with butler.transaction():
                 for connection, value in values.items():
                     butler.put(value, datasetTypes[connection][0], dataId, run=inputRun)
@@ -194,11 +194,15 @@ def quantumTimes(repo: str, run: str) -> dict:
 
 def runPipetask(workdir, repo, inputRun, chain, run, query, jobs) -> float:
     alertDir = os.path.join(workdir, "alerts", run)
-    command = demo.pipetaskRunCommand(repo, (inputRun, chain, run), query, alertDir, jobs)
+    command = pipetaskCommands.pipetaskRunCommand(repo, (inputRun, chain, run), query, alertDir, jobs)
     start = time.monotonic()
     with open(os.path.join(workdir, f"{run.replace('/', '_')}.log"), "w") as log:
         subprocess.run(
-            command, env=demo.subprocessEnvironment(), stdout=log, stderr=subprocess.STDOUT, check=True
+            command,
+            env=pipetaskCommands.subprocessEnvironment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=True,
         )
     return time.monotonic() - start
 
@@ -271,11 +275,11 @@ def main():
 
     workdir = os.path.abspath(args.workdir)
     repo = os.path.join(workdir, "repo")
-    inputRun = f"{demo.INSTRUMENT}/focal/n{args.sources}_d{args.detectors}_px{args.image_size}"
+    inputRun = f"{demoInputs.INSTRUMENT}/focal/n{args.sources}_d{args.detectors}_px{args.image_size}"
     if not os.path.exists(os.path.join(repo, "butler.yaml")):
         makeRepo(repo)
     with Butler.from_config(repo) as butler:
-        have = inputRun in butler.collections.query(f"{demo.INSTRUMENT}/focal/*")
+        have = inputRun in butler.collections.query(f"{demoInputs.INSTRUMENT}/focal/*")
     simulateSeconds = 0.0
     if not have:
         start = time.monotonic()
@@ -284,8 +288,8 @@ def main():
     with Butler.from_config(repo) as butler:
         refs = butler.query_datasets("deepDiff_differenceExp", collections=inputRun, limit=1)
         visit = refs[0].dataId["visit"]
-    query = f"instrument='{demo.INSTRUMENT}' AND visit={visit}"
-    chain = f"{demo.INSTRUMENT}/focalAlerts"
+    query = f"instrument='{demoInputs.INSTRUMENT}' AND visit={visit}"
+    chain = f"{demoInputs.INSTRUMENT}/focalAlerts"
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     results = {
         "detectors": args.detectors,

@@ -49,7 +49,7 @@ print(lsst.ap.alerts.__file__)
 print(projectSchemaRoot() / "README.md")
 print(SchemaRegistry.default().latest.schemaId)
 print(PackageAlertsTask.ConfigClass is PackageAlertsConfig)
-from lsst.ap.alerts.tools.demo import pipelinePath
+from lsst.ap.alerts.tools.pipetaskCommands import pipelinePath
 from lsst.ap.alerts.butlerFormatters import SEED_CONFIG
 print(pipelinePath())
 print(SEED_CONFIG)

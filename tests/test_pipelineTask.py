@@ -46,7 +46,8 @@ from lsst.ap.alerts.butlerFormatters import (
     readAlertContainer,
 )
 from lsst.ap.alerts.pipelineTask import PackageAlertsPipelineConfig, PackageAlertsPipelineConnections
-from lsst.ap.alerts.tools.demo import makeDemoInputs, pipelinePath
+from lsst.ap.alerts.tools.demoInputs import makeDemoInputs
+from lsst.ap.alerts.tools.pipetaskCommands import pipelinePath
 
 LABEL = "packageAlerts"
 CUTOUTS = ("cutoutDifference", "cutoutScience", "cutoutTemplate")

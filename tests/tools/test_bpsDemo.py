@@ -46,13 +46,8 @@ from lsst.daf.butler import Butler
 
 from lsst.ap.alerts.butlerFormatters import CONFIG_DIR
 from lsst.ap.alerts.tools.bpsDemo import runBpsSubmit, submitYamlPath
-from lsst.ap.alerts.tools.demo import (
-    INSTRUMENT,
-    makeDemoInputs,
-    pipetaskCommand,
-    pipetaskRunCommand,
-    subprocessEnvironment,
-)
+from lsst.ap.alerts.tools.demoInputs import INSTRUMENT, makeDemoInputs
+from lsst.ap.alerts.tools.pipetaskCommands import pipetaskCommand, pipetaskRunCommand, subprocessEnvironment
 
 DATASET_TYPE = "deepDiff_alerts"
 SECRET = "not-a-real-password-5f1c9e"

@@ -70,7 +70,8 @@ from slurmCluster import SlurmCluster, unavailableReason
 from lsst.ap.alerts._afw import HAVE_AFW
 from lsst.ap.alerts.butlerFormatters import CONFIG_DIR
 from lsst.ap.alerts.tools.bpsDemo import restartBps, runBpsSubmit, siteSettings, submitYamlPath
-from lsst.ap.alerts.tools.demo import INSTRUMENT, makeDemoInputs, pipetaskRunCommand, subprocessEnvironment
+from lsst.ap.alerts.tools.demoInputs import INSTRUMENT, makeDemoInputs
+from lsst.ap.alerts.tools.pipetaskCommands import pipetaskRunCommand, subprocessEnvironment
 
 DATASET_TYPE = "deepDiff_alerts"
 SECRET = "not-a-real-password-3b7d21"

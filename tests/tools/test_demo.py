@@ -34,37 +34,12 @@ import lsst.utils.tests
 from lsst.daf.butler import Butler
 
 from lsst.ap.alerts.butlerFormatters import ExposureFitsFormatter, makeRepo, readAlertContainer
-from lsst.ap.alerts.tools.demo import makeDemoInputs, runDemo, shellCommand, venvTool
+from lsst.ap.alerts.tools.demo import runDemo
+from lsst.ap.alerts.tools.demoInputs import makeDemoInputs
 
 BIN = os.path.dirname(sys.executable)
 # Small enough for the demo runs to take well under a minute on 2 cores.
 SMALL = {"nSources": 20, "nDetectors": 2, "historyDepth": 5, "imageSize": 256}
-
-
-@unittest.skipUnless(
-    os.path.exists(os.path.join(BIN, "ap-alerts")), "ap-alerts is not installed beside python"
-)
-class VenvToolTestCase(lsst.utils.tests.TestCase):
-    def testOnPathByName(self):
-        with mock.patch.dict(os.environ, {"PATH": BIN}):
-            self.assertEqual(venvTool("ap-alerts"), "ap-alerts")
-
-    def testNotOnPathByItsPath(self):
-        with mock.patch.dict(os.environ, {"PATH": "/nonexistent"}):
-            path = venvTool("ap-alerts")
-        self.assertTrue(os.path.samefile(path, os.path.join(BIN, "ap-alerts")), path)
-
-    def testUnknownToolKeepsItsName(self):
-        with mock.patch.dict(os.environ, {"PATH": "/nonexistent"}):
-            self.assertEqual(venvTool("no-such-tool-here"), "no-such-tool-here")
-
-
-class ShellCommandTestCase(lsst.utils.tests.TestCase):
-    def testQueryInDoubleQuotes(self):
-        self.assertEqual(
-            shellCommand(["pipetask", "-d", "instrument='DemoCam' AND visit=1"]),
-            "pipetask -d \"instrument='DemoCam' AND visit=1\"",
-        )
 
 
 class DemoTestCase(lsst.utils.tests.TestCase):

@@ -49,7 +49,8 @@ from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask
 from lsst.ap.alerts.simulation import makeSimulatedVisit, runArguments
 from lsst.ap.alerts.tools import cli
 from lsst.ap.alerts.tools.inspection import abMagnitude, summarizeAlert
-from lsst.ap.alerts.tools.render import STRETCHES, chooseStretch, loadCutout, psfFwhmPixels, renderAlert
+from lsst.ap.alerts.tools.render import renderAlert
+from lsst.ap.alerts.tools.stamps import STRETCHES, chooseStretch, loadCutout, psfFwhmPixels
 
 PSF_SIGMA = 1.7  # makeVisitExposures' default
 PIXEL_ARCSEC = 0.2

@@ -211,30 +211,9 @@ def iterTopic(
     clientConfig["error_cb"] = onError
     consumer = confluent_kafka.Consumer(clientConfig)
     try:
-        try:
-            # No topic argument: asking for one topic can auto-create it.
-            metadata = consumer.list_topics(timeout=max(timeout, 1.0))
-        except confluent_kafka.KafkaException as e:
-            # Serve the queued errors; the last specific one is the reason.
-            consumer.poll(0)
-            reasons = [
-                err.str()
-                for err in clientErrors
-                if err.code() != confluent_kafka.KafkaError._ALL_BROKERS_DOWN
-            ]
-            if reasons:
-                reason = reasons[-1]
-            else:
-                reason = e.args[0].str() if e.args and hasattr(e.args[0], "str") else str(e)
-            raise ConsumeError(f"Kafka at {config['bootstrap.servers']} did not answer: {reason}") from None
-        topicMetadata = metadata.topics.get(topic)
-        if topicMetadata is None:
-            raise ConsumeError(f"Kafka topic {topic!r} does not exist on {config['bootstrap.servers']}")
+        partitions = _topicPartitions(consumer, config, topic, timeout, clientErrors)
         consumer.assign(
-            [
-                confluent_kafka.TopicPartition(topic, p, confluent_kafka.OFFSET_BEGINNING)
-                for p in sorted(topicMetadata.partitions)
-            ]
+            [confluent_kafka.TopicPartition(topic, p, confluent_kafka.OFFSET_BEGINNING) for p in partitions]
         )
         schemas: dict[int, AlertSchema] = {}
         count = 0
@@ -255,6 +234,37 @@ def iterTopic(
             yield _decode(msg.partition(), msg.offset(), msg.value() or b"", registry, schemas)
     finally:
         consumer.close()
+
+
+def _topicPartitions(consumer, config, topic: str, timeout: float, clientErrors: list) -> list[int]:
+    """The partitions of ``topic``, sorted.
+
+    Raises
+    ------
+    ConsumeError
+        If the brokers do not answer (with the client's last specific
+        error from ``clientErrors``) or the topic does not exist.
+    """
+    import confluent_kafka
+
+    try:
+        # No topic argument: asking for one topic can auto-create it.
+        metadata = consumer.list_topics(timeout=max(timeout, 1.0))
+    except confluent_kafka.KafkaException as e:
+        # Serve the queued errors; the last specific one is the reason.
+        consumer.poll(0)
+        reasons = [
+            err.str() for err in clientErrors if err.code() != confluent_kafka.KafkaError._ALL_BROKERS_DOWN
+        ]
+        if reasons:
+            reason = reasons[-1]
+        else:
+            reason = e.args[0].str() if e.args and hasattr(e.args[0], "str") else str(e)
+        raise ConsumeError(f"Kafka at {config['bootstrap.servers']} did not answer: {reason}") from None
+    topicMetadata = metadata.topics.get(topic)
+    if topicMetadata is None:
+        raise ConsumeError(f"Kafka topic {topic!r} does not exist on {config['bootstrap.servers']}")
+    return sorted(topicMetadata.partitions)
 
 
 def _decode(

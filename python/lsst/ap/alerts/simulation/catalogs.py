@@ -211,27 +211,15 @@ def makeVisitCatalogs(
     """
     _checkParameters(band, historyDepth, fillAllFields, nSources)
     rng = np.random.default_rng(seed)
-    bandIndex = LSST_BANDS.index(band)
-    width, height = bbox
     skyToPixel, pixelToSky = _wcsFunctions(wcs, boresight, bbox, rotAngle)
-    currentVisit, currentKey = visitKeys(np.array([midpointMjdTai]))
-    visit = int(currentVisit[0]) if visit is None else int(visit)
-    visitIds = SimpleNamespace(
-        visit=visit,
-        key=int(currentKey[0]),
-        detector=detector,
-        mjd=midpointMjdTai,
-        bandIndex=bandIndex,
-        exposureTime=exposureTime,
-        bbox=(width, height),
-    )
+    visitIds = _visitIds(visit, detector, midpointMjdTai, LSST_BANDS.index(band), exposureTime, tuple(bbox))
 
     nSso, isNew, depth = _roles(
         rng, nSources, historyDepth, fractionSolarSystem, fractionNewObjects, varyHistory, fillAllFields
     )
     nObj = nSources - nSso
-    truth = _truePositions(rng, nSources, (width, height), edgeMargin, pixelToSky)
-    objects = _Objects.draw(rng, nObj, bandIndex, fractionNegative)
+    truth = _truePositions(rng, nSources, visitIds.bbox, edgeMargin, pixelToSky)
+    objects = _Objects.draw(rng, nObj, visitIds.bandIndex, fractionNegative)
 
     h = _historyVisits(rng, nObj, depth, visitIds)
     newIds = packId(visitIds.key, detector, np.arange(nSources))
@@ -244,41 +232,71 @@ def makeVisitCatalogs(
         fillRareFields(rng, sources, sourceNulls, midpointMjdTai)
 
     nForced = historyDepth if nForcedPerObject is None else nForcedPerObject
-    f = _forcedVisits(rng, objects, isNew, h.nights, nForced, visitIds)
-    objCols = _objectColumns(rng, h, history, sources, f, nObj, bandIndex)
-    forced = _forcedColumns(rng, f, diaObjectId, objCols)
-    objCols.update(
-        diaObjectId=diaObjectId,
-        validityStartMjdTai=np.full(nObj, midpointMjdTai),
-        pixelId=np.zeros(nObj, np.int64),
-    )
-
-    ssSrc = None
-    if nSso:
-        ssSrc = ssSrcFrame(
-            rng,
-            newIds[nObj:],
-            sso.ssObjectIds,
-            sso.designations,
-            sso.packed,
-            sso.ssColumns,
-            sso.mpcColumns,
-            fractionMissingDesignations,
-        )
+    f, objCols, forced = _objectRows(rng, h, history, sources, objects, isNew, diaObjectId, nForced, visitIds)
     return VisitCatalogs(
         diaSourceCat=_indexed("DiaSource", sources, nSources, sourceNulls, SOURCE_INDEX),
         diaObjectCat=_indexed("DiaObject", objCols, nObj, None, "diaObjectId"),
         diaSrcHistory=_indexed("DiaSource", history, h.n, historyNulls, SOURCE_INDEX),
         diaForcedSources=_indexed("DiaForcedSource", forced, f.n, None, FORCED_SOURCE_INDEX),
-        ssSrc=ssSrc,
-        visit=visit,
+        ssSrc=_ssSrc(rng, newIds[nObj:], sso, fractionMissingDesignations) if nSso else None,
+        visit=visitIds.visit,
         detector=detector,
         band=band,
         midpointMjdTai=midpointMjdTai,
         exposureTime=exposureTime,
-        bbox=(width, height),
+        bbox=visitIds.bbox,
         skyToPixel=skyToPixel,
         templateFlux=templateFlux,
+    )
+
+
+def _objectRows(rng, h, history, sources, objects, isNew, diaObjectId, nForced: int, visitIds):
+    """The forced-photometry visits, the DiaObject columns and the forced-source columns.
+
+    Returns
+    -------
+    forcedVisits : `types.SimpleNamespace`
+        `_forcedVisits`'s rows (``n`` of them).
+    objectColumns, forcedColumns : `dict` [`str`, `numpy.ndarray`]
+        The DiaObject and DiaForcedSource columns.
+    """
+    nObj = len(diaObjectId)
+    f = _forcedVisits(rng, objects, isNew, h.nights, nForced, visitIds)
+    objCols = _objectColumns(rng, h, history, sources, f, nObj, visitIds.bandIndex)
+    forced = _forcedColumns(rng, f, diaObjectId, objCols)
+    objCols.update(
+        diaObjectId=diaObjectId,
+        validityStartMjdTai=np.full(nObj, visitIds.mjd),
+        pixelId=np.zeros(nObj, np.int64),
+    )
+    return f, objCols, forced
+
+
+def _visitIds(visit, detector: int, midpointMjdTai: float, bandIndex: int, exposureTime: float, bbox):
+    """The ids and constants every row of the visit carries (visit default: Rubin-style from the MJD)."""
+    currentVisit, currentKey = visitKeys(np.array([midpointMjdTai]))
+    return SimpleNamespace(
+        visit=int(currentVisit[0]) if visit is None else int(visit),
+        key=int(currentKey[0]),
+        detector=detector,
+        mjd=midpointMjdTai,
+        bandIndex=bandIndex,
+        exposureTime=exposureTime,
+        bbox=bbox,
+    )
+
+
+def _ssSrc(rng, diaSourceIds, sso, fractionMissingDesignations: float):
+    """The ssSrc rows of the visit's solar-system DiaSources (`ssSrcFrame`)."""
+    return ssSrcFrame(
+        rng,
+        diaSourceIds,
+        sso.ssObjectIds,
+        sso.designations,
+        sso.packed,
+        sso.ssColumns,
+        sso.mpcColumns,
+        fractionMissingDesignations,
     )
 
 

@@ -301,16 +301,7 @@ def makeVisitExposures(
     rng = np.random.default_rng(seed)
     if visit is None:
         visit = int(visitKeys(np.array([midpointMjdTai]))[0][0])
-    if wcs is None:
-        wcs = makeVisitWcs(
-            width=width,
-            height=height,
-            boresight=boresight,
-            rotAngle=boresightRotAngle,
-            sip=sip,
-            xy0=xy0,
-            seed=seed,
-        )
+    wcs = _visitWcs(wcs, (width, height), xy0, boresight, boresightRotAngle, sip, seed)
     templateSigma = 0.85 * psfSigma if templatePsfSigma is None else templatePsfSigma
     calib = _calibrations(rng, LSST_BANDS.index(band), depth, psfSigma)
     nStars = int(width * height * 3e-4) if nStars is None else nStars
@@ -332,7 +323,32 @@ def makeVisitExposures(
     visitInfo = _visitInfo(
         api, visit, midpointMjdTai, exposureTime, boresight, boresightRotAngle, observationReason, targetName
     )
-    common = SimpleNamespace(
+    common = _exposureCommon(api, (width, height), xy0, wcs, visitInfo, visit, detector, band, psfSigma)
+    calexp = _exposure(api, common, xy0, px.sciImage, px.sciVar, masks.science, calib.calexp, psfSigma)
+    template = _exposure(
+        api, common, templateOrigin, px.tmplImage, px.tmplVar, masks.template, calib.template, templateSigma
+    )
+    diffIm = _exposure(
+        api, common, xy0, px.diffImage, px.diffVar, masks.difference, calib.difference, psfSigma
+    )
+    return diffIm, calexp, template
+
+
+def _visitWcs(wcs, size, xy0, boresight, rotAngle: float, sip: bool, seed: int):
+    """``wcs`` if given, else the detector's default (`makeVisitWcs`)."""
+    if wcs is not None:
+        return wcs
+    width, height = size
+    return makeVisitWcs(
+        width=width, height=height, boresight=boresight, rotAngle=rotAngle, sip=sip, xy0=xy0, seed=seed
+    )
+
+
+def _exposureCommon(api, size, xy0, wcs, visitInfo, visit: int, detector: int, band: str, psfSigma: float):
+    """What the difference, science and template exposures of one detector share
+    (size, WCS, visit info, exposure id, detector, filter, PSF kernel size)."""
+    width, height = size
+    return SimpleNamespace(
         size=(width, height),
         wcs=wcs,
         visitInfo=visitInfo,
@@ -343,14 +359,6 @@ def makeVisitExposures(
         filterLabel=api.afwImage.FilterLabel(band=band, physical=_PHYSICAL_FILTERS[band]),
         psfSize=2 * int(np.ceil(5 * psfSigma)) + 1,
     )
-    calexp = _exposure(api, common, xy0, px.sciImage, px.sciVar, masks.science, calib.calexp, psfSigma)
-    template = _exposure(
-        api, common, templateOrigin, px.tmplImage, px.tmplVar, masks.template, calib.template, templateSigma
-    )
-    diffIm = _exposure(
-        api, common, xy0, px.diffImage, px.diffVar, masks.difference, calib.difference, psfSigma
-    )
-    return diffIm, calexp, template
 
 
 def _sourceArrays(sources):

@@ -67,9 +67,8 @@ import time
 from importlib import resources
 
 from ..delivery.kafkaSettings import KAFKA_PASSWORD_ENV, KAFKA_USERNAME_ENV
-from .demo import subprocessEnvironment
+from .pipetaskCommands import TASK_LABEL, subprocessEnvironment
 
-_TASK_LABEL = "packageAlerts"
 _PARSL_SERVICE = "lsst.ctrl.bps.parsl.ParslService"
 # bps's own messages and Parsl's task outcomes: what the demo shows of the
 # (very verbose) output.
@@ -117,7 +116,7 @@ def submitYamlPath(name: str = "local.yaml") -> str:
 def bpsEnvironment() -> dict[str, str]:
     """Environment of ``bps submit`` for this interpreter's installation.
 
-    `lsst.ap.alerts.tools.demo.subprocessEnvironment` (this package
+    `lsst.ap.alerts.tools.pipetaskCommands.subprocessEnvironment` (this package
     importable), with this interpreter's ``bin/`` first on ``PATH``: the
     jobs run ``pipetask``, ``butler`` and ``python`` from ``PATH``, and
     Parsl starts its ``interchange.py`` and ``process_worker_pool.py`` from
@@ -245,9 +244,9 @@ def writeSubmitYaml(
     if settings is None:
         settings = siteSettings(site, cores)
     options = [
-        f"-c {_TASK_LABEL}:doSolarSystemSources={solarSystem}",
-        f"-c {_TASK_LABEL}:alertPackager.doWriteAlerts=True",
-        f"-c {_TASK_LABEL}:alertPackager.alertWriteLocation={alertWriteLocation}",
+        f"-c {TASK_LABEL}:doSolarSystemSources={solarSystem}",
+        f"-c {TASK_LABEL}:alertPackager.doWriteAlerts=True",
+        f"-c {TASK_LABEL}:alertPackager.alertWriteLocation={alertWriteLocation}",
     ]
     # JSON strings are YAML strings: paths need no further quoting.
     lines = [
@@ -362,20 +361,8 @@ def runBpsSubmit(
         settings=settings,
     )
     logFile = os.path.join(bpsDir, f"submit-{stamp}.log")
-    command = bpsCommand() + [
-        "submit",
-        submitYaml,
-        "-b",
-        repo,
-        "-i",
-        inputRun,
-        "-o",
-        outputChain,
-        "--output-run",
-        outputRun,
-        "-d",
-        dataQuery,
-    ]
+    command = bpsCommand() + ["submit", submitYaml, "-b", repo, "-i", inputRun, "-o", outputChain]
+    command += ["--output-run", outputRun, "-d", dataQuery]
     if progress:
         print(f"[demo] Running {' '.join(command)} (log: {logFile})", file=sys.stderr, flush=True)
     start = time.monotonic()

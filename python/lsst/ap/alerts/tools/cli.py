@@ -48,7 +48,7 @@ from .progress import Progress
 _PROG = "ap-alerts"
 # Exit status of a process killed by SIGPIPE (128 + 13), what shells expect.
 _SIGPIPE_STATUS = 141
-# render.STRETCHES, repeated so that --help does not import astropy and matplotlib (a test
+# stamps.STRETCHES, repeated so that --help does not import astropy and matplotlib (a test
 # checks they agree).
 STRETCHES = ("asinh", "zscale")
 

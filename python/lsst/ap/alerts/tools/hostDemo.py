@@ -62,7 +62,7 @@ from lsst.daf.butler import Butler, DatasetType, Timespan
 
 from .. import simulation
 from ..butlerFormatters import EXPOSURE_STORAGE_CLASS, makeRepo
-from . import demo
+from . import demo, demoInputs, demoOutputs, pipetaskCommands
 
 HOST_PIPELINE = "ApAssociationHost.yaml"
 """The pipeline `runHostDemo` runs (in ``pipelines/``)."""
@@ -122,7 +122,7 @@ class HostDemoResult:
             f"  APDB:       {self.apdbConfig}",
         ]
         lines += [f"  alerts:     {path}" for path in self.alertFiles]
-        lines.append(f"  pipetask:   {demo.shellCommand(self.command)}")
+        lines.append(f"  pipetask:   {pipetaskCommands.shellCommand(self.command)}")
         return "\n".join(lines)
 
 
@@ -136,7 +136,7 @@ def hostPipelinePath() -> str:
 
 def hostEnvironment() -> dict[str, str]:
     """The ``pipetask`` environment of the demo, plus ``AP_ALERTS_HOST_STANDINS`` if set."""
-    env = demo.subprocessEnvironment()
+    env = pipetaskCommands.subprocessEnvironment()
     standins = env.get("AP_ALERTS_HOST_STANDINS")
     if standins:
         env["PYTHONPATH"] = os.pathsep.join([p for p in (env.get("PYTHONPATH"), standins) if p])
@@ -192,24 +192,24 @@ def runHostDemo(
     env = hostEnvironment()
     checkHostInstalled(env)
     workdir = os.path.abspath(workdir)
-    demo._prepareWorkdir(workdir, fresh)
-    key = demo._Simulation(nSources, nDetectors, seed, historyDepth, imageSize).key + "_host"
+    demo.prepareWorkdir(workdir, fresh)
+    key = demoInputs.DemoSimulation(nSources, nDetectors, seed, historyDepth, imageSize).key + "_host"
     repo = os.path.join(workdir, "repo")
     if not os.path.exists(os.path.join(repo, "butler.yaml")):
         makeRepo(repo)
     apdbConfig = _freshApdb(os.path.join(workdir, "apdb"), key)
-    inputRun = f"{demo.INSTRUMENT}/hostInputs/{key}"
+    inputRun = f"{demoInputs.INSTRUMENT}/hostInputs/{key}"
     with Butler.from_config(repo, writeable=True) as butler:
-        if inputRun in butler.collections.query(f"{demo.INSTRUMENT}/hostInputs/*"):
-            demo._discardRun(butler, inputRun)  # made for the previous APDB
+        if inputRun in butler.collections.query(f"{demoInputs.INSTRUMENT}/hostInputs/*"):
+            demoInputs.discardRun(butler, inputRun)  # made for the previous APDB
         visit, detectors = _putHostInputs(
             butler, inputRun, apdbConfig, nSources, nDetectors, seed, historyDepth, imageSize, progress
         )
-        outputRun = demo._newRunName(butler, f"{demo.INSTRUMENT}/hostAlerts/{key}")
+        outputRun = demo.newRunName(butler, f"{demoInputs.INSTRUMENT}/hostAlerts/{key}")
     alertDir = os.path.join(workdir, "alerts", key, outputRun.rsplit("/", 1)[-1])
     command = hostRunCommand(repo, (inputRun, outputRun), visit, apdbConfig, alertDir, jobs)
-    demo._say(progress, f"Running {demo.shellCommand(command)}")
-    demo._runPipetask(command, progress, env=env)
+    demo.say(progress, f"Running {pipetaskCommands.shellCommand(command)}")
+    pipetaskCommands.runPipetask(command, progress, env=env)
     alertFiles = sorted(glob.glob(os.path.join(alertDir, "*.avro")))
     result = HostDemoResult(
         repo=repo,
@@ -218,7 +218,7 @@ def runHostDemo(
         visit=int(visit),
         detectors=[int(d) for d in detectors],
         alertFiles=alertFiles,
-        nAlerts=sum(demo._countRecords(path) for path in alertFiles),
+        nAlerts=sum(demoOutputs.countRecords(path) for path in alertFiles),
         seconds=time.monotonic() - start,
         command=command,
     )
@@ -250,7 +250,7 @@ def hostRunCommand(repo, runs, visit, apdbConfig, alertDir, jobs) -> list[str]:
     """
     inputRun, outputRun = runs
     return (
-        demo.pipetaskCommand()
+        pipetaskCommands.pipetaskCommand()
         + [
             "run",
             "-b",
@@ -265,7 +265,7 @@ def hostRunCommand(repo, runs, visit, apdbConfig, alertDir, jobs) -> list[str]:
             "-j",
             str(jobs),
             "-d",
-            f"instrument='{demo.INSTRUMENT}' AND visit={visit}",
+            f"instrument='{demoInputs.INSTRUMENT}' AND visit={visit}",
             "-c",
             f"{_LOADER_LABEL}:apdb_config_url={apdbConfig}",
             "-c",
@@ -322,9 +322,9 @@ def _putHostInputs(butler, run, apdbConfig, nSources, nDetectors, seed, historyD
     from lsst.dax.apdb import Apdb
 
     apdb = Apdb.from_uri(apdbConfig)
-    demo.DemoCam().register(butler.registry)
-    detectors = [demo._FIRST_DETECTOR + sensor for sensor in range(nDetectors)]
-    centres = demo._detectorCentres(nDetectors, imageSize)
+    demoInputs.DemoCam().register(butler.registry)
+    detectors = [demoInputs.FIRST_DETECTOR + sensor for sensor in range(nDetectors)]
+    centres = demoInputs.detectorCentres(nDetectors, imageSize)
     datasets, regions = [], {}
     for detector, centre in zip(detectors, centres, strict=True):
         # The plain demo's visit: same arguments, same seed.
@@ -334,23 +334,23 @@ def _putHostInputs(butler, run, apdbConfig, nSources, nDetectors, seed, historyD
             seed=seed * 100 + detector,
             size=imageSize,
             boresight=centre,
-            boresightRotAngle=demo._ROT_ANGLE,
+            boresightRotAngle=demoInputs.ROT_ANGLE,
             detector=detector,
-            band=demo._BAND,
+            band=demoInputs.BAND,
             fractionSolarSystem=max(1, round(0.05 * nSources)) / nSources,
         )
         catalogs = visit.catalogs
-        demo._say(progress, f"detector {detector}: {_storeHistory(apdb, catalogs)}")
-        dataId = {"instrument": demo.INSTRUMENT, "visit": catalogs.visit, "detector": detector}
+        demo.say(progress, f"detector {detector}: {_storeHistory(apdb, catalogs)}")
+        dataId = {"instrument": demoInputs.INSTRUMENT, "visit": catalogs.visit, "detector": detector}
         values = (_diaSourceTable(catalogs), visit.diffIm, visit.calexp, visit.template)
         datasets += [(name, dataId, value) for name, value in zip(_VISIT_TYPES, values, strict=True)]
-        regions[detector] = demo._detectorRegion(visit.calexp)
+        regions[detector] = demoInputs.detectorRegion(visit.calexp)
     visitId, midpoint, exposureTime = catalogs.visit, catalogs.midpointMjdTai, catalogs.exposureTime
-    demo._registerVisit(butler.registry, visitId, midpoint, exposureTime, regions)
+    demoInputs.registerVisit(butler.registry, visitId, midpoint, exposureTime, regions)
     timespan = _registerExposure(butler.registry, visitId)
     for detector, region in regions.items():
         regionTime = _regionTimeInfo(region, timespan)
-        dataId = {"instrument": demo.INSTRUMENT, "group": str(visitId), "detector": detector}
+        dataId = {"instrument": demoInputs.INSTRUMENT, "group": str(visitId), "detector": detector}
         datasets.append((_REGION_TIME, dataId, regionTime))
     _put(butler, run, datasets)
     return visitId, detectors
@@ -387,15 +387,15 @@ def _diaSourceTable(catalogs):
 def _registerExposure(registry, visitId) -> Timespan:
     """The group and exposure of the visit (the preload step's dimensions) and
     their link to the visit; returns the visit's timespan."""
-    (record,) = registry.queryDimensionRecords("visit", instrument=demo.INSTRUMENT, visit=visitId)
+    (record,) = registry.queryDimensionRecords("visit", instrument=demoInputs.INSTRUMENT, visit=visitId)
     group = str(visitId)
-    registry.syncDimensionData("group", {"instrument": demo.INSTRUMENT, "name": group})
+    registry.syncDimensionData("group", {"instrument": demoInputs.INSTRUMENT, "name": group})
     registry.syncDimensionData(
         "exposure",
         {
-            "instrument": demo.INSTRUMENT,
+            "instrument": demoInputs.INSTRUMENT,
             "id": visitId,
-            "obs_id": f"{demo.INSTRUMENT}_{visitId}",
+            "obs_id": f"{demoInputs.INSTRUMENT}_{visitId}",
             "physical_filter": record.physical_filter,
             "group": group,
             "day_obs": record.day_obs,
@@ -414,7 +414,7 @@ def _registerExposure(registry, visitId) -> Timespan:
         },
     )
     registry.syncDimensionData(
-        "visit_definition", {"instrument": demo.INSTRUMENT, "exposure": visitId, "visit": visitId}
+        "visit_definition", {"instrument": demoInputs.INSTRUMENT, "exposure": visitId, "visit": visitId}
     )
     return record.timespan
 
@@ -442,5 +442,5 @@ def _put(butler, run, datasets) -> None:
             for name, dataId, value in datasets:
                 butler.put(value, name, dataId, run=run)
     except BaseException:
-        demo._discardRun(butler, run)
+        demoInputs.discardRun(butler, run)
         raise

@@ -21,80 +21,42 @@
 
 """A figure of one alert as a person triages it (``ap-alerts render``).
 
-Top row: the difference, science and template cutouts and the PSF, each
-with north/east arrows from the cutout's own WCS (in the corner clearest of
-the source and of bright pixels), a scale bar, the source position marked,
-and the stretch limits written under it.  Science and template share one
-stretch so they compare by eye; the difference has its own, symmetric about
-zero.  The default stretch is asinh between percentile limits: linear in the
-noise, logarithmic above, so bright cores keep their shape.  The PSF is
-drawn at the cutouts' pixel scale, with its FWHM.
+Top row: the difference, science and template cutouts and the PSF
+(`lsst.ap.alerts.tools.stamps`); below them the light curve the alert
+carries (`lsst.ap.alerts.tools.lightCurve`) and a caption with the ids,
+photometry and the triage flags (`lsst.ap.alerts.tools.captions`).  This
+module lays them out and writes the file.
 
-Below: the light curve the alert carries (``prvDiaSources`` filled,
-``prvDiaForcedSources`` open, one colour and symbol per band, the alert's
-own diaSource highlighted), and a caption with the ids, photometry and the
-triage flags.
-
-A missing or unreadable cutout becomes an empty, labelled panel.  Drawn
-with matplotlib's Agg canvas directly (no pyplot state), so it is safe to
-call in-process, in worker processes and without a display.
+Drawn with matplotlib's Agg canvas directly (no pyplot state), so it is safe
+to call in-process, in worker processes and without a display.
 """
 
 from __future__ import annotations
 
 __all__ = [
-    "BAND_COLOURS",
-    "BAND_SYMBOLS",
-    "PANELS",
     "RENDER_FORMATS",
-    "STRETCHES",
     "RenderedStamp",
-    "Stretch",
-    "chooseStretch",
-    "loadCutout",
-    "psfFwhmPixels",
     "renderAlert",
 ]
 
 import dataclasses
 import math
-import textwrap
-import warnings
 
-import numpy as np
-from astropy.coordinates import SkyCoord
-from astropy.visualization import ZScaleInterval
-from astropy.wcs.utils import proj_plane_pixel_scales
-from matplotlib import patheffects
-
-from ..cutouts.ccdData import readCutout
-from .inspection import summarizeAlert
-
-PANELS = (
-    ("cutoutDifference", "Difference", "difference"),
-    ("cutoutScience", "Science", "science"),
-    ("cutoutTemplate", "Template", "template"),
+from .captions import CAPTION_HEIGHT, drawCaption
+from .lightCurve import drawLightCurve
+from .stamps import (
+    PANELS,
+    STRETCHES,
+    chooseStretches,
+    drawPsf,
+    drawStamps,
+    findPsfCutout,
+    loadCutout,
+    psfFwhmPixels,
 )
-"""(alert field, panel title, word for "no ...") of the image panels."""
-
-STRETCHES = ("asinh", "zscale")
-"""Stretches `renderAlert` knows; the first is the default."""
 
 RENDER_FORMATS = ("png", "svg", "pdf")
 """File formats `renderAlert` writes, chosen by the file's suffix."""
-
-# Rubin's band colours and symbols (as lsst.utils.plotting's
-# get_multiband_plot_colors/symbols give them), without importing lsst.utils.
-BAND_COLOURS = {
-    "u": "#1600EA",
-    "g": "#31DE1F",
-    "r": "#B52626",
-    "i": "#370201",
-    "z": "#BA52FF",
-    "y": "#61A2B3",
-}
-BAND_SYMBOLS = {"u": "o", "g": "^", "r": "v", "i": "s", "z": "*", "y": "p"}
-_OTHER_BAND = ("#777777", "D")
 
 _DPI = 100
 _STAMP = 2.9  # inches per image panel
@@ -105,147 +67,7 @@ _LIMITS = 0.32  # line of stretch limits under the stamps
 _CURVE = 2.5
 _CURVE_TOP_GAP = 0.35
 _CURVE_BOTTOM = 0.5  # axis labels under the light curve
-_CAPTION = 1.1
-_CAPTION_CHARS = 140  # monospace characters per caption line
 _BACKGROUND = "#f4f4f4"
-_EMPTY_PANEL = "#dcdcdc"
-_BAD_PIXEL = "#2b3a55"
-_MARKER = "#ff3b30"
-_ARROWS = "#ffd60a"
-_WARNING = "#b00020"
-# Dark rim that keeps the overlays visible on light and dark pixels alike.
-_OUTLINE = [patheffects.withStroke(linewidth=3.0, foreground="#00000099")]
-_TEXT_OUTLINE = [patheffects.withStroke(linewidth=1.5, foreground="#000000aa")]
-# Fractions of the panel's side: arrow length, arrow tip to label, corner
-# margin, and the gap/length of the source tick marks.
-_ARROW_FRACTION = 0.16
-_LABEL_OFFSET = 0.07
-_CORNER_MARGIN = 0.05
-_TICK_GAP = 0.06
-_TICK_LENGTH = 0.10
-# Overlays keep this far (fraction of the side) from the source.
-_CLEAR_RADIUS = 0.12
-# asinh stretch: percentile limits, linear part (sky sigmas) and the least
-# range (sky sigmas) so pure noise is not stretched to full contrast.
-_LOW_PERCENTILE = 0.5
-_HIGH_PERCENTILE = 99.9
-_ASINH_SOFTENING_SIGMAS = 3.0
-_MIN_RANGE_SIGMAS = 10.0
-_SCALE_BAR_ARCSEC = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
-_SCALE_BAR_MAX_FRACTION = 0.3
-_MIN_CURVE_DAYS = 30.0
-_GAUSSIAN_FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
-
-
-@dataclasses.dataclass(frozen=True)
-class Stretch:
-    """A mapping of pixel values (nJy) to display levels 0-1.
-
-    Attributes
-    ----------
-    kind : `str`
-        ``"asinh"`` or ``"zscale"`` (linear).
-    low, high : `float`
-        Values shown black and white (``-high`` and ``high`` when
-        ``symmetric``).
-    softening : `float`
-        asinh only: the value scale (nJy) below which the stretch is linear.
-    symmetric : `bool`
-        Zero is mid-grey (difference images: negative sources dark).
-    """
-
-    kind: str
-    low: float
-    high: float
-    softening: float = 0.0
-    symmetric: bool = False
-
-    def __call__(self, data) -> np.ndarray:
-        """Display levels of ``data``, clipped to 0-1 (NaN stays NaN)."""
-        x = np.asarray(data, dtype=float)
-        if self.kind == "asinh" and self.symmetric:
-            levels = 0.5 + 0.5 * np.arcsinh(x / self.softening) / np.arcsinh(self.high / self.softening)
-        elif self.kind == "asinh":
-            levels = np.arcsinh((x - self.low) / self.softening) / np.arcsinh(
-                (self.high - self.low) / self.softening
-            )
-        else:
-            levels = (x - self.low) / (self.high - self.low)
-        return np.clip(levels, 0.0, 1.0)
-
-    def describe(self) -> str:
-        """``"asinh −120 … 4,900 nJy"``: the kind and its limits."""
-        return f"{self.kind} {_number(self.low)} … {_number(self.high)} nJy"
-
-
-def _number(value: float) -> str:
-    text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
-    return text.replace("-", "−")
-
-
-def chooseStretch(arrays, kind: str = "asinh", symmetric: bool = False) -> Stretch:
-    """One stretch for all the pixels of ``arrays``.
-
-    Parameters
-    ----------
-    arrays : iterable of `numpy.ndarray`
-        Images to be shown with it (NaN pixels are ignored).
-    kind : `str`
-        ``"asinh"``: between the 0.5 and 99.9 percentiles, linear below
-        3 sky sigmas (robust: 1.4826 MAD) and logarithmic above;
-        ``"zscale"``: linear between IRAF's zscale limits.
-    symmetric : `bool`
-        Limits symmetric about zero (difference images).
-
-    Returns
-    -------
-    stretch : `Stretch`
-    """
-    if kind not in STRETCHES:
-        raise ValueError(f"Unknown stretch {kind!r}; choose one of {', '.join(STRETCHES)}")
-    values = [np.asarray(a, dtype=float).ravel() for a in arrays]
-    finite = np.concatenate(values) if values else np.empty(0)
-    finite = finite[np.isfinite(finite)]
-    if finite.size == 0:
-        return Stretch(kind, -1.0 if symmetric else 0.0, 1.0, 1.0, symmetric)
-    if kind == "zscale":
-        low, high = (float(v) for v in ZScaleInterval().get_limits(finite))
-        if symmetric:
-            high = max(abs(low), abs(high))
-            low = -high
-        if not high > low:
-            low, high = low - 1.0, high + 1.0
-        return Stretch(kind, low, high, 0.0, symmetric)
-    median = float(np.median(finite))
-    sigma = 1.4826 * float(np.median(np.abs(finite - median)))
-    if not sigma > 0:
-        sigma = float(np.std(finite)) or 1.0
-    if symmetric:
-        # The brighter sign sets the range: negative sources keep their cores too.
-        high = max(float(np.percentile(np.abs(finite), _HIGH_PERCENTILE)), 0.5 * _MIN_RANGE_SIGMAS * sigma)
-        low = -high
-    else:
-        low, high = (float(v) for v in np.percentile(finite, (_LOW_PERCENTILE, _HIGH_PERCENTILE)))
-        high = max(high, low + _MIN_RANGE_SIGMAS * sigma)
-    return Stretch(kind, low, high, _ASINH_SOFTENING_SIGMAS * sigma, symmetric)
-
-
-def psfFwhmPixels(psf: np.ndarray) -> float | None:
-    """FWHM (pixels) of a PSF image, from its second moments.
-
-    ``2 sqrt(2 ln 2) sqrt((Ixx + Iyy) / 2)``: exact for a Gaussian, and the
-    Gaussian-equivalent width otherwise.  Negative pixels (noise in a
-    measured PSF) are ignored.  `None` for an empty image.
-    """
-    image = np.clip(np.nan_to_num(np.asarray(psf, dtype=float)), 0.0, None)
-    total = image.sum()
-    if not total > 0:
-        return None
-    y, x = np.indices(image.shape)
-    cx, cy = (image * x).sum() / total, (image * y).sum() / total
-    ixx = (image * (x - cx) ** 2).sum() / total
-    iyy = (image * (y - cy) ** 2).sum() / total
-    return _GAUSSIAN_FWHM_PER_SIGMA * math.sqrt(0.5 * (ixx + iyy))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,7 +86,7 @@ class RenderedStamp:
         ``"cutoutScience"``, ``"cutoutTemplate"``, ``"psf"``, ``"lightCurve"``.
     drawn : `dict` [`str`, `bool`]
         Whether each image panel shows an image (False: empty, labelled).
-    stretches : `dict` [`str`, `Stretch`]
+    stretches : `dict` [`str`, `~lsst.ap.alerts.tools.stamps.Stretch`]
         The stretch of each drawn cutout.
     overlays : `dict` [`str`, `dict`]
         Per drawn cutout with a WCS: ``"compass"`` and ``"scaleBar"`` boxes
@@ -291,441 +113,10 @@ class RenderedStamp:
     lightCurvePoints: dict
 
 
-def loadCutout(data):
-    """A panel's cutout: (`~lsst.ap.alerts.cutouts.ccdData.AlertCutout` or `None`, error name if unreadable).
-
-    Read by `lsst.ap.alerts.cutouts.ccdData.readCutout` (every layout, the
-    afw mask planes when present); a missing cutout is (`None`, `None`).
-    """
-    if data is None:
-        return None, None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return readCutout(data), None
-    except Exception as e:
-        return None, f"{type(e).__name__}"
-
-
-def _pixelScale(wcs) -> float | None:
-    """Mean arcseconds per pixel of a celestial WCS."""
-    if wcs is None or not wcs.has_celestial:
-        return None
-    return float(np.mean(proj_plane_pixel_scales(wcs.celestial))) * 3600.0
-
-
-def _sourcePixel(wcs, ra, dec, shape):
-    """Pixel position of the source: (ra, dec) through the WCS, else the reference pixel."""
-    if wcs is None or not wcs.has_celestial:
-        return None
-    if ra is None:
-        ra, dec = (float(v) for v in wcs.wcs.crval)
-    x, y = (float(c) for c in wcs.world_to_pixel(SkyCoord(ra, dec, unit="deg")))
-    return (x, y) if math.isfinite(x) and math.isfinite(y) else None
-
-
-def _directionVector(wcs, ra: float, dec: float, dRa: float, dDec: float):
-    """Unit pixel vector from (ra, dec) towards a small sky offset (degrees)."""
-    x0, y0 = wcs.world_to_pixel(SkyCoord(ra, dec, unit="deg"))
-    x, y = wcs.world_to_pixel(SkyCoord(ra + dRa, dec + dDec, unit="deg"))
-    v = np.array([float(x) - float(x0), float(y) - float(y0)])
-    length = np.hypot(*v)
-    return v / length if length > 0 else None
-
-
-def _cornerBoxes(extent, shape):
-    """Where a box of ``extent`` (width, height) fits in each corner of an image."""
-    height, width = shape
-    margin = _CORNER_MARGIN * min(shape)
-    w, h = extent
-    left, right = -0.5 + margin, width - 0.5 - margin - w
-    bottom, top = -0.5 + margin, height - 0.5 - margin - h
-    return {
-        name: (x, y, x + w, y + h)
-        for name, (x, y) in (
-            ("lower left", (left, bottom)),
-            ("lower right", (right, bottom)),
-            ("upper left", (left, top)),
-            ("upper right", (right, top)),
-        )
-    }
-
-
-def _distanceToBox(point, box) -> float:
-    x, y = point
-    dx = max(box[0] - x, 0.0, x - box[2])
-    dy = max(box[1] - y, 0.0, y - box[3])
-    return math.hypot(dx, dy)
-
-
-def _pickCorner(candidates, levels, source, taken, clearance):
-    """The free corner whose box is clear of the source and covers the quietest pixels."""
-    height, width = levels.shape
-    # Distance from the typical level: stars on a sky, or either sign on a difference.
-    busy = np.abs(levels - np.nanmedian(levels)) if np.isfinite(levels).any() else levels
-    best = None
-    for name, box in candidates.items():
-        if name in taken:
-            continue
-        x0, x1 = max(int(math.floor(box[0] + 0.5)), 0), min(int(math.ceil(box[2] + 0.5)), width)
-        y0, y1 = max(int(math.floor(box[1] + 0.5)), 0), min(int(math.ceil(box[3] + 0.5)), height)
-        patch = busy[y0:y1, x0:x1]
-        brightness = float(np.nanmean(patch)) if patch.size and np.isfinite(patch).any() else 0.0
-        distance = _distanceToBox(source, box) if source is not None else math.inf
-        # Clear of the source first, then as dark as possible, then as far as possible.
-        key = (distance < clearance, brightness, -min(distance, 1e6))
-        if best is None or key < best[0]:
-            best = (key, name, box)
-    return best[1], best[2]
-
-
-def _drawCompass(ax, wcs, ra, dec, levels, source, taken):
-    """North and east arrows from the WCS, in the corner clearest of the source."""
-    north = _directionVector(wcs, ra, dec, 0.0, 1.0 / 3600.0)
-    east = _directionVector(wcs, ra, dec, 1.0 / 3600.0 / max(math.cos(math.radians(dec)), 1e-6), 0.0)
-    if north is None or east is None:
-        return None
-    side = min(levels.shape)
-    length = _ARROW_FRACTION * side
-    labelDistance = length + _LABEL_OFFSET * side
-    labelRadius = 0.04 * side
-    # The arrows' and labels' extent around their common origin.
-    points = np.array([[0.0, 0.0], north * labelDistance, east * labelDistance])
-    lower = points.min(axis=0) - labelRadius
-    upper = points.max(axis=0) + labelRadius
-    candidates = _cornerBoxes(upper - lower, levels.shape)
-    corner, box = _pickCorner(candidates, levels, source, taken, _CLEAR_RADIUS * side)
-    origin = np.array(box[:2]) - lower
-    for vector, label in ((north, "N"), (east, "E")):
-        ax.annotate(
-            "",
-            xy=origin + vector * length,
-            xytext=origin,
-            arrowprops={
-                "arrowstyle": "-|>",
-                "color": _ARROWS,
-                "lw": 1.6,
-                "mutation_scale": 10,
-                "path_effects": _OUTLINE,
-            },
-        )
-        ax.text(
-            *(origin + vector * labelDistance),
-            label,
-            color=_ARROWS,
-            fontsize=10,
-            fontweight="bold",
-            ha="center",
-            va="center",
-            path_effects=_TEXT_OUTLINE,
-        )
-    return corner, box
-
-
-def _drawScaleBar(ax, scale, levels, source, taken):
-    """A bar of a round number of arcseconds, in a free corner clear of the source."""
-    side = min(levels.shape)
-    fitting = [a for a in _SCALE_BAR_ARCSEC if a / scale <= _SCALE_BAR_MAX_FRACTION * levels.shape[1]]
-    if not fitting:
-        return None
-    arcsec = fitting[-1]
-    length = arcsec / scale
-    textHeight = 0.09 * side
-    candidates = _cornerBoxes((length, textHeight + 0.03 * side), levels.shape)
-    corner, box = _pickCorner(candidates, levels, source, taken, _CLEAR_RADIUS * side)
-    y = box[1] + 0.015 * side
-    ax.plot([box[0], box[2]], [y, y], color="white", lw=2.5, solid_capstyle="butt", path_effects=_OUTLINE)
-    label = f"{arcsec:g}″"
-    ax.text(
-        0.5 * (box[0] + box[2]),
-        y + 0.03 * side,
-        label,
-        color="white",
-        fontsize=9,
-        ha="center",
-        va="bottom",
-        fontweight="bold",
-        path_effects=_TEXT_OUTLINE,
-    )
-    return corner, box
-
-
-def _markSource(ax, x: float, y: float, shape, fwhm) -> None:
-    """Tick marks left of and above the source, outside its core."""
-    size = min(shape)
-    gap, length = max(_TICK_GAP * size, fwhm or 0.0), _TICK_LENGTH * size
-    for xs, ys in (([x - gap - length, x - gap], [y, y]), ([x, x], [y + gap, y + gap + length])):
-        ax.plot(xs, ys, color=_MARKER, lw=1.8, solid_capstyle="butt", path_effects=_OUTLINE)
-
-
-def _emptyPanel(ax, text: str) -> None:
-    ax.set_facecolor(_EMPTY_PANEL)
-    ax.text(
-        0.5,
-        0.5,
-        text,
-        transform=ax.transAxes,
-        ha="center",
-        va="center",
-        fontsize=12,
-        color="#555555",
-        style="italic",
-    )
-
-
-def _imagePanel(ax, ccd, stretch: Stretch, cmap, ra, dec, fwhm) -> dict:
-    """Draw a cutout with its overlays; return the overlay boxes (see `RenderedStamp`)."""
-    data = np.asarray(ccd.data, dtype=float)
-    levels = stretch(data)
-    # Masked, so that pixels off the parent image (NaN) take the colour map's "bad" colour.
-    ax.imshow(
-        np.ma.masked_invalid(levels), origin="lower", cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest"
-    )
-    ax.set_xlim(-0.5, data.shape[1] - 0.5)
-    ax.set_ylim(-0.5, data.shape[0] - 0.5)
-    wcs = ccd.wcs
-    source = _sourcePixel(wcs, ra, dec, data.shape)
-    overlays = {"source": source}
-    if source is None:
-        return overlays
-    if ra is None:
-        ra, dec = (float(v) for v in wcs.wcs.crval)
-    _markSource(ax, *source, data.shape, fwhm)
-    taken = []
-    compass = _drawCompass(ax, wcs, ra, dec, levels, source, taken)
-    if compass is not None:
-        taken.append(compass[0])
-        overlays["compass"] = compass[1]
-    scale = _pixelScale(wcs)
-    bar = _drawScaleBar(ax, scale, levels, source, taken) if scale else None
-    if bar is not None:
-        overlays["scaleBar"] = bar[1]
-    return overlays
-
-
-def _psfPanel(ax, psf: np.ndarray, frameShape, scale, word: str, fwhm) -> None:
-    """The PSF at the cutouts' pixel scale (framed like a cutout), with its FWHM."""
-    import matplotlib
-
-    cmap = matplotlib.colormaps["magma"]
-    height, width = frameShape
-    ph, pw = psf.shape
-    # Centred in a frame of the cutout's size: both are in the same pixels.
-    left, bottom = (width - pw) / 2.0 - 0.5, (height - ph) / 2.0 - 0.5
-    ax.set_facecolor(cmap(0.0))
-    peak = float(np.nanmax(psf)) if np.isfinite(psf).any() else 1.0
-    ax.imshow(
-        np.arcsinh(np.clip(psf, 0.0, None) / (0.05 * peak)) / np.arcsinh(1.0 / 0.05),
-        origin="lower",
-        cmap=cmap,
-        vmin=0.0,
-        vmax=1.0,
-        interpolation="nearest",
-        extent=(left, left + pw, bottom, bottom + ph),
-    )
-    ax.set_xlim(-0.5, width - 0.5)
-    ax.set_ylim(-0.5, height - 0.5)
-    if fwhm is not None:
-        import matplotlib.patches
-
-        centre = (left + pw / 2.0, bottom + ph / 2.0)
-        ax.add_patch(matplotlib.patches.Circle(centre, fwhm / 2.0, fill=False, ec="white", lw=1.0, ls="--"))
-        text = f"FWHM {fwhm:.2f} px" + (f" = {fwhm * scale:.2f}″" if scale else "")
-        # On the colour map's dark end: no outline needed (and SVG keeps it as text).
-        ax.text(
-            0.5, 0.04, text, transform=ax.transAxes, ha="center", va="bottom", color="white", fontsize=9.5
-        )
-    ax.set_title(f"PSF of {word} ({pw}×{ph} px, to scale)", fontsize=10.5)
-
-
-def _historyPoints(entries):
-    """(mjd, flux, err, band) arrays of the history entries with a finite flux and time; skipped count."""
-    rows = []
-    skipped = 0
-    for entry in entries or ():
-        mjd, flux, err = entry.get("midpointMjdTai"), entry.get("psfFlux"), entry.get("psfFluxErr")
-        if mjd is None or flux is None or not (math.isfinite(mjd) and math.isfinite(flux)):
-            skipped += 1
-            continue
-        err = err if err is not None and math.isfinite(err) else 0.0
-        rows.append((mjd, flux, err, entry.get("band") or "?"))
-    return rows, skipped
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def _bandStyle(band):
-    return BAND_COLOURS.get(band, _OTHER_BAND[0]), BAND_SYMBOLS.get(band, _OTHER_BAND[1])
-
-
-def _lightCurve(ax, alert: dict) -> dict:
-    """Plot psfFlux ± err against MJD; return the points drawn."""
-    detections, skippedDetections = _historyPoints(alert.get("prvDiaSources"))
-    forced, skippedForced = _historyPoints(alert.get("prvDiaForcedSources"))
-    current, _ = _historyPoints([alert.get("diaSource") or {}])
-    bands = _bandOrder(detections + forced + current)
-    ax.axhline(0.0, color="#999999", lw=0.8, zorder=0)
-    _plotHistory(ax, bands, detections, forced)
-    _plotThisAlert(ax, current)
-    _lightCurveLegend(ax, bands)
-    _lightCurveAxes(ax, [row[0] for row in detections + forced + current])
-    skipped = skippedDetections + skippedForced
-    ax.set_title(_lightCurveTitle(len(detections), len(forced), skipped), fontsize=10.5, loc="left")
-    return {"detections": len(detections), "forced": len(forced), "skipped": skipped}
-
-
-def _bandOrder(rows) -> list[str]:
-    """The bands of ``rows`` in Rubin's order (u to y), unknown bands after them by name."""
-    return sorted(
-        {row[3] for row in rows},
-        key=lambda b: (list(BAND_COLOURS).index(b) if b in BAND_COLOURS else 99, b),
-    )
-
-
-def _plotHistory(ax, bands, detections, forced) -> None:
-    """Earlier detections (filled) and forced measurements (open), band by band.
-
-    Parameters
-    ----------
-    ax : `matplotlib.axes.Axes`
-        The light-curve axes.
-    bands : `list` [`str`]
-        Bands to plot, in legend order.
-    detections, forced : `list` [`tuple`]
-        (mjd, flux, err, band) rows of ``prvDiaSources`` and
-        ``prvDiaForcedSources`` (`_historyPoints`).
-    """
-    for band in bands:
-        colour, symbol = _bandStyle(band)
-        for rows, filled in ((detections, True), (forced, False)):
-            mine = [r for r in rows if r[3] == band]
-            if not mine:
-                continue
-            mjd, flux, err, _ = zip(*mine, strict=True)
-            ax.errorbar(
-                mjd,
-                flux,
-                yerr=err,
-                fmt=symbol,
-                ms=5.5 if filled else 5.0,
-                color=colour,
-                mfc=colour if filled else "none",
-                mec=colour,
-                elinewidth=0.9,
-                alpha=1.0 if filled else 0.75,
-                capsize=0,
-                zorder=3 if filled else 2,
-            )
-
-
-def _plotThisAlert(ax, current) -> None:
-    """The alert's own diaSource: a large, black-rimmed point over the history, on a dotted line."""
-    for mjd, flux, err, band in current:
-        colour, symbol = _bandStyle(band)
-        ax.axvline(mjd, color="#333333", lw=0.8, ls=":", zorder=1)
-        ax.errorbar(
-            [mjd],
-            [flux],
-            yerr=[err],
-            fmt=symbol,
-            ms=13,
-            color=colour,
-            mfc=colour,
-            mec="black",
-            mew=2.0,
-            elinewidth=1.5,
-            capsize=0,
-            zorder=5,
-        )
-
-
-def _lightCurveLegend(ax, bands) -> None:
-    """Legend right of the light curve: one entry per band, then what the marker styles mean."""
-    from matplotlib.lines import Line2D
-
-    handles = [
-        Line2D([], [], ls="", marker=_bandStyle(b)[1], color=_bandStyle(b)[0], ms=6, label=b) for b in bands
-    ]
-    handles += [
-        Line2D([], [], ls="", marker="o", color="#555555", ms=6, label="detection (prvDiaSources)"),
-        Line2D(
-            [], [], ls="", marker="o", mfc="none", mec="#555555", ms=6, label="forced (prvDiaForcedSources)"
-        ),
-        Line2D([], [], ls="", marker="o", color="#bbbbbb", mec="black", mew=2.0, ms=10, label="this alert"),
-    ]
-    ax.legend(
-        handles=handles,
-        loc="upper left",
-        bbox_to_anchor=(1.005, 1.0),
-        fontsize=8.5,
-        frameon=False,
-        borderaxespad=0.0,
-    )
-
-
-def _lightCurveAxes(ax, mjds) -> None:
-    """Limits, labels and ticks of the light curve, whose points are at times ``mjds``."""
-    ax.margins(x=0.03, y=0.12)
-    if mjds and np.ptp(mjds) < _MIN_CURVE_DAYS:
-        # Points of one night only: show a month around them, not a fraction of a day.
-        middle = float(np.mean(mjds))
-        ax.set_xlim(middle - _MIN_CURVE_DAYS / 2, middle + _MIN_CURVE_DAYS / 2)
-    ax.set_xlabel("MJD (TAI)", fontsize=9.5)
-    ax.set_ylabel("psfFlux (nJy)", fontsize=9.5)
-    ax.tick_params(labelsize=8.5)
-    ax.ticklabel_format(axis="x", useOffset=False, style="plain")
-
-
-def _lightCurveTitle(nDetections: int, nForced: int, skipped: int) -> str:
-    """What the light curve shows, and how many history entries it could not."""
-    if not nDetections and not nForced:
-        return "Light curve: no earlier detections or forced photometry" + (
-            f" ({skipped} entries without a flux or time)" if skipped else ""
-        )
-    return (
-        f"Light curve: {_plural(nDetections, 'earlier detection')}, "
-        f"{_plural(nForced, 'forced measurement')}"
-        + (f"  ({skipped} without a flux or time, not shown)" if skipped else "")
-    )
-
-
-def _caption(alert: dict) -> tuple[str, str]:
-    """(identity and photometry, triage flags) text lines."""
-    summary = summarizeAlert(alert, 0)
-    source = alert.get("diaSource") or {}
-
-    def num(value, spec):
-        return "?" if value is None or not math.isfinite(value) else format(value, spec)
-
-    if summary.diaObjectId:
-        objectText = f"diaObjectId {summary.diaObjectId}"
-        if summary.nDiaSources is not None:
-            objectText += f" (nDiaSources {summary.nDiaSources})"
-    else:
-        # diaObjectId 0 (or null) marks a solar-system source: name its ssObject instead.
-        objectText = f"ssObjectId {source.get('ssObjectId') or '?'}"
-    snr = f" (S/N {summary.snr:.1f})" if summary.snr is not None else ""
-    mag = f"mag {summary.mag:.2f}" if summary.mag is not None else "mag — (flux ≤ 0)"
-    identity = (
-        f"diaSourceId {summary.diaSourceId}   {objectText}   band {summary.band or '?'}   "
-        f"MJD {num(summary.midpointMjdTai, '.5f')}   visit {source.get('visit', '?')} "
-        f"detector {source.get('detector', '?')}\n"
-        f"psfFlux {num(summary.psfFlux, ',.1f')} ± {num(summary.psfFluxErr, ',.1f')} nJy{snr}   {mag}   "
-        f"RA {num(summary.ra, '.6f')}°  Dec {num(summary.dec, '+.6f')}°"
-    )
-    reliability = num(summary.reliability, ".3f")
-    dipole = {True: "YES", False: "no"}.get(summary.isDipole, "?")
-    flags = ", ".join(summary.flags) if summary.flags else "none set"
-    triage = f"reliability {reliability}   isDipole {dipole}   flags: {flags}"
-    return identity, "\n".join(textwrap.wrap(triage, _CAPTION_CHARS, break_on_hyphens=False))
-
-
 def _layout():
     """Figure size (inches) and each panel's rectangle (left, bottom, width, height) in figure fractions."""
     width = 2 * _MARGIN + 4 * _STAMP + 3 * _GAP
-    height = _TITLE + _STAMP + _LIMITS + _CURVE_TOP_GAP + _CURVE + _CURVE_BOTTOM + _CAPTION
+    height = _TITLE + _STAMP + _LIMITS + _CURVE_TOP_GAP + _CURVE + _CURVE_BOTTOM + CAPTION_HEIGHT
     stampBottom = height - _TITLE - _STAMP
     rects = [
         ((_MARGIN + i * (_STAMP + _GAP)) / width, stampBottom / height, _STAMP / width, _STAMP / height)
@@ -733,7 +124,8 @@ def _layout():
     ]
     curveLeft = 0.8
     curveWidth = width - curveLeft - 2.3  # room for the legend on the right
-    curve = (curveLeft / width, (_CAPTION + _CURVE_BOTTOM) / height, curveWidth / width, _CURVE / height)
+    curveBottom = CAPTION_HEIGHT + _CURVE_BOTTOM
+    curve = (curveLeft / width, curveBottom / height, curveWidth / width, _CURVE / height)
     return (width, height), rects, curve
 
 
@@ -754,7 +146,7 @@ def renderAlert(alert: dict, path: str, stretch: str = STRETCHES[0]) -> Rendered
     path : `str`
         File to write; its suffix (``.png``, ``.svg``, ``.pdf``) is the format.
     stretch : `str`
-        ``"asinh"`` (default) or ``"zscale"``; see `chooseStretch`.
+        ``"asinh"`` (default) or ``"zscale"``; see `~lsst.ap.alerts.tools.stamps.chooseStretch`.
 
     Returns
     -------
@@ -777,20 +169,20 @@ def renderAlert(alert: dict, path: str, stretch: str = STRETCHES[0]) -> Rendered
     FigureCanvasAgg(fig)
     axes = [fig.add_axes(rect) for rect in rects]
     cutouts = {field: loadCutout(alert.get(field)) for field, _, _ in PANELS}
-    stretches, shared = _chooseStretches(cutouts, stretch)
-    psfCutout = _psfCutout(cutouts)
+    stretches, shared = chooseStretches(cutouts, stretch)
+    psfCutout = findPsfCutout(cutouts)
     fwhm = psfFwhmPixels(psfCutout[0].psf) if psfCutout is not None else None
     # The stamps first: the PSF panel states their pixel scale.
-    drawn, overlays, scale = _drawStamps(axes[:3], cutouts, stretches, shared, _sourcePosition(alert), fwhm)
-    _drawPsf(axes[3], psfCutout, scale, fwhm)
+    drawn, overlays, scale = drawStamps(axes[:3], cutouts, stretches, shared, _sourcePosition(alert), fwhm)
+    drawPsf(axes[3], psfCutout, scale, fwhm)
     drawn["psf"] = psfCutout is not None
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_aspect("equal")
     curveAx = fig.add_axes(curveRect)
-    points = _lightCurve(curveAx, alert)
-    _drawCaption(fig, alert, size[1])
+    points = drawLightCurve(curveAx, alert)
+    drawCaption(fig, alert, size[1])
     _save(fig, path, fileFormat)
     # Saving laid the figure out (equal aspect shrinks the panels): measure now.
     width, height = fig.canvas.get_width_height()
@@ -815,159 +207,6 @@ def _sourcePosition(alert: dict) -> tuple[float | None, float | None]:
     if ra is None or dec is None or not (math.isfinite(ra) and math.isfinite(dec)):
         return None, None
     return ra, dec
-
-
-def _chooseStretches(cutouts: dict, kind: str) -> tuple[dict, bool]:
-    """The stretch of each readable cutout, and whether science and template share one.
-
-    Parameters
-    ----------
-    cutouts : `dict` [`str`, `tuple`]
-        (`~lsst.ap.alerts.cutouts.ccdData.AlertCutout` or `None`, problem) per alert field
-        (`loadCutout`).
-    kind : `str`
-        The stretch kind (`STRETCHES`).
-
-    Returns
-    -------
-    stretches : `dict` [`str`, `Stretch` or `None`]
-        Per field of `PANELS`; `None` for a missing or unreadable cutout.
-    shared : `bool`
-        Both science and template are drawn, on one stretch.
-    """
-    stretches = {"cutoutDifference": None, "cutoutScience": None, "cutoutTemplate": None}
-    difference = cutouts["cutoutDifference"][0]
-    if difference is not None:
-        stretches["cutoutDifference"] = chooseStretch([difference.data], kind, symmetric=True)
-    # Science and template on one stretch, so they compare by eye.
-    direct = [cutouts[f][0] for f in ("cutoutScience", "cutoutTemplate") if cutouts[f][0] is not None]
-    if direct:
-        common = chooseStretch([c.data for c in direct], kind)
-        for field in ("cutoutScience", "cutoutTemplate"):
-            if cutouts[field][0] is not None:
-                stretches[field] = common
-    return stretches, len(direct) == 2
-
-
-def _psfCutout(cutouts: dict):
-    """(cutout, word) of the first cutout in `PANELS` order that carries a PSF, or `None`.
-
-    The PSF is drawn in a frame of that cutout's size, so the two go together.
-    """
-    return next(
-        (
-            (c, word)
-            for (field, _, word) in PANELS
-            if (c := cutouts[field][0]) is not None and c.psf is not None
-        ),
-        None,
-    )
-
-
-def _drawStamps(axes, cutouts: dict, stretches: dict, shared: bool, position, fwhm):
-    """The difference, science and template panels, each a cutout or a labelled empty panel.
-
-    Parameters
-    ----------
-    axes : `list` [`matplotlib.axes.Axes`]
-        One per field of `PANELS`, in that order.
-    cutouts : `dict` [`str`, `tuple`]
-        (`~lsst.ap.alerts.cutouts.ccdData.AlertCutout` or `None`, problem) per field.
-    stretches : `dict` [`str`, `Stretch` or `None`]
-        Per field (`_chooseStretches`).
-    shared : `bool`
-        Science and template share their stretch (said under both).
-    position : `tuple`
-        The source's (ra, dec), or (None, None).
-    fwhm : `float` or `None`
-        PSF FWHM in pixels (keeps the source marks off its core).
-
-    Returns
-    -------
-    drawn : `dict` [`str`, `bool`]
-        Whether each field's panel shows an image.
-    overlays : `dict` [`str`, `dict`]
-        Overlay boxes of each drawn cutout (see `RenderedStamp`).
-    scale : `float` or `None`
-        Arcseconds per pixel of the first drawn cutout with a celestial WCS.
-    """
-    import matplotlib
-
-    cmap = matplotlib.colormaps["gray"].with_extremes(bad=_BAD_PIXEL)
-    drawn, overlays = {}, {}
-    scale = None
-    for ax, (field, title, word) in zip(axes, PANELS, strict=True):
-        ccd, problem = cutouts[field]
-        drawn[field] = ccd is not None
-        if ccd is None:
-            _emptyPanel(ax, f"unreadable {word} cutout\n({problem})" if problem else f"no {word}")
-            ax.set_title(title, fontsize=10.5)
-            continue
-        overlays[field] = _imagePanel(ax, ccd, stretches[field], cmap, *position, fwhm)
-        height, width = ccd.data.shape
-        ax.set_title(f"{title} ({width}×{height} px)", fontsize=10.5)
-        note = " (shared)" if field != "cutoutDifference" and shared else ""
-        _textUnder(ax, stretches[field].describe() + note)
-        scale = scale or _pixelScale(ccd.wcs)
-    return drawn, overlays, scale
-
-
-def _drawPsf(ax, psfCutout, scale, fwhm) -> None:
-    """The PSF panel (`_psfPanel`) with the pixel scale under it, or an empty panel without a PSF."""
-    if psfCutout is None:
-        _emptyPanel(ax, "no PSF")
-        ax.set_title("PSF", fontsize=10.5)
-        return
-    ccd, word = psfCutout
-    _psfPanel(ax, np.asarray(ccd.psf, dtype=float), ccd.data.shape, scale, word, fwhm)
-    if scale:
-        _textUnder(ax, f"{scale:.3f}″/px")
-
-
-def _textUnder(ax, text: str) -> None:
-    """A small line of text just under a panel (stretch limits, pixel scale)."""
-    ax.text(
-        0.5,
-        -0.015,
-        text,
-        transform=ax.transAxes,
-        ha="center",
-        va="top",
-        fontsize=8.5,
-        color="#333333",
-    )
-
-
-def _drawCaption(fig, alert: dict, figureHeight: float) -> None:
-    """The identity and photometry lines, and under them the triage line (red when flagged).
-
-    ``figureHeight`` is in inches: both are placed at fixed heights from the bottom.
-    """
-    identity, triage = _caption(alert)
-    fig.text(
-        0.5,
-        (_CAPTION - 0.3) / figureHeight,
-        identity,
-        ha="center",
-        va="center",
-        fontsize=10,
-        family="monospace",
-        linespacing=1.45,
-    )
-    summary = summarizeAlert(alert, 0)
-    # Hangs from a fixed line: a long list of flags wraps downwards.
-    fig.text(
-        0.5,
-        0.42 / figureHeight,
-        triage,
-        ha="center",
-        va="top",
-        fontsize=10,
-        linespacing=1.3,
-        family="monospace",
-        color=_WARNING if summary.flags or summary.isDipole else "#1a1a1a",
-        fontweight="bold" if summary.flags else "normal",
-    )
 
 
 def _save(fig, path: str, fileFormat: str) -> None:

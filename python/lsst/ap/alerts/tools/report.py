@@ -56,7 +56,8 @@ import numpy as np
 
 from ..version import __version__
 from .inspection import AlertFile, AlertFileError, AlertSummary, summarizeAlert
-from .render import PANELS, chooseStretch, loadCutout, renderAlert
+from .render import renderAlert
+from .stamps import PANELS, chooseStretch, loadCutout
 
 _GENERATOR = "ap-alerts report"
 _THUMB_SIDE = 40  # pixels per cutout in a thumbnail strip
@@ -215,7 +216,7 @@ def buildReport(
     outDir : `str`
         Directory to write (created; an earlier report there is replaced).
     stretch : `str`
-        Stretch of the stamps (see `~lsst.ap.alerts.tools.render.chooseStretch`).
+        Stretch of the stamps (see `~lsst.ap.alerts.tools.stamps.chooseStretch`).
     jobs : `int`
         Processes drawing the figures (1: in this process).
     onAlert : callable, optional

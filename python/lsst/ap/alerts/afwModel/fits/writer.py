@@ -66,6 +66,19 @@ def writeImageFits(image, path, metadata=None) -> None:
 # ============================================================= exposures
 
 
+def _planeHeader(info, xy0) -> fits.Header:
+    """The cards the image, mask and variance HDUs share: the WCS (origin at
+    the array's first pixel) and XY0."""
+    planeHeader = fits.Header()
+    if info.hasWcs():
+        shifted = info.getWcs().copyAtShiftedPixelOrigin(geom.Extent2D(-xy0.getX(), -xy0.getY()))
+        for name, value in shifted.getFitsMetadata().items():
+            planeHeader[name] = value
+    xy0Cards(planeHeader, xy0)
+    planeHeader["INHERIT"] = True
+    return planeHeader
+
+
 def writeExposureFits(exposure, path) -> None:
     """Write ``exposure`` in afw's layout (see module docstring)."""
     info = exposure.getInfo()
@@ -98,14 +111,7 @@ def writeExposureFits(exposure, path) -> None:
     if info.getVisitInfo() is not None:
         setVisitInfoMetadata(primary, info.getVisitInfo())
 
-    planeHeader = fits.Header()
-    if info.hasWcs():
-        shifted = info.getWcs().copyAtShiftedPixelOrigin(geom.Extent2D(-xy0.getX(), -xy0.getY()))
-        for name, value in shifted.getFitsMetadata().items():
-            planeHeader[name] = value
-    xy0Cards(planeHeader, xy0)
-    planeHeader["INHERIT"] = True
-
+    planeHeader = _planeHeader(info, xy0)
     hdus = [fits.PrimaryHDU(header=primary)]
     mi = exposure.getMaskedImage()
     for extType, array in (
