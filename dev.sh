@@ -6,7 +6,7 @@
 #   ./dev.sh demo [ap-alerts demo options]   # the demo visit, in ./demo_repo of the checkout
 #   ./dev.sh test [pytest options]           # the test suite
 #   ./dev.sh bench [benchmark options]       # the throughput benchmark
-#   ./dev.sh lint                            # ruff check, ruff format --check, license headers
+#   ./dev.sh lint                            # ruff check, ruff format --check, license headers, sizes
 #   ./dev.sh docs [sphinx-build options]     # the Sphinx site, into doc/_build/html (warnings are errors)
 #   ./dev.sh setup                           # only the set-up
 #
@@ -74,7 +74,9 @@ case "$job" in
         cd "$here"
         "$venv/bin/ruff" check python tests benchmarks .ci
         "$venv/bin/ruff" format --check python tests benchmarks .ci
-        exec "$venv/bin/python" .ci/checkHeaders.py ;;
+        "$venv/bin/python" .ci/checkHeaders.py
+        # No module over 1,000 lines, no function over 60 code lines (tests aside).
+        exec "$venv/bin/python" .ci/checkSizes.py ;;
     docs)
         # Warnings (a broken docstring too) fail the build; --keep-going lists them all.
         # Built from scratch (-E, and automodapi's stub pages in doc/py-api made

@@ -518,20 +518,18 @@ def prepareVisitTables(
     nanAsNull : `bool`, optional
         Null instead of NaN in nullable float fields (see `coerceTable`).
     """
-    diaSourceCat, diaObjectCat, ssSrc = inputs.diaSourceCat, inputs.diaObjectCat, inputs.ssSrc
-    diaSrcHistory, diaForcedSources = inputs.diaSrcHistory, inputs.diaForcedSources
     records = schema.records
-    sources = _prepareSources(records["diaSource"], diaSourceCat, log, nanAsNull)
+    sources = _prepareSources(records["diaSource"], inputs.diaSourceCat, log, nanAsNull)
     # The DiaObjects of every input DiaSource (skipped ones too, so their rows are still checked).
-    wanted = np.unique(_objectIds(diaSourceCat))
+    wanted = np.unique(_objectIds(inputs.diaSourceCat))
     objects, objectRow, nDiaSources = _linkObjects(
-        records["diaObject"], diaObjectCat, sources, log, nanAsNull, wanted
+        records["diaObject"], inputs.diaObjectCat, sources, log, nanAsNull, wanted
     )
     history, historyGroups, droppedHistory = _groupedRows(
-        diaSrcHistory, records["diaSource"], "diaSourceId", "history DiaSource", log, nanAsNull, wanted
+        inputs.diaSrcHistory, records["diaSource"], "diaSourceId", "history DiaSource", log, nanAsNull, wanted
     )
     forced, forcedGroups, droppedForced = _groupedRows(
-        diaForcedSources if doRunForcedMeasurement else None,
+        inputs.diaForcedSources if doRunForcedMeasurement else None,
         records["diaForcedSource"],
         "diaForcedSourceId",
         "DiaForcedSource",
@@ -548,7 +546,7 @@ def prepareVisitTables(
         doRunForcedMeasurement,
         forcedSourceHistoryThreshold,
     )
-    ssSources, mpcOrbits, ssRow, mpcRow = _matchSolarSystem(records, ssSrc, sources, log, nanAsNull)
+    ssSources, mpcOrbits, ssRow, mpcRow = _matchSolarSystem(records, inputs.ssSrc, sources, log, nanAsNull)
     return PreparedTables(
         sources=sources.typed,
         diaSourceIds=sources.ids,
