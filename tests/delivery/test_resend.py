@@ -36,7 +36,8 @@ import fastavro
 import lsst.utils.tests
 
 from lsst.ap.alerts import PackageAlertsConfig, PackageAlertsTask
-from lsst.ap.alerts.delivery.resend import ResendFileError, findResendFiles, planResend, readAlertFile
+from lsst.ap.alerts.delivery.alertFile import findAlertFiles
+from lsst.ap.alerts.delivery.resend import ResendFileError, planResend, readAlertFile
 from lsst.ap.alerts.schemaRegistry import makeWireHeader
 from lsst.ap.alerts.simulation import makeSimulatedVisit, runArguments
 
@@ -84,7 +85,7 @@ class ResendPlanTestCase(lsst.utils.tests.TestCase):
         failed = self.writeFailed(1, os.path.join(self.work, "sub"))
         copy = shutil.copy(failed, os.path.join(self.work, "copy.avro"))
         hidden = shutil.copy(failed, os.path.join(self.work, f".{self.stem}.avro.ap-alerts-partial.h.1.ab"))
-        self.assertNotIn(hidden, findResendFiles(self.work))
+        self.assertNotIn(hidden, findAlertFiles(self.work))
         plan = planResend([self.work])
         self.assertEqual(plan.errors, [])
         self.assertEqual(sorted(a.diaSourceId for a in plan.alerts), sorted(self.ids))

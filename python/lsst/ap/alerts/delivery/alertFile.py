@@ -38,6 +38,7 @@ same file each finish their own and the last rename wins.
 from __future__ import annotations
 
 __all__ = [
+    "findAlertFiles",
     "FOREIGN_STALE_SECONDS",
     "TEMPORARY_TAG",
     "AlertFileWriter",
@@ -382,3 +383,25 @@ class _GatheringWriter:
                 pending[0] = memoryview(pending[0])[written:]
         if _SYNC_FILE_RANGE is not None and total:
             _SYNC_FILE_RANGE(self._fd, start, total, _SYNC_FILE_RANGE_WRITE)
+
+
+def findAlertFiles(path: str) -> list[str]:
+    """The alert files at ``path``: the file itself, or every ``*.avro`` below a directory.
+
+    Hidden files and directories (writers' temporaries, see `AtomicFile`)
+    are skipped.  Sorted.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file or directory")
+    if not os.path.isdir(path):
+        return [path]
+    found = []
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(os.path.join(root, f) for f in files if f.endswith(".avro") and not f.startswith("."))
+    return sorted(found)

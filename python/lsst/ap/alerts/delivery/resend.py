@@ -52,7 +52,6 @@ __all__ = [
     "ResendFileError",
     "ResendOutcome",
     "ResendPlan",
-    "findResendFiles",
     "planResend",
     "readAlertFile",
     "sendPlan",
@@ -76,6 +75,7 @@ from ..schemaRegistry import (
     makeWireHeader,
     parseWireHeader,
 )
+from .alertFile import findAlertFiles
 from .messageHeaders import alertHeaders
 
 _CONTAINER_MAGIC = b"Obj\x01"
@@ -126,26 +126,6 @@ class ResendOutcome:
     """Failed-delivery files still on disk."""
     failureReasons: tuple[tuple[str, int], ...]
     removalErrors: list[str]
-
-
-def findResendFiles(path: str) -> list[str]:
-    """The file ``path``, or every ``*.avro`` below the directory ``path`` (hidden ones skipped), sorted.
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``path`` does not exist.
-    """
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such file or directory")
-    if not os.path.isdir(path):
-        return [path]
-    found = []
-    for root, dirs, files in os.walk(path):
-        # Hidden names are writers' temporaries (alertFile.AtomicFile).
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(os.path.join(root, f) for f in files if f.endswith(".avro") and not f.startswith("."))
-    return sorted(found)
 
 
 def _canonical(schema) -> str:
@@ -269,7 +249,7 @@ def planResend(
     byMessage: dict[bytes, ResendAlert] = {}
     for path in paths:
         try:
-            files = findResendFiles(path)
+            files = findAlertFiles(path)
         except FileNotFoundError as e:
             plan.errors.append(str(e))
             continue

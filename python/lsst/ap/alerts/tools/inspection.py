@@ -58,12 +58,12 @@ __all__ = [
 import dataclasses
 import io
 import math
-import os
 from collections.abc import Iterator, Sequence
 
 import fastavro
 
 from ..avro.container import ContainerFileError, ContainerFileReader
+from ..delivery.alertFile import findAlertFiles
 from ..schemaRegistry import (
     WIRE_HEADER_SIZE,
     AlertSchema,
@@ -82,27 +82,6 @@ _CONTAINER_MAGIC = b"Obj\x01"
 
 class AlertFileError(Exception):
     """An alert file cannot be read (the message names the file and place)."""
-
-
-def findAlertFiles(path: str) -> list[str]:
-    """The alert files at ``path``: the file itself, or every ``*.avro`` below a directory.
-
-    Hidden files (writers' temporaries) are skipped.  Sorted.
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``path`` does not exist.
-    """
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such file or directory")
-    if not os.path.isdir(path):
-        return [path]
-    found = []
-    for root, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(os.path.join(root, f) for f in files if f.endswith(".avro") and not f.startswith("."))
-    return sorted(found)
 
 
 @dataclasses.dataclass(frozen=True)
