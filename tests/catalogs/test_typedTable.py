@@ -28,6 +28,8 @@ import fastavro
 import lsst.utils.tests
 import numpy as np
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lsst.ap.alerts.catalogs.typedTable import coerceTable, fieldSpecs
 from lsst.ap.alerts.catalogs.visitTables import groupRows
@@ -175,6 +177,95 @@ class RecordsTestCase(lsst.utils.tests.TestCase):
         self.assertEqual(sub.size, 2)
         np.testing.assert_array_equal(sub.columns["diaForcedSourceId"], [14, 10])
         self.assertEqual(typed.take([]).toRecords(), [])
+
+
+# Column kinds of the value-rules test: (field, pandas dtype, values drawn per row).
+_NUMBERS = st.sampled_from([0.0, 1.0, -2.5, 1.5, 7.0, 2.0**40, 1e39, -1e39, np.inf, np.nan])
+_RULE_COLUMNS = [
+    ("x", "float64", _NUMBERS),  # non-nullable float
+    ("psfFlux", "float32", _NUMBERS),  # nullable float, from float32
+    ("psfFluxErr", "float64", _NUMBERS),  # nullable float, overflow possible
+    ("ra", "float64", _NUMBERS),  # non-nullable double
+    ("apFlux", "Float64", st.one_of(_NUMBERS, st.none())),  # masked float: NA is null
+    ("psfNdata", "float64", _NUMBERS),  # non-nullable int from floats
+    ("ssObjectId", "Int64", st.one_of(st.integers(-(2**63), 2**63 - 1), st.none())),
+    ("visit", "int16", st.integers(-(2**15), 2**15 - 1)),  # non-nullable long from int16
+    ("isDipole", "boolean", st.one_of(st.booleans(), st.none())),
+    ("shape_flag", "bool", st.booleans()),
+    ("pixelFlags", "Int64", st.one_of(st.sampled_from([0, 1, 2, -1]), st.none())),  # boolean from ints
+    ("psfFlux_flag", "float64", st.sampled_from([0.0, 1.0, 0.5, np.nan])),  # boolean from floats
+]
+_RANGES = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
+
+
+def _expectedCell(spec, value, nanAsNull):
+    """The value rules of ``doc/inputs.md``, one cell at a time: ``("null",)``,
+    ``("problem",)`` or ``("value", v)``."""
+    if value is None or value is pd.NA:
+        return ("null",) if spec.nullable else ("problem",)
+    if isinstance(value, (np.generic,)):
+        value = value.item()
+    if spec.avroType in ("float", "double"):
+        v = float(value)
+        if np.isnan(v):
+            return ("null",) if nanAsNull and spec.nullable else ("value", v)
+        if spec.avroType == "float":
+            with np.errstate(over="ignore"):
+                narrowed = float(np.float32(v))
+            if np.isfinite(v) and not np.isfinite(narrowed):
+                return ("problem",)
+            return ("value", narrowed)
+        return ("value", v)
+    if spec.avroType == "boolean":
+        if isinstance(value, (bool, np.bool_)):
+            return ("value", bool(value))
+        if isinstance(value, float) and np.isnan(value):
+            return ("null",) if spec.nullable else ("problem",)
+        return ("value", bool(value)) if value in (0, 1) else ("problem",)
+    if isinstance(value, float) and np.isnan(value):
+        return ("null",) if spec.nullable else ("problem",)
+    lo, hi = _RANGES[spec.avroType]
+    if isinstance(value, float) and not (np.isfinite(value) and value.is_integer()):
+        return ("problem",)
+    return ("value", int(value)) if lo <= int(value) <= hi else ("problem",)
+
+
+class ValueRulesTestCase(lsst.utils.tests.TestCase):
+    """coerceTable against the value rules, cell by cell, for every column kind it fetches."""
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        rows=st.integers(1, 6).flatmap(
+            lambda n: st.tuples(*[st.lists(values, min_size=n, max_size=n) for _, _, values in _RULE_COLUMNS])
+        ),
+        nanAsNull=st.booleans(),
+    )
+    def testEveryCellFollowsTheRules(self, rows, nanAsNull):
+        record = SCHEMA.records["diaSource"]
+        columns = zip(_RULE_COLUMNS, rows, strict=True)
+        table = pd.DataFrame({name: pd.array(values, dtype=dtype) for (name, dtype, _), values in columns})
+        typed, problems = coerceTable(table, record, nanAsNull=nanAsNull)
+        found = {(p.row, p.field) for p in problems}
+        specs = {s.name: s for s in fieldSpecs(record)}
+        for name, _, _ in _RULE_COLUMNS:
+            spec = specs[name]
+            # As stored: 1e39 in a float32 column is already inf.
+            for row, value in enumerate(table[name].array.tolist()):
+                expected = _expectedCell(spec, value, nanAsNull)
+                where = f"{name}[{row}] = {value!r} (nanAsNull={nanAsNull})"
+                self.assertEqual((row, name) in found, expected == ("problem",), where)
+                mask = typed.nulls[name]
+                isNull = mask is not None and bool(mask[row])
+                if expected[0] == "problem":
+                    continue
+                self.assertEqual(isNull, expected == ("null",), where)
+                if expected[0] == "value":
+                    got = typed.columns[name][row].item()
+                    if isinstance(expected[1], float) and np.isnan(expected[1]):
+                        self.assertTrue(np.isnan(got), where)
+                    else:
+                        self.assertEqual(got, expected[1], where)
+                        self.assertEqual(type(got), type(expected[1]), where)
 
 
 class GroupRowsTestCase(lsst.utils.tests.TestCase):

@@ -66,6 +66,7 @@ from .delivery.messageHeaders import alertHeaders
 from .delivery.schemaRegistryCheck import SchemaRegistryCheck
 from .hookPath import FramedPayloads, overriddenHooks, packageThroughHooks, patchedInputs
 from .schemaRegistry import SchemaRegistry, UnknownSchemaError, makeWireHeader
+from .visitTime import unixMidpoint
 
 
 class _StageTimer:
@@ -424,7 +425,7 @@ class PackageAlertsTask(pipeBase.Task):
 
     def _produceVisit(self, alerts, visit, detector, visitInfo):
         """Send the visit's alerts (``doProduceAlerts``), or fill the timing metadata with -1."""
-        midpointUnix = visitInfo.date.toAstropy().tai.unix
+        midpointUnix = unixMidpoint(visitInfo.date)
         if self.config.doProduceAlerts:
             self.log.info("Producing %d alerts to %s.", len(alerts), self.kafkaTopic)
             return self.produceAlerts(alerts, visit, detector, midpointUnix, visitInfo.exposureTime)

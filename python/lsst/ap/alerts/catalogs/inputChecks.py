@@ -56,6 +56,7 @@ import math
 import pandas as pd
 
 from ..schemaRegistry import AlertSchema
+from ..visitTime import unixMidpoint
 from .typedTable import duplicateNames, fieldSpecs
 from .visitInputs import VisitInputs
 
@@ -93,7 +94,8 @@ _MPCORB_PREFIX = "MPCORB_"
 
 
 def _available(table: pd.DataFrame) -> set[str]:
-    return set(table.columns) | {n for n in table.index.names if n is not None}
+    # tolist() first: iterating pandas' (Arrow) string index is element by element.
+    return set(table.columns.tolist()) | {n for n in table.index.names if n is not None}
 
 
 def _recordName(recordSchema) -> str:
@@ -152,8 +154,9 @@ def checkTableColumns(table, recordSchema, tableName: str) -> list[str]:
     if missing:
         problems.append(f"{tableName} lacks required column(s): {', '.join(missing)}")
     # Column dtypes from the frame's own list: no Series is built per column.
-    dtypes = dict(zip(table.columns, table.dtypes, strict=False))
-    duplicated = duplicateNames(table.columns.tolist())
+    names = table.columns.tolist()
+    dtypes = dict(zip(names, table.dtypes, strict=False))
+    duplicated = duplicateNames(names)
     for spec in fieldSpecs(recordSchema):
         if spec.name not in dtypes or spec.avroType in ("string", "bytes"):
             continue
@@ -187,9 +190,7 @@ def checkExposure(exposure, name: str, needVisitInfo: bool) -> list[str]:
             problems.append(f"{name} has no VisitInfo")
         else:
             try:
-                mjd = visitInfo.date.toAstropy().tai.mjd
-                if not math.isfinite(mjd):
-                    raise ValueError(mjd)
+                unixMidpoint(visitInfo.date)
             except Exception:
                 problems.append(f"{name} VisitInfo has no valid date")
         if exposure.detector is None:
@@ -249,7 +250,7 @@ def validateRunInputs(schema: AlertSchema, inputs: VisitInputs) -> dict[str, lis
             problems.append(f"{name} lacks diaObjectId (column or index level)")
     if ssSrc is not None and len(ssSrc) and isinstance(ssSrc, pd.DataFrame) and "mpc_orbits" in records:
         # Only when ssSrc carries mpc_orbits at all; without any MPCORB_ column it is null by design.
-        if any(str(c).startswith(_MPCORB_PREFIX) for c in ssSrc.columns):
+        if any(str(c).startswith(_MPCORB_PREFIX) for c in ssSrc.columns.tolist()):
             missing = [
                 f
                 for f in missingOptionalColumns(ssSrc, records["mpc_orbits"], _MPCORB_PREFIX)

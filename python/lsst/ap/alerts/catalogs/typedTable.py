@@ -309,7 +309,7 @@ def _coerceBoolean(spec, series, native, nullMask, problems, positions):
     """Convert a boolean column: booleans, or numbers 0 and 1."""
     if native is not None and native.dtype.kind == "b":
         return native.astype(np.bool_), nullMask  # nulls are already False (na_value=0)
-    out = np.zeros(len(series), dtype=np.bool_)
+    out = np.zeros(len(nullMask), dtype=np.bool_)
     if native is not None:
         valid = ~nullMask & ((native == 0) | (native == 1))
         for i in np.flatnonzero(~nullMask & ~valid):
@@ -389,43 +389,141 @@ def _coerceNumeric(spec, series, problems, positions, nanAsNull=False):
     return _coerceInteger(spec, series, native, nullMask, problems, positions)
 
 
-def _coerceNumericArray(spec, native, problems, positions, nanAsNull):
+def _coerceNumericArray(spec, native, problems, positions, nanAsNull, nullMask=None):
     """`_coerceNumeric` for a column already fetched as a numpy numeric/boolean array.
 
-    As for a pandas column: NaN is a value of a float field but a null of any other.
+    ``nullMask`` marks the nulls of a masked column (its values are 0
+    there); without it, as for a pandas column, NaN is a value of a float
+    field but a null of any other.
     """
     if spec.avroType in ("float", "double"):
-        nullMask = np.zeros(len(native), dtype=bool)
+        if nullMask is None:
+            nullMask = np.zeros(len(native), dtype=bool)
         return _narrowFloat(spec, native.astype(np.float64), nullMask, problems, positions, nanAsNull)
-    nullMask = np.isnan(native) if native.dtype.kind == "f" else np.zeros(len(native), dtype=bool)
+    if nullMask is None:
+        nullMask = np.isnan(native) if native.dtype.kind == "f" else np.zeros(len(native), dtype=bool)
     if spec.avroType == "boolean":
         return _coerceBoolean(spec, None, native, nullMask, problems, positions)
     return _coerceInteger(spec, None, native, nullMask, problems, positions)
 
 
-def _numericBlocks(table: pd.DataFrame, specs, overrides) -> dict[str, np.ndarray]:
-    """The numeric fields held in plain numpy columns, fetched one dtype at a time.
+def _blockGroup(dtype):
+    """How a column is fetched: ``(masked, fetch dtype)``, or `None` for the per-column path.
 
-    One selection per dtype instead of one ``Series`` per column: the
-    per-column pandas overhead dominated small tables.  Empty when column
-    names repeat (the per-column path reports the duplicate).  pandas'
-    masked columns stay on the per-column path: selecting them copies more
-    than it saves.
+    Plain numpy numeric columns are fetched widened (floats as float64,
+    integers as int64) so that one selection takes each kind whatever its
+    width; the field types narrow them again, exactly.  pandas' masked
+    boolean/integer columns (``boolean``, ``Int64`` …) come with their nulls.
+    uint64 keeps its own dtype: int64 cannot hold all of it.
+    """
+    masked = isinstance(dtype, pd.core.arrays.masked.BaseMaskedDtype)
+    native = dtype.numpy_dtype if masked else dtype
+    if not isinstance(native, np.dtype) or native.kind not in "biuf" or (masked and native.kind == "f"):
+        return None
+    if native.kind == "f":
+        return masked, np.dtype(np.float64)
+    if native.kind == "b" or native == np.uint64:
+        return masked, native
+    return masked, np.dtype(np.int64)
+
+
+def _numericBlocks(table: pd.DataFrame, specs, overrides) -> list[_Block]:
+    """The numeric fields' columns, fetched a few column kinds at a time.
+
+    One selection per kind (`_blockGroup`) instead of one ``Series`` per
+    column: the per-column pandas overhead dominated small tables.  Empty
+    when column names repeat (the per-column path reports the duplicate).
     """
     names = table.columns.tolist()
     if len(set(names)) != len(names):
-        return {}
-    wanted = {s.name for s in specs if s.avroType not in ("string", "bytes") and s.name not in overrides}
-    byDtype: dict[np.dtype, list[tuple[int, str]]] = {}
+        return []
+    bySpec = {s.name: s for s in specs if s.avroType not in ("string", "bytes") and s.name not in overrides}
+    groups: dict[tuple, list[tuple[int, FieldSpec]]] = {}
     for position, (name, dtype) in enumerate(zip(names, table.dtypes, strict=True)):
-        if name in wanted and isinstance(dtype, np.dtype) and dtype.kind in "biuf":
-            byDtype.setdefault(dtype, []).append((position, name))
-    blocks = {}
-    for group in byDtype.values():
-        # By position: a label lookup in a string column index costs more than the copy.
-        values = table.iloc[:, [position for position, _ in group]].to_numpy()
-        blocks.update((name, values[:, j]) for j, (_, name) in enumerate(group))
+        group = _blockGroup(dtype) if name in bySpec else None
+        if group is not None:
+            groups.setdefault(group, []).append((position, bySpec[name]))
+    if not groups:
+        return []
+    # Positional column labels: taking from pandas' (Arrow) string column index costs more than the copy.
+    byPosition = table.set_axis(pd.RangeIndex(len(names)), axis=1)
+    blocks = []
+    for (masked, fetchDtype), members in groups.items():
+        selected = byPosition.take([position for position, _ in members], axis=1)
+        # Transposed: one C-contiguous row per column.
+        if masked:
+            values = selected.to_numpy(dtype=fetchDtype, na_value=0).T
+            nulls = selected.isna().to_numpy().T
+        else:
+            values, nulls = selected.to_numpy(dtype=fetchDtype).T, None
+        blocks.append(_Block([spec for _, spec in members], values, nulls))
     return blocks
+
+
+@dataclasses.dataclass
+class _Block:
+    """Columns of one kind: ``values[j]`` (and ``nulls[j]``, masked columns only) is ``specs[j]``'s."""
+
+    specs: list
+    values: np.ndarray
+    nulls: np.ndarray | None
+
+
+def _coerceBlocks(blocks: list[_Block], positions, nanAsNull) -> dict[str, tuple]:
+    """Convert fetched blocks: ``{name: (values, nulls, problems)}``.
+
+    The common cases, float fields from float columns and boolean fields
+    from masked boolean columns, are converted a whole block at a time;
+    any column with a problem, and every other case, goes through
+    `_coerceNumericArray` (same values, same problems, in field order).
+    Nulls are `None` where nothing is null.
+    """
+    out: dict[str, tuple] = {}
+    for block in blocks:
+        kind = block.values.dtype.kind
+        if kind == "f" and block.nulls is None:
+            _floatBlock(block, nanAsNull, out)
+        elif kind == "b" and block.nulls is not None:
+            _booleanBlock(block, out)
+        for j, spec in enumerate(block.specs):
+            if spec.name not in out:
+                problems: list[FieldProblem] = []
+                nulls = None if block.nulls is None else block.nulls[j]
+                converted = _coerceNumericArray(spec, block.values[j], problems, positions, nanAsNull, nulls)
+                out[spec.name] = (*converted, problems)
+    return out
+
+
+def _floatBlock(block: _Block, nanAsNull: bool, out: dict) -> None:
+    """Float/double fields of a plain float block; a float32 overflow is left to the per-column path."""
+    for avroType in ("float", "double"):
+        rows = [j for j, spec in enumerate(block.specs) if spec.avroType == avroType]
+        if not rows:
+            continue
+        wide = block.values[rows]
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = wide.astype(np.float32) if avroType == "float" else wide
+            fine = ~(np.isfinite(wide) & ~np.isfinite(values)).any(axis=1) if avroType == "float" else None
+        nan = np.isnan(wide) if nanAsNull else None
+        hasNan = nan.any(axis=1) if nanAsNull else None
+        for k, j in enumerate(rows):
+            spec = block.specs[j]
+            if fine is not None and not fine[k]:
+                continue
+            nullable = nanAsNull and spec.nullable and hasNan[k]
+            out[spec.name] = (values[k], nan[k] if nullable else None, [])
+
+
+def _booleanBlock(block: _Block, out: dict) -> None:
+    """Boolean fields of a masked boolean block (nulls read as False)."""
+    hasNull = block.nulls.any(axis=1)
+    for j, spec in enumerate(block.specs):
+        if spec.avroType != "boolean":
+            continue
+        if not hasNull[j]:
+            out[spec.name] = (block.values[j], None, [])
+        elif spec.nullable:
+            out[spec.name] = (block.values[j], block.nulls[j], [])
 
 
 def duplicateNames(names: list) -> set:
@@ -561,10 +659,15 @@ def coerceTable(
     columns: dict[str, np.ndarray] = {}
     nulls: dict[str, np.ndarray | None] = {}
     indexNames = [name for name in table.index.names if name is not None]
-    blocks = _numericBlocks(table, specs, overrides)
+    converted = _coerceBlocks(_numericBlocks(table, specs, overrides), positions, nanAsNull)
     for spec in specs:
-        if spec.name in blocks:
-            values, mask = _coerceNumericArray(spec, blocks[spec.name], problems, positions, nanAsNull)
+        if spec.name in converted:
+            values, mask, columnProblems = converted[spec.name]
+            problems += columnProblems
+            if mask is None:
+                columns[spec.name] = values
+                nulls[spec.name] = None
+                continue
         else:
             series = _inputSeries(spec, table, overrides, indexNames, n)
             if series is None:

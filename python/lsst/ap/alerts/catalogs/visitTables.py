@@ -173,6 +173,8 @@ def _idColumn(table: pd.DataFrame, name: str) -> np.ndarray:
 
 def _idValues(values: pd.Series | pd.Index) -> np.ndarray:
     """Ids as int64, -1 where missing or not a number."""
+    if not len(values):
+        return np.zeros(0, dtype=np.int64)
     if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
         return values.to_numpy().astype(np.int64)  # nothing to coerce or fill
     return pd.to_numeric(pd.Series(values), errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
@@ -242,7 +244,7 @@ class _NewSources:
 
 def _floatColumn(table: pd.DataFrame, name: str) -> np.ndarray:
     """A column as float64 (NaN where absent or not a number)."""
-    if name not in table.columns:
+    if name not in table.columns or not len(table):
         return np.full(len(table), np.nan)
     return pd.to_numeric(table[name], errors="coerce").to_numpy(dtype=float)
 
@@ -311,8 +313,8 @@ def _rowsOfObjects(table: pd.DataFrame, wanted: np.ndarray) -> pd.DataFrame:
     copied; with none wanted the empty table is returned as it is (no row
     is read).
     """
-    keep = np.isin(_objectIds(table), wanted)
-    if not keep.any():
+    keep = np.isin(_objectIds(table), wanted) if len(wanted) else None
+    if keep is None or not keep.any():
         # No row (a visit without DiaSources): an empty slice, nothing to flatten or copy.
         return table.iloc[:0]
     return flattenIndex(table if keep.all() else table[keep])
