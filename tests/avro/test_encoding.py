@@ -239,7 +239,11 @@ class EncodeTableTestCase(lsst.utils.tests.TestCase):
 
     def testSignallingNaN(self):
         """float32 NaN payloads come out as fastavro writes them from floats."""
-        schema = flatSchema([("f", "float", False), ("g", "float", True), ("d", "double", False)])
+        # Runs of like fields (f, f2; h, h2; d, d2) are encoded together.
+        names = [("f", "float", False), ("f2", "float", False), ("g", "float", True)]
+        names += [("h", "float", True), ("h2", "float", True)]
+        names += [("d", "double", False), ("d2", "double", False)]
+        schema = flatSchema(names)
         fBits = np.array(
             [0x7F800001, 0xFF800001, 0x7FC00000, 0xFFC12345, 0x7F800000, 0x80000000], dtype=np.uint32
         )
@@ -258,8 +262,11 @@ class EncodeTableTestCase(lsst.utils.tests.TestCase):
         table = TypedTable(
             schema=schema,
             specs=fieldSpecs(schema),
-            columns={"f": fBits.view(np.float32), "g": fBits.view(np.float32), "d": dBits.view(np.float64)},
-            nulls={"f": None, "g": np.arange(n) == 2, "d": None},
+            columns={
+                **{name: fBits.view(np.float32) for name in ("f", "f2", "g", "h", "h2")},
+                **{name: dBits.view(np.float64) for name in ("d", "d2")},
+            },
+            nulls={**{name: None for name, _, _ in names}, "g": np.arange(n) == 2},
             size=n,
         )
         self.assertMatchesFastavro(table)
@@ -290,17 +297,21 @@ VALUE_STRATEGIES = {
 
 
 @st.composite
-def randomTables(draw):
-    """A random flat schema and a DataFrame of values for it."""
-    specs = draw(st.lists(st.tuples(fieldTypes, st.booleans()), min_size=1, max_size=12))
+def randomTables(draw, types=fieldTypes, nullChance=None):
+    """A random flat schema and a DataFrame of values for it (a null in
+    ``nullChance`` of the values of nullable fields, if given)."""
+    specs = draw(st.lists(st.tuples(types, st.booleans()), min_size=1, max_size=12))
     fields = [(f"f{i}", avroType, nullable) for i, (avroType, nullable) in enumerate(specs)]
     n = draw(st.integers(0, 12))
     columns = {}
     for name, avroType, nullable in fields:
         values = VALUE_STRATEGIES[avroType]
-        if nullable:
-            values = st.none() | values
-        columns[name] = pd.Series(draw(st.lists(values, min_size=n, max_size=n)), dtype=object)
+        drawn = draw(st.lists(values, min_size=n, max_size=n))
+        if nullable and nullChance is not None:
+            drawn = [None if draw(st.floats(0, 1)) < nullChance else v for v in drawn]
+        elif nullable:
+            drawn = draw(st.lists(st.none() | values, min_size=n, max_size=n))
+        columns[name] = pd.Series(drawn, dtype=object)
     return flatSchema(fields), pd.DataFrame(columns, index=range(n))
 
 
@@ -314,6 +325,14 @@ class PropertyTestCase(lsst.utils.tests.TestCase):
         table = typedTable(schema, frame)
         rows = encodeTable(table)
         self.assertEqual(list(rows), fastavroRows(table))
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(randomTables(types=st.sampled_from(["float", "double", "boolean"]), nullChance=0.05))
+    def testRunsOfFixedWidthFields(self, schemaAndFrame):
+        """Consecutive float/double/boolean fields without nulls, encoded a run at a time."""
+        schema, frame = schemaAndFrame
+        table = typedTable(schema, frame)
+        self.assertEqual(list(encodeTable(table)), fastavroRows(table))
 
     @settings(max_examples=200, deadline=None)
     @given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=50))
