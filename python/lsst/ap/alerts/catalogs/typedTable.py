@@ -55,6 +55,7 @@ __all__ = [
     "coerceTable",
     "duplicateNames",
     "fieldSpecs",
+    "selectColumns",
 ]
 
 import dataclasses
@@ -445,11 +446,10 @@ def _numericBlocks(table: pd.DataFrame, specs, overrides) -> list[_Block]:
             groups.setdefault(group, []).append((position, bySpec[name]))
     if not groups:
         return []
-    # Positional column labels: taking from pandas' (Arrow) string column index costs more than the copy.
-    byPosition = table.set_axis(pd.RangeIndex(len(names)), axis=1)
+    byPosition = _positionallyLabelled(table)
     blocks = []
     for (masked, fetchDtype), members in groups.items():
-        selected = byPosition.take([position for position, _ in members], axis=1)
+        selected = selectColumns(byPosition, [position for position, _ in members])
         # Transposed: one C-contiguous row per column.
         if masked:
             values = selected.to_numpy(dtype=fetchDtype, na_value=0).T
@@ -458,6 +458,32 @@ def _numericBlocks(table: pd.DataFrame, specs, overrides) -> list[_Block]:
             values, nulls = selected.to_numpy(dtype=fetchDtype).T, None
         blocks.append(_Block([spec for _, spec in members], values, nulls))
     return blocks
+
+
+def _positionallyLabelled(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (not copied) with columns labelled 0, 1, …: taking columns
+    through pandas' (Arrow) string column index costs more than the copy."""
+    if isinstance(table.columns, pd.RangeIndex) and table.columns.start == 0 and table.columns.step == 1:
+        return table
+    return table.set_axis(pd.RangeIndex(len(table.columns)), axis=1)
+
+
+def selectColumns(table: pd.DataFrame, positions: list[int]) -> pd.DataFrame:
+    """The columns at ``positions`` (labelled by their positions), without a per-column cost.
+
+    Parameters
+    ----------
+    table : `pandas.DataFrame`
+        Any frame.
+    positions : `list` [`int`]
+        Column positions.
+
+    Returns
+    -------
+    selected : `pandas.DataFrame`
+        Those columns in that order, with the table's index.
+    """
+    return _positionallyLabelled(table).take(positions, axis=1)
 
 
 @dataclasses.dataclass

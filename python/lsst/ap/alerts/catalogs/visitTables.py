@@ -50,7 +50,7 @@ import pandas as pd
 
 from ..schemaRegistry import AlertSchema
 from .designations import DesignationError, ssObjectIdToPackedDesignation, unpackProvisional
-from .typedTable import FieldProblem, TypedTable, coerceTable
+from .typedTable import FieldProblem, TypedTable, coerceTable, selectColumns
 from .valueDomains import domainProblems
 from .visitInputs import VisitInputs
 
@@ -249,6 +249,22 @@ def _floatColumn(table: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(table[name], errors="coerce").to_numpy(dtype=float)
 
 
+def _floatColumns(table: pd.DataFrame, names) -> list[np.ndarray]:
+    """`_floatColumn` of each name; the plain numeric columns fetched in one selection."""
+    labels = table.columns.tolist()
+    dtypes = dict(zip(labels, table.dtypes, strict=True))
+    plain = [
+        name
+        for name in names
+        if labels.count(name) == 1 and isinstance(dtypes[name], np.dtype) and dtypes[name].kind in "biuf"
+    ]
+    fetched = {}
+    if plain and len(table):
+        values = selectColumns(table, [labels.index(name) for name in plain]).to_numpy(dtype=np.float64).T
+        fetched = dict(zip(plain, values, strict=True))
+    return [fetched[name] if name in fetched else _floatColumn(table, name) for name in names]
+
+
 def _prepareSources(recordSchema, diaSourceCat, log, nanAsNull) -> _NewSources:
     """Type the new DiaSources; skip (with a warning) those that cannot be packaged.
 
@@ -281,17 +297,18 @@ def _prepareSources(recordSchema, diaSourceCat, log, nanAsNull) -> _NewSources:
         seen.add(int(ids[row]))
     rows = np.flatnonzero(keep)
     diaObjectIds = _idColumn(sourcesIn, "diaObjectId")[rows]
+    ra, dec, x, y, bboxSize = _floatColumns(sourcesIn, ("ra", "dec", "x", "y", "bboxSize"))
     diaObjectIds[diaObjectIds < 0] = 0  # a null diaObjectId is a solar-system source, like 0
     return _NewSources(
         typed=typed.take(rows),
         ids=ids[rows],
         diaObjectIds=diaObjectIds,
-        ra=_floatColumn(sourcesIn, "ra")[rows],
-        dec=_floatColumn(sourcesIn, "dec")[rows],
-        x=_floatColumn(sourcesIn, "x")[rows],
-        y=_floatColumn(sourcesIn, "y")[rows],
+        ra=ra[rows],
+        dec=dec[rows],
+        x=x[rows],
+        y=y[rows],
         # From the input: schemas before 10.0 have no bboxSize field (absent: the minimum cutout).
-        bboxSize=np.nan_to_num(_floatColumn(sourcesIn, "bboxSize")[rows], nan=0.0).astype(np.int64),
+        bboxSize=np.nan_to_num(bboxSize[rows], nan=0.0).astype(np.int64),
         skipped=skipped,
         outOfDomain=len(set(outsideRows) - set(fitRows)),
     )
@@ -304,8 +321,9 @@ def _objectIds(table: pd.DataFrame) -> np.ndarray:
     return _idValues(table.index.get_level_values("diaObjectId"))
 
 
-def _rowsOfObjects(table: pd.DataFrame, wanted: np.ndarray) -> pd.DataFrame:
-    """The rows of ``table`` whose diaObjectId is in ``wanted``, flattened (`flattenIndex`).
+def _rowsOfObjects(table: pd.DataFrame, wanted: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows of ``table`` whose diaObjectId is in ``wanted``, flattened (`flattenIndex`),
+    and their diaObjectIds (`_idColumn`).
 
     Only the DiaObjects of the visit's DiaSources reach an alert; the rest
     of a region's objects, histories and forced sources need no typing.
@@ -313,11 +331,14 @@ def _rowsOfObjects(table: pd.DataFrame, wanted: np.ndarray) -> pd.DataFrame:
     copied; with none wanted the empty table is returned as it is (no row
     is read).
     """
-    keep = np.isin(_objectIds(table), wanted) if len(wanted) else None
-    if keep is None or not keep.any():
+    objectIds = _objectIds(table) if len(wanted) else np.zeros(0, dtype=np.int64)
+    keep = np.isin(objectIds, wanted)
+    if not keep.any():
         # No row (a visit without DiaSources): an empty slice, nothing to flatten or copy.
-        return table.iloc[:0]
-    return flattenIndex(table if keep.all() else table[keep])
+        return table.iloc[:0], objectIds[:0]
+    if keep.all():
+        return flattenIndex(table), objectIds
+    return flattenIndex(table[keep]), objectIds[keep]
 
 
 def _linkObjects(recordSchema, diaObjectCat, sources: _NewSources, log, nanAsNull, wanted):
@@ -331,10 +352,9 @@ def _linkObjects(recordSchema, diaObjectCat, sources: _NewSources, log, nanAsNul
     nDiaSources : `numpy.ndarray`
         ``nDiaSources`` per row of ``objects`` (0 where absent).
     """
-    objectsIn = _rowsOfObjects(diaObjectCat, wanted)
+    objectsIn, objectIds = _rowsOfObjects(diaObjectCat, wanted)
     objects, problems = coerceTable(objectsIn, recordSchema, nanAsNull=nanAsNull)
     problems += domainProblems(objects)
-    objectIds = _idColumn(objectsIn, "diaObjectId")
     badRows = _problemsByRow(problems)
     for row, rowProblems in badRows.items():
         log.warning(
@@ -377,8 +397,10 @@ def _groupedRows(table, recordSchema, idName, what, log, nanAsNull, wanted):
     dropped : `int`
         Rows dropped.
     """
-    flat = None if table is None else _rowsOfObjects(table, wanted)
-    if flat is None or not len(flat):
+    if table is None:
+        return None, {}, 0
+    flat, objectIds = _rowsOfObjects(table, wanted)
+    if not len(flat):
         return None, {}, 0
     typed, problems = coerceTable(flat, recordSchema, nanAsNull=nanAsNull)
     problems += domainProblems(typed)
@@ -391,7 +413,7 @@ def _groupedRows(table, recordSchema, idName, what, log, nanAsNull, wanted):
                 "Dropping %s %s=%d from the alerts: %s", what, idName, ids[row], _describe(rowProblems)
             )
     keepRows = np.flatnonzero(keep)
-    order, groups = groupRows(_idColumn(flat, "diaObjectId")[keepRows])
+    order, groups = groupRows(objectIds[keepRows])
     return typed.take(keepRows[order]), groups, int(len(keep) - len(keepRows))
 
 
