@@ -73,6 +73,11 @@ def _prepare(visit, **overrides):
     )
 
 
+def _nullRows(typed, name):
+    mask = typed.nulls[name]
+    return [] if mask is None else np.flatnonzero(mask).tolist()
+
+
 class PrepareVisitTablesTestCase(lsst.utils.tests.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -110,6 +115,43 @@ class PrepareVisitTablesTestCase(lsst.utils.tests.TestCase):
             self.assertEqual(
                 [r["diaForcedSourceId"] for r in forcedRecords[span[0] : span[1]]], expectedForced
             )
+
+    def testOnlyTheRowsOfTheVisitsObjects(self):
+        """A region's tables (objects without a DiaSource here too) give what the visit's rows alone give."""
+        visit = self.visit
+        sources = visit.diaSourceCat.iloc[::3]
+        wanted = set(flattenIndex(sources)["diaObjectId"].tolist()) - {0}
+        history = visit.diaSrcHistory.copy()  # indexed on (diaObjectId, band, diaSourceId), as upstream
+        historyFlat = flattenIndex(history)
+        badRow = int(np.flatnonzero(historyFlat["diaObjectId"].isin(wanted).to_numpy())[-1])
+        history.iloc[badRow, history.columns.get_loc("raErr")] = -1e-5
+        region = dict(diaSourceCat=sources, diaSrcHistory=history)
+
+        def ofTheVisit(table):
+            return table[flattenIndex(table)["diaObjectId"].isin(wanted).to_numpy()]
+
+        alone = dict(
+            diaSourceCat=sources,
+            diaObjectCat=ofTheVisit(visit.diaObjectCat),
+            diaSrcHistory=ofTheVisit(history),
+            diaForcedSources=ofTheVisit(visit.diaForcedSources),
+        )
+        self.assertLess(len(alone["diaSrcHistory"]), len(history))
+        with self.assertLogs(LOG, "WARNING") as cm:
+            fromRegion = _prepare(visit, **region)
+        with self.assertLogs(LOG, "WARNING"):
+            fromVisit = _prepare(visit, **alone)
+        badId = historyFlat["diaSourceId"].iloc[badRow]
+        self.assertTrue(any(f"diaSourceId={badId}" in line for line in cm.output), cm.output)
+        self.assertEqual(fromRegion.droppedRows, 1)
+        for name in ("objects", "history", "forced"):
+            got, expected = getattr(fromRegion, name), getattr(fromVisit, name)
+            self.assertEqual(got.size, expected.size, name)
+            for spec in expected.specs:
+                np.testing.assert_array_equal(got.columns[spec.name], expected.columns[spec.name])
+                self.assertEqual(_nullRows(got, spec.name), _nullRows(expected, spec.name), spec.name)
+        for name in ("objectRow", "historyRows", "forcedRows"):
+            self.assertEqual(list(getattr(fromRegion, name)), list(getattr(fromVisit, name)), name)
 
     def testSolarSystemRows(self):
         visit = self.visit

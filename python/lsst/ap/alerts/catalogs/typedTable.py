@@ -428,11 +428,12 @@ def _blockGroup(dtype):
     return masked, np.dtype(np.int64)
 
 
-def _numericBlocks(table: pd.DataFrame, specs, overrides) -> list[_Block]:
-    """The numeric fields' columns, fetched a few column kinds at a time.
+def _numericBlocks(table: pd.DataFrame, specs, overrides, rows=None) -> list[_Block]:
+    """The numeric fields' columns (at ``rows`` only, if given), fetched a few column kinds at a time.
 
     One selection per kind (`_blockGroup`) instead of one ``Series`` per
-    column: the per-column pandas overhead dominated small tables.  Empty
+    column: the per-column pandas overhead dominated small tables; rows
+    are picked from the fetched arrays, one numpy take per kind.  Empty
     when column names repeat (the per-column path reports the duplicate).
     """
     names = table.columns.tolist()
@@ -456,6 +457,9 @@ def _numericBlocks(table: pd.DataFrame, specs, overrides) -> list[_Block]:
             nulls = selected.isna().to_numpy().T
         else:
             values, nulls = selected.to_numpy(dtype=fetchDtype).T, None
+        if rows is not None:
+            values = values[:, rows]
+            nulls = None if nulls is None else nulls[:, rows]
         blocks.append(_Block([spec for _, spec in members], values, nulls))
     return blocks
 
@@ -585,18 +589,23 @@ def _emptyTable(table: pd.DataFrame, recordSchema, specs, overrides) -> TypedTab
     return TypedTable(recordSchema, specs, columns, dict.fromkeys(columns), 0)
 
 
-def _inputSeries(spec, table, overrides, indexNames, n):
+def _inputSeries(spec, table, overrides, indexNames, n, rows):
     """Where a field's values come from: an override, a column, an index level, the
-    schema default; `None` when the table has none of these."""
+    schema default; `None` when the table has none of these.  ``n`` values
+    (of ``rows`` of the table if not `None`)."""
     if spec.name in overrides:
         return pd.Series([overrides[spec.name]] * n, dtype=object)
     if spec.name in table.columns:
-        return table[spec.name]
-    if spec.name in indexNames:
-        return pd.Series(table.index.get_level_values(spec.name))
-    if spec.hasDefault and not spec.nullable:
+        series = table[spec.name]
+    elif spec.name in indexNames:
+        series = pd.Series(table.index.get_level_values(spec.name))
+    elif spec.hasDefault and not spec.nullable:
         return pd.Series([spec.default] * n, dtype=object)
-    return None
+    else:
+        return None
+    if rows is None or isinstance(series, pd.DataFrame):
+        return series
+    return series.iloc[rows]
 
 
 def _nativeValues(series: pd.Series) -> np.ndarray | None:
@@ -650,8 +659,9 @@ def coerceTable(
     recordSchema: Mapping,
     overrides: Mapping[str, object] | None = None,
     nanAsNull: bool = False,
+    rows: np.ndarray | None = None,
 ) -> tuple[TypedTable, list[FieldProblem]]:
-    """Convert a DataFrame to the types of an Avro record schema.
+    """Convert a DataFrame (or some of its rows) to the types of an Avro record schema.
 
     Parameters
     ----------
@@ -666,17 +676,21 @@ def coerceTable(
         Write null instead of NaN in nullable float/double fields
         (``PackageAlertsConfig.useNullForNaN``); NaN stays NaN otherwise,
         and always in non-nullable fields.
+    rows : `numpy.ndarray` [`int`], optional
+        Convert only these rows (positions, in this order); the others are
+        never copied.  All rows if not given.
 
     Returns
     -------
     typed : `TypedTable`
-        The converted table.
+        The converted table (row ``i`` is ``rows[i]`` of ``table``); problems
+        name rows of it.
     problems : `list` [`FieldProblem`]
         Values that did not fit (their slot holds a placeholder); a
         non-nullable field absent from the table gives one problem per row.
     """
     specs = fieldSpecs(recordSchema)
-    n = len(table)
+    n = len(table) if rows is None else len(rows)
     overrides = overrides or {}
     if n == 0:
         return _emptyTable(table, recordSchema, specs, overrides), []
@@ -685,7 +699,7 @@ def coerceTable(
     columns: dict[str, np.ndarray] = {}
     nulls: dict[str, np.ndarray | None] = {}
     indexNames = [name for name in table.index.names if name is not None]
-    converted = _coerceBlocks(_numericBlocks(table, specs, overrides), positions, nanAsNull)
+    converted = _coerceBlocks(_numericBlocks(table, specs, overrides, rows), positions, nanAsNull)
     for spec in specs:
         if spec.name in converted:
             values, mask, columnProblems = converted[spec.name]
@@ -695,7 +709,7 @@ def coerceTable(
                 nulls[spec.name] = None
                 continue
         else:
-            series = _inputSeries(spec, table, overrides, indexNames, n)
+            series = _inputSeries(spec, table, overrides, indexNames, n, rows)
             if series is None:
                 # Absent: null if it may be, else one problem per row.
                 if not spec.nullable:

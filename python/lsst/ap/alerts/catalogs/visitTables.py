@@ -316,29 +316,33 @@ def _prepareSources(recordSchema, diaSourceCat, log, nanAsNull) -> _NewSources:
 
 def _objectIds(table: pd.DataFrame) -> np.ndarray:
     """``_idColumn(flattenIndex(table), "diaObjectId")`` without copying the table."""
-    if "diaObjectId" in table.columns or "diaObjectId" not in table.index.names:
-        return _idColumn(table, "diaObjectId")
-    return _idValues(table.index.get_level_values("diaObjectId"))
+    return _levelOrColumnIds(table, "diaObjectId")
 
 
-def _rowsOfObjects(table: pd.DataFrame, wanted: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-    """The rows of ``table`` whose diaObjectId is in ``wanted``, flattened (`flattenIndex`),
-    and their diaObjectIds (`_idColumn`).
+def _levelOrColumnIds(table: pd.DataFrame, name: str) -> np.ndarray:
+    """``_idColumn(flattenIndex(table), name)`` without copying the table."""
+    if name in table.columns or name not in table.index.names:
+        return _idColumn(table, name)
+    return _idValues(table.index.get_level_values(name))
+
+
+def _rowsOfObjects(table: pd.DataFrame, wanted: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """The rows of ``table`` whose diaObjectId is in ``wanted`` (`None`: all of
+    them), and their diaObjectIds (`_idColumn`).
 
     Only the DiaObjects of the visit's DiaSources reach an alert; the rest
-    of a region's objects, histories and forced sources need no typing.
-    The rows are chosen before flattening, so the unwanted ones are never
-    copied; with none wanted the empty table is returned as it is (no row
-    is read).
+    of a region's objects, histories and forced sources need no typing, and
+    `coerceTable` never copies them.
     """
-    objectIds = _objectIds(table) if len(wanted) else np.zeros(0, dtype=np.int64)
+    if not len(wanted):
+        # A visit without DiaSources: no row is read.
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64)
+    objectIds = _objectIds(table)
     keep = np.isin(objectIds, wanted)
-    if not keep.any():
-        # No row (a visit without DiaSources): an empty slice, nothing to flatten or copy.
-        return table.iloc[:0], objectIds[:0]
     if keep.all():
-        return flattenIndex(table), objectIds
-    return flattenIndex(table[keep]), objectIds[keep]
+        return None, objectIds
+    rows = np.flatnonzero(keep)
+    return rows, objectIds[rows]
 
 
 def _linkObjects(recordSchema, diaObjectCat, sources: _NewSources, log, nanAsNull, wanted):
@@ -352,8 +356,8 @@ def _linkObjects(recordSchema, diaObjectCat, sources: _NewSources, log, nanAsNul
     nDiaSources : `numpy.ndarray`
         ``nDiaSources`` per row of ``objects`` (0 where absent).
     """
-    objectsIn, objectIds = _rowsOfObjects(diaObjectCat, wanted)
-    objects, problems = coerceTable(objectsIn, recordSchema, nanAsNull=nanAsNull)
+    rows, objectIds = _rowsOfObjects(diaObjectCat, wanted)
+    objects, problems = coerceTable(diaObjectCat, recordSchema, nanAsNull=nanAsNull, rows=rows)
     problems += domainProblems(objects)
     badRows = _problemsByRow(problems)
     for row, rowProblems in badRows.items():
@@ -363,11 +367,10 @@ def _linkObjects(recordSchema, diaObjectCat, sources: _NewSources, log, nanAsNul
             _describe(rowProblems),
         )
     objectIndex = {int(oid): row for row, oid in enumerate(objectIds) if row not in badRows}
-    nDiaSources = (
-        pd.to_numeric(objectsIn["nDiaSources"], errors="coerce").fillna(0).to_numpy(dtype=np.int64)
-        if "nDiaSources" in objectsIn.columns
-        else np.zeros(len(objectsIn), dtype=np.int64)
-    )
+    nDiaSources = np.zeros(objects.size, dtype=np.int64)
+    if "nDiaSources" in diaObjectCat.columns and objects.size:
+        counts = diaObjectCat["nDiaSources"] if rows is None else diaObjectCat["nDiaSources"].iloc[rows]
+        nDiaSources = pd.to_numeric(counts, errors="coerce").fillna(0).to_numpy(dtype=np.int64)
     objectRow = np.full(len(sources.ids), -1, dtype=np.int64)
     for i, oid in enumerate(sources.diaObjectIds.tolist()):
         if oid == 0:
@@ -399,14 +402,15 @@ def _groupedRows(table, recordSchema, idName, what, log, nanAsNull, wanted):
     """
     if table is None:
         return None, {}, 0
-    flat, objectIds = _rowsOfObjects(table, wanted)
-    if not len(flat):
+    rows, objectIds = _rowsOfObjects(table, wanted)
+    if not len(objectIds):
         return None, {}, 0
-    typed, problems = coerceTable(flat, recordSchema, nanAsNull=nanAsNull)
+    typed, problems = coerceTable(table, recordSchema, nanAsNull=nanAsNull, rows=rows)
     problems += domainProblems(typed)
     keep = np.ones(typed.size, dtype=bool)
     if problems:
-        ids = _idColumn(flat, idName)
+        ids = _levelOrColumnIds(table, idName)
+        ids = ids if rows is None else ids[rows]
         for row, rowProblems in _problemsByRow(problems).items():
             keep[row] = False
             log.warning(
