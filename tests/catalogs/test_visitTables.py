@@ -41,7 +41,7 @@ SCHEMA = SchemaRegistry.default().load("11.1")
 LOG = logging.getLogger("test_visitTables")
 
 
-def _prepare(visit, **overrides):
+def _prepare(visit, schema=SCHEMA, **overrides):
     args = dict(
         diaSourceCat=visit.diaSourceCat,
         diaObjectCat=visit.diaObjectCat,
@@ -64,7 +64,7 @@ def _prepare(visit, **overrides):
         args["ssSrc"],
     )
     return prepareVisitTables(
-        SCHEMA,
+        schema,
         inputs,
         args["doRunForcedMeasurement"],
         args["forcedSourceHistoryThreshold"],
@@ -152,6 +152,16 @@ class PrepareVisitTablesTestCase(lsst.utils.tests.TestCase):
                 self.assertEqual(_nullRows(got, spec.name), _nullRows(expected, spec.name), spec.name)
         for name in ("objectRow", "historyRows", "forcedRows"):
             self.assertEqual(list(getattr(fromRegion, name)), list(getattr(fromVisit, name)), name)
+
+    def testHistoryCountsWithoutTheField(self):
+        """Schemas before 8.0 have no nDiaSources field: the input's column decides, as in newer ones."""
+        objects = flattenIndex(self.visit.diaObjectCat).set_index("diaObjectId")
+        for version in ("7.4", "11.1"):
+            with self.subTest(version=version):
+                tables = _prepare(self.visit, schema=SchemaRegistry.default().load(version))
+                for objId, span in zip(tables.diaObjectIds, tables.historyRows, strict=True):
+                    if objId != 0:
+                        self.assertEqual(span is not None, objects.loc[objId, "nDiaSources"] > 1, objId)
 
     def testSolarSystemRows(self):
         visit = self.visit

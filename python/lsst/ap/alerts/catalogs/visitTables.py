@@ -345,6 +345,21 @@ def _rowsOfObjects(table: pd.DataFrame, wanted: np.ndarray) -> tuple[np.ndarray 
     return rows, objectIds[rows]
 
 
+def _nDiaSources(diaObjectCat: pd.DataFrame, objects: TypedTable, rows) -> np.ndarray:
+    """``nDiaSources`` per row of ``objects`` (0 where absent, null or not a number).
+
+    The typed field where the schema has one (8.0 on); else the input's
+    column or index level, as it is.
+    """
+    if "nDiaSources" in objects.columns:
+        return objects.columns["nDiaSources"].astype(np.int64)  # 0 under nulls
+    if not objects.size or "nDiaSources" not in [*diaObjectCat.columns.tolist(), *diaObjectCat.index.names]:
+        return np.zeros(objects.size, dtype=np.int64)
+    counts = flattenIndex(diaObjectCat)["nDiaSources"]
+    counts = counts if rows is None else counts.iloc[rows]
+    return pd.to_numeric(counts, errors="coerce").fillna(0).to_numpy(dtype=np.int64)
+
+
 def _linkObjects(recordSchema, diaObjectCat, sources: _NewSources, log, nanAsNull, wanted):
     """Type the DiaObjects of ``wanted`` and find each source's row (-1: none, with a warning).
 
@@ -367,10 +382,7 @@ def _linkObjects(recordSchema, diaObjectCat, sources: _NewSources, log, nanAsNul
             _describe(rowProblems),
         )
     objectIndex = {int(oid): row for row, oid in enumerate(objectIds) if row not in badRows}
-    nDiaSources = np.zeros(objects.size, dtype=np.int64)
-    if "nDiaSources" in diaObjectCat.columns and objects.size:
-        counts = diaObjectCat["nDiaSources"] if rows is None else diaObjectCat["nDiaSources"].iloc[rows]
-        nDiaSources = pd.to_numeric(counts, errors="coerce").fillna(0).to_numpy(dtype=np.int64)
+    nDiaSources = _nDiaSources(diaObjectCat, objects, rows)
     objectRow = np.full(len(sources.ids), -1, dtype=np.int64)
     for i, oid in enumerate(sources.diaObjectIds.tolist()):
         if oid == 0:
