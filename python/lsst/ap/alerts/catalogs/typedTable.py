@@ -452,7 +452,11 @@ def _numericBlocks(table: pd.DataFrame, specs, overrides, rows=None) -> list[_Bl
     for (masked, fetchDtype), members in groups.items():
         selected = selectColumns(byPosition, [position for position, _ in members])
         # Transposed: one C-contiguous row per column.
-        if masked:
+        if masked and fetchDtype.kind == "b":
+            # One pass instead of values and isna: NA read as -1.
+            coded = selected.to_numpy(dtype=np.int8, na_value=-1).T
+            values, nulls = coded > 0, coded < 0
+        elif masked:
             values = selected.to_numpy(dtype=fetchDtype, na_value=0).T
             nulls = selected.isna().to_numpy().T
         else:
