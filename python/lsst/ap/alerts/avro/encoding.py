@@ -487,21 +487,12 @@ def encodeTable(table: TypedTable) -> EncodedRows:
     """
     size = table.size
     parts = []
-    run: list[FieldSpec] = []
-    for spec in table.specs:
-        nulls = table.nulls.get(spec.name)
-        if nulls is None and spec.avroType in _FIXED_WIDTHS:
-            if run and _runKey(run[-1]) != _runKey(spec):
-                parts.append(_fixedRunChunk(run, table.columns, size))
-                run = []
-            run.append(spec)
+    for key, specs in itertools.groupby(table.specs, key=lambda spec: _runKey(spec, table.nulls)):
+        if key is not None:
+            parts.append(_fixedRunChunk(list(specs), table.columns, size))
             continue
-        if run:
-            parts.append(_fixedRunChunk(run, table.columns, size))
-            run = []
-        parts.extend(_fieldParts(spec, table.columns[spec.name], nulls, size))
-    if run:
-        parts.append(_fixedRunChunk(run, table.columns, size))
+        for spec in specs:
+            parts.extend(_fieldParts(spec, table.columns[spec.name], table.nulls.get(spec.name), size))
     data, offsets = _interleave(_segments(parts, size), size)
     return EncodedRows(memoryview(data).toreadonly(), offsets)
 
@@ -510,7 +501,10 @@ def encodeTable(table: TypedTable) -> EncodedRows:
 _FIXED_WIDTHS = {"float": "<f4", "double": "<f8", "boolean": np.uint8}
 
 
-def _runKey(spec: FieldSpec) -> tuple[str, bool]:
+def _runKey(spec: FieldSpec, nulls) -> tuple[str, bool] | None:
+    """What a field shares with its run of fixed-width fields without nulls (`None`: not in one)."""
+    if spec.avroType not in _FIXED_WIDTHS or nulls.get(spec.name) is not None:
+        return None
     return spec.avroType, spec.nullable
 
 
